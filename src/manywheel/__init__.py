@@ -1,0 +1,31 @@
+"""manywheel: build portable manylinux wheels for many CPython versions in containers."""
+
+from __future__ import annotations
+
+from ._errors import (
+    BuildFailedError,
+    ConfigError,
+    EngineError,
+    ManywheelError,
+    NothingToBuildError,
+    OutputError,
+)
+from ._options import Options, load_options
+from ._run import RunResult, build, plan
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BuildFailedError",
+    "ConfigError",
+    "EngineError",
+    "ManywheelError",
+    "NothingToBuildError",
+    "Options",
+    "OutputError",
+    "RunResult",
+    "__version__",
+    "build",
+    "load_options",
+    "plan",
+]

@@ -1,0 +1,294 @@
+"""A small, self-contained wrapper around the docker and podman command-line clients."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from ._errors import EngineError
+
+__all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
+
+# Bounded waits: no engine call may hang a run forever (except a build's own exec).
+QUICK_TIMEOUT = 60.0
+PULL_TIMEOUT = 1800.0
+
+
+class ProcessRegistry:
+    """Every child process a run started, so an interrupt can stop them all in escalating steps."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop_all(self, grace: float = 3.0) -> None:
+        with self._lock:
+            procs = list(self._procs)
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, grace), (signal.SIGKILL, 1.0)):
+            alive = [p for p in procs if p.poll() is None]
+            if not alive:
+                return
+            for p in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    p.send_signal(sig)
+            deadline = time.monotonic() + wait
+            for p in alive:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    p.wait(timeout=max(0.0, deadline - time.monotonic()))
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Engine:
+    """docker or podman, driven through its CLI. Every call has a bounded wait unless noted."""
+
+    def __init__(self, name: str, binary: str, registry: ProcessRegistry | None = None) -> None:
+        self.name = name
+        self.binary = binary
+        self.registry = registry or ProcessRegistry()
+
+    def __repr__(self) -> str:
+        return f"Engine({self.name!r})"
+
+    # -- plumbing -------------------------------------------------------------------------
+    def popen(
+        self,
+        args: Sequence[str],
+        *,
+        stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+        stdout: int | IO[bytes] | None = subprocess.PIPE,
+        stderr: int | IO[bytes] | None = subprocess.PIPE,
+    ) -> subprocess.Popen[bytes]:
+        try:
+            proc = subprocess.Popen(
+                [self.binary, *args],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,  # a terminal Ctrl-C reaches us, not the engine client
+            )
+        except OSError as e:
+            raise EngineError(f"cannot run {self.binary}: {e.strerror}") from None
+        self.registry.add(proc)
+        return proc
+
+    def call(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float | None = QUICK_TIMEOUT,
+        check: bool = True,
+        input_bytes: bytes | None = None,
+    ) -> ExecResult:
+        proc = self.popen(
+            args, stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL
+        )
+        try:
+            out, err = proc.communicate(input_bytes, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise EngineError(
+                f"{self.name} {' '.join(args[:2])} did not answer within {timeout:.0f} s",
+                tip=f"check that the {self.name} service is healthy (`manywheel doctor`)",
+            ) from None
+        finally:
+            self.registry.discard(proc)
+        result = ExecResult(
+            proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+        )
+        if check and result.returncode != 0:
+            raise EngineError(
+                f"{self.name} {' '.join(args[:2])} failed (exit {result.returncode}): "
+                f"{result.stderr.strip() or result.stdout.strip()}"
+            )
+        return result
+
+    # -- images ---------------------------------------------------------------------------
+    def image_id(self, ref: str) -> str | None:
+        r = self.call(["image", "inspect", "--format", "{{.Id}}", ref], check=False)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+
+    def image_env(self, ref: str) -> dict[str, str]:
+        r = self.call(["image", "inspect", "--format", "{{json .Config.Env}}", ref])
+        env: dict[str, str] = {}
+        for item in json.loads(r.stdout or "null") or []:
+            k, _, v = str(item).partition("=")
+            env[k] = v
+        return env
+
+    def pull(self, ref: str) -> None:
+        self.call(["pull", ref], timeout=PULL_TIMEOUT)
+
+    def images(self, label: str) -> list[dict[str, str]]:
+        r = self.call(
+            ["images", "--filter", f"label={label}", "--format", "{{json .}}", "--no-trunc"]
+        )
+        rows = []
+        for line in r.stdout.splitlines():
+            if line.strip():
+                rows.extend(_json_rows(line.strip()))
+        return rows
+
+    def remove_image(self, ref: str) -> None:
+        self.call(["rmi", "-f", ref], check=False)
+
+    def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None:
+        changes: list[str] = []
+        for k, v in labels.items():
+            changes += ["--change", f"LABEL {json.dumps(k)}={json.dumps(v)}"]
+        self.call(["commit", *changes, container, tag], timeout=PULL_TIMEOUT)
+
+    # -- containers -----------------------------------------------------------------------
+    def create(
+        self,
+        image: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        args = ["create", "--name", name]
+        for k, v in labels.items():
+            args += ["--label", f"{k}={v}"]
+        for k, v in (env or {}).items():
+            args += ["--env", f"{k}={v}"]
+        # A keep-alive main process; the work happens in exec calls; `rm -f` ends it.
+        args += [*extra_args, "--entrypoint", "/bin/sh", image, "-c", "while :; do sleep 600; done"]
+        self.call(args, timeout=PULL_TIMEOUT)
+        return name
+
+    def start(self, name: str) -> None:
+        self.call(["start", name])
+
+    def exec_(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+        stdout: int | IO[bytes] | None = subprocess.PIPE,
+        stderr: int | IO[bytes] | None = subprocess.STDOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        args = ["exec", "-i"] if stdin not in (None, subprocess.DEVNULL) else ["exec"]
+        for k in env or {}:
+            args += ["--env", k]  # value taken from our environment: never on a command line
+        child_env = {**os.environ, **(env or {})}
+        try:
+            proc = subprocess.Popen(
+                [self.binary, *args, name, *command],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                env=child_env,
+            )
+        except OSError as e:
+            raise EngineError(f"cannot run {self.binary}: {e.strerror}") from None
+        self.registry.add(proc)
+        return proc
+
+    def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
+        return self.call(
+            ["exec", "-i", name, "/bin/sh", "-s"],
+            timeout=timeout,
+            input_bytes=script.encode(),
+            check=False,
+        )
+
+    def remove(self, names: Sequence[str]) -> None:
+        if names:
+            self.call(["rm", "-f", *names], check=False, timeout=QUICK_TIMEOUT)
+
+    def containers(self, label: str) -> list[str]:
+        r = self.call(
+            ["ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}}"], check=False
+        )
+        return [n.strip() for n in r.stdout.splitlines() if n.strip()]
+
+    def is_running(self, name: str) -> bool:
+        r = self.call(["inspect", "--format", "{{.State.Running}}", name], check=False)
+        return r.stdout.strip() == "true"
+
+    @contextlib.contextmanager
+    def container(
+        self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
+    ) -> Iterator[str]:
+        """A started container that is removed on the way out, whatever happened."""
+        try:
+            self.create(image, name, labels=labels, extra_args=extra_args)
+            self.start(name)
+            yield name
+        finally:
+            self.remove([name])
+
+
+def _json_rows(line: str) -> list[dict[str, str]]:
+    data = json.loads(line)
+    rows = data if isinstance(data, list) else [data]
+    return [{str(k): str(v) for k, v in row.items()} for row in rows]
+
+
+def _answers(binary: str) -> tuple[bool, str]:
+    try:
+        r = subprocess.run(
+            [binary, "info", "--format", "{{json .}}"],
+            capture_output=True,
+            timeout=20,
+            check=False,
+            start_new_session=True,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, str(e)
+    return r.returncode == 0, r.stderr.decode(errors="replace").strip()
+
+
+def detect_engine(choice: str, registry: ProcessRegistry | None = None) -> Engine:
+    """Find the engine: ``docker``, ``podman`` or ``auto`` (docker if its daemon answers, else podman)."""
+    candidates = ["docker", "podman"] if choice == "auto" else [choice]
+    problems: list[str] = []
+    for name in candidates:
+        binary = shutil.which(name)
+        if binary is None:
+            problems.append(f"{name}: not installed (not on PATH)")
+            continue
+        ok, err = _answers(binary)
+        if ok:
+            return Engine(name, binary, registry)
+        if "permission denied" in err.lower():
+            problems.append(f"{name}: permission denied talking to the daemon ({_first_line(err)})")
+        else:
+            problems.append(f"{name}: does not answer ({_first_line(err)})")
+    tip = (
+        "install docker or podman; for docker, start the daemon and make sure your user may use "
+        "its socket (the docker group); run `manywheel doctor` for a full diagnosis"
+    )
+    raise EngineError("no usable container engine: " + "; ".join(problems), tip=tip)
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else "no message"

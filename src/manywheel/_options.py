@@ -1,0 +1,323 @@
+"""One frozen options model, merged from pyproject.toml/manywheel.toml, environment and CLI."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+from ._registry import OPTIONS, OptionSpec, env_name, flag_name, spec_for
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Layer", "Options", "load_options", "read_toml"]
+
+_PY_SELECTOR = re.compile(r"^(\d+\.\d+t?|(cp|pp)[A-Za-z0-9_*?\[\]!-]*)$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|CREDENTIAL", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything one run needs, resolved and validated. Paths are absolute."""
+
+    project_dir: Path
+    config_files: tuple[Path, ...] = ()
+    image: str = "quay.io/pypa/manylinux_2_34_x86_64"
+    engine: str = "auto"
+    engine_args: tuple[str, ...] = ()
+    pull: str = "missing"
+    python: tuple[str, ...] = ()
+    build: tuple[str, ...] = ("*",)
+    skip: tuple[str, ...] = ()
+    build_requirements: Path | None = None
+    build_isolation: bool = True
+    system_packages: tuple[str, ...] = ()
+    repos_dir: Path | None = None
+    pip_index_url: str | None = None
+    pip_extra_index_url: tuple[str, ...] = ()
+    distro_mirror: str | None = None
+    ca_bundle: Path | None = None
+    setup_script: str = ""
+    source: tuple[str, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    secret_environment: tuple[str, ...] = ()
+    build_command: str | None = None
+    repair_command: str = ""
+    repair_plat: str = ""
+    output_dir: Path = field(default_factory=lambda: Path("dist").absolute())
+    labels: tuple[tuple[str, str], ...] = ()
+    jobs: int = 0
+    cache_prepared: bool = True
+    log_dir: Path | None = None
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Values that must never be shown: secret-environment and *TOKEN*-like variables."""
+        values = [v for k, v in self.environment if _SECRET_NAME.search(k) and v]
+        values += [os.environ[k] for k in self.secret_environment if os.environ.get(k)]
+        return tuple(values)
+
+    def effective_jobs(self) -> int:
+        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Raw values from one source, with the words used to name it in errors."""
+
+    values: Mapping[str, Any]
+    where: str  # e.g. "pyproject.toml [tool.manywheel]"
+    base_dir: Path  # relative paths resolve against it
+    style: str  # "file", "env" or "cli": how a key is named in messages
+
+    def key_name(self, name: str) -> str:
+        if self.style == "env":
+            return env_name(name)
+        if self.style == "cli":
+            return flag_name(name)
+        return name
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return dict(tomllib.load(f))
+    except tomllib.TOMLDecodeError as e:  # type: ignore[misc,unused-ignore]
+        raise ConfigError(
+            f"{path}: invalid TOML: {e}", tip="fix the syntax error at the line and column shown"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _file_layers(project_dir: Path, config_file: Path | None) -> list[Layer]:
+    layers: list[Layer] = []
+    pyproject = project_dir / "pyproject.toml"
+    if pyproject.is_file():
+        table = read_toml(pyproject).get("tool", {}).get("manywheel")
+        if table is not None:
+            if not isinstance(table, dict):
+                raise ConfigError(f"{pyproject}: [tool.manywheel] must be a table")
+            layers.append(Layer(table, f"{pyproject} [tool.manywheel]", project_dir, "file"))
+    extra = config_file or (project_dir / "manywheel.toml")
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist")
+    if extra.is_file():
+        data = read_toml(extra)
+        table = data.get("tool", {}).get("manywheel", data) if "tool" in data else data
+        layers.append(Layer(table, str(extra), extra.parent, "file"))
+    return layers
+
+
+def _env_layer(environ: Mapping[str, str]) -> Layer:
+    values = {
+        spec.name: environ[env_name(spec.name)]
+        for spec in OPTIONS
+        if env_name(spec.name) in environ
+    }
+    return Layer(values, "environment", Path.cwd(), "env")
+
+
+def _unknown_key(layer: Layer, key: str) -> ConfigError:
+    names = [spec.name for spec in OPTIONS]
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"did you mean '{layer.key_name(close[0])}'?" if close else None
+    valid = ", ".join(names)
+    return ConfigError(
+        f"{layer.where}: unknown key '{layer.key_name(key)}'",
+        tip=hint or f"valid keys: {valid}",
+    )
+
+
+def _type_error(layer: Layer, spec: OptionSpec, expected: str, got: object) -> ConfigError:
+    return ConfigError(
+        f"{layer.where}: '{layer.key_name(spec.name)}' must be {expected}, "
+        f"got {type(got).__name__} {got!r}",
+        tip=f"{spec.name}: {spec.help}",
+    )
+
+
+def _as_list(layer: Layer, spec: OptionSpec, raw: object) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        if spec.kind == "words":
+            return tuple(w for w in re.split(r"[\s,]+", raw) if w)
+        if spec.kind == "args":
+            try:
+                return tuple(shlex.split(raw))
+            except ValueError as e:
+                raise ConfigError(f"{layer.where}: '{layer.key_name(spec.name)}': {e}") from None
+        return tuple(line.strip() for line in raw.splitlines() if line.strip())
+    if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+        return tuple(raw)
+    raise _type_error(layer, spec, "a list of strings", raw)
+
+
+def _as_table(layer: Layer, spec: OptionSpec, raw: object) -> tuple[tuple[str, str], ...]:
+    items: list[tuple[str, str]] = []
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            if not isinstance(v, (str, int, float)):
+                raise _type_error(layer, spec, "a table of strings", raw)
+            text = ("1" if v else "0") if isinstance(v, bool) else str(v)
+            items.append((str(k), text))
+    elif isinstance(raw, str):
+        try:
+            words = shlex.split(raw)
+        except ValueError as e:
+            raise ConfigError(f"{layer.where}: '{layer.key_name(spec.name)}': {e}") from None
+        for word in words:
+            k, sep, v = word.partition("=")
+            if not sep:
+                raise ConfigError(
+                    f"{layer.where}: '{layer.key_name(spec.name)}': '{word}' is not NAME=VALUE",
+                    tip="write it as NAME=VALUE pairs separated by spaces",
+                )
+            items.append((k, v))
+    else:
+        raise _type_error(layer, spec, "a table of strings", raw)
+    if spec.name in ("environment",):
+        for k, _ in items:
+            if not _ENV_NAME.match(k):
+                raise ConfigError(
+                    f"{layer.where}: '{layer.key_name(spec.name)}': '{k}' is not a valid "
+                    "variable name"
+                )
+    return tuple(items)
+
+
+def _convert(layer: Layer, spec: OptionSpec, raw: object) -> object:
+    kind = spec.kind
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in {
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        }:
+            return raw.lower() in {"1", "true", "yes", "on"}
+        raise _type_error(layer, spec, "true or false", raw)
+    if kind == "int":
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and raw.strip().isdigit():
+            value = int(raw)
+        else:
+            raise _type_error(layer, spec, "a whole number", raw)
+        if value < 0:
+            raise _type_error(layer, spec, "a whole number, 0 or more", raw)
+        return value
+    if kind in ("words", "lines", "args"):
+        return _as_list(layer, spec, raw)
+    if kind == "table":
+        return _as_table(layer, spec, raw)
+    if kind == "text":
+        if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+            return "\n".join(raw)
+        if isinstance(raw, str):
+            return raw
+        raise _type_error(layer, spec, "a string or a list of lines", raw)
+    if not isinstance(raw, str):
+        raise _type_error(layer, spec, "a string", raw)
+    if kind == "path":
+        return (layer.base_dir / raw).absolute() if raw else None
+    if spec.choices and raw not in spec.choices:
+        raise ConfigError(
+            f"{layer.where}: '{layer.key_name(spec.name)}' is '{raw}'",
+            tip=f"choose one of: {', '.join(spec.choices)}",
+        )
+    return raw or (None if spec.default is None else raw)
+
+
+def _default(spec: OptionSpec, project_dir: Path) -> object:
+    if spec.kind == "path" and isinstance(spec.default, str):
+        return (project_dir / spec.default).absolute()
+    return spec.default
+
+
+def _check(options: Options, origin: Mapping[str, str]) -> None:
+    def where(name: str) -> str:
+        return origin.get(name, "defaults")
+
+    for selector in options.python:
+        if not _PY_SELECTOR.match(selector):
+            raise ConfigError(
+                f"{where('python')}: 'python' has unknown Python version '{selector}'",
+                tip="write versions like 3.13 or 3.13t, or identifiers like cp313-manylinux_x86_64",
+            )
+    for name in ("build_requirements", "ca_bundle"):
+        path = getattr(options, name)
+        if path is not None and not path.is_file():
+            key = name.replace("_", "-")
+            raise ConfigError(
+                f"{where(key)}: '{key}' names {path}, which does not exist",
+                tip=f"create the file or fix the path (relative paths start at {options.project_dir})",
+            )
+    if options.repos_dir is not None and not options.repos_dir.is_dir():
+        raise ConfigError(
+            f"{where('repos-dir')}: 'repos-dir' names {options.repos_dir}, which is not a folder",
+            tip="point it at a folder of .repo/.list/.sources files",
+        )
+    if options.distro_mirror is not None and not re.match(
+        r"^(https?|ftp|file)://[^\s|#'\"\\]+$", options.distro_mirror
+    ):
+        raise ConfigError(
+            f"{where('distro-mirror')}: 'distro-mirror' must be a URL like https://mirror.example.com",
+        )
+    for name in options.secret_environment:
+        if not _ENV_NAME.match(name):
+            raise ConfigError(f"{where('secret-environment')}: '{name}' is not a variable name")
+
+
+def load_options(
+    project_dir: Path | str = ".",
+    *,
+    cli: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Options:
+    """Merge defaults < pyproject.toml < manywheel.toml < environment < CLI into ``Options``.
+
+    ``cli`` maps option names (kebab-case) to raw values as the command line gave them.
+    """
+    project = Path(project_dir).absolute()
+    if not project.is_dir():
+        raise ConfigError(f"project folder {project} does not exist")
+    env = os.environ if environ is None else environ
+    layers = _file_layers(project, config_file)
+    layers.append(_env_layer(env))
+    if cli:
+        layers.append(Layer(dict(cli), "command line", Path.cwd(), "cli"))
+
+    values: dict[str, object] = {spec.field: _default(spec, project) for spec in OPTIONS}
+    origin: dict[str, str] = {}
+    for layer in layers:
+        for key, raw in layer.values.items():
+            spec = spec_for(key)
+            if spec is None:
+                raise _unknown_key(layer, key)
+            values[spec.field] = _convert(layer, spec, raw)
+            origin[spec.name] = f"{layer.where}"
+    if values["repair_command"] is None:
+        values["repair_command"] = ""
+    values["setup_script"] = values["setup_script"] or ""
+    values["repair_plat"] = values["repair_plat"] or ""
+    files = tuple(Path(layer.where.split(" [")[0]) for layer in layers if layer.style == "file")
+    options = Options(project_dir=project, config_files=files, **values)  # type: ignore[arg-type]
+    _check(options, origin)
+    return options

@@ -1,0 +1,155 @@
+"""Discover the interpreters an image offers and select the targets to build."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+
+from ._engine import Engine
+from ._errors import ConfigError, EngineError, NothingToBuildError
+from ._events import Emitter
+from ._options import Options
+from ._project import Project
+
+__all__ = ["ImageFacts", "Plan", "Target", "discover", "select_targets"]
+
+# POSIX sh: runs in any manylinux/musllinux/Debian image.
+DISCOVER_SCRIPT = r"""
+arch=$(uname -m)
+if [ -e /etc/alpine-release ] || (ldd --version 2>&1 | grep -qi musl); then libc=musllinux; else libc=manylinux; fi
+echo "platform ${libc}_${arch}"
+echo "auditwheel_plat ${AUDITWHEEL_PLAT:-}"
+for m in dnf yum apt-get apk; do
+  if command -v "$m" >/dev/null 2>&1; then echo "pkgmgr $m"; break; fi
+done
+if command -v bash >/dev/null 2>&1; then echo "shell bash"; else echo "shell sh"; fi
+for d in /opt/python/*; do
+  [ -x "$d/bin/python" ] || continue
+  "$d/bin/python" -c 'import sys, sysconfig
+ft = int(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
+print("python", sys.argv[1], sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], ft)' "$d" 2>/dev/null || true
+done
+"""
+
+_CP_DIR = re.compile(r"/cp(\d)(\d+)-cp\d+t?$")
+
+
+@dataclass(frozen=True)
+class Target:
+    identifier: str  # e.g. cp313-manylinux_x86_64
+    version: str  # e.g. 3.13.1
+    free_threaded: bool
+    python: str  # interpreter path in the image
+
+    @property
+    def minor(self) -> str:
+        major, minor = self.version.split(".")[:2]
+        return f"{major}.{minor}" + ("t" if self.free_threaded else "")
+
+    @property
+    def python_tag(self) -> str:
+        return self.identifier.split("-")[0].rstrip("t")
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    platform: str  # e.g. manylinux_x86_64
+    auditwheel_plat: str
+    package_manager: str | None
+    shell: str
+    interpreters: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    image: str
+    image_id: str
+    facts: ImageFacts
+    targets: tuple[Target, ...]
+
+
+def parse_facts(output: str) -> ImageFacts:
+    platform, plat, pkgmgr, shell = "manylinux_x86_64", "", None, "sh"
+    found: list[Target] = []
+    for line in output.splitlines():
+        word, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if word == "platform":
+            platform = rest
+        elif word == "auditwheel_plat":
+            plat = rest
+        elif word == "pkgmgr":
+            pkgmgr = rest or None
+        elif word == "shell":
+            shell = rest
+        elif word == "python":
+            parts = rest.split()
+            if len(parts) != 4 or parts[1] != "cpython" or not _CP_DIR.search(parts[0]):
+                continue
+            path, _, version, ft = parts
+            major, minor = version.split(".")[:2]
+            tag = f"cp{major}{minor}" + ("t" if ft == "1" else "")
+            found.append(Target(f"{tag}-{platform}", version, ft == "1", f"{path}/bin/python"))
+    found.sort(key=lambda t: (tuple(int(x) for x in t.version.split(".")[:2]), t.free_threaded))
+    return ImageFacts(platform, plat, pkgmgr, shell, tuple(found))
+
+
+def discover(engine: Engine, image: str, name: str, labels: dict[str, str]) -> ImageFacts:
+    with engine.container(image, name, labels=labels) as ctr:
+        result = engine.run_script(ctr, DISCOVER_SCRIPT)
+    if result.returncode != 0:
+        raise EngineError(
+            f"could not inspect image {image}: {result.stderr.strip() or result.stdout.strip()}"
+        )
+    return parse_facts(result.stdout)
+
+
+def _matches_selector(target: Target, selector: str) -> bool:
+    if re.fullmatch(r"\d+\.\d+t?", selector):
+        return target.minor == selector
+    pattern = selector if "-" in selector else selector + "-*"
+    return fnmatch.fnmatchcase(target.identifier, pattern)
+
+
+def select_targets(
+    options: Options, project: Project, facts: ImageFacts, image: str, emitter: Emitter
+) -> tuple[Target, ...]:
+    available = facts.interpreters
+    if not available:
+        raise NothingToBuildError(
+            f"image {image} has no CPython under /opt/python/cpXY-cpXY",
+            tip="use a manylinux image (the default is quay.io/pypa/manylinux_2_34_x86_64)",
+        )
+    chosen = list(available)
+    if options.python:
+        missing = [s for s in options.python if not any(_matches_selector(t, s) for t in available)]
+        if missing:
+            have = ", ".join(t.minor for t in available)
+            raise ConfigError(
+                f"'python': {', '.join(missing)} not found in image {image} (it has {have})",
+                tip="pick from the versions the image has, or choose another image",
+            )
+        chosen = [t for t in available if any(_matches_selector(t, s) for s in options.python)]
+    if project.requires_python is not None:
+        allowed = [
+            t for t in chosen if project.requires_python.contains(t.version, prereleases=True)
+        ]
+        for t in chosen:
+            if t not in allowed and options.python:
+                emitter.warning(
+                    f"{t.identifier} skipped: the project requires Python {project.requires_python}"
+                )
+        chosen = allowed
+    chosen = [
+        t
+        for t in chosen
+        if any(fnmatch.fnmatchcase(t.identifier, g) for g in options.build)
+        and not any(fnmatch.fnmatchcase(t.identifier, g) for g in options.skip)
+    ]
+    if not chosen:
+        raise NothingToBuildError(
+            "no target selected: " + ", ".join(t.identifier for t in available) + " all excluded",
+            tip="check 'python', 'build', 'skip' and the project's requires-python",
+        )
+    return tuple(chosen)

@@ -1,0 +1,198 @@
+"""The one registry of option names: kind, default, help. TOML, environment and CLI derive from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["OPTIONS", "OptionKind", "OptionSpec", "env_name", "flag_name", "spec_for"]
+
+OptionKind = Literal["str", "bool", "int", "words", "lines", "args", "table", "path", "text"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str  # the TOML key (kebab-case)
+    kind: OptionKind
+    default: object
+    help: str
+    choices: tuple[str, ...] = ()
+    metavar: str = "VALUE"
+    secret: bool = False
+
+    @property
+    def field(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def env_name(name: str) -> str:
+    return "MANYWHEEL_" + name.upper().replace("-", "_")
+
+
+def flag_name(name: str) -> str:
+    return "--" + name
+
+
+DEFAULT_IMAGE = "quay.io/pypa/manylinux_2_34_x86_64"
+DEFAULT_REPAIR = "auditwheel repair {plat_args} -w {dest_dir} {wheel}"
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("image", "str", DEFAULT_IMAGE, "Container image to build in.", metavar="IMAGE"),
+    OptionSpec(
+        "engine",
+        "str",
+        "auto",
+        "Container engine; auto picks docker if its daemon answers, else podman.",
+        choices=("auto", "docker", "podman"),
+        metavar="ENGINE",
+    ),
+    OptionSpec("engine-args", "args", (), "Extra arguments for the engine's create command."),
+    OptionSpec(
+        "pull",
+        "str",
+        "missing",
+        "When to pull the image: missing, always or never.",
+        choices=("missing", "always", "never"),
+        metavar="POLICY",
+    ),
+    OptionSpec(
+        "python",
+        "words",
+        (),
+        "CPython versions (3.13, 3.13t) or identifiers (cp313-manylinux_x86_64) to build; "
+        "default: every CPython in the image that the project's requires-python allows.",
+        metavar="SELECTOR",
+    ),
+    OptionSpec("build", "words", ("*",), "Identifier globs to build.", metavar="GLOB"),
+    OptionSpec("skip", "words", (), "Identifier globs to skip.", metavar="GLOB"),
+    OptionSpec(
+        "build-requirements",
+        "path",
+        None,
+        "Requirements file installed into each target's fresh venv before the build.",
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "build-isolation",
+        "bool",
+        True,
+        "Build in an isolated environment (off: build with the target venv's packages).",
+    ),
+    OptionSpec(
+        "system-packages",
+        "words",
+        (),
+        "Packages installed with the image's package manager (dnf, yum, apt-get, apk).",
+        metavar="PKG",
+    ),
+    OptionSpec(
+        "repos-dir",
+        "path",
+        None,
+        "Folder of package repository files (and their keys) added to the image.",
+        metavar="DIR",
+    ),
+    OptionSpec("pip-index-url", "str", None, "PyPI index URL for every pip call.", metavar="URL"),
+    OptionSpec("pip-extra-index-url", "words", (), "Extra PyPI index URLs.", metavar="URL"),
+    OptionSpec(
+        "distro-mirror",
+        "str",
+        None,
+        "Base URL that replaces scheme://host of the distro's package repositories.",
+        metavar="URL",
+    ),
+    OptionSpec(
+        "ca-bundle",
+        "path",
+        None,
+        "PEM file installed as the container's trust store (for TLS-intercepting proxies).",
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "setup-script",
+        "text",
+        "",
+        "Shell run once when the environment is prepared (a file path, or shell lines).",
+        metavar="SCRIPT",
+    ),
+    OptionSpec(
+        "source",
+        "lines",
+        (),
+        "Scripts sourced before every build step, with arguments "
+        "(e.g. '/opt/intel/oneapi/setvars.sh --force'); their environment persists.",
+        metavar="SCRIPT",
+    ),
+    OptionSpec(
+        "environment",
+        "table",
+        (),
+        "Variables set for the build; values may refer to $OTHER variables.",
+        metavar="NAME=VALUE",
+    ),
+    OptionSpec(
+        "secret-environment",
+        "words",
+        (),
+        "Names of host variables passed to the build whose values are masked in logs.",
+        metavar="NAME",
+        secret=True,
+    ),
+    OptionSpec(
+        "build-command",
+        "str",
+        None,
+        "Custom build command, run with the target venv active; it leaves wheels in "
+        "$MANYWHEEL_WHEEL_DIR. Default: python -m build --wheel.",
+        metavar="COMMAND",
+    ),
+    OptionSpec(
+        "repair-command",
+        "str",
+        DEFAULT_REPAIR,
+        "Command that repairs one wheel; placeholders {wheel}, {dest_dir}, {plat}, {plat_args}. "
+        "Empty: copy wheels unrepaired.",
+        metavar="COMMAND",
+    ),
+    OptionSpec(
+        "repair-plat",
+        "str",
+        "",
+        "Platform tag for the repair; default: the image's AUDITWHEEL_PLAT, else auto.",
+        metavar="PLAT",
+    ),
+    OptionSpec("output-dir", "path", "dist", "Where the wheels are written.", metavar="DIR"),
+    OptionSpec(
+        "labels",
+        "table",
+        (),
+        "Labels put on every image manywheel creates (e.g. version, maintainer).",
+        metavar="KEY=VALUE",
+    ),
+    OptionSpec(
+        "jobs",
+        "int",
+        0,
+        "Targets built at once (0: number of cores).",
+        metavar="N",
+    ),
+    OptionSpec(
+        "cache-prepared",
+        "bool",
+        True,
+        "Keep the prepared environment as a local image and reuse it while its inputs are unchanged.",
+    ),
+    OptionSpec(
+        "log-dir",
+        "path",
+        None,
+        "Where per-target logs go (default: manywheel's state folder).",
+        metavar="DIR",
+    ),
+)
+
+_BY_NAME = {spec.name: spec for spec in OPTIONS}
+
+
+def spec_for(name: str) -> OptionSpec | None:
+    return _BY_NAME.get(name)

@@ -1,0 +1,281 @@
+"""A whole run: options -> plan -> prepared environment -> parallel targets -> dist/."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._build import TargetResult, run_target
+from ._engine import Engine, ProcessRegistry, detect_engine
+from ._errors import ConfigError, EngineError
+from ._events import Emitter, Listener
+from ._logs import default_log_root, latest_link
+from ._options import Options
+from ._output import WheelInfo, check_wheel, check_writable, publish, staging_dir
+from ._plan import Plan, discover, select_targets
+from ._prepare import preparation_for, prepare_environment
+from ._project import read_project
+
+__all__ = ["RunResult", "build", "plan"]
+
+RUN_LABEL = "manywheel.run"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    plan: Plan
+    results: list[TargetResult] = field(default_factory=list)
+    published: list[Path] = field(default_factory=list)
+    output_dir: Path | None = None
+    log_dir: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status in ("built", "up-to-date") for r in self.results)
+
+    @property
+    def failed(self) -> list[TargetResult]:
+        return [r for r in self.results if r.status not in ("built", "up-to-date")]
+
+
+def _new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class _Run:
+    """State shared by the steps of one run: engine, ids, labels, cleanup."""
+
+    def __init__(self, options: Options, emitter: Emitter) -> None:
+        self.options = options
+        self.emitter = emitter
+        self.run_id = _new_run_id()
+        self.registry = ProcessRegistry()
+        self.cancelled = threading.Event()
+        self.engine: Engine | None = None
+        self.labels = {RUN_LABEL: self.run_id}
+        self.log_dir = (options.log_dir or default_log_root()) / self.run_id
+
+    def name(self, what: str) -> str:
+        return f"manywheel-{self.run_id}-{what}".replace("_", "-")
+
+    def require_engine(self) -> Engine:
+        if self.engine is None:
+            self.engine = detect_engine(self.options.engine, self.registry)
+            self.emitter.info(f"using {self.engine.name} ({self.engine.binary})")
+        return self.engine
+
+    def cleanup(self) -> None:
+        """Remove every container this run started; stop every child process. Bounded."""
+        self.cancelled.set()
+        engine = self.engine
+        if engine is None:
+            return
+        with _shielded(self.emitter):
+            with contextlib.suppress(EngineError):
+                engine.remove(engine.containers(f"{RUN_LABEL}={self.run_id}"))
+            self.registry.stop_all()
+
+
+@contextlib.contextmanager
+def _shielded(emitter: Emitter) -> Iterator[None]:
+    """Let a second Ctrl-C (or SIGTERM) not interrupt the cleanup; say that we are on it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def patience(signum: int, frame: object) -> None:
+        emitter.warning("still cleaning up containers, please wait (a few seconds at most)")
+
+    old = {sig: signal.signal(sig, patience) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _ensure_image(run: _Run) -> tuple[str, str]:
+    engine, image, policy = run.require_engine(), run.options.image, run.options.pull
+    image_id = engine.image_id(image) if policy != "always" else None
+    if image_id is None and policy != "never":
+        run.emitter.info(f"pulling {image}")
+        try:
+            engine.pull(image)
+        except EngineError as e:
+            raise EngineError(
+                f"image {image} is not available: {e.message}",
+                tip="check the image name and your registry access, or build/load it locally",
+            ) from None
+        image_id = engine.image_id(image)
+    if image_id is None:
+        raise EngineError(
+            f"image {image} is not present in {engine.name} and pull is 'never'",
+            tip=f"load it first ({engine.name} pull/load) or allow pulling (--pull missing)",
+        )
+    return image, image_id
+
+
+def _make_plan(run: _Run) -> Plan:
+    project = read_project(run.options.project_dir)
+    image, image_id = _ensure_image(run)
+    facts = discover(run.require_engine(), image, run.name("discover"), run.labels)
+    targets = select_targets(run.options, project, facts, image, run.emitter)
+    return Plan(image, image_id, facts, targets)
+
+
+@contextlib.contextmanager
+def _session(options: Options, listener: Listener | None) -> Iterator[_Run]:
+    run = _Run(options, Emitter(listener))
+    try:
+        yield run
+    finally:
+        run.cleanup()
+
+
+def plan(options: Options, listener: Listener | None = None) -> Plan:
+    """Resolve the targets without building."""
+    with _session(options, listener) as run:
+        return _make_plan(run)
+
+
+def _run_targets(run: _Run, plan_: Plan, image: str, staging: Path) -> list[TargetResult]:
+    options, engine = run.options, run.require_engine()
+    jobs = max(1, min(options.effective_jobs(), len(plan_.targets)))
+    budget = max(1, (os.cpu_count() or 1) // jobs)
+    with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
+        futures = [
+            pool.submit(
+                run_target,
+                engine,
+                options,
+                target,
+                image=image,
+                container_name=run.name(target.identifier),
+                labels=run.labels,
+                staging=staging,
+                log_path=run.log_dir / f"{target.identifier}.log",
+                core_budget=budget,
+                shell=plan_.facts.shell,
+                cancelled=run.cancelled,
+                emitter=run.emitter,
+            )
+            for target in plan_.targets
+        ]
+        try:
+            pending = set(futures)
+            while pending:  # short waits keep the main thread responsive to signals
+                done, pending = concurrent.futures.wait(pending, timeout=0.25)
+                for future in done:
+                    _announce(run, future.result())
+        except BaseException:
+            run.cleanup()  # containers go first, so the workers' exec calls return
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [f.result() for f in futures]
+
+
+def _announce(run: _Run, result: TargetResult) -> None:
+    run.emitter.emit(
+        "target-done",
+        f"{result.target.identifier}: {result.status}",
+        target=result.target.identifier,
+        status=result.status,
+        seconds=result.seconds,
+        log=str(result.log),
+        error=result.error,
+    )
+
+
+def _check_results(run: _Run, results: list[TargetResult]) -> list[WheelInfo]:
+    good: list[WheelInfo] = []
+    repaired = bool(run.options.repair_command.strip())
+    for result in results:
+        if result.status != "built":
+            continue
+        problems = [f"{r.name!r}: {r.reason}" for r in result.rejected]
+        infos: list[WheelInfo] = []
+        for wheel in result.wheels:
+            checked = check_wheel(wheel, result.target, repaired=repaired)
+            if isinstance(checked, str):
+                problems.append(checked)
+            else:
+                infos.append(checked)
+        if len(infos) != 1 and not problems:
+            problems.append(f"expected one wheel, got {len(infos)}")
+        if problems:
+            result.status = "failed"
+            result.error = "wheel check failed: " + "; ".join(problems)
+            result.wheels = []
+        else:
+            good.extend(infos)
+    return good
+
+
+def build(options: Options, listener: Listener | None = None) -> RunResult:
+    """Build every selected target and move the checked wheels into ``options.output_dir``.
+
+    Raises ``ManywheelError`` subclasses for problems that stop the whole run; target failures
+    are reported in the result (``RunResult.ok``). On an interrupt (KeyboardInterrupt or any
+    exception) every container is removed and the output folder is left as it was.
+    """
+    started = time.monotonic()
+    with _session(options, listener) as run:
+        check_writable(options.output_dir)
+        if options.output_dir.resolve() == options.project_dir.resolve():
+            raise ConfigError("output-dir must not be the project folder itself")
+        plan_ = _make_plan(run)
+        run.emitter.info(
+            f"building {len(plan_.targets)} target(s): "
+            + ", ".join(t.identifier for t in plan_.targets),
+            run_id=run.run_id,
+            log_dir=str(run.log_dir),
+        )
+        run.log_dir.mkdir(parents=True, exist_ok=True)
+        latest_link(run.log_dir.parent, run.run_id)
+        image = plan_.image
+        preparation = preparation_for(options, plan_.facts, plan_.image_id)
+        if preparation is not None:
+            image = prepare_environment(
+                run.require_engine(),
+                options,
+                preparation,
+                plan_.image,
+                container_name=run.name("prepare"),
+                run_labels=run.labels,
+                log_path=run.log_dir / "prepare.log",
+                emitter=run.emitter,
+            )
+        staging = staging_dir(options.output_dir)
+        keep_staging = False
+        try:
+            results = _run_targets(run, plan_, image, staging)
+            good = _check_results(run, results)
+            result = RunResult(
+                run.run_id, plan_, results, output_dir=options.output_dir, log_dir=run.log_dir
+            )
+            try:
+                result.published = publish([w.path for w in good], options.output_dir, staging)
+            except BaseException:
+                keep_staging = True
+                raise
+            by_target = {w.path.parent.name: options.output_dir / w.path.name for w in good}
+            for r in results:
+                if r.target.identifier in by_target:
+                    r.wheels = [by_target[r.target.identifier]]
+            result.seconds = round(time.monotonic() - started, 2)
+            run.emitter.emit("summary", "run finished", result=result)
+            return result
+        finally:
+            if not keep_staging:
+                shutil.rmtree(staging, ignore_errors=True)

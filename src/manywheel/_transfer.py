@@ -1,0 +1,165 @@
+"""Move files into and out of containers as tar streams, safely."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import tarfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._engine import QUICK_TIMEOUT, Engine
+from ._errors import EngineError
+
+__all__ = ["Rejected", "copy_in", "copy_out_wheels", "project_files"]
+
+# Never copied into the container: caches and environments that belong to the host.
+EXCLUDED_NAMES = frozenset(
+    {
+        ".tox",
+        ".nox",
+        ".venv",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".manywheel",
+    }
+)
+
+
+def project_files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Files and folders of the project to copy, minus host-only caches and the output folder."""
+    skip = {p.resolve() for p in exclude}
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in EXCLUDED_NAMES and (here / d).resolve() not in skip
+        )
+        out.extend(here / d for d in dirnames)
+        out.extend(here / f for f in sorted(filenames) if not f.endswith(".pyc"))
+    return out
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def copy_in(
+    engine: Engine,
+    container: str,
+    dest: str,
+    *,
+    tree: Path | None = None,
+    exclude: Iterable[Path] = (),
+    files: Mapping[str, bytes | Path] | None = None,
+) -> None:
+    """Extract ``tree`` (a host folder) and ``files`` (relative name -> content) under ``dest``."""
+    proc = engine.exec_(
+        container,
+        ["/bin/sh", "-c", f'mkdir -p "{dest}" && tar -xf - -C "{dest}" --no-same-owner'],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdin is not None
+    try:
+        with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            if tree is not None:
+                for path in project_files(tree, exclude):
+                    tar.add(
+                        path,
+                        arcname=str(path.relative_to(tree)),
+                        recursive=False,
+                        filter=_root_owned,
+                    )
+            for name, content in (files or {}).items():
+                if isinstance(content, Path):
+                    tar.add(content, arcname=name, recursive=True, filter=_root_owned)
+                else:
+                    info = _root_owned(tarfile.TarInfo(name))
+                    info.size = len(content)
+                    info.mode = 0o755
+                    tar.addfile(info, io.BytesIO(content))
+    except BrokenPipeError:
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        proc.stdin = None  # closed above; communicate() must not flush it again
+        try:
+            out, _ = proc.communicate(timeout=QUICK_TIMEOUT * 5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        engine.registry.discard(proc)
+    if proc.returncode != 0:
+        raise EngineError(
+            f"copying files into container {container} failed: {out.decode(errors='replace').strip()}"
+        )
+
+
+@dataclass(frozen=True)
+class Rejected:
+    name: str
+    reason: str
+
+
+def _safe_wheel_name(name: str) -> str | None:
+    """The plain file name of a top-level wheel member, or None when it is anything else."""
+    if name.startswith("./"):
+        name = name[2:]
+    if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        return None
+    return name if name.endswith(".whl") else None
+
+
+def copy_out_wheels(
+    engine: Engine, container: str, src: str, dest: Path
+) -> tuple[list[Path], list[Rejected]]:
+    """Copy the regular ``*.whl`` files at the top of ``src`` into ``dest``; reject all else.
+
+    Nothing is ever written outside ``dest``: names with folders, ``..``, absolute paths,
+    links and devices are rejected, not followed.
+    """
+    proc = engine.exec_(container, ["tar", "-cf", "-", "-C", src, "."], stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    taken: list[Path] = []
+    rejected: list[Rejected] = []
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            for member in tar:
+                if member.isdir() and member.name in (".", "./"):
+                    continue
+                name = _safe_wheel_name(member.name)
+                if name is None or not member.isfile():
+                    kind = "not a regular file" if not member.isfile() else "not a plain *.whl name"
+                    rejected.append(Rejected(member.name, kind))
+                    continue
+                target = dest / name
+                source = tar.extractfile(member)
+                assert source is not None
+                with open(target, "xb") as f:  # never overwrite, never follow a link
+                    while chunk := source.read(1 << 20):
+                        f.write(chunk)
+                taken.append(target)
+    except tarfile.TarError as e:
+        raise EngineError(f"could not read the wheels from container {container}: {e}") from None
+    finally:
+        try:
+            _, err = proc.communicate(timeout=QUICK_TIMEOUT * 5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        engine.registry.discard(proc)
+    if proc.returncode != 0:
+        raise EngineError(
+            f"copying wheels out of container {container} failed: {(err or b'').decode(errors='replace').strip()}"
+        )
+    return taken, rejected

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import manywheel._engine as eng
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+FIXTURE_IMAGE = os.environ.get("MANYWHEEL_FIXTURE_IMAGE", "localhost/manywheel-fixture:forky")
+
+
+def required_engines() -> set[str]:
+    """Engines whose absence is a failure (CI), not a skip (a developer's machine)."""
+    value = os.environ.get("MANYWHEEL_TEST_ENGINES", "")
+    if not value and os.environ.get("CI"):
+        value = "docker,podman"
+    return {e.strip() for e in value.split(",") if e.strip()}
+
+
+def _engine_problem(name: str) -> str | None:
+    if shutil.which(name) is None:
+        return f"{name} is not installed"
+    r = subprocess.run([name, "info"], capture_output=True, timeout=30, check=False)
+    if r.returncode != 0:
+        return f"{name} does not answer: {r.stderr.decode(errors='replace').strip()[:200]}"
+    r = subprocess.run(
+        [name, "image", "inspect", FIXTURE_IMAGE], capture_output=True, timeout=30, check=False
+    )
+    if r.returncode != 0:
+        return (
+            f"fixture image {FIXTURE_IMAGE} missing in {name} (run tests/images/build-fixture.sh)"
+        )
+    return None
+
+
+_problems: dict[str, str | None] = {}
+
+
+def engine_or_skip(name: str) -> str:
+    if name not in _problems:
+        _problems[name] = _engine_problem(name)
+    problem = _problems[name]
+    if problem is not None:
+        if name in required_engines():
+            pytest.fail(f"required engine unusable: {problem}")
+        pytest.skip(f"ENGINE NOT AVAILABLE, integration test skipped: {problem}")
+    return name
+
+
+@pytest.fixture(params=["docker", "podman"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """A real, working container engine with the fixture image (docker, then podman)."""
+    if request.node.get_closest_marker("engine") is None:
+        pytest.fail("tests that use a container engine must be marked @pytest.mark.engine")
+    return engine_or_skip(str(request.param))
+
+
+@pytest.fixture(autouse=True)
+def _block_engines_in_unmarked_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Unit tests may not reach a container engine by accident (nox's habit)."""
+    if request.node.get_closest_marker("engine") is None:
+
+        def blocked(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("this test reached a container engine: mark it @pytest.mark.engine")
+
+        monkeypatch.setattr(eng.Engine, "popen", blocked)
+        monkeypatch.setattr(eng.Engine, "exec_", blocked)
+        monkeypatch.setattr(eng, "_answers", blocked)
+    return
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Iterator[object]:
+    """Copy an example project into tmp_path: example('c-extension') -> its path."""
+
+    def copy(name: str) -> Path:
+        dest = tmp_path / name
+        shutil.copytree(EXAMPLES / name, dest)
+        return dest
+
+    return copy

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manywheel import ConfigError, load_options
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\n\n[tool.manywheel]\n' + body
+    )
+    return tmp_path
+
+
+def test_defaults(tmp_path: Path) -> None:
+    opts = load_options(write(tmp_path, ""), environ={})
+    assert opts.image == "quay.io/pypa/manylinux_2_34_x86_64"
+    assert opts.engine == "auto"
+    assert opts.output_dir == tmp_path / "dist"
+    assert opts.build_isolation is True
+    assert opts.build == ("*",)
+
+
+def test_precedence_file_env_cli(tmp_path: Path) -> None:
+    project = write(tmp_path, 'image = "from-file"\nengine = "podman"\njobs = 3\n')
+    opts = load_options(project, environ={"MANYWHEEL_IMAGE": "from-env", "MANYWHEEL_JOBS": "2"})
+    assert (opts.image, opts.engine, opts.jobs) == ("from-env", "podman", 2)
+    opts = load_options(project, environ={"MANYWHEEL_IMAGE": "from-env"}, cli={"image": "from-cli"})
+    assert opts.image == "from-cli"
+
+
+def test_manywheel_toml_overrides_pyproject(tmp_path: Path) -> None:
+    project = write(tmp_path, 'image = "a"\n')
+    (project / "manywheel.toml").write_text('image = "b"\n')
+    assert load_options(project, environ={}).image == "b"
+
+
+def test_unknown_key_names_file_key_and_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_options(write(tmp_path, 'sytem-packages = ["zlib-devel"]\n'), environ={})
+    err = info.value
+    assert "pyproject.toml" in err.message
+    assert "'sytem-packages'" in err.message
+    assert err.tip is not None
+    assert "system-packages" in err.tip
+    assert err.exit_code == 2
+
+
+def test_unknown_env_style_key_suggests_env_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_options(write(tmp_path, ""), environ={}, cli={"imag": "x"})
+    assert "--imag" in info.value.message
+    assert info.value.tip is not None
+    assert "--image" in info.value.tip
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'jobs' must be a whole number"):
+        load_options(write(tmp_path, 'jobs = "many"\n'), environ={})
+    with pytest.raises(ConfigError, match="'system-packages' must be a list of strings"):
+        load_options(write(tmp_path, "system-packages = 3\n"), environ={})
+    with pytest.raises(ConfigError, match="MANYWHEEL_BUILD_ISOLATION"):
+        load_options(write(tmp_path, ""), environ={"MANYWHEEL_BUILD_ISOLATION": "maybe"})
+
+
+def test_invalid_toml_names_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.manywheel\nimage = 1\n")
+    with pytest.raises(ConfigError, match=r"pyproject.toml: invalid TOML"):
+        load_options(tmp_path, environ={})
+
+
+def test_missing_build_requirements_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_options(write(tmp_path, 'build-requirements = "reqs.txt"\n'), environ={})
+    assert "build-requirements" in info.value.message
+    assert "reqs.txt" in info.value.message
+
+
+def test_bad_python_selector(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown Python version 'python3'"):
+        load_options(write(tmp_path, 'python = ["python3"]\n'), environ={})
+
+
+def test_lists_tables_and_paths(tmp_path: Path) -> None:
+    (tmp_path / "reqs.txt").write_text("numpy\n")
+    project = write(
+        tmp_path,
+        'python = "3.13, 3.14"\nsystem-packages = "zlib1g-dev libffi-dev"\n'
+        'build-requirements = "reqs.txt"\nenvironment = { CFLAGS = "-O2", N = 3 }\n'
+        'source = ["/opt/intel/oneapi/setvars.sh --force"]\n'
+        'setup-script = ["echo a", "echo b"]\n',
+    )
+    opts = load_options(project, environ={"MANYWHEEL_ENGINE_ARGS": "--network host --cpus 2"})
+    assert opts.python == ("3.13", "3.14")
+    assert opts.system_packages == ("zlib1g-dev", "libffi-dev")
+    assert opts.build_requirements == tmp_path / "reqs.txt"
+    assert opts.environment == (("CFLAGS", "-O2"), ("N", "3"))
+    assert opts.source == ("/opt/intel/oneapi/setvars.sh --force",)
+    assert opts.setup_script == "echo a\necho b"
+    assert opts.engine_args == ("--network", "host", "--cpus", "2")
+
+
+def test_environment_from_env_var(tmp_path: Path) -> None:
+    opts = load_options(write(tmp_path, ""), environ={"MANYWHEEL_ENVIRONMENT": 'A=1 B="two words"'})
+    assert opts.environment == (("A", "1"), ("B", "two words"))
+
+
+def test_secret_values(tmp_path: Path) -> None:
+    opts = load_options(
+        write(tmp_path, 'environment = { API_TOKEN = "s3cr3t", CFLAGS = "-O2" }\n'),
+        environ={},
+    )
+    assert opts.secret_values() == ("s3cr3t",)
+
+
+def test_choice_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_options(write(tmp_path, 'engine = "lxc"\n'), environ={})
+    assert info.value.tip is not None
+    assert "docker" in info.value.tip
