@@ -25,12 +25,7 @@ default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc_lim:$nproc_lim"]
 runtime = "runc"
 CONF
 
-if ! docker info >/dev/null 2>&1; then
-  nohup dockerd --default-ulimit "nofile=$nofile:$nofile" --default-ulimit "nproc=$nproc_lim:$nproc_lim" \
-    >/var/log/manywheel-dockerd.log 2>&1 &
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || { tail -n 30 /var/log/manywheel-dockerd.log >&2; exit 1; }
-fi
+bash "$(dirname "$0")/start-dockerd.sh"
 podman info >/dev/null
 
 "$(dirname "$0")/../tests/images/build-fixture.sh" docker podman

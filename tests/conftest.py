@@ -12,6 +12,7 @@ import manywheel._engine as eng
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+PACKAGES = Path(__file__).resolve().parent / "packages"
 FIXTURE_IMAGE = os.environ.get("MANYWHEEL_FIXTURE_IMAGE", "localhost/manywheel-fixture:forky")
 
 
@@ -83,7 +84,8 @@ def example(tmp_path: Path) -> Iterator[object]:
 
     def copy(name: str) -> Path:
         dest = tmp_path / name
-        shutil.copytree(EXAMPLES / name, dest)
+        source = EXAMPLES / name if (EXAMPLES / name).is_dir() else PACKAGES / name
+        shutil.copytree(source, dest)
         return dest
 
     return copy

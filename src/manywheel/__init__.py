@@ -12,8 +12,7 @@ from ._errors import (
 )
 from ._options import Options, load_options
 from ._run import RunResult, build, plan
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "BuildFailedError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -12,13 +13,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
+from ._cache import clean_downloads, clean_prepared, download_cache, list_prepared
+from ._cibuildwheel import to_toml, translate
+from ._doctor import diagnose
+from ._engine import detect_engine
 from ._errors import ConfigError, ManywheelError
 from ._events import Listener
-from ._options import Options, load_options
-from ._registry import OPTIONS, OptionSpec, env_name, flag_name
-from ._render import PlainRenderer, summary_lines
+from ._logs import default_log_root
+from ._options import Options, load_options, read_toml, write_atomically
+from ._registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
+from ._render import PlainRenderer, report_table, summary_lines
+from ._report import load_report, report_data, write_report
 from ._run import build, plan
+from ._version import __version__
 
 __all__ = ["entrypoint", "main"]
 
@@ -132,6 +139,58 @@ def make_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="count", default=0, help="show less")
         p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
         _add_option_flags(p)
+    init = sub.add_parser(
+        "init",
+        help="write a [tool.manywheel] table into pyproject.toml",
+        description="Write a [tool.manywheel] table into the project's pyproject.toml. With "
+        "--from-cibuildwheel, translate the Linux keys of [tool.cibuildwheel] and say which "
+        "keys have no equivalent.",
+    )
+    init.add_argument("project_dir", nargs="?", default=".", help="the project folder (default: .)")
+    init.add_argument(
+        "--from-cibuildwheel", action="store_true", help="translate [tool.cibuildwheel]"
+    )
+    init.add_argument("--stdout", action="store_true", help="print the table instead of writing it")
+    init.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    report = sub.add_parser(
+        "report",
+        help="show the report of the last build (or of REPORT) as a table",
+        description="Show a build report as a table. Reports are JSON files beside the logs "
+        "(never in the output folder), one per run; the last run's is logs/latest/report.json.",
+    )
+    report.add_argument("path", nargs="?", help="a report.json (default: the last run's)")
+    report.add_argument("--json", action="store_true", help="print the JSON itself")
+    report.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check engines, permissions, image, disk and limits; print the fix for each problem",
+        description="Check what a build needs on this host and print the fix for each problem. "
+        "Exit 0 when nothing fails, 1 otherwise.",
+    )
+    doctor.add_argument(
+        "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+    )
+    doctor.add_argument("--engine", choices=("auto", "docker", "podman"), default=None)
+    doctor.add_argument("--image", default=None, help="the image to check (default: the config's)")
+    doctor.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    cache = sub.add_parser(
+        "cache",
+        help="list or remove prepared environments and downloads",
+        description="Prepared environments are local images tagged localhost/manywheel-env:<hash>.",
+    )
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION")
+    cache_sub.required = True
+    for name, help_text in (
+        ("list", "list the prepared-environment images"),
+        ("clean", "remove the prepared-environment images"),
+    ):
+        c = cache_sub.add_parser(name, help=help_text, description=help_text)
+        c.add_argument("--engine", choices=("auto", "docker", "podman"), default=None)
+        c.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+        if name == "clean":
+            c.add_argument(
+                "--downloads", action="store_true", help="also empty the host download cache"
+            )
     return parser
 
 
@@ -156,21 +215,117 @@ def _print_plan(options: Options, listener: Listener) -> int:
     return 0
 
 
+def _doctor(ns: argparse.Namespace) -> int:
+    cli: dict[str, object] = {}
+    if ns.engine:
+        cli["engine"] = ns.engine
+    if ns.image:
+        cli["image"] = ns.image
+    try:
+        options = load_options(ns.project_dir, cli=cli)
+        image, engine_choice, output_dir = options.image, options.engine, options.output_dir
+    except ConfigError as e:  # doctor still checks the host when the config is broken
+        print(f"config: FAIL  {e.message}")
+        image, engine_choice = ns.image or DEFAULT_IMAGE, ns.engine or "auto"
+        output_dir = Path(ns.project_dir).absolute() / "dist"
+    engines = ["docker", "podman"] if engine_choice == "auto" else [engine_choice]
+    checks = diagnose(engines, image, output_dir)
+    for c in checks:
+        print(f"{c.engine:7} {c.name:22} {c.status.upper():5} {c.detail}")
+        if c.fix and c.status in ("fail", "warn"):
+            print(f"{'':7} {'':22} fix:  {c.fix}")
+    usable = {c.engine for c in checks if c.name == "run" and c.status == "ok"}
+    failed = [c for c in checks if c.status == "fail"]
+    if engine_choice == "auto" and usable:
+        failed = [c for c in failed if c.engine in usable or c.engine == "host"]
+    print("doctor: " + ("no problem found" if not failed else f"{len(failed)} problem(s)"))
+    return 1 if failed else 0
+
+
+def _cache(ns: argparse.Namespace) -> int:
+    choice = ns.engine or os.environ.get(env_name("engine"), "auto")
+    engine = detect_engine(choice)
+    if ns.cache_command == "list":
+        images = list_prepared(engine)
+        for image in images:
+            print(f"{image.tag}  {image.image_id[:19]}  {image.created}  {image.size}")
+        print(f"{len(images)} prepared environment(s) in {engine.name}")
+        print(f"download cache: {download_cache()}")
+        return 0
+    for tag in clean_prepared(engine):
+        print(f"removed {tag}")
+    if ns.downloads:
+        print(f"emptied {clean_downloads()}")
+    return 0
+
+
 def _build(options: Options, listener: Listener, quiet: bool) -> int:
     result = build(options, listener)
+    if result.log_dir is not None:
+        path = write_report(report_data(result), result.log_dir / "report.json")
+        result.report = path
     if not quiet or not result.ok:
         print("\n".join(summary_lines(result)))
     return 0 if result.ok else 1
 
 
+def _init(ns: argparse.Namespace) -> int:
+    pyproject = Path(ns.project_dir) / "pyproject.toml"
+    tool = read_toml(pyproject).get("tool", {}) if pyproject.is_file() else {}
+    if "manywheel" in tool and not ns.stdout:
+        raise ConfigError(
+            f"{pyproject} already has [tool.manywheel]", tip="edit it, or use --stdout to compare"
+        )
+    values: dict[str, object] = {}
+    if ns.from_cibuildwheel:
+        if not isinstance(tool.get("cibuildwheel"), dict):
+            raise ConfigError(f"{pyproject} has no [tool.cibuildwheel] table")
+        found = translate(tool["cibuildwheel"])
+        values = found.values
+        for item in found.ignored:
+            print(f"manywheel: not carried over: {item}", file=sys.stderr)
+    text = to_toml(values)
+    if ns.stdout:
+        print(text, end="")
+        return 0
+    old = pyproject.read_text() if pyproject.is_file() else ""
+    write_atomically(pyproject, old.rstrip("\n") + ("\n\n" if old else "") + text)
+    print(f"wrote [tool.manywheel] ({len(values)} key(s)) to {pyproject}")
+    return 0
+
+
+def _report(ns: argparse.Namespace) -> int:
+    path = Path(ns.path) if ns.path else default_log_root() / "latest" / "report.json"
+    try:
+        data = load_report(path)
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"cannot read the report {path}: {e}",
+            tip="run `manywheel build` first, or pass the path of a report.json",
+        ) from None
+    if ns.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print("\n".join(report_table(data)))
+    return 0 if data.get("ok") else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     ns = parser.parse_args(argv)
-    verbosity = 1 + ns.verbose - ns.quiet
+    verbosity = 1 + getattr(ns, "verbose", 0) - getattr(ns, "quiet", 0)
     listener = PlainRenderer(sys.stderr, verbosity)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if ns.command == "cache":
+            return _cache(ns)
+        if ns.command == "doctor":
+            return _doctor(ns)
+        if ns.command == "report":
+            return _report(ns)
+        if ns.command == "init":
+            return _init(ns)
         options = _options(ns)
         if ns.command == "plan":
             return _print_plan(options, listener)
@@ -182,6 +337,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if e.tip:
             print(f"manywheel: tip: {e.tip}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a file we must read or write: say which, without a traceback
+        if ns.debug:
+            traceback.print_exc()
+        print(
+            f"manywheel: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return 1
     except KeyboardInterrupt:
         print(
             "manywheel: interrupted; containers removed, output folder unchanged", file=sys.stderr

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import secrets
 import shlex
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from ._engine import Engine
-from ._errors import EngineError, ManywheelError
 from ._events import Emitter
 from ._logs import TargetLog
 from ._options import Options
 from ._plan import Target
 from ._prepare import IN, ca_exports, pip_exports
-from ._shell import export_expanding, export_literal, quote
-from ._transfer import Rejected, copy_in, copy_out_wheels
+from ._shell import export_literal, export_word, quote
+from ._transfer import Rejected
 
-__all__ = ["TargetResult", "build_script", "run_target"]
+__all__ = ["STEP_EXIT", "TargetResult", "build_script", "stream_steps"]
 
 WORK = "/manywheel"
 PROJECT = "/project"
+CACHE = f"{WORK}/cache"
 WHEEL_DIR = f"{WORK}/built"
 OUT_DIR = f"{WORK}/out"
 
 # Exit codes the script uses to say which step failed.
-STEP_EXIT = {30: "source", 31: "venv", 32: "requirements", 33: "build", 34: "repair"}
+STEP_EXIT = {30: "source", 31: "venv", 32: "requirements", 33: "build", 34: "repair", 35: "test"}
 
 
 @dataclass
@@ -54,6 +51,37 @@ def _repair_line(template: str) -> str:
     )
 
 
+# Runs the first other ninja on PATH with -j$MANYWHEEL_JOBS (a later -j from the caller wins).
+NINJA_WRAPPER = """#!/bin/sh
+self=$(readlink -f "$0")
+IFS=:
+for d in $PATH; do
+  if [ -x "$d/ninja" ] && [ "$(readlink -f "$d/ninja")" != "$self" ]; then
+    exec "$d/ninja" -j "${MANYWHEEL_JOBS:-1}" "$@"
+  fi
+done
+echo "manywheel: ninja not found on PATH" >&2
+exit 127
+"""
+
+
+def _cache_lines(options: Options) -> list[str]:
+    """Point pip/uv (and ccache, when asked) at the host cache folder mounted at /manywheel/cache."""
+    if not options.shared_cache:
+        return ["export PIP_NO_CACHE_DIR=1"]
+    lines = [f"export PIP_CACHE_DIR={CACHE}/pip UV_CACHE_DIR={CACHE}/uv"]
+    if options.ccache:
+        lines += [
+            "command -v ccache >/dev/null 2>&1 || fail 'ccache = true, but the image has no "
+            "ccache: add it to system-packages' 31",
+            f"export CCACHE_DIR={CACHE}/ccache CCACHE_BASEDIR={PROJECT} CCACHE_COMPILERCHECK=content",
+            "if [ -d /usr/lib/ccache ]; then export PATH=/usr/lib/ccache:$PATH;"
+            " elif [ -d /usr/lib64/ccache ]; then export PATH=/usr/lib64/ccache:$PATH;"
+            ' else export CC="ccache ${CC:-gcc}" CXX="ccache ${CXX:-g++}"; fi',
+        ]
+    return lines
+
+
 def build_script(
     options: Options, target: Target, marker: str, core_budget: int
 ) -> tuple[str, dict[str, bytes]]:
@@ -74,6 +102,7 @@ def build_script(
         *ca_exports(),
         *pip_exports(options),
         f"rm -rf {WHEEL_DIR} {OUT_DIR} && mkdir -p {WHEEL_DIR} {OUT_DIR}",
+        *_cache_lines(options),
     ]
     if options.source:
         lines.append("step source")
@@ -87,24 +116,32 @@ def build_script(
             "set -eu",
             f'[ "$mw_rc" = 0 ] || fail "source: {path} failed (exit $mw_rc)" 30',
         ]
-    lines += [export_expanding(k, v) for k, v in options.environment]
+    # Like cibuildwheel, the environment is evaluated with the target's interpreter first on PATH.
+    lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
+    lines += [export_word(k, v) for k, v in options.environment]
     lines += [
         "step venv",
         f"{quote(target.python)} -m venv {WORK}/venv || fail 'could not create a venv with {target.python}' 31",
         f". {WORK}/venv/bin/activate",
     ]
-    to_install: list[str] = []
-    if options.build_command is None:
-        to_install.append("build")
+    # The venv always has `build` (the default frontend, and what custom scripts call).
+    to_install = ["build"]
     if options.build_requirements is not None:
         files["requirements.txt"] = options.build_requirements.read_bytes()
         to_install += ["-r", f"{IN}/requirements.txt"]
-    if to_install:
-        lines += [
-            "step requirements",
-            f"python -m pip install {' '.join(to_install)} || fail 'installing the build requirements failed' 32",
-        ]
-    lines += ["step build", f"cd {PROJECT}"]
+    lines += [
+        "step requirements",
+        f"python -m pip install {' '.join(to_install)} || fail 'installing the build requirements failed' 32",
+    ]
+    files["ninja"] = NINJA_WRAPPER.encode()
+    lines += [
+        "step build",
+        f"cd {PROJECT}",
+        f'export NINJA="${{NINJA:-{IN}/ninja}}"',  # meson-python's ninja, held to the core budget
+    ]
+    if options.before_build.strip():
+        files["before-build.sh"] = (options.before_build + "\n").encode()
+        lines.append(f'bash -e {IN}/before-build.sh || fail "before-build failed (exit $?)" 33')
     if options.build_command is not None:
         files["build-command.sh"] = (options.build_command + "\n").encode()
         lines.append(f'bash -e {IN}/build-command.sh || fail "build-command failed (exit $?)" 33')
@@ -139,7 +176,7 @@ def build_script(
     return "\n".join(lines) + "\n", files
 
 
-def _stream(
+def stream_steps(
     proc: subprocess.Popen[bytes],
     log: TargetLog,
     marker: str,
@@ -165,75 +202,3 @@ def _stream(
         emitter.emit("output", line, target=ident)
     if current != "done":
         result.steps[current] = round(time.monotonic() - step_started, 3)
-
-
-def run_target(
-    engine: Engine,
-    options: Options,
-    target: Target,
-    *,
-    image: str,
-    container_name: str,
-    labels: dict[str, str],
-    staging: Path,
-    log_path: Path,
-    core_budget: int,
-    shell: str,
-    cancelled: threading.Event,
-    emitter: Emitter,
-) -> TargetResult:
-    """Build one target in its own container; never raises for a build failure."""
-    result = TargetResult(target, log=log_path)
-    started = time.monotonic()
-    marker = "::mw-" + secrets.token_hex(8) + "::"
-    script, files = build_script(options, target, marker, core_budget)
-    files["build.sh"] = script.encode()
-    dest = staging / target.identifier
-    dest.mkdir(parents=True, exist_ok=True)
-    with TargetLog(log_path, options.secret_values()) as log:
-        try:
-            if cancelled.is_set():
-                result.status = "cancelled"
-                return result
-            emitter.emit("step", "starting container", target=target.identifier, step="start")
-            with engine.container(
-                image, container_name, labels=labels, extra_args=options.engine_args
-            ) as ctr:
-                copy_in(
-                    engine, ctr, PROJECT, tree=options.project_dir, exclude=[options.output_dir]
-                )
-                copy_in(engine, ctr, IN, files=files)
-                proc = engine.exec_(ctr, [shell, f"{IN}/build.sh"])
-                try:
-                    _stream(proc, log, marker, result, emitter)
-                    code = proc.wait()
-                finally:
-                    engine.registry.discard(proc)
-                if cancelled.is_set():
-                    result.status = "cancelled"
-                    return result
-                if code != 0:
-                    result.status = "failed"
-                    step = STEP_EXIT.get(code)
-                    if step is None and not engine.is_running(ctr):
-                        result.error = (
-                            "the container stopped during the build (killed from outside?)"
-                        )
-                    else:
-                        result.error = f"{step or 'build'} step failed (exit {code})"
-                    return result
-                result.wheels, result.rejected = copy_out_wheels(engine, ctr, OUT_DIR, dest)
-                for r in result.rejected:
-                    log.write(f"manywheel: rejected {r.name!r} from the container: {r.reason}")
-            result.status = "built"
-        except (ManywheelError, OSError) as e:
-            result.status = "cancelled" if cancelled.is_set() else "failed"
-            msg = e.message if isinstance(e, ManywheelError) else str(e)
-            result.error = msg
-            log.write(f"manywheel: {msg}")
-            if isinstance(e, EngineError) and not cancelled.is_set():
-                result.error = f"engine error: {msg}"
-        finally:
-            result.seconds = round(time.monotonic() - started, 2)
-            result.tail = log.tail()
-    return result

@@ -143,14 +143,15 @@ class Engine:
         self.call(["pull", ref], timeout=PULL_TIMEOUT)
 
     def images(self, label: str) -> list[dict[str, str]]:
-        r = self.call(
-            ["images", "--filter", f"label={label}", "--format", "{{json .}}", "--no-trunc"]
-        )
-        rows = []
-        for line in r.stdout.splitlines():
-            if line.strip():
-                rows.extend(_json_rows(line.strip()))
-        return rows
+        """Images with ``label``: repository, tag, id, created, size (same fields on both engines)."""
+        fields = ("Repository", "Tag", "ID", "CreatedSince", "Size")
+        fmt = "\t".join("{{." + f + "}}" for f in fields)
+        r = self.call(["images", "--filter", f"label={label}", "--format", fmt, "--no-trunc"])
+        return [
+            dict(zip(fields, line.split("\t"), strict=False))
+            for line in r.stdout.splitlines()
+            if line.strip()
+        ]
 
     def remove_image(self, ref: str) -> None:
         self.call(["rmi", "-f", ref], check=False)
@@ -221,8 +222,10 @@ class Engine:
         )
 
     def remove(self, names: Sequence[str]) -> None:
+        """Remove containers now: no stop grace period (our keep-alive process ignores SIGTERM)."""
         if names:
-            self.call(["rm", "-f", *names], check=False, timeout=QUICK_TIMEOUT)
+            now = ["--time", "0"] if self.name == "podman" else []
+            self.call(["rm", "-f", *now, *names], check=False, timeout=QUICK_TIMEOUT)
 
     def containers(self, label: str) -> list[str]:
         r = self.call(
@@ -245,12 +248,6 @@ class Engine:
             yield name
         finally:
             self.remove([name])
-
-
-def _json_rows(line: str) -> list[dict[str, str]]:
-    data = json.loads(line)
-    rows = data if isinstance(data, list) else [data]
-    return [{str(k): str(v) for k, v in row.items()} for row in rows]
 
 
 def _answers(binary: str) -> tuple[bool, str]:

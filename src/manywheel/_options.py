@@ -7,20 +7,23 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._cibuildwheel import translate
 from ._errors import ConfigError
 from ._registry import OPTIONS, OptionSpec, env_name, flag_name, spec_for
+from ._shell import dquote, split_assignments, word_value
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Layer", "Options", "load_options", "read_toml"]
+__all__ = ["Layer", "Options", "load_options", "read_toml", "write_atomically"]
 
 _PY_SELECTOR = re.compile(r"^(\d+\.\d+t?|(cp|pp)[A-Za-z0-9_*?\[\]!-]*)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -50,20 +53,32 @@ class Options:
     ca_bundle: Path | None = None
     setup_script: str = ""
     source: tuple[str, ...] = ()
+    # (NAME, shell word): exported as `export NAME=word`, so $VAR and $(cmd) expand in the
+    # build container and single quotes stay literal, as in cibuildwheel.
     environment: tuple[tuple[str, str], ...] = ()
     secret_environment: tuple[str, ...] = ()
     build_command: str | None = None
     repair_command: str = ""
     repair_plat: str = ""
+    before_build: str = ""
+    test_requires: tuple[str, ...] = ()
+    test_command: str | None = None
+    test_skip: tuple[str, ...] = ()
     output_dir: Path = field(default_factory=lambda: Path("dist").absolute())
     labels: tuple[tuple[str, str], ...] = ()
     jobs: int = 0
+    force: bool = False
     cache_prepared: bool = True
+    cache_dir: Path | None = None
+    shared_cache: bool = True
+    ccache: bool = False
     log_dir: Path | None = None
+    notes: tuple[str, ...] = ()  # warnings about the configuration (e.g. ignored cibuildwheel keys)
 
     def secret_values(self) -> tuple[str, ...]:
         """Values that must never be shown: secret-environment and *TOKEN*-like variables."""
-        values = [v for k, v in self.environment if _SECRET_NAME.search(k) and v]
+        values = [word_value(v) for k, v in self.environment if _SECRET_NAME.search(k)]
+        values = [v for v in values if v]
         values += [os.environ[k] for k in self.secret_environment if os.environ.get(k)]
         return tuple(values)
 
@@ -79,6 +94,7 @@ class Layer:
     where: str  # e.g. "pyproject.toml [tool.manywheel]"
     base_dir: Path  # relative paths resolve against it
     style: str  # "file", "env" or "cli": how a key is named in messages
+    notes: tuple[str, ...] = ()  # what the user should know about this source
 
     def key_name(self, name: str) -> str:
         if self.style == "env":
@@ -100,15 +116,31 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` in one rename, keeping its permissions; never a half-written file."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
 def _file_layers(project_dir: Path, config_file: Path | None) -> list[Layer]:
     layers: list[Layer] = []
     pyproject = project_dir / "pyproject.toml"
     if pyproject.is_file():
-        table = read_toml(pyproject).get("tool", {}).get("manywheel")
+        tool = read_toml(pyproject).get("tool", {})
+        table = tool.get("manywheel")
         if table is not None:
             if not isinstance(table, dict):
                 raise ConfigError(f"{pyproject}: [tool.manywheel] must be a table")
             layers.append(Layer(table, f"{pyproject} [tool.manywheel]", project_dir, "file"))
+        elif isinstance(tool.get("cibuildwheel"), dict):
+            found = translate(tool["cibuildwheel"])
+            where = f"{pyproject} [tool.cibuildwheel]"
+            notes = tuple(f"{where}: ignored {item}" for item in found.ignored)
+            layers.append(Layer(found.values, where, project_dir, "file", notes))
     extra = config_file or (project_dir / "manywheel.toml")
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"config file {config_file} does not exist")
@@ -163,36 +195,40 @@ def _as_list(layer: Layer, spec: OptionSpec, raw: object) -> tuple[str, ...]:
 
 
 def _as_table(layer: Layer, spec: OptionSpec, raw: object) -> tuple[tuple[str, str], ...]:
+    """NAME/value pairs from a TOML table or a ``A=1 B='x y'`` string.
+
+    For ``environment`` the values are shell words (see ``Options.environment``): a table's
+    values become double-quoted words, a string keeps the words as written.
+    """
+    key = f"{layer.where}: '{layer.key_name(spec.name)}'"
+    shell = spec.name == "environment"
     items: list[tuple[str, str]] = []
     if isinstance(raw, dict):
         for k, v in raw.items():
             if not isinstance(v, (str, int, float)):
                 raise _type_error(layer, spec, "a table of strings", raw)
             text = ("1" if v else "0") if isinstance(v, bool) else str(v)
-            items.append((str(k), text))
+            items.append((str(k), dquote(text) if shell else text))
     elif isinstance(raw, str):
         try:
-            words = shlex.split(raw)
+            items = split_assignments(raw) if shell else [_pair(w) for w in shlex.split(raw)]
         except ValueError as e:
-            raise ConfigError(f"{layer.where}: '{layer.key_name(spec.name)}': {e}") from None
-        for word in words:
-            k, sep, v = word.partition("=")
-            if not sep:
-                raise ConfigError(
-                    f"{layer.where}: '{layer.key_name(spec.name)}': '{word}' is not NAME=VALUE",
-                    tip="write it as NAME=VALUE pairs separated by spaces",
-                )
-            items.append((k, v))
+            raise ConfigError(
+                f"{key}: {e}", tip="write it as NAME=VALUE pairs separated by spaces"
+            ) from None
     else:
         raise _type_error(layer, spec, "a table of strings", raw)
-    if spec.name in ("environment",):
-        for k, _ in items:
-            if not _ENV_NAME.match(k):
-                raise ConfigError(
-                    f"{layer.where}: '{layer.key_name(spec.name)}': '{k}' is not a valid "
-                    "variable name"
-                )
+    for k, _ in items:
+        if shell and not _ENV_NAME.match(k):
+            raise ConfigError(f"{key}: '{k}' is not a valid variable name")
     return tuple(items)
+
+
+def _pair(word: str) -> tuple[str, str]:
+    k, sep, v = word.partition("=")
+    if not sep:
+        raise ValueError(f"'{word}' is not NAME=VALUE")
+    return k, v
 
 
 def _convert(layer: Layer, spec: OptionSpec, raw: object) -> object:
@@ -296,8 +332,15 @@ def load_options(
     ``cli`` maps option names (kebab-case) to raw values as the command line gave them.
     """
     project = Path(project_dir).absolute()
-    if not project.is_dir():
-        raise ConfigError(f"project folder {project} does not exist")
+    try:
+        exists = project.is_dir() and os.access(project, os.R_OK | os.X_OK)
+    except OSError:
+        exists = False
+    if not exists:
+        raise ConfigError(
+            f"project folder {project} does not exist or cannot be read",
+            tip="pass the folder that holds pyproject.toml (or setup.py)",
+        )
     env = os.environ if environ is None else environ
     layers = _file_layers(project, config_file)
     layers.append(_env_layer(env))
@@ -317,7 +360,9 @@ def load_options(
         values["repair_command"] = ""
     values["setup_script"] = values["setup_script"] or ""
     values["repair_plat"] = values["repair_plat"] or ""
+    values["before_build"] = values["before_build"] or ""
     files = tuple(Path(layer.where.split(" [")[0]) for layer in layers if layer.style == "file")
-    options = Options(project_dir=project, config_files=files, **values)  # type: ignore[arg-type]
+    notes = tuple(note for layer in layers for note in layer.notes)
+    options = Options(project_dir=project, config_files=files, notes=notes, **values)  # type: ignore[arg-type]
     _check(options, origin)
     return options

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import hashlib
+import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import platformdirs
 
 from ._engine import Engine
 from ._errors import ConfigError, EngineError, NothingToBuildError
@@ -32,6 +39,7 @@ print("python", sys.argv[1], sys.implementation.name, "%d.%d.%d" % sys.version_i
 done
 """
 
+FACTS_FORMAT = 1
 _CP_DIR = re.compile(r"/cp(\d)(\d+)-cp\d+t?$")
 
 
@@ -95,7 +103,42 @@ def parse_facts(output: str) -> ImageFacts:
     return ImageFacts(platform, plat, pkgmgr, shell, tuple(found))
 
 
-def discover(engine: Engine, image: str, name: str, labels: dict[str, str]) -> ImageFacts:
+def _facts_cache(image_id: str) -> Path:
+    key = hashlib.sha256(image_id.encode()).hexdigest()[:32]
+    return platformdirs.user_cache_path("manywheel") / "facts" / f"{key}-{FACTS_FORMAT}.json"
+
+
+def _load_facts(image_id: str) -> ImageFacts | None:
+    try:
+        data = json.loads(_facts_cache(image_id).read_text())
+        targets = tuple(Target(**t) for t in data.pop("interpreters"))
+        return ImageFacts(**data, interpreters=targets)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _save_facts(image_id: str, facts: ImageFacts) -> None:
+    path = _facts_cache(image_id)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.part")
+        tmp.write_text(json.dumps(asdict(facts)))
+        os.replace(tmp, path)
+
+
+def discover(
+    engine: Engine, image: str, image_id: str, name: str, labels: dict[str, str]
+) -> ImageFacts:
+    """What the image offers; asked once per image id, then remembered (images are immutable)."""
+    cached = _load_facts(image_id)
+    if cached is not None:
+        return cached
+    facts = _discover(engine, image, name, labels)
+    _save_facts(image_id, facts)
+    return facts
+
+
+def _discover(engine: Engine, image: str, name: str, labels: dict[str, str]) -> ImageFacts:
     with engine.container(image, name, labels=labels) as ctr:
         result = engine.run_script(ctr, DISCOVER_SCRIPT)
     if result.returncode != 0:

@@ -142,7 +142,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "build-command",
         "str",
         None,
-        "Custom build command, run with the target venv active; it leaves wheels in "
+        "Custom build command, run with the target venv (which has build and the build requirements) active; it leaves wheels in "
         "$MANYWHEEL_WHEEL_DIR. Default: python -m build --wheel.",
         metavar="COMMAND",
     ),
@@ -161,6 +161,31 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Platform tag for the repair; default: the image's AUDITWHEEL_PLAT, else auto.",
         metavar="PLAT",
     ),
+    OptionSpec(
+        "before-build",
+        "text",
+        "",
+        "Shell run in the project copy, with the target venv active, before each build.",
+        metavar="SCRIPT",
+    ),
+    OptionSpec(
+        "test-requires",
+        "words",
+        (),
+        "Packages installed with the wheel before testing it.",
+        metavar="PKG",
+    ),
+    OptionSpec(
+        "test-command",
+        "str",
+        None,
+        "Command that tests an installed wheel in a pristine container of the base image; "
+        "placeholders {project}, {package}, {wheel}.",
+        metavar="COMMAND",
+    ),
+    OptionSpec(
+        "test-skip", "words", (), "Identifier globs whose wheels are not tested.", metavar="GLOB"
+    ),
     OptionSpec("output-dir", "path", "dist", "Where the wheels are written.", metavar="DIR"),
     OptionSpec(
         "labels",
@@ -177,10 +202,35 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="N",
     ),
     OptionSpec(
+        "force",
+        "bool",
+        False,
+        "Rebuild every target, even those whose wheel is up to date.",
+    ),
+    OptionSpec(
         "cache-prepared",
         "bool",
         True,
         "Keep the prepared environment as a local image and reuse it while its inputs are unchanged.",
+    ),
+    OptionSpec(
+        "cache-dir",
+        "path",
+        None,
+        "Host folder mounted into every build for pip/uv downloads (default: the user cache).",
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "shared-cache",
+        "bool",
+        True,
+        "Mount the host cache folder into the builds (off: every build downloads afresh).",
+    ),
+    OptionSpec(
+        "ccache",
+        "bool",
+        False,
+        "Compile through ccache (installed in the image) with its cache in the host cache folder.",
     ),
     OptionSpec(
         "log-dir",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from ._build import TargetResult
 from ._events import Event
@@ -62,19 +62,49 @@ def _row(result: TargetResult) -> list[str]:
 
 def summary_lines(result: RunResult) -> list[str]:
     header = ["target", "status", "wheel", "tag", "size", "seconds"]
-    rows = [header] + [_row(r) for r in result.results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = _table([header] + [_row(r) for r in result.results])
     for r in result.failed:
         lines += ["", f"{r.target.identifier} {r.status}: {r.error or ''}".rstrip()]
         if r.status == "failed":
             lines += ["  | " + t for t in r.tail[-15:]]
             lines.append(f"  full log: {r.log}")
+    fresh = sum(r.status == "up-to-date" for r in result.results)
     lines += ["", f"{len(result.published)} wheel(s) written to {result.output_dir}"]
+    if fresh:
+        lines[-1] += f" ({fresh} up to date)"
     if result.log_dir is not None:
         lines.append(f"logs: {result.log_dir}")
+    if result.report is not None:
+        lines.append(f"report: {result.report}")
+    return lines
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def report_table(data: dict[str, Any]) -> list[str]:
+    """A saved JSON report as a table (``manywheel report``)."""
+    rows = [["target", "status", "wheel", "size", "seconds", "grafted"]]
+    for t in data.get("targets", []):
+        wheel = t.get("wheel") or {}
+        rows.append(
+            [
+                t["identifier"],
+                t["status"],
+                wheel.get("file", "-"),
+                format_size(wheel["size"]) if wheel else "-",
+                f"{t.get('seconds', 0):.1f}",
+                ", ".join(wheel.get("grafted", [])) or "-",
+            ]
+        )
+    lines = [f"run {data.get('run_id')}  image {data.get('image')}", *_table(rows)]
+    for t in data.get("targets", []):
+        if t.get("error"):
+            lines.append(f"{t['identifier']}: {t['error']} (log: {t.get('log')})")
     return lines

@@ -11,18 +11,23 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ._build import TargetResult, run_target
+import platformdirs
+
+from ._build import CACHE, TargetResult
 from ._engine import Engine, ProcessRegistry, detect_engine
 from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
+from ._lock import output_lock
 from ._logs import default_log_root, latest_link
+from ._manifest import Manifest, fingerprint, source_digest
 from ._options import Options
-from ._output import WheelInfo, check_wheel, check_writable, publish, staging_dir
-from ._plan import Plan, discover, select_targets
-from ._prepare import preparation_for, prepare_environment
+from ._output import check_writable, publish, staging_dir
+from ._pipeline import TargetJob, run_target
+from ._plan import Plan, Target, discover, select_targets
+from ._prepare import Preparation, preparation_for, prepare_environment
 from ._project import read_project
 
 __all__ = ["RunResult", "build", "plan"]
@@ -38,6 +43,7 @@ class RunResult:
     published: list[Path] = field(default_factory=list)
     output_dir: Path | None = None
     log_dir: Path | None = None
+    report: Path | None = None
     seconds: float = 0.0
 
     @property
@@ -68,6 +74,15 @@ class _Run:
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
+
+    def create_args(self) -> tuple[str, ...]:
+        """Arguments for every build container: the shared cache mount, then the user's."""
+        args = self.options.engine_args
+        if not self.options.shared_cache:
+            return args
+        root = self.options.cache_dir or platformdirs.user_cache_path("manywheel")
+        root.mkdir(parents=True, exist_ok=True)
+        return ("--volume", f"{root}:{CACHE}", *args)
 
     def require_engine(self) -> Engine:
         if self.engine is None:
@@ -129,7 +144,7 @@ def _ensure_image(run: _Run) -> tuple[str, str]:
 def _make_plan(run: _Run) -> Plan:
     project = read_project(run.options.project_dir)
     image, image_id = _ensure_image(run)
-    facts = discover(run.require_engine(), image, run.name("discover"), run.labels)
+    facts = discover(run.require_engine(), image, image_id, run.name("discover"), run.labels)
     targets = select_targets(run.options, project, facts, image, run.emitter)
     return Plan(image, image_id, facts, targets)
 
@@ -137,6 +152,8 @@ def _make_plan(run: _Run) -> Plan:
 @contextlib.contextmanager
 def _session(options: Options, listener: Listener | None) -> Iterator[_Run]:
     run = _Run(options, Emitter(listener))
+    for note in options.notes:
+        run.emitter.warning(note)
     try:
         yield run
     finally:
@@ -153,22 +170,27 @@ def _run_targets(run: _Run, plan_: Plan, image: str, staging: Path) -> list[Targ
     options, engine = run.options, run.require_engine()
     jobs = max(1, min(options.effective_jobs(), len(plan_.targets)))
     budget = max(1, (os.cpu_count() or 1) // jobs)
+    create_args = run.create_args()
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
         futures = [
             pool.submit(
                 run_target,
-                engine,
-                options,
-                target,
-                image=image,
-                container_name=run.name(target.identifier),
-                labels=run.labels,
-                staging=staging,
-                log_path=run.log_dir / f"{target.identifier}.log",
-                core_budget=budget,
-                shell=plan_.facts.shell,
-                cancelled=run.cancelled,
-                emitter=run.emitter,
+                TargetJob(
+                    engine=engine,
+                    options=options,
+                    target=target,
+                    build_image=image,
+                    test_image=plan_.image,
+                    container_name=run.name(target.identifier),
+                    labels=run.labels,
+                    staging=staging,
+                    log_path=run.log_dir / f"{target.identifier}.log",
+                    core_budget=budget,
+                    shell=plan_.facts.shell,
+                    create_args=create_args,
+                    cancelled=run.cancelled,
+                    emitter=run.emitter,
+                ),
             )
             for target in plan_.targets
         ]
@@ -197,29 +219,64 @@ def _announce(run: _Run, result: TargetResult) -> None:
     )
 
 
-def _check_results(run: _Run, results: list[TargetResult]) -> list[WheelInfo]:
-    good: list[WheelInfo] = []
-    repaired = bool(run.options.repair_command.strip())
-    for result in results:
-        if result.status != "built":
-            continue
-        problems = [f"{r.name!r}: {r.reason}" for r in result.rejected]
-        infos: list[WheelInfo] = []
-        for wheel in result.wheels:
-            checked = check_wheel(wheel, result.target, repaired=repaired)
-            if isinstance(checked, str):
-                problems.append(checked)
-            else:
-                infos.append(checked)
-        if len(infos) != 1 and not problems:
-            problems.append(f"expected one wheel, got {len(infos)}")
-        if problems:
-            result.status = "failed"
-            result.error = "wheel check failed: " + "; ".join(problems)
-            result.wheels = []
+def _skip_up_to_date(
+    run: _Run, targets: tuple[Target, ...], fingerprints: dict[str, str], manifest: Manifest
+) -> tuple[list[TargetResult], list[Target]]:
+    """Targets whose wheel in the output folder came from identical inputs are not rebuilt."""
+    fresh: list[TargetResult] = []
+    todo: list[Target] = []
+    for target in targets:
+        wheel = (
+            None
+            if run.options.force
+            else manifest.up_to_date(target.identifier, fingerprints[target.identifier])
+        )
+        if wheel is None:
+            todo.append(target)
         else:
-            good.extend(infos)
-    return good
+            result = TargetResult(target, status="up-to-date", wheels=[wheel])
+            fresh.append(result)
+            _announce(run, result)
+    return fresh, todo
+
+
+def _environment(run: _Run, plan_: Plan, preparation: Preparation | None) -> str:
+    """The image the targets build in: the base image, or the prepared one (made if needed)."""
+    if preparation is None:
+        return plan_.image
+    return prepare_environment(
+        run.require_engine(),
+        run.options,
+        preparation,
+        plan_.image,
+        container_name=run.name("prepare"),
+        run_labels=run.labels,
+        log_path=run.log_dir / "prepare.log",
+        emitter=run.emitter,
+    )
+
+
+def _build_and_publish(
+    run: _Run, plan_: Plan, targets: list[Target], image: str
+) -> tuple[list[TargetResult], list[Path]]:
+    """Build ``targets``, check their wheels, move the good ones into the output folder."""
+    options = run.options
+    staging = staging_dir(options.output_dir)
+    keep_staging = False
+    try:
+        results = _run_targets(run, replace(plan_, targets=tuple(targets)), image, staging)
+        good = [r for r in results if r.status == "built"]
+        try:
+            published = publish([r.wheels[0] for r in good], options.output_dir, staging)
+        except BaseException:
+            keep_staging = True
+            raise
+        for r in good:
+            r.wheels = [options.output_dir / r.wheels[0].name]
+        return results, published
+    finally:
+        if not keep_staging:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def build(options: Options, listener: Listener | None = None) -> RunResult:
@@ -230,52 +287,41 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
     exception) every container is removed and the output folder is left as it was.
     """
     started = time.monotonic()
-    with _session(options, listener) as run:
+    with _session(options, listener) as run, output_lock(options.output_dir, run.emitter):
         check_writable(options.output_dir)
         if options.output_dir.resolve() == options.project_dir.resolve():
             raise ConfigError("output-dir must not be the project folder itself")
         plan_ = _make_plan(run)
-        run.emitter.info(
-            f"building {len(plan_.targets)} target(s): "
-            + ", ".join(t.identifier for t in plan_.targets),
-            run_id=run.run_id,
-            log_dir=str(run.log_dir),
-        )
         run.log_dir.mkdir(parents=True, exist_ok=True)
         latest_link(run.log_dir.parent, run.run_id)
-        image = plan_.image
         preparation = preparation_for(options, plan_.facts, plan_.image_id)
-        if preparation is not None:
-            image = prepare_environment(
-                run.require_engine(),
-                options,
-                preparation,
-                plan_.image,
-                container_name=run.name("prepare"),
-                run_labels=run.labels,
-                log_path=run.log_dir / "prepare.log",
-                emitter=run.emitter,
+        env_key = preparation.key if preparation is not None else plan_.image_id
+        sources = source_digest(options)
+        fingerprints = {
+            t.identifier: fingerprint(options, t, env_key, sources) for t in plan_.targets
+        }
+        manifest = Manifest(options.output_dir)
+        fresh, todo = _skip_up_to_date(run, plan_.targets, fingerprints, manifest)
+        result = RunResult(run.run_id, plan_, output_dir=options.output_dir, log_dir=run.log_dir)
+        if todo:
+            run.emitter.info(
+                f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
+                run_id=run.run_id,
+                log_dir=str(run.log_dir),
             )
-        staging = staging_dir(options.output_dir)
-        keep_staging = False
-        try:
-            results = _run_targets(run, plan_, image, staging)
-            good = _check_results(run, results)
-            result = RunResult(
-                run.run_id, plan_, results, output_dir=options.output_dir, log_dir=run.log_dir
-            )
-            try:
-                result.published = publish([w.path for w in good], options.output_dir, staging)
-            except BaseException:
-                keep_staging = True
-                raise
-            by_target = {w.path.parent.name: options.output_dir / w.path.name for w in good}
-            for r in results:
-                if r.target.identifier in by_target:
-                    r.wheels = [by_target[r.target.identifier]]
-            result.seconds = round(time.monotonic() - started, 2)
-            run.emitter.emit("summary", "run finished", result=result)
-            return result
-        finally:
-            if not keep_staging:
-                shutil.rmtree(staging, ignore_errors=True)
+            image = _environment(run, plan_, preparation)
+            built, result.published = _build_and_publish(run, plan_, todo, image)
+            for r in built:
+                if r.status == "built":
+                    manifest.record(
+                        r.target.identifier, fingerprints[r.target.identifier], r.wheels[0]
+                    )
+            manifest.save()
+        else:
+            built = []
+            run.emitter.info("every target is up to date (use --force to rebuild)")
+        order = {t.identifier: i for i, t in enumerate(plan_.targets)}
+        result.results = sorted(fresh + built, key=lambda r: order[r.target.identifier])
+        result.seconds = round(time.monotonic() - started, 2)
+        run.emitter.emit("summary", "run finished", result=result)
+        return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-__all__ = ["dquote", "export_expanding", "export_literal", "quote"]
+__all__ = ["dquote", "export_literal", "export_word", "quote", "split_assignments", "word_value"]
 
 quote = shlex.quote
 
@@ -19,5 +19,78 @@ def export_literal(name: str, value: str) -> str:
     return f"export {name}={quote(value)}"
 
 
-def export_expanding(name: str, value: str) -> str:
-    return f"export {name}={dquote(value)}"
+def export_word(name: str, word: str) -> str:
+    """``export NAME=word`` for a shell word from :func:`split_assignments` (or :func:`dquote`)."""
+    return f"export {name}={word}"
+
+
+def word_value(word: str) -> str:
+    """The literal text of a shell word, as far as it is knowable without running it."""
+    try:
+        return "".join(shlex.split(word))
+    except ValueError:
+        return word
+
+
+def split_assignments(text: str) -> list[tuple[str, str]]:
+    """Split ``A=1 B='x y' C="$HOME/z" D=$(cmd arg)`` into (name, shell word) pairs.
+
+    The words keep their quoting, so exporting ``NAME=word`` in bash means exactly what the
+    text means in a shell (single quotes stay literal, ``$VAR`` and ``$(cmd)`` expand), as
+    cibuildwheel's ``environment`` does. Raises ``ValueError`` for unbalanced quotes or
+    parentheses, shell operators, and words that are not ``NAME=VALUE``.
+    """
+    pairs: list[tuple[str, str]] = []
+    for word in _words(text):
+        name, sep, value = word.partition("=")
+        if not sep or not _NAME.match(name):
+            raise ValueError(f"'{word}' is not NAME=VALUE")
+        pairs.append((name, value))
+    return pairs
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _words(text: str) -> list[str]:
+    words: list[str] = []
+    current: list[str] = []
+    quote_char = ""  # ' or " or ` while inside that quote
+    depth = 0  # nesting of $( ... )
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote_char == "'":
+            quote_char = "" if c == "'" else quote_char
+        elif c == "\\" and quote_char != "`" and i + 1 < len(text):
+            current.append(c)
+            i += 1
+            c = text[i]
+        elif quote_char:
+            quote_char = "" if c == quote_char else quote_char
+        elif c in "'\"`":
+            quote_char = c
+        elif text.startswith("$(", i):
+            depth += 1
+            current.append(c)
+            i += 1
+            c = text[i]
+        elif c == ")" and depth:
+            depth -= 1
+        elif depth == 0 and c.isspace():
+            if current:
+                words.append("".join(current))
+                current = []
+            i += 1
+            continue
+        elif depth == 0 and c in ";&|<>()":
+            raise ValueError(f"'{c}' is not allowed outside quotes")
+        current.append(c)
+        i += 1
+    if quote_char:
+        raise ValueError(f"no closing {quote_char}")
+    if depth:
+        raise ValueError("no closing ) for $(")
+    if current:
+        words.append("".join(current))
+    return words

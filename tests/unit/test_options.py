@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -96,15 +97,32 @@ def test_lists_tables_and_paths(tmp_path: Path) -> None:
     assert opts.python == ("3.13", "3.14")
     assert opts.system_packages == ("zlib1g-dev", "libffi-dev")
     assert opts.build_requirements == tmp_path / "reqs.txt"
-    assert opts.environment == (("CFLAGS", "-O2"), ("N", "3"))
+    assert opts.environment == (("CFLAGS", '"-O2"'), ("N", '"3"'))
     assert opts.source == ("/opt/intel/oneapi/setvars.sh --force",)
     assert opts.setup_script == "echo a\necho b"
     assert opts.engine_args == ("--network", "host", "--cpus", "2")
 
 
 def test_environment_from_env_var(tmp_path: Path) -> None:
-    opts = load_options(write(tmp_path, ""), environ={"MANYWHEEL_ENVIRONMENT": 'A=1 B="two words"'})
-    assert opts.environment == (("A", "1"), ("B", "two words"))
+    text = "A=1 B=\"two $X\" C='lit $X' D=$(echo a b)"
+    opts = load_options(write(tmp_path, ""), environ={"MANYWHEEL_ENVIRONMENT": text})
+    # The words keep their quoting: the build exports them as a shell would read them.
+    assert opts.environment == (
+        ("A", "1"),
+        ("B", '"two $X"'),
+        ("C", "'lit $X'"),
+        ("D", "$(echo a b)"),
+    )
+    script = "X=x; " + "; ".join(f"{k}={v}" for k, v in opts.environment) + '; echo "$B|$C|$D"'
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout == "two x|lit $X|a b\n"
+
+
+@pytest.mark.parametrize("text", ["A=1; rm -rf /", "A='open", "A=$(x", "NOVALUE", "1A=2"])
+def test_environment_string_errors(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_options(write(tmp_path, ""), environ={"MANYWHEEL_ENVIRONMENT": text})
+    assert "MANYWHEEL_ENVIRONMENT" in str(info.value)
 
 
 def test_secret_values(tmp_path: Path) -> None:

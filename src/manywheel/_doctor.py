@@ -1,0 +1,197 @@
+"""`manywheel doctor`: find what stops builds on this host, and say how to fix each thing."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ._engine import QUICK_TIMEOUT
+
+__all__ = ["Check", "diagnose"]
+
+Status = Literal["ok", "warn", "fail", "skip"]
+LOW_DISK = 5 * 1024**3
+VERY_LOW_DISK = 1 * 1024**3
+
+
+@dataclass(frozen=True)
+class Check:
+    engine: str
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def _run(args: list[str], timeout: float = QUICK_TIMEOUT) -> tuple[int, str]:
+    try:
+        r = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            start_new_session=True,
+        )
+    except subprocess.TimeoutExpired:
+        return 124, f"no answer within {timeout:.0f} s"
+    except OSError as e:
+        return 127, str(e)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+def _hard_limits() -> dict[str, int]:
+    limits = {}
+    for name, which in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
+        hard = resource.getrlimit(which)[1]
+        limits[name] = hard if hard != resource.RLIM_INFINITY else 2**62
+    return limits
+
+
+def _ulimit_fix(engine: str) -> str:
+    lim = _hard_limits()
+    n, p = min(lim["nofile"], 16384), min(lim["nproc"], 16384)
+    if engine == "podman":
+        return (
+            "set default_ulimits at or below this host's hard limits in "
+            f"{_containers_conf()}: [containers] default_ulimits = "
+            f'["nofile={n}:{n}", "nproc={p}:{p}"]'
+        )
+    return f"start dockerd with --default-ulimit nofile={n}:{n} --default-ulimit nproc={p}:{p}"
+
+
+def _containers_conf() -> str:
+    return os.environ.get("CONTAINERS_CONF", "/etc/containers/containers.conf")
+
+
+def _configured_ulimits() -> list[Check]:
+    """podman's default_ulimits above the hard limits make every container fail to start."""
+    path = Path(_containers_conf())
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    hard = _hard_limits()
+    checks = []
+    for name, soft, high in re.findall(r'"(nofile|nproc)=(\d+):(\d+)"', text):
+        if max(int(soft), int(high)) > hard[name]:
+            checks.append(
+                Check(
+                    "podman",
+                    "ulimits",
+                    "fail",
+                    f"{path} asks for {name}={soft}:{high}, above this host's hard limit "
+                    f"{hard[name]}",
+                    _ulimit_fix("podman"),
+                )
+            )
+    return checks
+
+
+def _explain_run_failure(engine: str, output: str) -> str:
+    low = output.lower()
+    if "rlimit" in low or "ulimit" in low:
+        return _ulimit_fix(engine)
+    if "crun" in low:
+        return (
+            f'install runc and set runtime = "runc" under [engine] in {_containers_conf()} '
+            "(crun fails on hosts with hybrid cgroups)"
+        )
+    if "cgroup" in low:
+        return 'the host\'s cgroup setup refuses containers; for podman try runtime = "runc"'
+    if "no space left" in low:
+        return f"free disk space where {engine} keeps its images"
+    return f"see the message above; `{engine} run --rm IMAGE true` reproduces it"
+
+
+def _disk(engine: str, label: str, path: str) -> Check:
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError as e:
+        return Check(engine, f"disk ({label})", "skip", f"{path}: {e.strerror}")
+    gib = free / 1024**3
+    detail = f"{gib:.1f} GiB free in {path}"
+    if free < VERY_LOW_DISK:
+        return Check(engine, f"disk ({label})", "fail", detail, f"free space in {path}")
+    if free < LOW_DISK:
+        return Check(
+            engine, f"disk ({label})", "warn", detail, f"builds may need more than {gib:.1f} GiB"
+        )
+    return Check(engine, f"disk ({label})", "ok", detail)
+
+
+def _check_engine(name: str, image: str) -> list[Check]:
+    binary = shutil.which(name)
+    if binary is None:
+        fix = (
+            "apt-get install docker.io (or dnf install moby-engine)"
+            if name == "docker"
+            else "apt-get install podman runc"
+        )
+        return [Check(name, "installed", "fail", f"{name} is not on PATH", fix)]
+    checks = [Check(name, "installed", "ok", binary)]
+    code, out = _run([binary, "info", "--format", "{{json .}}"])
+    if code != 0:
+        if "permission denied" in out.lower():
+            fix = "add your user to the docker group (then log in again), or use rootless podman"
+            return [
+                *checks,
+                Check(name, "access", "fail", "permission denied on the daemon socket", fix),
+            ]
+        fix = (
+            "start the daemon: systemctl start docker (or dockerd &)"
+            if name == "docker" and "daemon" in out.lower()
+            else _explain_run_failure(name, out)
+        )
+        return [
+            *checks,
+            Check(name, "answers", "fail", out.splitlines()[-1] if out else "no answer", fix),
+        ]
+    checks.append(Check(name, "answers", "ok", f"{name} info works"))
+    fmt = "{{.DockerRootDir}}" if name == "docker" else "{{.Store.GraphRoot}}"
+    code, root = _run([binary, "info", "--format", fmt])
+    if code == 0 and root:
+        checks.append(_disk(name, "image storage", root.splitlines()[-1].strip()))
+    if name == "podman":
+        checks += _configured_ulimits()
+    code, _ = _run([binary, "image", "inspect", image])
+    if code != 0:
+        checks.append(
+            Check(name, "image", "warn", f"{image} is not present locally",
+                  f"{name} pull {image} (a build pulls it when pull = 'missing')")
+        )  # fmt: skip
+        return checks
+    checks.append(Check(name, "image", "ok", f"{image} is present"))
+    code, out = _run(
+        [binary, "run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true"], timeout=120
+    )
+    if code != 0:
+        last = out.splitlines()[-1] if out else f"exit {code}"
+        checks.append(Check(name, "run", "fail", f"a container does not start: {last}",
+                            _explain_run_failure(name, out)))  # fmt: skip
+    else:
+        checks.append(Check(name, "run", "ok", "a container starts and runs"))
+    return checks
+
+
+def diagnose(engines: list[str], image: str, output_dir: Path) -> list[Check]:
+    checks: list[Check] = []
+    for name in engines:
+        checks += _check_engine(name, image)
+    parent = output_dir if output_dir.exists() else output_dir.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    checks.append(_disk("host", "output", str(parent)))
+    if not os.access(parent, os.W_OK):
+        checks.append(
+            Check(
+                "host", "output", "fail", f"{parent} is not writable", "choose another --output-dir"
+            )
+        )
+    return checks

@@ -1,0 +1,118 @@
+"""Incremental builds: what went into each wheel in the output folder, to skip unchanged targets."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import platformdirs
+
+from ._options import Options
+from ._plan import Target
+from ._transfer import project_files
+from ._version import __version__
+
+__all__ = ["Manifest", "fingerprint", "source_digest"]
+
+FORMAT = 1
+# Options that cannot change the wheels a target produces.
+_NOT_INPUTS = frozenset(
+    {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
+     "cache_dir", "shared_cache", "cache_prepared", "notes"}
+)  # fmt: skip
+
+
+def source_digest(options: Options) -> str:
+    """A hash of every file that is copied into the build container."""
+    digest = hashlib.sha256()
+    root = options.project_dir
+    for path in project_files(root, exclude=[options.output_dir]):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            digest.update(f"L{rel}\0{os.readlink(path)}\0".encode())
+        elif path.is_file():
+            digest.update(f"F{rel}\0{path.stat().st_mode & 0o111}\0".encode())
+            _update_from_file(digest, path)
+        else:
+            digest.update(f"D{rel}\0".encode())
+    return digest.hexdigest()
+
+
+def _file_hash(path: Path | None) -> str | None:
+    return _sha256(path) if path is not None and path.is_file() else None
+
+
+def fingerprint(options: Options, target: Target, environment_key: str, sources: str) -> str:
+    """Everything that decides a target's wheel: sources, options, environment, interpreter."""
+    opts = {k: v for k, v in asdict(options).items() if k not in _NOT_INPUTS}
+    inputs = {
+        "format": FORMAT,
+        "manywheel": __version__,
+        "sources": sources,
+        "options": opts,
+        "requirements": _file_hash(options.build_requirements),
+        "environment": environment_key,
+        "target": asdict(target),
+        "secrets": [hashlib.sha256(s.encode()).hexdigest() for s in options.secret_values()],
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _update_from_file(digest: hashlib._Hash, path: Path) -> None:
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    _update_from_file(digest, path)
+    return digest.hexdigest()
+
+
+class Manifest:
+    """Per output folder: target -> fingerprint, wheel name and the wheel's sha256."""
+
+    def __init__(self, output_dir: Path, state_dir: Path | None = None) -> None:
+        root = state_dir or platformdirs.user_state_path("manywheel")
+        key = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:24]
+        self.output_dir = output_dir
+        self.path = root / "manifests" / f"{key}.json"
+        self.entries: dict[str, dict[str, str]] = {}
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(self.path.read_text())
+            if data.get("format") == FORMAT and isinstance(data.get("targets"), dict):
+                self.entries = data["targets"]
+
+    def up_to_date(self, identifier: str, fp: str) -> Path | None:
+        """The wheel in the output folder that this fingerprint already produced, if intact."""
+        entry = self.entries.get(identifier)
+        if not entry or entry.get("fingerprint") != fp:
+            return None
+        wheel = self.output_dir / entry.get("wheel", "")
+        try:
+            if wheel.is_file() and _sha256(wheel) == entry.get("sha256"):
+                return wheel
+        except OSError:
+            return None
+        return None
+
+    def record(self, identifier: str, fp: str, wheel: Path) -> None:
+        self.entries[identifier] = {
+            "fingerprint": fp,
+            "wheel": wheel.name,
+            "sha256": _sha256(wheel),
+        }
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"format": FORMAT, "output_dir": str(self.output_dir), "targets": self.entries}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".manifest-", suffix=".part")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)

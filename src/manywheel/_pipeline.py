@@ -1,0 +1,171 @@
+"""One target from start to finish: build (and repair) in its container, verify, test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._build import OUT_DIR, PROJECT, STEP_EXIT, TargetResult, build_script, stream_steps
+from ._engine import Engine
+from ._errors import EngineError, ManywheelError
+from ._events import Emitter
+from ._logs import TargetLog
+from ._options import Options
+from ._output import check_wheel
+from ._plan import Target
+from ._prepare import IN
+from ._testing import test_script, wants_tests
+from ._transfer import copy_in, copy_out_wheels
+
+__all__ = ["TargetJob", "run_target"]
+
+
+@dataclass(frozen=True)
+class TargetJob:
+    """Everything one target's pipeline needs from its run."""
+
+    engine: Engine
+    options: Options
+    target: Target
+    build_image: str  # the prepared environment (or the base image)
+    test_image: str  # always the pristine base image
+    container_name: str
+    labels: dict[str, str]
+    staging: Path
+    log_path: Path
+    core_budget: int
+    shell: str
+    create_args: tuple[str, ...]
+    cancelled: threading.Event
+    emitter: Emitter
+
+    def step(self, name: str, message: str) -> None:
+        self.emitter.emit("step", message, target=self.target.identifier, step=name)
+
+
+def _marker() -> str:
+    return "::mw-" + secrets.token_hex(8) + "::"
+
+
+def _run_script(
+    job: TargetJob, ctr: str, script: str, *, marker: str, log: TargetLog, result: TargetResult
+) -> int:
+    """Run ``script`` (already copied in) and stream its output into the target's log."""
+    secret_env = {k: os.environ[k] for k in job.options.secret_environment if k in os.environ}
+    proc = job.engine.exec_(ctr, [job.shell, script], env=secret_env)
+    try:
+        stream_steps(proc, log, marker, result, job.emitter)
+        return proc.wait()
+    finally:
+        job.engine.registry.discard(proc)
+
+
+def _failed(job: TargetJob, ctr: str, code: int, result: TargetResult) -> None:
+    result.status = "failed"
+    step = STEP_EXIT.get(code)
+    if step is None and not job.engine.is_running(ctr):
+        result.error = "the container stopped during the build (killed from outside?)"
+    else:
+        result.error = f"{step or 'build'} step failed (exit {code})"
+
+
+def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
+    options, engine = job.options, job.engine
+    marker = _marker()
+    script, files = build_script(options, job.target, marker, job.core_budget)
+    files["build.sh"] = script.encode()
+    dest = job.staging / job.target.identifier
+    dest.mkdir(parents=True, exist_ok=True)
+    job.step("start", "starting container")
+    with engine.container(
+        job.build_image, job.container_name, labels=job.labels, extra_args=job.create_args
+    ) as ctr:
+        copy_in(engine, ctr, PROJECT, tree=options.project_dir, exclude=[options.output_dir])
+        copy_in(engine, ctr, IN, files=files)
+        code = _run_script(job, ctr, f"{IN}/build.sh", marker=marker, log=log, result=result)
+        if job.cancelled.is_set():
+            return False
+        if code != 0:
+            _failed(job, ctr, code, result)
+            return False
+        result.wheels, result.rejected = copy_out_wheels(engine, ctr, OUT_DIR, dest)
+    for r in result.rejected:
+        log.write(f"manywheel: rejected {r.name!r} from the container: {r.reason}")
+    return True
+
+
+def _verify(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
+    """Exactly one valid wheel whose tags fit the target; nothing else came out."""
+    repaired = bool(job.options.repair_command.strip())
+    problems = [f"{r.name!r}: {r.reason}" for r in result.rejected]
+    good = []
+    for wheel in result.wheels:
+        checked = check_wheel(wheel, job.target, repaired=repaired)
+        if isinstance(checked, str):
+            problems.append(checked)
+        else:
+            good.append(wheel)
+    if len(good) != 1 and not problems:
+        problems.append(f"expected one wheel, got {len(good)}")
+    if problems:
+        result.status = "failed"
+        result.error = "wheel check failed: " + "; ".join(problems)
+        result.wheels = []
+        log.write(f"manywheel: {result.error}")
+        return False
+    result.wheels = good
+    return True
+
+
+def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
+    """Install the wheel in a pristine container of the base image and run the tests there."""
+    marker = _marker()
+    has_ca = job.options.ca_bundle is not None
+    script, files = test_script(job.options, job.target, result.wheels[0], marker, has_ca)
+    files["test.sh"] = script.encode()
+    job.step("test", "testing in a pristine container")
+    with job.engine.container(
+        job.test_image, job.container_name + "-test", labels=job.labels, extra_args=job.create_args
+    ) as ctr:
+        copy_in(
+            job.engine, ctr, PROJECT, tree=job.options.project_dir, exclude=[job.options.output_dir]
+        )
+        copy_in(job.engine, ctr, IN, files=files)
+        code = _run_script(job, ctr, f"{IN}/test.sh", marker=marker, log=log, result=result)
+        if code != 0 and not job.cancelled.is_set():
+            _failed(job, ctr, code, result)
+            result.wheels = []
+            return False
+    return not job.cancelled.is_set()
+
+
+def run_target(job: TargetJob) -> TargetResult:
+    """Build, verify and test one target; never raises for a failure of the target itself."""
+    result = TargetResult(job.target, log=job.log_path)
+    started = time.monotonic()
+    with TargetLog(job.log_path, job.options.secret_values()) as log:
+        try:
+            ok = (
+                not job.cancelled.is_set()
+                and _build(job, log, result)
+                and _verify(job, log, result)
+            )
+            if ok and wants_tests(job.options, job.target):
+                ok = _test(job, log, result)
+            if ok:
+                result.status = "built"
+            elif job.cancelled.is_set():
+                result.status = "cancelled"
+        except (ManywheelError, OSError) as e:
+            result.status = "cancelled" if job.cancelled.is_set() else "failed"
+            msg = e.message if isinstance(e, ManywheelError) else str(e)
+            result.error = f"engine error: {msg}" if isinstance(e, EngineError) else msg
+            log.write(f"manywheel: {msg}")
+        finally:
+            result.seconds = round(time.monotonic() - started, 2)
+            result.tail = log.tail()
+    return result

@@ -1,0 +1,98 @@
+"""The JSON report of a run (kept beside the logs, never in the output folder)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import parse_wheel_filename
+
+from ._build import TargetResult
+from ._run import RunResult
+from ._version import __version__
+
+__all__ = ["REPORT_FORMAT", "grafted_libraries", "load_report", "report_data", "write_report"]
+
+REPORT_FORMAT = 1
+
+
+def grafted_libraries(wheel: Path) -> list[str]:
+    """Shared libraries auditwheel copied into the wheel (the ``<pkg>.libs/`` folders)."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            return sorted(
+                n.split("/", 1)[1] for n in zf.namelist()
+                if n.count("/") == 1 and n.split("/")[0].endswith(".libs") and ".so" in n
+            )  # fmt: skip
+    except (OSError, zipfile.BadZipFile):
+        return []
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _target(result: TargetResult) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "identifier": result.target.identifier,
+        "python": result.target.version,
+        "status": result.status,
+        "seconds": result.seconds,
+        "steps": result.steps,
+        "log": str(result.log) if result.log else None,
+        "error": result.error,
+        "wheel": None,
+    }
+    wheel = result.wheels[0] if result.wheels else None
+    if wheel is not None and wheel.is_file():
+        _, _, _, tags = parse_wheel_filename(wheel.name)
+        entry["wheel"] = {
+            "file": wheel.name,
+            "path": str(wheel),
+            "tags": sorted(str(t) for t in tags),
+            "sha256": _sha256(wheel),
+            "size": wheel.stat().st_size,
+            "grafted": grafted_libraries(wheel),
+        }
+    return entry
+
+
+def report_data(result: RunResult) -> dict[str, Any]:
+    return {
+        "format": REPORT_FORMAT,
+        "manywheel": __version__,
+        "run_id": result.run_id,
+        "image": result.plan.image,
+        "image_id": result.plan.image_id,
+        "output_dir": str(result.output_dir) if result.output_dir else None,
+        "seconds": result.seconds,
+        "ok": result.ok,
+        "targets": [_target(r) for r in result.results],
+    }
+
+
+def write_report(data: dict[str, Any], path: Path) -> Path:
+    """Write atomically (a reader never sees half a report)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".part")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
+        raise ValueError(f"{path} is not a manywheel report (format {REPORT_FORMAT})")
+    return data

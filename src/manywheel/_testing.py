@@ -1,0 +1,63 @@
+"""Test each wheel in a pristine container of the base image, never the prepared one."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from ._build import PROJECT
+from ._options import Options
+from ._plan import Target
+from ._prepare import IN, pip_exports
+from ._shell import quote
+
+__all__ = ["TEST_EXIT", "test_script", "wants_tests"]
+
+TEST_EXIT = 35
+
+
+def wants_tests(options: Options, target: Target) -> bool:
+    if not options.test_command:
+        return False
+    return not any(fnmatch.fnmatchcase(target.identifier, g) for g in options.test_skip)
+
+
+def _command(options: Options, wheel_path: str) -> str:
+    assert options.test_command is not None
+    return (
+        options.test_command.replace("{project}", PROJECT)
+        .replace("{package}", PROJECT)
+        .replace("{wheel}", wheel_path)
+    )
+
+
+def test_script(
+    options: Options, target: Target, wheel: Path, marker: str, has_ca: bool
+) -> tuple[str, dict[str, bytes]]:
+    """The script (and its files) that installs ``wheel`` in a fresh venv and runs the tests."""
+    wheel_path = f"{IN}/wheel/{wheel.name}"
+    files = {
+        f"wheel/{wheel.name}": wheel.read_bytes(),
+        "test-command.sh": (_command(options, wheel_path) + "\n").encode(),
+    }
+    lines = [
+        "set -eu",
+        f"printf '%s step %s\\n' {quote(marker)} test",
+        'fail() { printf \'manywheel: error: %s\\n\' "$1" >&2; exit "$2"; }',
+        "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1",
+        *pip_exports(options),
+    ]
+    if has_ca:
+        files["ca-bundle.crt"] = options.ca_bundle.read_bytes() if options.ca_bundle else b""
+        ca = f"{IN}/ca-bundle.crt"
+        lines.append(f"export SSL_CERT_FILE={ca} PIP_CERT={ca} REQUESTS_CA_BUNDLE={ca}")
+    requires = " ".join(quote(r) for r in options.test_requires)
+    lines += [
+        f"{quote(target.python)} -m venv {IN}/testenv || fail 'could not create the test venv' {TEST_EXIT}",
+        f". {IN}/testenv/bin/activate",
+        f"python -m pip install {quote(wheel_path)} {requires} || fail 'installing the wheel for testing failed' {TEST_EXIT}",
+        f"mkdir -p {IN}/testcwd && cd {IN}/testcwd",
+        f'bash -e {IN}/test-command.sh || fail "test-command failed (exit $?)" {TEST_EXIT}',
+        f"printf '%s step %s\\n' {quote(marker)} done",
+    ]
+    return "\n".join(lines) + "\n", files

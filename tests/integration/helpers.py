@@ -1,0 +1,92 @@
+"""Running manywheel and the engines for real in integration tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import FIXTURE_IMAGE
+
+
+def manywheel(
+    project: Path,
+    engine: str,
+    *args: str,
+    command: str = "build",
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run the manywheel CLI as a user would, against the fixture image."""
+    cmd = [sys.executable, "-m", "manywheel", command, str(project), "--engine", engine]
+    cmd += ["--image", FIXTURE_IMAGE, "--pull", "never"]
+    if command == "build":
+        cmd += ["--log-dir", str(project.parent / "logs")]
+    return subprocess.run(
+        [*cmd, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wheels(project: Path) -> list[Path]:
+    return sorted((project / "dist").glob("*.whl"))
+
+
+def run_in_fresh_container(engine: str, wheel_dir: Path, script: str) -> str:
+    """Install and use wheels in a throwaway container of the plain fixture image."""
+    r = subprocess.run(
+        [
+            engine,
+            "run",
+            "--rm",
+            "-v",
+            f"{wheel_dir}:/wheels:ro",
+            FIXTURE_IMAGE,
+            "bash",
+            "-euc",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def leftover_containers(engine: str, project: Path) -> list[str]:
+    """Containers still there from the runs made for ``project`` (their ids name the log folders)."""
+    logs = project.parent / "logs"
+    runs = (
+        [p.name for p in logs.iterdir() if p.is_dir() and p.name != "latest"]
+        if logs.is_dir()
+        else []
+    )
+    out = subprocess.run(
+        [engine, "ps", "-a", "--filter", "label=manywheel.run", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [name for name in out.split() if any(run in name for run in runs)]
+
+
+def tree_digest(root: Path, skip: tuple[str, ...] = ("dist",)) -> str:
+    """A hash of every path, mode and content below root (minus skipped top-level names)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in skip:
+            continue
+        st = path.lstat()
+        digest.update(f"{rel}\0{st.st_mode}\0{st.st_uid}\0".encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,83 @@
+"""Issue 3's capabilities, for real: no-op rebuilds, prepared-environment cache, shared caches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import manywheel, wheels
+
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
+Example = Callable[[str], Path]
+
+
+def test_unchanged_rebuild_is_a_no_op(engine: str, example: Example, tmp_path: Path) -> None:
+    project = example("c-extension")
+    state = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    assert manywheel(project, engine, env=state).returncode == 0
+    first = {w.name: w.stat().st_mtime_ns for w in wheels(project)}
+    assert len(first) == 3
+
+    again = manywheel(project, engine, env=state)
+    assert again.returncode == 0, again.stderr
+    assert "every target is up to date" in again.stderr
+    assert again.stdout.count("up-to-date") == 3
+    assert {w.name: w.stat().st_mtime_ns for w in wheels(project)} == first
+
+    # A changed source rebuilds every target; a removed wheel rebuilds only its target.
+    src = project / "src" / "mw_cext" / "_core.c"
+    src.write_text(src.read_text() + "\n/* changed */\n")
+    changed = manywheel(project, engine, env=state)
+    assert changed.returncode == 0
+    assert changed.stdout.count("  built") == 3
+    victim = next(w for w in wheels(project) if "-cp314-" in w.name)
+    victim.unlink()
+    partial = manywheel(project, engine, env=state)
+    assert partial.returncode == 0
+    assert partial.stdout.count("up-to-date") == 2
+    assert "cp314-manylinux_x86_64  built" in partial.stdout
+    forced = manywheel(project, engine, "--force", env=state)
+    assert forced.stdout.count("  built") == 3
+
+
+def test_cache_list_and_clean(engine: str, example: Example) -> None:
+    project = example("c-extension")
+    label = uuid.uuid4().hex
+    r = manywheel(project, engine, "--python", "3.13", "--setup-script", f"echo {label}")
+    assert r.returncode == 0, r.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "manywheel", "cache", "list", "--engine", engine],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "localhost/manywheel-env:" in listed
+    cleaned = subprocess.run(
+        [sys.executable, "-m", "manywheel", "cache", "clean", "--engine", engine],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "removed localhost/manywheel-env:" in cleaned
+    after = subprocess.run(
+        [engine, "images", "--filter", "label=manywheel.prepared=1", "--format", "{{.ID}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert after == []
+
+
+def test_shared_download_cache_and_ccache(engine: str, example: Example, tmp_path: Path) -> None:
+    project = example("scripted")
+    cache = tmp_path / "cache"
+    say = "MW_SAY='pip cache: $(pip cache dir), jobs: $MAKEFLAGS'"
+    r = manywheel(
+        project, engine, "--system-packages", "ccache", "--ccache",
+        "--cache-dir", str(cache), "--jobs", "3", "-v", env={"MANYWHEEL_ENVIRONMENT": say},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    # pip in every target uses the mounted host folder (whether the index lets it store
+    # anything is the index's business), and three parallel targets on two cores get -j1.
+    assert r.stderr.count("scripted: pip cache: /manywheel/cache/pip, jobs: -j1") == 3
+    assert cache.joinpath("pip").is_dir() or cache.is_dir()
+    assert any(p.is_file() for p in (cache / "ccache").rglob("*")), "ccache stored nothing"

@@ -1,0 +1,3 @@
+from ._core import greeting
+
+__all__ = ["greeting"]

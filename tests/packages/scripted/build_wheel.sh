@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+set -euo pipefail
+echo "scripted: building for Python $MANYWHEEL_PYTHON_VERSION"
+case " ${MW_FAIL_FOR:-} " in
+  *" $MANYWHEEL_PYTHON_VERSION "*) echo "scripted: failing on purpose for $MANYWHEEL_PYTHON_VERSION"; exit 7 ;;
+esac
+if [ -n "${MW_SAY:-}" ]; then eval "echo \"scripted: $MW_SAY\""; fi
+if [ -n "${MW_SLEEP:-}" ]; then echo "scripted: sleeping ${MW_SLEEP}s"; sleep "$MW_SLEEP"; fi
+python -m build --wheel --outdir "$MANYWHEEL_WHEEL_DIR" .

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from manywheel import load_options
+from manywheel.__main__ import _cli_values, main, make_parser
+from tests.conftest import PACKAGES
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("manywheel ")
+
+
+def test_help_documents_options_env_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    out = capsys.readouterr().out
+    for text in ("--system-packages", "MANYWHEEL_SYSTEM_PACKAGES", "--no-build-isolation", "130"):
+        assert text in out
+
+
+def test_cli_values_are_typed_by_the_registry() -> None:
+    ns = make_parser().parse_args(
+        ["build", "--python", "3.13", "--python", "3.14", "--environment", "A=1",
+         "--environment", "B=x y", "--no-build-isolation", "--jobs", "2"]
+    )  # fmt: skip
+    assert _cli_values(ns) == {
+        "python": "3.13 3.14",
+        "environment": {"A": "1", "B": "x y"},
+        "build-isolation": False,
+        "jobs": "2",
+    }
+
+
+def test_config_error_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.manywheel]\nimgae = "x"\n')
+    assert main(["build", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "manywheel: error:" in err
+    assert "unknown key 'imgae'" in err
+    assert "did you mean 'image'?" in err
+    assert "Traceback" not in err
+
+
+def test_not_a_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(tmp_path)]) == 2
+    assert "not a Python project" in capsys.readouterr().err
+
+
+def test_bad_environment_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(tmp_path), "--environment", "NOVALUE"]) == 2
+    assert "is not NAME=VALUE" in capsys.readouterr().err
+
+
+def test_engine_not_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert main(["build", str(tmp_path), "--engine", "podman"]) == 4
+    err = capsys.readouterr().err
+    assert "podman: not installed" in err
+    assert "manywheel: tip:" in err
+
+
+def test_doctor_reports_missing_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    assert main(["doctor", str(tmp_path), "--engine", "docker"]) == 1
+    out = capsys.readouterr().out
+    assert "docker is not on PATH" in out
+    assert "fix:  apt-get install docker.io" in out
+
+
+def test_init_from_cibuildwheel_writes_equivalent_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "cibw-project"
+    shutil.copytree(PACKAGES / "cibw-project", project)
+    assert main(["init", "--from-cibuildwheel", str(project)]) == 0
+    assert "not carried over: archs" in capsys.readouterr().err
+    table = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["manywheel"]
+    assert table["setup-script"] == "echo 'before-all ran' > /opt/mw-before-all"
+    assert table["test-command"] == "pytest {project}/tests -q"
+    assert table["environment"] == {"CFLAGS": "-DMW_GREETING=from-cibw"}
+    opts = load_options(project, environ={})  # the written table is what now configures it
+    assert opts.test_requires == ("pytest",)
+    assert opts.notes == ()
+    assert main(["init", "--from-cibuildwheel", str(project)]) == 2
+    assert "already has [tool.manywheel]" in capsys.readouterr().err
+
+
+def test_cibuildwheel_table_is_read_when_manywheel_table_is_absent(tmp_path: Path) -> None:
+    project = tmp_path / "cibw-project"
+    shutil.copytree(PACKAGES / "cibw-project", project)
+    opts = load_options(project, environ={})
+    assert opts.build == ("cp313-*", "cp314-*")
+    assert opts.setup_script == "echo 'before-all ran' > /opt/mw-before-all"
+    assert opts.repair_command == "auditwheel repair -w {dest_dir} {wheel}"
+    assert any("ignored macos" in n for n in opts.notes)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from manywheel import Options
+from manywheel._manifest import Manifest, fingerprint, source_digest
+from manywheel._plan import Target
+
+T = Target("cp313-manylinux_x86_64", "3.13.1", False, "/p")
+
+
+def project(tmp_path: Path) -> Options:
+    root = tmp_path / "proj"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "a.c").write_text("int a;")
+    (root / "pyproject.toml").write_text("[project]\nname='x'\n")
+    return Options(root, output_dir=root / "dist")
+
+
+def test_source_digest_tracks_content_not_output(tmp_path: Path) -> None:
+    opts = project(tmp_path)
+    first = source_digest(opts)
+    (opts.project_dir / "dist").mkdir()
+    (opts.project_dir / "dist" / "x.whl").write_text("w")
+    (opts.project_dir / "__pycache__").mkdir()
+    assert source_digest(opts) == first
+    (opts.project_dir / "src" / "a.c").write_text("int b;")
+    assert source_digest(opts) != first
+
+
+def test_fingerprint_depends_on_inputs_not_on_run_settings(tmp_path: Path) -> None:
+    opts = project(tmp_path)
+    fp = fingerprint(opts, T, "env", "src")
+    assert fingerprint(replace(opts, jobs=7, log_dir=tmp_path), T, "env", "src") == fp
+    assert fingerprint(replace(opts, environment=(("A", "1"),)), T, "env", "src") != fp
+    assert fingerprint(opts, T, "env2", "src") != fp
+    assert fingerprint(opts, T, "env", "src2") != fp
+    other = Target("cp314-manylinux_x86_64", "3.14.0", False, "/q")
+    assert fingerprint(opts, other, "env", "src") != fp
+
+
+def test_manifest_round_trip_and_tamper(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    wheel = out / "x-1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    m = Manifest(out, state_dir=tmp_path / "state")
+    m.record(T.identifier, "fp", wheel)
+    m.save()
+    again = Manifest(out, state_dir=tmp_path / "state")
+    assert again.up_to_date(T.identifier, "fp") == wheel
+    assert again.up_to_date(T.identifier, "other") is None
+    wheel.write_bytes(b"changed")
+    assert again.up_to_date(T.identifier, "fp") is None
+    wheel.unlink()
+    assert again.up_to_date(T.identifier, "fp") is None

@@ -1,0 +1,152 @@
+"""The shell the library writes: build script and preparation (run for real by integration tests)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from manywheel import Options
+from manywheel._build import build_script
+from manywheel._plan import ImageFacts, Target
+from manywheel._prepare import _mirror_lines, preparation_for
+
+TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python")
+FACTS = ImageFacts("manylinux_x86_64", "", "apt-get", "bash", (TARGET,))
+
+
+def script(options: Options) -> tuple[str, dict[str, bytes]]:
+    return build_script(options, TARGET, "::mark::", 2)
+
+
+def test_default_build_installs_build_and_repairs(tmp_path: Path) -> None:
+    text, files = script(
+        Options(tmp_path, repair_command="auditwheel repair {plat_args} -w {dest_dir} {wheel}")
+    )
+    assert "python -m build --wheel --outdir /manywheel/built ." in text
+    assert "python -m pip install build ||" in text
+    assert (
+        files["repair.sh"]
+        == b'auditwheel repair ${MW_PLAT:+--plat "$MW_PLAT"} -w "$MW_DEST_DIR" "$MW_WHEEL"\n'
+    )
+    assert 'export MW_PLAT="${AUDITWHEEL_PLAT:-}"' in text
+    assert "export MAKEFLAGS=-j2" in text
+
+
+def test_custom_command_requirements_no_isolation(tmp_path: Path) -> None:
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("numpy\n")
+    opts = Options(
+        tmp_path,
+        build_command="bash ./build_wheel_manylinux.sh",
+        build_requirements=reqs,
+        build_isolation=False,
+        repair_plat="manylinux_2_34_x86_64",
+    )
+    text, files = script(opts)
+    assert files["build-command.sh"] == b"bash ./build_wheel_manylinux.sh\n"
+    assert files["requirements.txt"] == b"numpy\n"
+    assert "-r /manywheel/in/requirements.txt" in text
+    assert "export MW_PLAT=manylinux_2_34_x86_64" in text
+
+
+def test_source_then_environment_with_expansion(tmp_path: Path) -> None:
+    opts = Options(
+        tmp_path,
+        source=("/opt/intel/oneapi/setvars.sh --force",),
+        environment=(("CFLAGS", '"-DX=\\"$FLAG\\""'), ("P", '"$PATH:/x"')),
+    )
+    text, _ = script(opts)
+    src = text.index(". /opt/intel/oneapi/setvars.sh --force")
+    env = text.index('export CFLAGS="-DX=\\"$FLAG\\""')
+    venv = text.index("step venv")
+    assert src < env < venv
+    # The exported values really expand as documented.
+    out = subprocess.run(
+        ["bash", "-c", 'FLAG=on; PATH=/bin; export CFLAGS="-DX=\\"$FLAG\\""; echo "$CFLAGS"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == '-DX="on"'
+
+
+def test_missing_source_script_has_clear_message(tmp_path: Path) -> None:
+    text, _ = script(Options(tmp_path, source=("/nope/setvars.sh",)))
+    part = text[: text.index("step venv")].replace("step() {", "step() { :; }; _unused() {")
+    r = subprocess.run(["bash", "-c", part], capture_output=True, text=True, check=False)
+    assert r.returncode == 30
+    assert "source: /nope/setvars.sh does not exist in the image" in r.stderr
+
+
+def test_no_preparation_when_nothing_asked(tmp_path: Path) -> None:
+    assert preparation_for(Options(tmp_path), FACTS, "sha256:base") is None
+
+
+def test_preparation_key_covers_every_input(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("A")
+    base = Options(tmp_path, system_packages=("zlib1g-dev",), ca_bundle=ca)
+    key = preparation_for(base, FACTS, "sha256:base")
+    assert key is not None
+    same = preparation_for(base, FACTS, "sha256:base")
+    assert same is not None
+    assert same.key == key.key
+    variants = [
+        preparation_for(base, FACTS, "sha256:other-base"),
+        preparation_for(
+            Options(tmp_path, system_packages=("zlib1g-dev", "x"), ca_bundle=ca),
+            FACTS,
+            "sha256:base",
+        ),
+        preparation_for(
+            Options(tmp_path, system_packages=("zlib1g-dev",), ca_bundle=ca, labels=(("a", "b"),)),
+            FACTS,
+            "sha256:base",
+        ),
+    ]
+    ca.write_text("B")
+    variants.append(preparation_for(base, FACTS, "sha256:base"))
+    keys = {v.key for v in variants if v is not None}
+    assert len(keys) == 4
+    assert key.key not in keys
+
+
+def test_preparation_script_installs_with_detected_manager(tmp_path: Path) -> None:
+    prep = preparation_for(
+        Options(
+            tmp_path, system_packages=("libzstd-dev",), distro_mirror="https://mirror.example/"
+        ),
+        FACTS,
+        "id",
+    )
+    assert prep is not None
+    assert "apt-get install -y --no-install-recommends libzstd-dev" in prep.script
+    assert "https://mirror.example%" in prep.script
+
+
+def test_mirror_rewrite_really_rewrites_sources(tmp_path: Path) -> None:
+    """Run the generated sed lines on real-looking repo files."""
+    apt = tmp_path / "sources.list"
+    apt.write_text(
+        "deb http://deb.debian.org/debian forky main\ndeb [arch=amd64] https://x.org/debian-security forky-security main\n"
+    )
+    script = "\n".join(_mirror_lines("apt-get", "https://m.example")).replace(
+        "/etc/apt/sources.list ", f"{apt} "
+    )
+    subprocess.run(["bash", "-c", script], check=True)
+    assert apt.read_text() == (
+        "deb https://m.example/debian forky main\n"
+        "deb [arch=amd64] https://m.example/debian-security forky-security main\n"
+    )
+    repo = tmp_path / "x.repo"
+    repo.write_text(
+        "[baseos]\nmirrorlist=https://mirrors.almalinux.org/mirrorlist/9/baseos\n# baseurl=https://repo.almalinux.org/almalinux/9/BaseOS/x86_64/os/\n"
+    )
+    script = "\n".join(_mirror_lines("dnf", "https://m.example")).replace(
+        "/etc/yum.repos.d/*.repo", str(repo)
+    )
+    subprocess.run(["bash", "-c", script], check=True)
+    assert repo.read_text() == (
+        "[baseos]\n#mirrorlist=https://mirrors.almalinux.org/mirrorlist/9/baseos\n"
+        "baseurl=https://m.example/almalinux/9/BaseOS/x86_64/os/\n"
+    )
