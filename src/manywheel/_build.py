@@ -9,20 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ._events import Emitter
+from ._layout import CONTAINER, Layout
 from ._logs import TargetLog
 from ._options import Options
 from ._plan import Target
-from ._prepare import IN, ca_exports, pip_exports
+from ._prepare import ca_exports, pip_exports
 from ._shell import export_literal, export_word, quote
 from ._transfer import Rejected
 
 __all__ = ["STEP_EXIT", "TargetResult", "build_script", "stream_steps"]
 
-WORK = "/manywheel"
-PROJECT = "/project"
-CACHE = f"{WORK}/cache"
-WHEEL_DIR = f"{WORK}/built"
-OUT_DIR = f"{WORK}/out"
+# Paths in a container (host mode uses a private folder instead: see Layout).
+PROJECT = CONTAINER.project
+CACHE = CONTAINER.cache
+OUT_DIR = CONTAINER.out
 
 # Exit codes the script uses to say which step failed.
 STEP_EXIT = {30: "source", 31: "venv", 32: "requirements", 33: "build", 34: "repair", 35: "test"}
@@ -65,16 +65,38 @@ exit 127
 """
 
 
-def _cache_lines(options: Options) -> list[str]:
+# A venv with pip, without ensurepip's slow reinstall of pip: pip is copied from the target
+# interpreter's own installation when it has one (manylinux interpreters do).
+VENV_SCRIPT = r"""set -eu
+py=$1 dest=$2
+"$py" -m venv --without-pip "$dest"
+site=$("$dest/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+if src=$("$py" -c 'import os, pip; print(os.path.dirname(os.path.dirname(pip.__file__)))' 2>/dev/null) &&
+  [ -d "$src/pip" ] && ls -d "$src"/pip-*.dist-info >/dev/null 2>&1; then
+  cp -R "$src/pip" "$src"/pip-*.dist-info "$site/"
+  minor=$("$dest/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  for name in pip pip3 "pip$minor"; do
+    printf '#!%s\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' \
+      "$dest/bin/python" > "$dest/bin/$name"
+    chmod +x "$dest/bin/$name"
+  done
+else
+  "$dest/bin/python" -m ensurepip --default-pip >/dev/null
+fi
+"""
+
+
+def _cache_lines(options: Options, layout: Layout) -> list[str]:
     """Point pip/uv (and ccache, when asked) at the host cache folder mounted at /manywheel/cache."""
     if not options.shared_cache:
         return ["export PIP_NO_CACHE_DIR=1"]
-    lines = [f"export PIP_CACHE_DIR={CACHE}/pip UV_CACHE_DIR={CACHE}/uv"]
+    cache = layout.cache
+    lines = [f"export PIP_CACHE_DIR={cache}/pip UV_CACHE_DIR={cache}/uv"]
     if options.ccache:
         lines += [
             "command -v ccache >/dev/null 2>&1 || fail 'ccache = true, but the image has no "
             "ccache: add it to system-packages' 31",
-            f"export CCACHE_DIR={CACHE}/ccache CCACHE_BASEDIR={PROJECT} CCACHE_COMPILERCHECK=content",
+            f"export CCACHE_DIR={cache}/ccache CCACHE_BASEDIR={layout.project} CCACHE_COMPILERCHECK=content",
             "if [ -d /usr/lib/ccache ]; then export PATH=/usr/lib/ccache:$PATH;"
             " elif [ -d /usr/lib64/ccache ]; then export PATH=/usr/lib64/ccache:$PATH;"
             ' else export CC="ccache ${CC:-gcc}" CXX="ccache ${CXX:-g++}"; fi',
@@ -83,10 +105,12 @@ def _cache_lines(options: Options) -> list[str]:
 
 
 def build_script(
-    options: Options, target: Target, marker: str, core_budget: int
+    options: Options, target: Target, marker: str, core_budget: int, layout: Layout = CONTAINER
 ) -> tuple[str, dict[str, bytes]]:
-    """The script run in the target's container, and the files it needs under /manywheel/in."""
+    """The script run in the target's container, and the files it needs in ``layout.inbox``."""
     files: dict[str, bytes] = {}
+    work, project, inbox = layout.work, layout.project, layout.inbox
+    built, out = layout.built, layout.out
     lines = [
         "set -eu",
         "(set -o pipefail) 2>/dev/null && set -o pipefail",
@@ -94,15 +118,15 @@ def build_script(
         'fail() { printf \'manywheel: error: %s\\n\' "$1" >&2; exit "$2"; }',
         export_literal("MANYWHEEL_IDENTIFIER", target.identifier),
         export_literal("MANYWHEEL_PYTHON_VERSION", target.minor),
-        export_literal("MANYWHEEL_WHEEL_DIR", WHEEL_DIR),
+        export_literal("MANYWHEEL_WHEEL_DIR", built),
         export_literal("MANYWHEEL_JOBS", str(core_budget)),
         f"export MAKEFLAGS=-j{core_budget} CMAKE_BUILD_PARALLEL_LEVEL={core_budget} "
         f"MAX_JOBS={core_budget} NPY_NUM_BUILD_JOBS={core_budget}",
         "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1",
         *ca_exports(),
         *pip_exports(options),
-        f"rm -rf {WHEEL_DIR} {OUT_DIR} && mkdir -p {WHEEL_DIR} {OUT_DIR}",
-        *_cache_lines(options),
+        f"rm -rf {built} {out} && mkdir -p {built} {out}",
+        *_cache_lines(options, layout),
     ]
     if options.source:
         lines.append("step source")
@@ -119,52 +143,55 @@ def build_script(
     # Like cibuildwheel, the environment is evaluated with the target's interpreter first on PATH.
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
     lines += [export_word(k, v) for k, v in options.environment]
+    files["make-venv.sh"] = VENV_SCRIPT.encode()
     lines += [
         "step venv",
-        f"{quote(target.python)} -m venv {WORK}/venv || fail 'could not create a venv with {target.python}' 31",
-        f". {WORK}/venv/bin/activate",
+        f"sh {inbox}/make-venv.sh {quote(target.python)} {work}/venv || fail 'could not create a venv with {target.python}' 31",
+        f". {work}/venv/bin/activate",
     ]
     # The venv always has `build` (the default frontend, and what custom scripts call).
     to_install = ["build"]
     if options.build_requirements is not None:
         files["requirements.txt"] = options.build_requirements.read_bytes()
-        to_install += ["-r", f"{IN}/requirements.txt"]
+        to_install += ["-r", f"{inbox}/requirements.txt"]
     lines += [
         "step requirements",
-        f"python -m pip install {' '.join(to_install)} || fail 'installing the build requirements failed' 32",
+        f"python -m pip install {' '.join(quote(w) for w in to_install)} || fail 'installing the build requirements failed' 32",
     ]
     files["ninja"] = NINJA_WRAPPER.encode()
     lines += [
         "step build",
-        f"cd {PROJECT}",
-        f'export NINJA="${{NINJA:-{IN}/ninja}}"',  # meson-python's ninja, held to the core budget
+        f"cd {project}",
+        f'export NINJA="${{NINJA:-{inbox}/ninja}}"',  # meson-python's ninja, held to the core budget
     ]
     if options.before_build.strip():
         files["before-build.sh"] = (options.before_build + "\n").encode()
-        lines.append(f'bash -e {IN}/before-build.sh || fail "before-build failed (exit $?)" 33')
+        lines.append(f'bash -e {inbox}/before-build.sh || fail "before-build failed (exit $?)" 33')
     if options.build_command is not None:
         files["build-command.sh"] = (options.build_command + "\n").encode()
-        lines.append(f'bash -e {IN}/build-command.sh || fail "build-command failed (exit $?)" 33')
+        lines.append(
+            f'bash -e {inbox}/build-command.sh || fail "build-command failed (exit $?)" 33'
+        )
     else:
         iso = "" if options.build_isolation else " --no-isolation"
         lines.append(
-            f'python -m build --wheel{iso} --outdir {WHEEL_DIR} . || fail "the build failed (exit $?)" 33'
+            f'python -m build --wheel{iso} --outdir {built} . || fail "the build failed (exit $?)" 33'
         )
     lines += [
-        f"ls {WHEEL_DIR}/*.whl >/dev/null 2>&1 || fail 'the build left no wheel in {WHEEL_DIR}' 33",
+        f"ls {built}/*.whl >/dev/null 2>&1 || fail 'the build left no wheel in {built}' 33",
         "step repair",
-        f"export MW_DEST_DIR={OUT_DIR}",
+        f"export MW_DEST_DIR={out}",
         f"export MW_PLAT={quote(options.repair_plat)}"
         if options.repair_plat
         else 'export MW_PLAT="${AUDITWHEEL_PLAT:-}"',
     ]
     if options.repair_command.strip():
         files["repair.sh"] = (_repair_line(options.repair_command) + "\n").encode()
-        repair = f'bash -e {IN}/repair.sh || fail "repairing $MW_WHEEL failed (exit $?)" 34'
+        repair = f'bash -e {inbox}/repair.sh || fail "repairing $MW_WHEEL failed (exit $?)" 34'
     else:
         repair = 'cp "$MW_WHEEL" "$MW_DEST_DIR/"'
     lines += [
-        f"for MW_WHEEL in {WHEEL_DIR}/*.whl; do",
+        f"for MW_WHEEL in {built}/*.whl; do",
         "  export MW_WHEEL",
         '  case "${MW_WHEEL##*/}" in',
         '    *-none-any.whl|*manylinux*|*musllinux*) echo "already portable: ${MW_WHEEL##*/}"; cp "$MW_WHEEL" "$MW_DEST_DIR/" ;;',

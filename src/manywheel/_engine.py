@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ._errors import EngineError
+from ._layout import CONTAINER, Layout
 
 __all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
 
@@ -71,6 +72,10 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine({self.name!r})"
+
+    def layout(self, container: str) -> Layout:
+        """Where a target's files live in ``container`` (the same paths in every container)."""
+        return CONTAINER
 
     # -- plumbing -------------------------------------------------------------------------
     def popen(

@@ -82,8 +82,12 @@ class Options:
         values += [os.environ[k] for k in self.secret_environment if os.environ.get(k)]
         return tuple(values)
 
-    def effective_jobs(self) -> int:
-        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
+    def effective_jobs(self, targets: int) -> int:
+        """Targets to run at once. Auto runs them all together (up to 2 per core): with fewer
+        targets left than cores, a one-per-core limit would leave cores idle while the last
+        target compiles alone; sharing the cores makes the run end at total work / cores."""
+        wanted = self.jobs if self.jobs > 0 else 2 * (os.cpu_count() or 1)
+        return max(1, min(wanted, targets))
 
 
 @dataclass(frozen=True)

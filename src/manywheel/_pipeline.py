@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._build import OUT_DIR, PROJECT, STEP_EXIT, TargetResult, build_script, stream_steps
+from ._build import STEP_EXIT, TargetResult, build_script, stream_steps
 from ._engine import Engine
 from ._errors import EngineError, ManywheelError
 from ._events import Emitter
@@ -17,8 +17,7 @@ from ._logs import TargetLog
 from ._options import Options
 from ._output import check_wheel
 from ._plan import Target
-from ._prepare import IN
-from ._testing import test_script, wants_tests
+from ._testing import testing_script, wants_tests
 from ._transfer import copy_in, copy_out_wheels
 
 __all__ = ["TargetJob", "run_target"]
@@ -76,23 +75,26 @@ def _failed(job: TargetJob, ctr: str, code: int, result: TargetResult) -> None:
 def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     options, engine = job.options, job.engine
     marker = _marker()
-    script, files = build_script(options, job.target, marker, job.core_budget)
-    files["build.sh"] = script.encode()
     dest = job.staging / job.target.identifier
     dest.mkdir(parents=True, exist_ok=True)
     job.step("start", "starting container")
     with engine.container(
         job.build_image, job.container_name, labels=job.labels, extra_args=job.create_args
     ) as ctr:
-        copy_in(engine, ctr, PROJECT, tree=options.project_dir, exclude=[options.output_dir])
-        copy_in(engine, ctr, IN, files=files)
-        code = _run_script(job, ctr, f"{IN}/build.sh", marker=marker, log=log, result=result)
+        layout = engine.layout(ctr)
+        script, files = build_script(options, job.target, marker, job.core_budget, layout)
+        files["build.sh"] = script.encode()
+        copy_in(engine, ctr, layout.project, tree=options.project_dir, exclude=[options.output_dir])
+        copy_in(engine, ctr, layout.inbox, files=files)
+        code = _run_script(
+            job, ctr, f"{layout.inbox}/build.sh", marker=marker, log=log, result=result
+        )
         if job.cancelled.is_set():
             return False
         if code != 0:
             _failed(job, ctr, code, result)
             return False
-        result.wheels, result.rejected = copy_out_wheels(engine, ctr, OUT_DIR, dest)
+        result.wheels, result.rejected = copy_out_wheels(engine, ctr, layout.out, dest)
     for r in result.rejected:
         log.write(f"manywheel: rejected {r.name!r} from the container: {r.reason}")
     return True
@@ -125,17 +127,26 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     """Install the wheel in a pristine container of the base image and run the tests there."""
     marker = _marker()
     has_ca = job.options.ca_bundle is not None
-    script, files = test_script(job.options, job.target, result.wheels[0], marker, has_ca)
-    files["test.sh"] = script.encode()
     job.step("test", "testing in a pristine container")
     with job.engine.container(
         job.test_image, job.container_name + "-test", labels=job.labels, extra_args=job.create_args
     ) as ctr:
-        copy_in(
-            job.engine, ctr, PROJECT, tree=job.options.project_dir, exclude=[job.options.output_dir]
+        layout = job.engine.layout(ctr)
+        script, files = testing_script(
+            job.options, job.target, result.wheels[0], marker, has_ca, layout=layout
         )
-        copy_in(job.engine, ctr, IN, files=files)
-        code = _run_script(job, ctr, f"{IN}/test.sh", marker=marker, log=log, result=result)
+        files["test.sh"] = script.encode()
+        copy_in(
+            job.engine,
+            ctr,
+            layout.project,
+            tree=job.options.project_dir,
+            exclude=[job.options.output_dir],
+        )
+        copy_in(job.engine, ctr, layout.inbox, files=files)
+        code = _run_script(
+            job, ctr, f"{layout.inbox}/test.sh", marker=marker, log=log, result=result
+        )
         if code != 0 and not job.cancelled.is_set():
             _failed(job, ctr, code, result)
             result.wheels = []

@@ -31,12 +31,28 @@ for m in dnf yum apt-get apk; do
   if command -v "$m" >/dev/null 2>&1; then echo "pkgmgr $m"; break; fi
 done
 if command -v bash >/dev/null 2>&1; then echo "shell bash"; else echo "shell sh"; fi
+found=0
 for d in /opt/python/*; do
   [ -x "$d/bin/python" ] || continue
   "$d/bin/python" -c 'import sys, sysconfig
 ft = int(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
-print("python", sys.argv[1], sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], ft)' "$d" 2>/dev/null || true
+print("python", sys.argv[1], sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], ft)' "$d" 2>/dev/null && found=1
 done
+# No manylinux-style /opt/python: the python3.X interpreters on PATH that can make a venv.
+if [ "$found" = 0 ]; then
+  old_ifs=$IFS; IFS=:; set -f
+  for d in $PATH; do
+    set +f
+    for exe in "$d"/python3.[0-9] "$d"/python3.[0-9][0-9] "$d"/python3.[0-9]t "$d"/python3.[0-9][0-9]t; do
+      [ -x "$exe" ] || continue
+      "$exe" -c 'import sys, sysconfig, venv, ensurepip
+ft = int(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
+print("interpreter", sys.argv[1], sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], ft)' "$exe" 2>/dev/null || true
+    done
+    set -f
+  done
+  set +f; IFS=$old_ifs
+fi
 """
 
 FACTS_FORMAT = 1
@@ -96,11 +112,24 @@ def parse_facts(output: str) -> ImageFacts:
             if len(parts) != 4 or parts[1] != "cpython" or not _CP_DIR.search(parts[0]):
                 continue
             path, _, version, ft = parts
-            major, minor = version.split(".")[:2]
-            tag = f"cp{major}{minor}" + ("t" if ft == "1" else "")
-            found.append(Target(f"{tag}-{platform}", version, ft == "1", f"{path}/bin/python"))
-    found.sort(key=lambda t: (tuple(int(x) for x in t.version.split(".")[:2]), t.free_threaded))
-    return ImageFacts(platform, plat, pkgmgr, shell, tuple(found))
+            found.append(_target(platform, version, ft, f"{path}/bin/python"))
+        elif word == "interpreter":
+            parts = rest.split()
+            if len(parts) == 4 and parts[1] == "cpython":
+                exe, _, version, ft = parts
+                found.append(_target(platform, version, ft, exe))
+    unique = {t.identifier: t for t in reversed(found)}  # the first of an identifier wins
+    ordered = sorted(
+        unique.values(),
+        key=lambda t: (tuple(int(x) for x in t.version.split(".")[:2]), t.free_threaded),
+    )
+    return ImageFacts(platform, plat, pkgmgr, shell, tuple(ordered))
+
+
+def _target(platform: str, version: str, ft: str, python: str) -> Target:
+    major, minor = version.split(".")[:2]
+    tag = f"cp{major}{minor}" + ("t" if ft == "1" else "")
+    return Target(f"{tag}-{platform}", version, ft == "1", python)
 
 
 def _facts_cache(image_id: str) -> Path:
@@ -159,6 +188,12 @@ def select_targets(
     options: Options, project: Project, facts: ImageFacts, image: str, emitter: Emitter
 ) -> tuple[Target, ...]:
     available = facts.interpreters
+    if not available and image == "host":
+        raise NothingToBuildError(
+            "this machine has no CPython that can make a venv (none under /opt/python, no "
+            "python3.X on PATH with the venv and ensurepip modules)",
+            tip="install python3-venv (Debian/Ubuntu) or use a container engine",
+        )
     if not available:
         raise NothingToBuildError(
             f"image {image} has no CPython under /opt/python/cpXY-cpXY",

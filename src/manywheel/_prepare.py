@@ -14,6 +14,7 @@ from pathlib import Path
 from ._engine import Engine
 from ._errors import BuildFailedError
 from ._events import Emitter
+from ._layout import CONTAINER
 from ._logs import mask
 from ._options import Options
 from ._plan import ImageFacts
@@ -24,7 +25,7 @@ __all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environme
 
 PREPARE_FORMAT = "1"  # bump when the prepare script changes meaning
 PREPARED_REPO = "localhost/manywheel-env"
-IN = "/manywheel/in"
+IN = CONTAINER.inbox  # preparing always happens in a container
 CA_PATHS = (
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",

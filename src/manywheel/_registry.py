@@ -42,8 +42,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "engine",
         "str",
         "auto",
-        "Container engine; auto picks docker if its daemon answers, else podman.",
-        choices=("auto", "docker", "podman"),
+        "Container engine; auto picks docker if its daemon answers, else podman, else host "
+        "(this machine's interpreters, with a warning).",
+        choices=("auto", "docker", "podman", "host"),
         metavar="ENGINE",
     ),
     OptionSpec("engine-args", "args", (), "Extra arguments for the engine's create command."),
@@ -198,7 +199,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "jobs",
         "int",
         0,
-        "Targets built at once (0: number of cores).",
+        "Targets built at once (0: auto, every target at once up to twice the number of cores; "
+        "each gets an equal share of the cores for make/cmake/ninja).",
         metavar="N",
     ),
     OptionSpec(

@@ -20,6 +20,7 @@ from ._build import CACHE, TargetResult
 from ._engine import Engine, ProcessRegistry, detect_engine
 from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
+from ._host import HOST_IMAGE, HostEngine, check_host_options, discover_host, host_id, host_tools
 from ._lock import output_lock
 from ._logs import default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
@@ -75,20 +76,53 @@ class _Run:
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
 
-    def create_args(self) -> tuple[str, ...]:
-        """Arguments for every build container: the shared cache mount, then the user's."""
-        args = self.options.engine_args
+    def shared_cache(self) -> Path | None:
+        """The host folder shared by every target for downloads (and ccache), if enabled."""
         if not self.options.shared_cache:
-            return args
+            return None
         root = self.options.cache_dir or platformdirs.user_cache_path("manywheel")
         root.mkdir(parents=True, exist_ok=True)
-        return ("--volume", f"{root}:{CACHE}", *args)
+        return root
+
+    def create_args(self) -> tuple[str, ...]:
+        """Arguments for every build container: the shared cache mount, then the user's."""
+        root = self.shared_cache()
+        args = self.options.engine_args
+        return args if root is None else ("--volume", f"{root}:{CACHE}", *args)
 
     def require_engine(self) -> Engine:
         if self.engine is None:
-            self.engine = detect_engine(self.options.engine, self.registry)
+            self.engine = self._pick_engine()
             self.emitter.info(f"using {self.engine.name} ({self.engine.binary})")
         return self.engine
+
+    def _pick_engine(self) -> Engine:
+        choice = self.options.engine
+        if choice == "host":
+            return self._host_engine()
+        try:
+            return detect_engine(choice, self.registry)
+        except EngineError as e:
+            if choice != "auto":
+                raise
+            self.emitter.warning(
+                f"{e.message}; building on this machine instead (host mode, with the "
+                "interpreters found here). Set engine = 'docker' or 'podman' to make that an error."
+            )
+            return self._host_engine()
+
+    def _host_engine(self) -> HostEngine:
+        check_host_options(self.options)
+        env = {}
+        if self.options.ca_bundle is not None:
+            ca = str(self.options.ca_bundle)
+            env = {"SSL_CERT_FILE": ca, "PIP_CERT": ca, "REQUESTS_CA_BUNDLE": ca}
+        return HostEngine(
+            self.registry,
+            cache_dir=self.shared_cache(),
+            path_prefix=host_tools(self.emitter),
+            env=env,
+        )
 
     def cleanup(self) -> None:
         """Remove every container this run started; stop every child process. Bounded."""
@@ -143,8 +177,17 @@ def _ensure_image(run: _Run) -> tuple[str, str]:
 
 def _make_plan(run: _Run) -> Plan:
     project = read_project(run.options.project_dir)
-    image, image_id = _ensure_image(run)
-    facts = discover(run.require_engine(), image, image_id, run.name("discover"), run.labels)
+    engine = run.require_engine()
+    if isinstance(engine, HostEngine):
+        facts = discover_host(engine, run.name("discover"))
+        image, image_id = HOST_IMAGE, host_id(facts)
+        if run.options.test_command:
+            run.emitter.warning(
+                "host mode: tests run in a fresh venv on this machine, not in a pristine container"
+            )
+    else:
+        image, image_id = _ensure_image(run)
+        facts = discover(engine, image, image_id, run.name("discover"), run.labels)
     targets = select_targets(run.options, project, facts, image, run.emitter)
     return Plan(image, image_id, facts, targets)
 
@@ -168,7 +211,7 @@ def plan(options: Options, listener: Listener | None = None) -> Plan:
 
 def _run_targets(run: _Run, plan_: Plan, image: str, staging: Path) -> list[TargetResult]:
     options, engine = run.options, run.require_engine()
-    jobs = max(1, min(options.effective_jobs(), len(plan_.targets)))
+    jobs = options.effective_jobs(len(plan_.targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
     create_args = run.create_args()
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
@@ -294,7 +337,11 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         plan_ = _make_plan(run)
         run.log_dir.mkdir(parents=True, exist_ok=True)
         latest_link(run.log_dir.parent, run.run_id)
-        preparation = preparation_for(options, plan_.facts, plan_.image_id)
+        preparation = (
+            None
+            if isinstance(run.engine, HostEngine)
+            else preparation_for(options, plan_.facts, plan_.image_id)
+        )
         env_key = preparation.key if preparation is not None else plan_.image_id
         sources = source_digest(options)
         fingerprints = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from ._build import PROJECT
+from ._layout import Layout
 from ._options import Options
 from ._plan import Target
-from ._prepare import IN, pip_exports
+from ._prepare import pip_exports
 from ._shell import quote
 
-__all__ = ["TEST_EXIT", "test_script", "wants_tests"]
+__all__ = ["TEST_EXIT", "testing_script", "wants_tests"]
 
 TEST_EXIT = 35
 
@@ -22,23 +22,30 @@ def wants_tests(options: Options, target: Target) -> bool:
     return not any(fnmatch.fnmatchcase(target.identifier, g) for g in options.test_skip)
 
 
-def _command(options: Options, wheel_path: str) -> str:
+def _command(options: Options, wheel_path: str, project: str) -> str:
     assert options.test_command is not None
     return (
-        options.test_command.replace("{project}", PROJECT)
-        .replace("{package}", PROJECT)
+        options.test_command.replace("{project}", project)
+        .replace("{package}", project)
         .replace("{wheel}", wheel_path)
     )
 
 
-def test_script(
-    options: Options, target: Target, wheel: Path, marker: str, has_ca: bool
+def testing_script(
+    options: Options,
+    target: Target,
+    wheel: Path,
+    marker: str,
+    has_ca: bool,
+    *,
+    layout: Layout,
 ) -> tuple[str, dict[str, bytes]]:
     """The script (and its files) that installs ``wheel`` in a fresh venv and runs the tests."""
-    wheel_path = f"{IN}/wheel/{wheel.name}"
+    inbox = layout.inbox
+    wheel_path = f"{inbox}/wheel/{wheel.name}"
     files = {
         f"wheel/{wheel.name}": wheel.read_bytes(),
-        "test-command.sh": (_command(options, wheel_path) + "\n").encode(),
+        "test-command.sh": (_command(options, wheel_path, layout.project) + "\n").encode(),
     }
     lines = [
         "set -eu",
@@ -49,15 +56,15 @@ def test_script(
     ]
     if has_ca:
         files["ca-bundle.crt"] = options.ca_bundle.read_bytes() if options.ca_bundle else b""
-        ca = f"{IN}/ca-bundle.crt"
+        ca = f"{inbox}/ca-bundle.crt"
         lines.append(f"export SSL_CERT_FILE={ca} PIP_CERT={ca} REQUESTS_CA_BUNDLE={ca}")
     requires = " ".join(quote(r) for r in options.test_requires)
     lines += [
-        f"{quote(target.python)} -m venv {IN}/testenv || fail 'could not create the test venv' {TEST_EXIT}",
-        f". {IN}/testenv/bin/activate",
+        f"{quote(target.python)} -m venv {inbox}/testenv || fail 'could not create the test venv' {TEST_EXIT}",
+        f". {inbox}/testenv/bin/activate",
         f"python -m pip install {quote(wheel_path)} {requires} || fail 'installing the wheel for testing failed' {TEST_EXIT}",
-        f"mkdir -p {IN}/testcwd && cd {IN}/testcwd",
-        f'bash -e {IN}/test-command.sh || fail "test-command failed (exit $?)" {TEST_EXIT}',
+        f"mkdir -p {inbox}/testcwd && cd {inbox}/testcwd",
+        f'bash -e {inbox}/test-command.sh || fail "test-command failed (exit $?)" {TEST_EXIT}',
         f"printf '%s step %s\\n' {quote(marker)} done",
     ]
     return "\n".join(lines) + "\n", files

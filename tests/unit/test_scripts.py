@@ -24,6 +24,7 @@ def test_default_build_installs_build_and_repairs(tmp_path: Path) -> None:
     )
     assert "python -m build --wheel --outdir /manywheel/built ." in text
     assert "python -m pip install build ||" in text
+    assert files["make-venv.sh"].startswith(b"set -eu")
     assert (
         files["repair.sh"]
         == b'auditwheel repair ${MW_PLAT:+--plat "$MW_PLAT"} -w "$MW_DEST_DIR" "$MW_WHEEL"\n'

