@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -15,11 +16,16 @@ from typing import NoReturn
 
 from ._cache import clean_downloads, clean_prepared, download_cache, list_prepared
 from ._cibuildwheel import to_toml, translate
+from ._completion import SHELLS, completion_script
 from ._doctor import diagnose
 from ._engine import detect_engine
 from ._errors import ConfigError, ManywheelError
 from ._events import Listener
+from ._export import export_docker, write_export
+from ._github import GitHubRenderer, step_summary
+from ._live import LiveRenderer, use_live_display
 from ._logs import default_log_root
+from ._merge import github_matrix, merge_reports
 from ._options import Options, load_options, read_toml, write_atomically
 from ._registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
 from ._render import PlainRenderer, report_table, summary_lines
@@ -107,6 +113,58 @@ def _cli_values(ns: argparse.Namespace) -> dict[str, object]:
     return values
 
 
+def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write a Dockerfile and a shell script equivalent to the configuration",
+        description="Write a Dockerfile (the prepared environment) and build-wheels.sh (one "
+        "container per target, wheels checked, then moved into the output folder, cleanup on "
+        "failure and Ctrl-C) for a plain-docker workflow. The targets are resolved now, so the "
+        "image must be available to the engine.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("format", choices=("docker",), help="what to write (docker)")
+    export.add_argument(
+        "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the folder to write (default: PROJECT_DIR/manywheel-export)",
+    )
+    export.add_argument(
+        "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
+    )
+    export.add_argument("--only", metavar="IDENTIFIER", help="export just this target")
+    export.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_option_flags(export)
+    merge = sub.add_parser(
+        "merge",
+        help="combine the reports of several runs (one per CI runner) into one",
+        description="Combine reports written with `build --report` (e.g. one per CI matrix "
+        "runner) into one report; a target found in two reports is an error. Exit 0 when every "
+        "target of every report is ok, 1 otherwise.",
+    )
+    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report.json files")
+    merge.add_argument(
+        "-o", "--output", type=Path, metavar="PATH", help="write the merged JSON report here"
+    )
+    merge.add_argument("--json", action="store_true", help="print the merged JSON")
+    merge.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description='Print a completion script. bash: eval "$(manywheel completion bash)" '
+        "in ~/.bashrc; zsh: the same with zsh in ~/.zshrc; fish: manywheel completion fish > "
+        "~/.config/fish/completions/manywheel.fish",
+    )
+    completion.add_argument("shell", choices=SHELLS)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manywheel",
@@ -138,7 +196,29 @@ def make_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="count", default=0, help="show build output")
         p.add_argument("-q", "--quiet", action="count", default=0, help="show less")
         p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+        p.add_argument(
+            "--only",
+            metavar="IDENTIFIER",
+            help="build just this target (e.g. cp313-manylinux_x86_64), ignoring build/skip; "
+            "for one CI runner per target (see `plan --format github-matrix`)",
+        )
+        if name == "plan":
+            p.add_argument(
+                "--format",
+                choices=("text", "json", "github-matrix"),
+                default="text",
+                help="text (default); json (targets and options); github-matrix (a JSON "
+                "strategy.matrix with one `only` entry per target)",
+            )
+        else:
+            p.add_argument(
+                "--report",
+                type=Path,
+                metavar="PATH",
+                help="also write the JSON report here (it is always written beside the logs)",
+            )
         _add_option_flags(p)
+    _add_export_merge_completion(sub)
     init = sub.add_parser(
         "init",
         help="write a [tool.manywheel] table into pyproject.toml",
@@ -170,7 +250,7 @@ def make_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "project_dir", nargs="?", default=".", help="the project folder (default: .)"
     )
-    doctor.add_argument("--engine", choices=("auto", "docker", "podman"), default=None)
+    doctor.add_argument("--engine", choices=("auto", "docker", "podman", "host"), default=None)
     doctor.add_argument("--image", default=None, help="the image to check (default: the config's)")
     doctor.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     cache = sub.add_parser(
@@ -195,11 +275,34 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _options(ns: argparse.Namespace) -> Options:
-    return load_options(ns.project_dir, cli=_cli_values(ns), config_file=ns.config)
+    cli = _cli_values(ns)
+    if getattr(ns, "only", None):
+        if not re.fullmatch(r"cp\d+t?-[a-z]+linux_\w+", ns.only):
+            raise ConfigError(
+                f"--only {ns.only!r} is not a target identifier",
+                tip="use one of the identifiers `manywheel plan` lists, e.g. cp313-manylinux_x86_64",
+            )
+        cli.update({"build": ns.only, "skip": "", "python": ""})
+    return load_options(ns.project_dir, cli=cli, config_file=ns.config)
 
 
-def _print_plan(options: Options, listener: Listener) -> int:
+def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
     result = plan(options, listener)
+    if fmt == "github-matrix":
+        print(json.dumps(github_matrix(result)))
+        return 0
+    if fmt == "json":
+        data = {
+            "image": result.image,
+            "image_id": result.image_id,
+            "platform": result.facts.platform,
+            "targets": [
+                {"identifier": t.identifier, "version": t.version, "python": t.python}
+                for t in result.targets
+            ],
+        }
+        print(json.dumps(data, indent=2))
+        return 0
     print(f"image:    {result.image} ({result.image_id[:19]})")
     print(f"platform: {result.facts.platform}")
     print("targets:")
@@ -259,14 +362,58 @@ def _cache(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _build(options: Options, listener: Listener, quiet: bool) -> int:
+def _build(options: Options, listener: Listener, quiet: bool, report: Path | None) -> int:
     result = build(options, listener)
+    _close(listener)
+    data = report_data(result)
     if result.log_dir is not None:
-        path = write_report(report_data(result), result.log_dir / "report.json")
-        result.report = path
+        result.report = write_report(data, result.log_dir / "report.json")
+    if report is not None:
+        write_report(data, report.absolute())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if os.environ.get("GITHUB_ACTIONS") == "true" and summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(step_summary(result))
     if not quiet or not result.ok:
         print("\n".join(summary_lines(result)))
     return 0 if result.ok else 1
+
+
+def _export(ns: argparse.Namespace, listener: Listener) -> int:
+    options = _options(ns)
+    resolved = plan(options, listener)
+    folder = (ns.output or options.project_dir / "manywheel-export").absolute()
+    files = export_docker(options, resolved)
+    write_export(files, folder, options.project_dir)
+    print(f"wrote {len(files)} file(s) to {folder}")
+    print(f"run: bash {folder / 'build-wheels.sh'}   (ENGINE=podman for podman)")
+    return 0
+
+
+def _merge(ns: argparse.Namespace) -> int:
+    reports = []
+    for path in ns.reports:
+        try:
+            reports.append((path, load_report(path)))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read the report {path}: {e}") from None
+    merged = merge_reports(reports)
+    if ns.output is not None:
+        write_report(merged, ns.output.absolute())
+    if ns.json:
+        print(json.dumps(merged, indent=2))
+    else:
+        print("\n".join(report_table(merged)))
+    return 0 if merged["ok"] else 1
+
+
+def _listener(verbosity: int) -> Listener:
+    """How the CLI shows events: GitHub Actions commands, live rows on a terminal, or lines."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return GitHubRenderer(sys.stderr, verbosity)
+    if verbosity == 1 and use_live_display(sys.stderr):
+        return LiveRenderer(sys.stderr, verbosity)
+    return PlainRenderer(sys.stderr, verbosity)
 
 
 def _init(ns: argparse.Namespace) -> int:
@@ -314,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     ns = parser.parse_args(argv)
     verbosity = 1 + getattr(ns, "verbose", 0) - getattr(ns, "quiet", 0)
-    listener = PlainRenderer(sys.stderr, verbosity)
+    listener = _listener(verbosity)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -326,11 +473,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(ns)
         if ns.command == "init":
             return _init(ns)
+        if ns.command == "completion":
+            print(completion_script(make_parser(), ns.shell), end="")
+            return 0
+        if ns.command == "merge":
+            return _merge(ns)
+        if ns.command == "export":
+            return _export(ns, listener)
         options = _options(ns)
         if ns.command == "plan":
-            return _print_plan(options, listener)
-        return _build(options, listener, quiet=verbosity <= 0)
+            return _print_plan(options, listener, ns.format)
+        return _build(options, listener, quiet=verbosity <= 0, report=ns.report)
     except ManywheelError as e:
+        _close(listener)
         if ns.debug:
             traceback.print_exc()
         print(f"manywheel: error: {e.message}", file=sys.stderr)
@@ -345,13 +500,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except KeyboardInterrupt:
+        _close(listener)
         print(
             "manywheel: interrupted; containers removed, output folder unchanged", file=sys.stderr
         )
         return 130
     except Terminated:
+        _close(listener)
         print("manywheel: terminated; containers removed, output folder unchanged", file=sys.stderr)
         return 143
+
+
+def _close(listener: Listener) -> None:
+    close = getattr(listener, "close", None)
+    if close is not None:
+        close()
 
 
 def entrypoint() -> NoReturn:

@@ -1,0 +1,157 @@
+"""``manywheel export docker``: the current configuration as a Dockerfile and a shell script.
+
+For teams that must keep a plain-docker workflow. The files use the very scripts manywheel runs
+(preparation, per-target build), so the exported build means what ``manywheel build`` means,
+minus manywheel's extras (parallel targets, caches, no-op rebuilds, the pristine test).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ._build import OUT_DIR, PROJECT, build_script
+from ._options import Options
+from ._plan import Plan
+from ._prepare import IN, preparation_for
+from ._shell import quote
+
+__all__ = ["ExportedFile", "export_docker"]
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    path: str  # relative to the export folder
+    data: bytes
+    executable: bool = False
+
+
+def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
+    lines = [
+        "# Written by `manywheel export docker`: the prepared build environment.",
+        f"FROM {plan.image}",
+    ]
+    for key, value in options.labels:
+        lines.append(f"LABEL {quote(key)}={quote(value)}")
+    if has_prepare:
+        lines += [
+            f"COPY prepare/ {IN}/",
+            f"RUN bash {IN}/prepare.sh && rm -rf {IN}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+SCRIPT_HEAD = r"""#!/usr/bin/env bash
+# Written by `manywheel export docker`. Builds every target one after the other in its own
+# container from the image the Dockerfile beside this script describes, checks that each target
+# left exactly one wheel, and only then moves the wheels into the output folder. Containers and
+# the image are removed at the end, on failure and on Ctrl-C too.
+#
+# usage: bash build-wheels.sh [PROJECT_DIR [OUTPUT_DIR]]     (ENGINE=podman to use podman)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+project=$(cd "${1:-$here/__PROJECT_REL__}" && pwd)
+output=${2:-$project/__OUTPUT__}
+engine=${ENGINE:-docker}
+run="$(date +%Y%m%d-%H%M%S)-$$"
+image="localhost/manywheel-export:$run"
+containers=()
+mkdir -p "$output"
+staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
+
+cleanup() {
+  rc=$?
+  trap - EXIT INT TERM
+  for c in "${containers[@]+"${containers[@]}"}"; do "$engine" rm -f "$c" >/dev/null 2>&1 || true; done
+  "$engine" rmi -f "$image" >/dev/null 2>&1 || true
+  rm -rf "$staging"
+  if [ "$rc" -ne 0 ]; then echo "build-wheels.sh: failed (exit $rc); $output is unchanged" >&2; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$engine" build --tag "$image" "$here"
+"""
+
+SCRIPT_TARGET = r"""
+build_target() {  # IDENTIFIER
+  local id=$1 name="manywheel-$run-$1"
+  containers+=("$name")
+  "$engine" create --name "$name" --label manywheel.export="$run" __SECRETS__"$image" \
+    bash __IN__/build.sh >/dev/null
+  # The project goes in as a copy (never a writable bind mount), without the output folder.
+  tar -C "$project" --exclude="./$(realpath --relative-to="$project" "$output" 2>/dev/null || echo .none)" \
+    -cf - . | "$engine" cp - "$name:__PROJECT__"
+  tar -C "$here/targets/$id" -cf - . | "$engine" cp - "$name:/"
+  echo "== $id"
+  "$engine" start --attach "$name"
+  mkdir -p "$staging/$id"
+  "$engine" cp "$name:__OUT__/." "$staging/$id/"
+  local wheels=("$staging/$id"/*.whl)
+  if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
+    echo "build-wheels.sh: $id: expected exactly one wheel, found ${#wheels[@]}" >&2
+    exit 1
+  fi
+  "$engine" rm -f "$name" >/dev/null
+}
+"""
+
+SCRIPT_TAIL = r"""
+# Every target built: move the wheels in (a rename in the same folder each, never half a file).
+for wheel in "$staging"/*/*.whl; do
+  mv -f "$wheel" "$output/"
+  echo "wrote $output/${wheel##*/}"
+done
+"""
+
+
+def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
+    """The files of the export folder for ``options`` and the resolved ``plan``."""
+    # Self-contained: no host cache mount, no ccache, tests are manywheel's business.
+    opts = replace(options, shared_cache=False, ccache=False)
+    files: list[ExportedFile] = []
+    preparation = preparation_for(opts, plan.facts, plan.image_id)
+    if preparation is not None:
+        files.append(ExportedFile("prepare/prepare.sh", preparation.script.encode()))
+        files += [ExportedFile(f"prepare/{n}", d) for n, d in sorted(preparation.files.items())]
+    files.append(
+        ExportedFile("Dockerfile", _dockerfile(opts, plan, preparation is not None).encode())
+    )
+    budget = os.cpu_count() or 1
+    for target in plan.targets:
+        script, extra = build_script(opts, target, "manywheel:", budget)
+        base = f"targets/{target.identifier}{IN}"
+        files.append(ExportedFile(f"{base}/build.sh", script.encode()))
+        files += [ExportedFile(f"{base}/{n}", d) for n, d in sorted(extra.items())]
+    files.append(ExportedFile("build-wheels.sh", _script(opts, plan).encode(), executable=True))
+    return files
+
+
+def _script(options: Options, plan: Plan) -> str:
+    secrets = "".join(f"--env {quote(name)} " for name in options.secret_environment)
+    try:
+        out = options.output_dir.relative_to(options.project_dir)
+    except ValueError:
+        out = options.output_dir
+    text = SCRIPT_HEAD.replace("__OUTPUT__", str(out)) + SCRIPT_TARGET.replace(
+        "__SECRETS__", secrets
+    ).replace("__IN__", IN).replace("__PROJECT__", PROJECT).replace("__OUT__", OUT_DIR)
+    text += "\n" + "".join(f"build_target {quote(t.identifier)}\n" for t in plan.targets)
+    return text + SCRIPT_TAIL
+
+
+def write_export(files: list[ExportedFile], folder: Path, project_dir: Path) -> None:
+    """Write the export folder (its files only; other files there are left alone)."""
+    for f in files:
+        path = folder / f.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = f.data
+        if f.path == "build-wheels.sh":
+            rel = os.path.relpath(project_dir.resolve(), folder.resolve())
+            data = data.replace(b"__PROJECT_REL__", rel.encode())
+        path.write_bytes(data)
+        if f.executable:
+            path.chmod(0o755)

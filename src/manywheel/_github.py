@@ -1,0 +1,82 @@
+"""GitHub Actions rendering: one collapsible log group per target, error annotations, a job summary.
+
+Concurrent targets cannot share a live group (groups do not nest or interleave), so each
+target's step lines are shown as they happen and its whole log is printed as one group when it
+finishes. Workflow commands are documented at
+https://docs.github.com/actions/reference/workflow-commands-for-github-actions.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from ._events import Event
+from ._render import PlainRenderer, format_size
+from ._run import RunResult
+
+__all__ = ["GitHubRenderer", "escape_data", "escape_property", "step_summary"]
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class GitHubRenderer(PlainRenderer):
+    """Plain lines plus ``::group::``, ``::error::`` and ``::warning::`` workflow commands."""
+
+    def __init__(self, stream: TextIO | None = None, verbosity: int = 1) -> None:
+        super().__init__(stream or sys.stdout, verbosity)
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "output":
+            return  # the whole log is printed as a group when the target finishes
+        if event.kind == "warning":
+            self._line(f"::warning title=manywheel::{escape_data(event.message)}")
+            return
+        if event.kind == "target-done":
+            self._target_done(event)
+            return
+        super().__call__(event)
+
+    def _target_done(self, event: Event) -> None:
+        ident = event.target or "?"
+        status = str(event.data.get("status"))
+        log = event.data.get("log")
+        if status == "up-to-date":
+            self._line(f"[{ident}] up to date")
+            return
+        self._line(f"::group::{ident}: {status} ({event.data.get('seconds')} s)")
+        if isinstance(log, str) and Path(log).is_file():
+            with open(log, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    # A build printing workflow commands must not trigger them from our group.
+                    self._line(line.rstrip("\n").replace("::", ": :"))
+        self._line("::endgroup::")
+        if status not in ("built", "up-to-date"):
+            error = str(event.data.get("error") or status)
+            title = escape_property(f"manywheel: {ident} {status}")
+            self._line(f"::error title={title}::{escape_data(f'{error} (log: {log})')}")
+
+
+def step_summary(result: RunResult) -> str:
+    """A Markdown table for ``$GITHUB_STEP_SUMMARY``."""
+    lines = [
+        f"### manywheel: {len(result.published)} wheel(s) written to `{result.output_dir}`",
+        "",
+        "| target | status | wheel | size | seconds |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in result.results:
+        wheel = r.wheels[0] if r.wheels else None
+        name = f"`{wheel.name}`" if wheel is not None else "-"
+        size = format_size(wheel.stat().st_size) if wheel is not None and wheel.exists() else "-"
+        lines.append(f"| {r.target.identifier} | {r.status} | {name} | {size} | {r.seconds:.1f} |")
+    for r in result.failed:
+        lines += ["", f"**{r.target.identifier}** {r.status}: {r.error or ''} (log: `{r.log}`)"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,220 @@
+"""Adoption features for real: export to plain docker, CI matrix + merge, GitHub Actions output,
+the live display under a pseudo-terminal, and host mode (no container engine at all)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURE_IMAGE
+from tests.integration.helpers import manywheel, tree_digest, wheels
+
+Example = Callable[[str], Path]
+PYTHONS = ("cp313", "cp314", "cp315")
+
+
+def containers(engine: str, label: str) -> list[str]:
+    out = subprocess.run(
+        [engine, "ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return out.split()
+
+
+def export(project: Path, engine: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "manywheel", "export", "docker", str(project), "--engine", engine,
+           "--image", FIXTURE_IMAGE, "--pull", "never"]  # fmt: skip
+    return subprocess.run(
+        cmd, capture_output=True, text=True, check=False, timeout=300, env={**os.environ, **env}
+    )
+
+
+@pytest.mark.engine
+def test_export_docker_builds_like_manywheel_and_cleans_up(engine: str, example: Example) -> None:
+    project = example("scripted")
+    r = export(project, engine, env={"MANYWHEEL_ENVIRONMENT": "MW_SAY=hi"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    folder = project / "manywheel-export"
+    assert (folder / "Dockerfile").read_text().startswith("# Written by `manywheel export docker`")
+    script = folder / "build-wheels.sh"
+    run = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, check=False, timeout=900,
+        env={**os.environ, "ENGINE": engine},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    built = wheels(project)
+    assert sorted(w.name.split("-")[2] for w in built) == list(PYTHONS)
+    assert run.stdout.count("scripted: hi") == 3  # the configured environment reached the build
+    assert containers(engine, "manywheel.export") == []
+    images = subprocess.run(
+        [engine, "images", "--format", "{{.Repository}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "manywheel-export" not in images
+    # A target that fails: non-zero exit, nothing new in dist/, nothing left behind.
+    before = tree_digest(project / "dist", skip=())
+    r = export(project, engine, env={"MANYWHEEL_ENVIRONMENT": "MW_FAIL_FOR=3.14"})
+    assert r.returncode == 0, r.stderr
+    fail_run = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, check=False, timeout=900,
+        env={**os.environ, "ENGINE": engine},
+    )  # fmt: skip
+    assert fail_run.returncode != 0
+    assert "is unchanged" in fail_run.stderr
+    assert tree_digest(project / "dist", skip=()) == before
+    assert containers(engine, "manywheel.export") == []
+    assert not list((project / "dist").glob(".manywheel-export-*"))
+
+
+@pytest.mark.engine
+def test_matrix_only_report_and_merge(engine: str, example: Example, tmp_path: Path) -> None:
+    if engine != "docker":
+        pytest.skip("engine-independent logic; the build itself is covered on podman elsewhere")
+    project = example("scripted")
+    r = manywheel(project, engine, "--format", "github-matrix", command="plan")
+    assert r.returncode == 0, r.stderr
+    matrix = json.loads(r.stdout)
+    ids = [entry["only"] for entry in matrix["include"]]
+    assert ids == [f"{cp}-manylinux_x86_64" for cp in PYTHONS]
+    reports = []
+    summary = tmp_path / "step-summary.md"
+    for ident in ids[:2]:  # two "runners", each with its own output folder and report
+        report = tmp_path / f"{ident}.json"
+        r = manywheel(
+            project, engine, "--only", ident, "--report", str(report),
+            "--output-dir", str(tmp_path / ident),
+            env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)},
+        )  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"::group::{ident}: built" in r.stderr
+        assert "::endgroup::" in r.stderr
+        assert [w.name.split("-")[2] for w in (tmp_path / ident).glob("*.whl")] == [ident[:5]]
+        reports.append(str(report))
+    assert summary.read_text().count("| built |") == 2
+    merged = tmp_path / "merged.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "manywheel", "merge", *reports, "--output", str(merged)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ids[0] in r.stdout
+    assert ids[1] in r.stdout
+    data = json.loads(merged.read_text())
+    assert [t["identifier"] for t in data["targets"]] == ids[:2]
+    assert data["ok"] is True
+    bad = manywheel(project, engine, "--only", "cp399-manylinux_x86_64")
+    assert bad.returncode == 3, bad.stderr
+
+
+def _read_pty(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    return b"".join(chunks)
+
+
+@pytest.mark.engine
+def test_live_display_under_a_pseudo_terminal(engine: str, example: Example) -> None:
+    if engine != "podman":
+        pytest.skip("the display does not depend on the engine; run once")
+    project = example("scripted")
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
+    env.update(TERM="xterm-256color", MANYWHEEL_ENVIRONMENT="MW_SLEEP=1", NO_COLOR="1")
+    cmd = [sys.executable, "-m", "manywheel", "build", str(project), "--engine", engine,
+           "--image", FIXTURE_IMAGE, "--pull", "never", "--log-dir", str(project.parent / "logs")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=terminal, stdout=terminal, stderr=terminal, env=env)
+    os.close(terminal)
+    try:
+        out = _read_pty(controller, proc, timeout=600).decode(errors="replace")
+    finally:
+        os.close(controller)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, out
+    assert "\x1b[J" in out  # rows redrawn in place
+    for cp in PYTHONS:
+        assert f"✓ {cp}-manylinux_x86_64  built" in out
+    assert "3 wheel(s) written" in out
+
+
+def _no_engines(tmp_path: Path) -> dict[str, str]:
+    """PATH where docker and podman exist but do not work: auto must fall back to host mode."""
+    shadow = tmp_path / "shadow-bin"
+    shadow.mkdir()
+    for name in ("docker", "podman"):
+        (shadow / name).write_text(
+            "#!/bin/sh\necho 'Cannot connect: engine disabled for this test' >&2\nexit 1\n"
+        )
+        (shadow / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = f"{shadow}:{env['PATH']}"
+    return env
+
+
+def test_host_mode_when_no_engine_works(example: Example, tmp_path: Path) -> None:
+    project = example("c-extension")
+    before = tree_digest(project)
+    r = subprocess.run(
+        [sys.executable, "-m", "manywheel", "build", str(project), "--log-dir", str(tmp_path / "logs")],
+        capture_output=True, text=True, check=False, timeout=900, env=_no_engines(tmp_path),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "building on this machine instead (host mode" in r.stderr
+    built = wheels(project)
+    assert built, r.stdout
+    for wheel in built:
+        assert "manylinux" in wheel.name
+        with zipfile.ZipFile(wheel) as zf:
+            assert zf.testzip() is None
+    # The wheel imports with the interpreter it was built for.
+    tag = built[0].name.split("-")[2]  # cp311
+    python = f"python{tag[2]}.{tag[3:]}"
+    venv = tmp_path / "check"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-index", str(built[0])],
+        check=True,
+    )
+    out = subprocess.run(
+        [venv / "bin" / "python", "-c", "import mw_cext; print(mw_cext.add(2, 3))"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == "5"
+    assert tree_digest(project) == before  # the host tree got nothing but dist/
+    report = json.loads((tmp_path / "logs" / "latest" / "report.json").read_text())
+    assert report["image"] == "host"
+
+
+def test_host_mode_refuses_to_install_on_the_host(example: Example) -> None:
+    project = example("c-extension")
+    r = subprocess.run(
+        [sys.executable, "-m", "manywheel", "build", str(project), "--engine", "host",
+         "--system-packages", "zlib1g-dev"],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "cannot apply system-packages" in r.stderr
+    assert not (project / "dist").exists()

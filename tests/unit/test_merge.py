@@ -1,0 +1,55 @@
+"""Scale-out: the GitHub matrix from a plan, merging the runners' reports, and --only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manywheel._errors import ConfigError
+from manywheel._merge import github_matrix, merge_reports
+from manywheel._plan import ImageFacts, Plan, Target
+
+T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")
+T2 = Target("cp314-manylinux_x86_64", "3.14.1", False, "/opt/python/cp314-cp314/bin/python")
+
+
+def test_github_matrix_one_entry_per_target() -> None:
+    facts = ImageFacts("manylinux_x86_64", "", "dnf", "bash", (T1, T2))
+    plan = Plan("img:1", "sha256:x", facts, (T1, T2))
+    assert github_matrix(plan) == {
+        "include": [
+            {"only": T1.identifier, "python": "3.13.9", "image": "img:1"},
+            {"only": T2.identifier, "python": "3.14.1", "image": "img:1"},
+        ]
+    }
+
+
+def report(run: str, ident: str, ok: bool = True) -> dict[str, object]:
+    status = "built" if ok else "failed"
+    return {"format": 1, "run_id": run, "image": "img:1", "seconds": 10, "ok": ok,
+            "targets": [{"identifier": ident, "status": status, "seconds": 9}]}  # fmt: skip
+
+
+def test_merge_combines_targets_and_status() -> None:
+    merged = merge_reports(
+        [
+            (Path("b.json"), report("r2", T2.identifier, ok=False)),
+            (Path("a.json"), report("r1", T1.identifier)),
+        ]
+    )
+    assert [t["identifier"] for t in merged["targets"]] == [T1.identifier, T2.identifier]
+    assert merged["targets"][0]["report"] == "a.json"
+    assert merged["ok"] is False
+    assert merged["image"] == "img:1"
+    assert merged["merged_from"] == ["b.json", "a.json"]
+
+
+def test_merge_refuses_a_target_twice() -> None:
+    with pytest.raises(ConfigError, match=r"also in a\.json"):
+        merge_reports(
+            [
+                (Path("a.json"), report("r1", T1.identifier)),
+                (Path("b.json"), report("r2", T1.identifier)),
+            ]
+        )

@@ -1,0 +1,147 @@
+"""The CLI's views of the library's events: plain lines, the live terminal rows, GitHub Actions."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from manywheel._events import Event
+from manywheel._github import GitHubRenderer, escape_property
+from manywheel._live import LiveRenderer, use_live_display
+from manywheel._render import PlainRenderer
+
+A, B = "cp313-manylinux_x86_64", "cp314-manylinux_x86_64"
+
+
+def events(log: Path) -> list[Event]:
+    """A run with two targets: one builds, one fails (the shape `build` emits)."""
+    return [
+        Event("info", "using docker (/usr/bin/docker)"),
+        Event("info", f"building 2 target(s): {A}, {B}", data={"targets": [A, B]}),
+        Event("step", "starting container", A, {"step": "start"}),
+        Event("step", "starting container", B, {"step": "start"}),
+        Event("step", "venv", A, {"step": "venv"}),
+        Event("output", "compiling x.c", A),
+        Event("warning", "something to know"),
+        Event("step", "build", B, {"step": "build"}),
+        Event(
+            "target-done",
+            f"{B}: failed",
+            B,
+            {
+                "status": "failed",
+                "seconds": 3.5,
+                "log": str(log),
+                "error": "build step failed (exit 33)",
+            },
+        ),
+        Event(
+            "target-done", f"{A}: built", A, {"status": "built", "seconds": 7.25, "log": str(log)}
+        ),
+        Event("summary", "run finished"),
+    ]
+
+
+def test_plain_snapshot(tmp_path: Path) -> None:
+    out = io.StringIO()
+    render = PlainRenderer(out, verbosity=1)
+    for e in events(tmp_path / "x.log"):
+        render(e)
+    assert out.getvalue().splitlines() == [
+        "manywheel: using docker (/usr/bin/docker)",
+        f"manywheel: building 2 target(s): {A}, {B}",
+        f"[{A}] starting container",
+        f"[{B}] starting container",
+        f"[{A}] venv",
+        "manywheel: warning: something to know",
+        f"[{B}] build",
+        f"[{B}] failed",
+        f"[{A}] built in 7.25 s",
+    ]
+
+
+def test_plain_verbose_and_quiet(tmp_path: Path) -> None:
+    loud, quiet = io.StringIO(), io.StringIO()
+    for e in events(tmp_path / "x.log"):
+        PlainRenderer(loud, verbosity=2)(e)
+        PlainRenderer(quiet, verbosity=0)(e)
+    assert f"[{A}] compiling x.c" in loud.getvalue()
+    assert quiet.getvalue() == "manywheel: warning: something to know\n"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Utf8(io.StringIO):
+    encoding = "utf-8"  # type: ignore[assignment]
+
+
+def plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+def test_live_rows_state_step_elapsed(tmp_path: Path) -> None:
+    out, clock = Utf8(), Clock()
+    live = LiveRenderer(out, clock=clock, interval=60, color=False)
+    evs = events(tmp_path / "x.log")
+    for e in evs[:5]:
+        live(e)
+        clock.now += 1
+    assert live.lines() == [
+        f"building 2 target(s): {A}, {B}",
+        f"  ⠋ {A}  venv            3.0s",
+        f"  ⠋ {B}  start           2.0s",
+    ]
+    for e in evs[5:]:
+        live(e)
+        clock.now += 1
+    live.close()
+    assert live.lines()[1:] == [
+        f"  ✓ {A}  built           7.0s",
+        f"  ✗ {B}  build step failed (exit 33)    5.0s",
+    ]
+    text = out.getvalue()
+    # Rows are redrawn in place (cursor up, clear), messages scroll above them.
+    assert "\x1b[3F\x1b[J" in text
+    assert "manywheel: warning: something to know\n" in plain(text)
+    assert "compiling x.c" not in text  # build output only with -v
+
+
+def test_live_only_on_a_real_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert use_live_display(Tty(), {"TERM": "xterm"})
+    assert not use_live_display(Tty(), {"TERM": "xterm", "CI": "true"})
+    assert not use_live_display(Tty(), {"TERM": "dumb"})
+    assert not use_live_display(io.StringIO(), {"TERM": "xterm"})
+
+
+def test_github_groups_and_annotations(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("line one\n::error::not from us\n")
+    out = io.StringIO()
+    render = GitHubRenderer(out)
+    for e in events(log):
+        render(e)
+    lines = out.getvalue().splitlines()
+    assert "::warning title=manywheel::something to know" in lines
+    start = lines.index(f"::group::{B}: failed (3.5 s)")
+    assert lines[start + 1 : start + 4] == ["line one", ": :error: :not from us", "::endgroup::"]
+    error = [line for line in lines if line.startswith("::error ")]
+    assert error == [
+        f"::error title=manywheel%3A {B} failed::build step failed (exit 33) (log: {log})"
+    ]
+    assert f"::group::{A}: built (7.25 s)" in lines
+    assert not any(line == "compiling x.c" for line in lines)
+
+
+def test_github_escaping() -> None:
+    assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
