@@ -31,6 +31,7 @@ def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
     lines = [
         "# Written by `manywheel export docker`: the prepared build environment.",
         f"FROM {plan.image}",
+        f"WORKDIR {PROJECT}",  # creates the folder the project is copied into
     ]
     for key, value in options.labels:
         lines.append(f"LABEL {quote(key)}={quote(value)}")
@@ -80,14 +81,15 @@ SCRIPT_TARGET = r"""
 build_target() {  # IDENTIFIER
   local id=$1 name="manywheel-$run-$1"
   containers+=("$name")
-  "$engine" create --name "$name" --label manywheel.export="$run" __SECRETS__"$image" \
-    bash __IN__/build.sh >/dev/null
+  # A container that idles until removed; the build runs in it with exec.
+  "$engine" run --detach --name "$name" --label manywheel.export="$run" "$image" \
+    tail -f /dev/null >/dev/null
   # The project goes in as a copy (never a writable bind mount), without the output folder.
   tar -C "$project" --exclude="./$(realpath --relative-to="$project" "$output" 2>/dev/null || echo .none)" \
     -cf - . | "$engine" cp - "$name:__PROJECT__"
   tar -C "$here/targets/$id" -cf - . | "$engine" cp - "$name:/"
   echo "== $id"
-  "$engine" start --attach "$name"
+  "$engine" exec __SECRET_NAMES__"$name" bash __IN__/build.sh
   mkdir -p "$staging/$id"
   "$engine" cp "$name:__OUT__/." "$staging/$id/"
   local wheels=("$staging/$id"/*.whl)
@@ -136,9 +138,16 @@ def _script(options: Options, plan: Plan) -> str:
         out = options.output_dir.relative_to(options.project_dir)
     except ValueError:
         out = options.output_dir
-    text = SCRIPT_HEAD.replace("__OUTPUT__", str(out)) + SCRIPT_TARGET.replace(
-        "__SECRETS__", secrets
-    ).replace("__IN__", IN).replace("__PROJECT__", PROJECT).replace("__OUT__", OUT_DIR)
+    text = SCRIPT_HEAD.replace("__OUTPUT__", str(out))
+    target = SCRIPT_TARGET
+    for name, value in (
+        ("__SECRET_NAMES__", secrets),  # values come from the caller's environment at exec
+        ("__IN__", IN),
+        ("__PROJECT__", PROJECT),
+        ("__OUT__", OUT_DIR),
+    ):
+        target = target.replace(name, value)
+    text += target
     text += "\n" + "".join(f"build_target {quote(t.identifier)}\n" for t in plan.targets)
     return text + SCRIPT_TAIL
 

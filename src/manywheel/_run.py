@@ -331,10 +331,10 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
     """
     started = time.monotonic()
     with _session(options, listener) as run, output_lock(options.output_dir, run.emitter):
-        check_writable(options.output_dir)
         if options.output_dir.resolve() == options.project_dir.resolve():
             raise ConfigError("output-dir must not be the project folder itself")
-        plan_ = _make_plan(run)
+        plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
+        check_writable(options.output_dir)
         run.log_dir.mkdir(parents=True, exist_ok=True)
         latest_link(run.log_dir.parent, run.run_id)
         preparation = (

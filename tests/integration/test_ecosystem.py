@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_IMAGE
+from tests.conftest import FIXTURE_IMAGE, engine_or_skip
 from tests.integration.helpers import manywheel, tree_digest, wheels
 
 Example = Callable[[str], Path]
@@ -79,9 +79,8 @@ def test_export_docker_builds_like_manywheel_and_cleans_up(engine: str, example:
 
 
 @pytest.mark.engine
-def test_matrix_only_report_and_merge(engine: str, example: Example, tmp_path: Path) -> None:
-    if engine != "docker":
-        pytest.skip("engine-independent logic; the build itself is covered on podman elsewhere")
+def test_matrix_only_report_and_merge(example: Example, tmp_path: Path) -> None:
+    engine = engine_or_skip("docker")  # engine-independent logic: one engine is enough
     project = example("scripted")
     r = manywheel(project, engine, "--format", "github-matrix", command="plan")
     assert r.returncode == 0, r.stderr
@@ -137,9 +136,8 @@ def _read_pty(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> bytes:
 
 
 @pytest.mark.engine
-def test_live_display_under_a_pseudo_terminal(engine: str, example: Example) -> None:
-    if engine != "podman":
-        pytest.skip("the display does not depend on the engine; run once")
+def test_live_display_under_a_pseudo_terminal(example: Example) -> None:
+    engine = engine_or_skip("podman")  # the display does not depend on the engine
     project = example("scripted")
     controller, terminal = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
