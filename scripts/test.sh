@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export MANYWHEEL_TEST_ENGINES=${MANYWHEEL_TEST_ENGINES:-docker,podman}
-.venv/bin/ruff check src tests
-.venv/bin/ruff format --check -q src tests
+.venv/bin/ruff check src tests scripts benchmarks
+.venv/bin/ruff format --check -q src tests scripts benchmarks
 .venv/bin/mypy
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

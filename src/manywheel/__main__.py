@@ -28,9 +28,10 @@ from ._logs import default_log_root
 from ._merge import github_matrix, merge_reports
 from ._options import Options, load_options, read_toml, write_atomically
 from ._registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
-from ._render import PlainRenderer, report_table, summary_lines
+from ._render import PlainRenderer, format_size, report_table, summary_lines
 from ._report import load_report, report_data, write_report
 from ._run import build, plan
+from ._venvcache import clean_venvs, list_venvs
 from ._version import __version__
 
 __all__ = ["entrypoint", "main"]
@@ -348,17 +349,26 @@ def _doctor(ns: argparse.Namespace) -> int:
 def _cache(ns: argparse.Namespace) -> int:
     choice = ns.engine or os.environ.get(env_name("engine"), "auto")
     engine = detect_engine(choice)
+    root = download_cache(
+        Path(os.environ[env_name("cache-dir")]) if os.environ.get(env_name("cache-dir")) else None
+    )
     if ns.cache_command == "list":
         images = list_prepared(engine)
         for image in images:
             print(f"{image.tag}  {image.image_id[:19]}  {image.created}  {image.size}")
         print(f"{len(images)} prepared environment(s) in {engine.name}")
-        print(f"download cache: {download_cache()}")
+        venvs = list_venvs(root)
+        size = sum(v.stat().st_size for v in venvs)
+        print(f"{len(venvs)} cached build venv(s), {format_size(size)}, in {root / 'venvs'}")
+        print(f"download cache: {root}")
         return 0
     for tag in clean_prepared(engine):
         print(f"removed {tag}")
+    removed = clean_venvs(root)
+    if removed:
+        print(f"removed {len(removed)} cached build venv(s) from {root / 'venvs'}")
     if ns.downloads:
-        print(f"emptied {clean_downloads()}")
+        print(f"emptied {clean_downloads(root)}")
     return 0
 
 

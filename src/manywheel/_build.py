@@ -7,6 +7,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from ._events import Emitter
 from ._layout import CONTAINER, Layout
@@ -17,7 +18,7 @@ from ._prepare import ca_exports, pip_exports
 from ._shell import export_literal, export_word, quote
 from ._transfer import Rejected
 
-__all__ = ["STEP_EXIT", "TargetResult", "build_script", "stream_steps"]
+__all__ = ["STEP_EXIT", "TargetResult", "VenvCache", "build_script", "stream_steps", "venv_recipe"]
 
 # Paths in a container (host mode uses a private folder instead: see Layout).
 PROJECT = CONTAINER.project
@@ -86,6 +87,55 @@ fi
 """
 
 
+# off: make the venv; restore: unpack {inbox}/venv.tar instead; save: make it, then leave a
+# snapshot at {work}/venv.tar for the caller to keep (see _venvcache).
+VenvCache = Literal["off", "restore", "save"]
+
+
+def _requirements(options: Options, inbox: str) -> list[str]:
+    # The venv always has `build` (the default frontend, and what custom scripts call).
+    words = ["build"]
+    if options.build_requirements is not None:
+        words += ["-r", f"{inbox}/requirements.txt"]
+    return words
+
+
+def venv_recipe(options: Options) -> str:
+    """Everything in the script that decides what the venv holds (part of its cache key)."""
+    return "\n".join(
+        [VENV_SCRIPT, *_requirements(options, CONTAINER.inbox), *options.source]
+        + [f"{k}={v}" for k, v in options.environment]
+    )
+
+
+def _venv_lines(
+    options: Options, target: Target, layout: Layout, files: dict[str, bytes], cache: VenvCache
+) -> list[str]:
+    work, inbox = layout.work, layout.inbox
+    if cache == "restore":
+        return [
+            "step venv",
+            f"tar -xf {inbox}/venv.tar -C {work} || fail 'unpacking the cached venv failed' 31",
+            f"rm -f {inbox}/venv.tar",
+            f". {work}/venv/bin/activate",
+            "echo 'manywheel: venv and build requirements restored from the cache'",
+        ]
+    files["make-venv.sh"] = VENV_SCRIPT.encode()
+    if options.build_requirements is not None:
+        files["requirements.txt"] = options.build_requirements.read_bytes()
+    words = " ".join(quote(w) for w in _requirements(options, inbox))
+    lines = [
+        "step venv",
+        f"sh {inbox}/make-venv.sh {quote(target.python)} {work}/venv || fail 'could not create a venv with {target.python}' 31",
+        f". {work}/venv/bin/activate",
+        "step requirements",
+        f"python -m pip install {words} || fail 'installing the build requirements failed' 32",
+    ]
+    if cache == "save":  # before the build can change the venv
+        lines.append(f"tar -cf {work}/venv.tar -C {work} venv || rm -f {work}/venv.tar")
+    return lines
+
+
 def _cache_lines(options: Options, layout: Layout) -> list[str]:
     """Point pip/uv (and ccache, when asked) at the host cache folder mounted at /manywheel/cache."""
     if not options.shared_cache:
@@ -105,11 +155,17 @@ def _cache_lines(options: Options, layout: Layout) -> list[str]:
 
 
 def build_script(
-    options: Options, target: Target, marker: str, core_budget: int, layout: Layout = CONTAINER
+    options: Options,
+    target: Target,
+    marker: str,
+    core_budget: int,
+    layout: Layout = CONTAINER,
+    *,
+    venv_cache: VenvCache = "off",
 ) -> tuple[str, dict[str, bytes]]:
     """The script run in the target's container, and the files it needs in ``layout.inbox``."""
     files: dict[str, bytes] = {}
-    work, project, inbox = layout.work, layout.project, layout.inbox
+    project, inbox = layout.project, layout.inbox
     built, out = layout.built, layout.out
     lines = [
         "set -eu",
@@ -143,21 +199,7 @@ def build_script(
     # Like cibuildwheel, the environment is evaluated with the target's interpreter first on PATH.
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
     lines += [export_word(k, v) for k, v in options.environment]
-    files["make-venv.sh"] = VENV_SCRIPT.encode()
-    lines += [
-        "step venv",
-        f"sh {inbox}/make-venv.sh {quote(target.python)} {work}/venv || fail 'could not create a venv with {target.python}' 31",
-        f". {work}/venv/bin/activate",
-    ]
-    # The venv always has `build` (the default frontend, and what custom scripts call).
-    to_install = ["build"]
-    if options.build_requirements is not None:
-        files["requirements.txt"] = options.build_requirements.read_bytes()
-        to_install += ["-r", f"{inbox}/requirements.txt"]
-    lines += [
-        "step requirements",
-        f"python -m pip install {' '.join(quote(w) for w in to_install)} || fail 'installing the build requirements failed' 32",
-    ]
+    lines += _venv_lines(options, target, layout, files, venv_cache)
     files["ninja"] = NINJA_WRAPPER.encode()
     lines += [
         "step build",

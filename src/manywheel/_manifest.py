@@ -23,7 +23,7 @@ FORMAT = 1
 # Options that cannot change the wheels a target produces.
 _NOT_INPUTS = frozenset(
     {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
-     "cache_dir", "shared_cache", "cache_prepared", "notes"}
+     "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes"}
 )  # fmt: skip
 
 

@@ -69,6 +69,7 @@ class Options:
     jobs: int = 0
     force: bool = False
     cache_prepared: bool = True
+    cache_venv: bool = True
     cache_dir: Path | None = None
     shared_cache: bool = True
     ccache: bool = False

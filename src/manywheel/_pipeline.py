@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._build import STEP_EXIT, TargetResult, build_script, stream_steps
+from ._build import STEP_EXIT, TargetResult, VenvCache, build_script, stream_steps
 from ._engine import Engine
 from ._errors import EngineError, ManywheelError
 from ._events import Emitter
@@ -19,6 +19,7 @@ from ._output import check_wheel
 from ._plan import Target
 from ._testing import testing_script, wants_tests
 from ._transfer import copy_in, copy_out_wheels
+from ._venvcache import save_venv
 
 __all__ = ["TargetJob", "run_target"]
 
@@ -41,6 +42,7 @@ class TargetJob:
     create_args: tuple[str, ...]
     cancelled: threading.Event
     emitter: Emitter
+    venv_cache: Path | None = None  # the cached venv tarball to restore, or to save after the build
 
     def step(self, name: str, message: str) -> None:
         self.emitter.emit("step", message, target=self.target.identifier, step=name)
@@ -82,18 +84,33 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         job.build_image, job.container_name, labels=job.labels, extra_args=job.create_args
     ) as ctr:
         layout = engine.layout(ctr)
-        script, files = build_script(options, job.target, marker, job.core_budget, layout)
+        cache = job.venv_cache
+        mode: VenvCache = "off" if cache is None else "restore" if cache.is_file() else "save"
+        script, files = build_script(
+            options, job.target, marker, job.core_budget, layout, venv_cache=mode
+        )
         files["build.sh"] = script.encode()
         copy_in(engine, ctr, layout.project, tree=options.project_dir, exclude=[options.output_dir])
-        copy_in(engine, ctr, layout.inbox, files=files)
+        inbox: dict[str, bytes | Path] = dict(files)
+        if cache is not None and mode == "restore":
+            inbox["venv.tar"] = cache
+        copy_in(engine, ctr, layout.inbox, files=inbox)
         code = _run_script(
             job, ctr, f"{layout.inbox}/build.sh", marker=marker, log=log, result=result
         )
         if job.cancelled.is_set():
             return False
         if code != 0:
+            if cache is not None and mode == "restore" and STEP_EXIT.get(code) == "venv":
+                cache.unlink(missing_ok=True)  # a damaged cached venv: the next run remakes it
+                log.write(f"manywheel: removed the cached venv {cache}; the next run remakes it")
             _failed(job, ctr, code, result)
             return False
+        if cache is not None and mode == "save":
+            try:
+                save_venv(engine, ctr, f"{layout.work}/venv.tar", cache)
+            except (EngineError, OSError) as e:  # a cache miss next time, nothing worse
+                log.write(f"manywheel: could not keep the venv in the cache: {e}")
         result.wheels, result.rejected = copy_out_wheels(engine, ctr, layout.out, dest)
     for r in result.rejected:
         log.write(f"manywheel: rejected {r.name!r} from the container: {r.reason}")

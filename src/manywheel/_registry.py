@@ -216,6 +216,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Keep the prepared environment as a local image and reuse it while its inputs are unchanged.",
     ),
     OptionSpec(
+        "cache-venv",
+        "bool",
+        True,
+        "Keep each target's build venv (build and build-requirements installed) in cache-dir and "
+        "reuse it while the image, interpreter, requirements file, index, environment and source "
+        "are unchanged (unpinned requirements stay as first installed until `cache clean`).",
+    ),
+    OptionSpec(
         "cache-dir",
         "path",
         None,

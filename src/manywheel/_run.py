@@ -16,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-from ._build import CACHE, TargetResult
+from ._build import CACHE, TargetResult, venv_recipe
 from ._engine import Engine, ProcessRegistry, detect_engine
 from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
@@ -30,6 +30,7 @@ from ._pipeline import TargetJob, run_target
 from ._plan import Plan, Target, discover, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
 from ._project import read_project
+from ._venvcache import venv_key, venv_path
 
 __all__ = ["RunResult", "build", "plan"]
 
@@ -209,7 +210,9 @@ def plan(options: Options, listener: Listener | None = None) -> Plan:
         return _make_plan(run)
 
 
-def _run_targets(run: _Run, plan_: Plan, image: str, staging: Path) -> list[TargetResult]:
+def _run_targets(
+    run: _Run, plan_: Plan, image: str, staging: Path, venvs: dict[str, Path]
+) -> list[TargetResult]:
     options, engine = run.options, run.require_engine()
     jobs = options.effective_jobs(len(plan_.targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
@@ -233,6 +236,7 @@ def _run_targets(run: _Run, plan_: Plan, image: str, staging: Path) -> list[Targ
                     create_args=create_args,
                     cancelled=run.cancelled,
                     emitter=run.emitter,
+                    venv_cache=venvs.get(target.identifier),
                 ),
             )
             for target in plan_.targets
@@ -299,15 +303,26 @@ def _environment(run: _Run, plan_: Plan, preparation: Preparation | None) -> str
     )
 
 
+def _venv_caches(run: _Run, targets: list[Target], env_key: str) -> dict[str, Path]:
+    """Where each target's build venv is cached (none in host mode: its paths differ per run)."""
+    root = run.shared_cache()
+    if not run.options.cache_venv or root is None or isinstance(run.engine, HostEngine):
+        return {}
+    recipe = venv_recipe(run.options)
+    return {
+        t.identifier: venv_path(root, venv_key(run.options, t, env_key, recipe)) for t in targets
+    }
+
+
 def _build_and_publish(
-    run: _Run, plan_: Plan, targets: list[Target], image: str
+    run: _Run, plan_: Plan, targets: list[Target], image: str, venvs: dict[str, Path]
 ) -> tuple[list[TargetResult], list[Path]]:
     """Build ``targets``, check their wheels, move the good ones into the output folder."""
     options = run.options
     staging = staging_dir(options.output_dir)
     keep_staging = False
     try:
-        results = _run_targets(run, replace(plan_, targets=tuple(targets)), image, staging)
+        results = _run_targets(run, replace(plan_, targets=tuple(targets)), image, staging, venvs)
         good = [r for r in results if r.status == "built"]
         try:
             published = publish([r.wheels[0] for r in good], options.output_dir, staging)
@@ -355,9 +370,11 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 run_id=run.run_id,
                 log_dir=str(run.log_dir),
+                targets=[t.identifier for t in todo],
             )
             image = _environment(run, plan_, preparation)
-            built, result.published = _build_and_publish(run, plan_, todo, image)
+            venvs = _venv_caches(run, todo, env_key)
+            built, result.published = _build_and_publish(run, plan_, todo, image, venvs)
             for r in built:
                 if r.status == "built":
                     manifest.record(

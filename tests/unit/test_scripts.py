@@ -6,9 +6,10 @@ import subprocess
 from pathlib import Path
 
 from manywheel import Options
-from manywheel._build import build_script
+from manywheel._build import build_script, venv_recipe
 from manywheel._plan import ImageFacts, Target
 from manywheel._prepare import _mirror_lines, preparation_for
+from manywheel._venvcache import venv_key
 
 TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python")
 FACTS = ImageFacts("manylinux_x86_64", "", "apt-get", "bash", (TARGET,))
@@ -150,4 +151,40 @@ def test_mirror_rewrite_really_rewrites_sources(tmp_path: Path) -> None:
     assert repo.read_text() == (
         "[baseos]\n#mirrorlist=https://mirrors.almalinux.org/mirrorlist/9/baseos\n"
         "baseurl=https://m.example/almalinux/9/BaseOS/x86_64/os/\n"
+    )
+
+
+def test_venv_cache_modes(tmp_path: Path) -> None:
+    opts = Options(tmp_path)
+    target = TARGET
+    plain, files = build_script(opts, target, "::m::", 1)
+    assert "make-venv.sh" in files
+    assert "venv.tar" not in plain
+    save, _ = build_script(opts, target, "::m::", 1, venv_cache="save")
+    # The snapshot is taken after the requirements and before the build can touch the venv.
+    snap = save.index("tar -cf /manywheel/venv.tar -C /manywheel venv")
+    assert save.index("step requirements") < snap < save.index("step build")
+    restore, files = build_script(opts, target, "::m::", 1, venv_cache="restore")
+    assert "tar -xf /manywheel/in/venv.tar -C /manywheel" in restore
+    assert "step requirements" not in restore
+    assert "make-venv.sh" not in files
+
+
+def test_venv_key_follows_what_the_venv_holds(tmp_path: Path) -> None:
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("numpy\n")
+    opts = Options(tmp_path, build_requirements=reqs)
+    key = venv_key(opts, TARGET, "env", venv_recipe(opts))
+    assert key == venv_key(opts, TARGET, "env", venv_recipe(opts))
+    assert key != venv_key(opts, TARGET, "other-image", venv_recipe(opts))
+    reqs.write_text("numpy==2.3\n")
+    assert key != venv_key(opts, TARGET, "env", venv_recipe(opts))
+    with_env = Options(tmp_path, build_requirements=reqs, environment=(("CC", "clang"),))
+    assert venv_key(with_env, TARGET, "env", venv_recipe(with_env)) != venv_key(
+        opts, TARGET, "env", venv_recipe(opts)
+    )
+    # What only the build uses does not change the venv.
+    other = Options(tmp_path, build_requirements=reqs, build_command="make wheel")
+    assert venv_key(other, TARGET, "env", venv_recipe(other)) == venv_key(
+        opts, TARGET, "env", venv_recipe(opts)
     )
