@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_IMAGE, engine_or_skip
+from tests.conftest import FIXTURE_IMAGE, ROOT, engine_or_skip
 from tests.integration.helpers import manywheel, tree_digest, wheels
 
 Example = Callable[[str], Path]
@@ -216,3 +216,29 @@ def test_host_mode_refuses_to_install_on_the_host(example: Example) -> None:
     assert r.returncode == 2, r.stderr
     assert "cannot apply system-packages" in r.stderr
     assert not (project / "dist").exists()
+
+
+@pytest.mark.engine
+def test_host_mode_inside_a_manylinux_container(example: Example) -> None:
+    """A CI job that already runs in a manylinux image: manywheel builds there without an engine,
+    with the interpreters under /opt/python and the image's auditwheel."""
+    engine = engine_or_skip("docker")
+    project = example("c-extension")
+    script = (
+        "set -eu\n"
+        "mkdir /tmp/manywheel && tar -C /src --exclude=./.venv --exclude=./.git -cf - . | tar -C /tmp/manywheel -xf -\n"
+        "/opt/python/cp313-cp313/bin/python -m pip install -q /tmp/manywheel\n"
+        "cp -r /project /tmp/project\n"
+        "/opt/python/cp313-cp313/bin/manywheel build /tmp/project --engine host\n"
+        "echo '== dist'; ls /tmp/project/dist\n"
+    )
+    r = subprocess.run(
+        [engine, "run", "--rm", "-v", f"{ROOT}:/src:ro", "-v", f"{project}:/project:ro",
+         FIXTURE_IMAGE, "bash", "-c", script],
+        capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    listed = r.stdout.split("== dist", 1)[1].split()
+    assert sorted(name.split("-")[2] for name in listed) == list(PYTHONS)
+    assert all("manylinux" in name for name in listed)
+    assert "using host" in r.stderr
