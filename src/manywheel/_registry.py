@@ -227,7 +227,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "cache-dir",
         "path",
         None,
-        "Host folder mounted into every build for pip/uv downloads (default: the user cache).",
+        "manywheel's host cache folder (default: the user cache); its shared/ part is mounted into "
+        "every build for pip/uv downloads and ccache.",
         metavar="DIR",
     ),
     OptionSpec(

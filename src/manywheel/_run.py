@@ -77,19 +77,26 @@ class _Run:
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
 
-    def shared_cache(self) -> Path | None:
-        """The host folder shared by every target for downloads (and ccache), if enabled."""
-        if not self.options.shared_cache:
-            return None
+    def cache_root(self) -> Path:
+        """manywheel's host cache folder (``cache-dir``)."""
         root = self.options.cache_dir or platformdirs.user_cache_path("manywheel")
         root.mkdir(parents=True, exist_ok=True)
         return root
 
+    def shared_cache(self) -> Path | None:
+        """The part of the cache folder that builds may write (downloads, ccache), if enabled.
+        Only this is mounted: a build must not alter the cached venvs other builds restore."""
+        if not self.options.shared_cache:
+            return None
+        shared = self.cache_root() / "shared"
+        shared.mkdir(exist_ok=True)
+        return shared
+
     def create_args(self) -> tuple[str, ...]:
         """Arguments for every build container: the shared cache mount, then the user's."""
-        root = self.shared_cache()
+        shared = self.shared_cache()
         args = self.options.engine_args
-        return args if root is None else ("--volume", f"{root}:{CACHE}", *args)
+        return args if shared is None else ("--volume", f"{shared}:{CACHE}", *args)
 
     def require_engine(self) -> Engine:
         if self.engine is None:
@@ -305,9 +312,9 @@ def _environment(run: _Run, plan_: Plan, preparation: Preparation | None) -> str
 
 def _venv_caches(run: _Run, targets: list[Target], env_key: str) -> dict[str, Path]:
     """Where each target's build venv is cached (none in host mode: its paths differ per run)."""
-    root = run.shared_cache()
-    if not run.options.cache_venv or root is None or isinstance(run.engine, HostEngine):
+    if not run.options.cache_venv or isinstance(run.engine, HostEngine):
         return {}
+    root = run.cache_root()
     recipe = venv_recipe(run.options)
     return {
         t.identifier: venv_path(root, venv_key(run.options, t, env_key, recipe)) for t in targets

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, FIXTURE_IMAGE, ROOT
+from tests.conftest import EXAMPLES, FIXTURE_IMAGE, ROOT, engine_or_skip
 from tests.integration.helpers import leftover_containers, manywheel, tree_digest, wheels
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
@@ -245,9 +245,8 @@ def as_nobody(tmp_path: Path):  # type: ignore[no-untyped-def]
     shutil.rmtree(home, ignore_errors=True)
 
 
-def test_docker_permission_denied(engine: str, as_nobody) -> None:  # type: ignore[no-untyped-def]
-    if engine != "docker":
-        pytest.skip("the daemon socket's permissions are docker's")
+def test_docker_permission_denied(as_nobody) -> None:  # type: ignore[no-untyped-def]
+    engine_or_skip("docker")  # the daemon socket's permissions are docker's
     r = as_nobody("build", "c-extension", "--engine", "docker")
     assert r.returncode == 4, r.stdout + r.stderr
     assert "permission denied" in r.stderr
@@ -286,11 +285,8 @@ def test_doctor_missing_image(engine: str, tmp_path: Path) -> None:
     ],
     ids=["ulimits-above-hard-limit", "bad-runtime"],
 )  # fmt: skip
-def test_doctor_diagnoses_podman_config(
-    engine: str, tmp_path: Path, conf: str, problem: str, fix: str
-) -> None:
-    if engine != "podman":
-        pytest.skip("containers.conf is podman's")
+def test_doctor_diagnoses_podman_config(tmp_path: Path, conf: str, problem: str, fix: str) -> None:
+    engine = engine_or_skip("podman")  # containers.conf is podman's
     path = tmp_path / "containers.conf"
     path.write_text(conf)
     r = doctor(engine, str(tmp_path), env={"CONTAINERS_CONF": str(path)})
@@ -299,9 +295,8 @@ def test_doctor_diagnoses_podman_config(
     assert fix in r.stdout
 
 
-def test_doctor_permission_denied(engine: str, as_nobody) -> None:  # type: ignore[no-untyped-def]
-    if engine != "docker":
-        pytest.skip("the daemon socket's permissions are docker's")
+def test_doctor_permission_denied(as_nobody) -> None:  # type: ignore[no-untyped-def]
+    engine_or_skip("docker")  # the daemon socket's permissions are docker's
     r = as_nobody("doctor", "c-extension", "--engine", "docker")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "permission denied" in r.stdout
