@@ -9,7 +9,7 @@ export MANYWHEEL_TEST_ENGINES=${MANYWHEEL_TEST_ENGINES:-docker,podman}
 .venv/bin/ruff format --check -q src tests scripts benchmarks
 .venv/bin/mypy
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
