@@ -19,10 +19,11 @@ from ._cibuildwheel import to_toml, translate
 from ._completion import SHELLS, completion_script
 from ._doctor import diagnose
 from ._engine import detect_engine
-from ._errors import ConfigError, ManywheelError
+from ._errors import ConfigError, EngineError, ManywheelError
 from ._events import Listener
 from ._export import export_docker, write_export
 from ._github import GitHubRenderer, step_summary
+from ._host import HOST_IMAGE
 from ._live import LiveRenderer, use_live_display
 from ._logs import default_log_root
 from ._merge import github_matrix, merge_reports
@@ -391,7 +392,17 @@ def _build(options: Options, listener: Listener, quiet: bool, report: Path | Non
 
 def _export(ns: argparse.Namespace, listener: Listener) -> int:
     options = _options(ns)
+    if options.engine == "host":
+        raise ConfigError(
+            "export docker writes a container build, so it cannot use engine = 'host'",
+            tip="use --engine docker or podman (it resolves the targets in the image)",
+        )
     resolved = plan(options, listener)
+    if resolved.image == HOST_IMAGE:  # auto fell back to host mode: no image to export
+        raise EngineError(
+            "export docker needs a working container engine to inspect the image",
+            tip="start docker or podman (`manywheel doctor` shows what is wrong)",
+        )
     folder = (ns.output or options.project_dir / "manywheel-export").absolute()
     files = export_docker(options, resolved)
     write_export(files, folder, options.project_dir)

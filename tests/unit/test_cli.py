@@ -108,3 +108,10 @@ def test_cibuildwheel_table_is_read_when_manywheel_table_is_absent(tmp_path: Pat
     assert opts.setup_script == "echo 'before-all ran' > /opt/mw-before-all"
     assert opts.repair_command == "auditwheel repair -w {dest_dir} {wheel}"
     assert any("ignored macos" in n for n in opts.notes)
+
+
+def test_export_refuses_host_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
+    assert main(["export", "docker", str(tmp_path), "--engine", "host"]) == 2
+    assert "cannot use engine = 'host'" in capsys.readouterr().err
+    assert not (tmp_path / "manywheel-export").exists()
