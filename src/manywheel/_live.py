@@ -68,6 +68,8 @@ class LiveRenderer:
 
     # -- events ---------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
+        if event.kind == "output" and self.verbosity < 2:
+            return  # build output is in the logs; the refresh thread keeps the rows current
         with self._lock:
             self._handle(event)
             self._draw()
