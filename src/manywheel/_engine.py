@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from ._errors import EngineError
@@ -86,16 +87,31 @@ class Engine:
         stdout: int | IO[bytes] | None = subprocess.PIPE,
         stderr: int | IO[bytes] | None = subprocess.PIPE,
     ) -> subprocess.Popen[bytes]:
+        return self._spawn([self.binary, *args], stdin=stdin, stdout=stdout, stderr=stderr)
+
+    def _spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: int | IO[bytes] | None,
+        stdout: int | IO[bytes] | None,
+        stderr: int | IO[bytes] | None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start a tracked child in its own session (a terminal Ctrl-C reaches us, not it)."""
         try:
             proc = subprocess.Popen(
-                [self.binary, *args],
+                list(argv),
                 stdin=stdin,
                 stdout=stdout,
                 stderr=stderr,
-                start_new_session=True,  # a terminal Ctrl-C reaches us, not the engine client
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
             )
         except OSError as e:
-            raise EngineError(f"cannot run {self.binary}: {e.strerror}") from None
+            raise EngineError(f"cannot run {argv[0]}: {e.strerror}") from None
         self.registry.add(proc)
         return proc
 
@@ -203,20 +219,13 @@ class Engine:
         args = ["exec", "-i"] if stdin not in (None, subprocess.DEVNULL) else ["exec"]
         for k in env or {}:
             args += ["--env", k]  # value taken from our environment: never on a command line
-        child_env = {**os.environ, **(env or {})}
-        try:
-            proc = subprocess.Popen(
-                [self.binary, *args, name, *command],
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-                env=child_env,
-            )
-        except OSError as e:
-            raise EngineError(f"cannot run {self.binary}: {e.strerror}") from None
-        self.registry.add(proc)
-        return proc
+        return self._spawn(
+            [self.binary, *args, name, *command],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env={**os.environ, **(env or {})},
+        )
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
         return self.call(

@@ -135,20 +135,9 @@ class HostEngine(Engine):
         root = self._roots.get(name)
         if root is None or not root.is_dir():
             raise EngineError(f"host build folder for {name} is gone")
-        try:
-            proc = subprocess.Popen(
-                list(command),
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                cwd=root,
-                env=self._env(env),
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise EngineError(f"cannot run {command[0]}: {e.strerror}") from None
-        self.registry.add(proc)
-        return proc
+        return self._spawn(
+            command, stdin=stdin, stdout=stdout, stderr=stderr, env=self._env(env), cwd=root
+        )
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
         proc = subprocess.run(
