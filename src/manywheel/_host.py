@@ -31,15 +31,10 @@ from ._layout import Layout
 from ._options import Options
 from ._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
 
-__all__ = ["HOST_IMAGE", "HostEngine", "check_host_options", "host_tools", "in_container"]
+__all__ = ["HOST_IMAGE", "HostEngine", "check_host_options", "host_tools"]
 
 HOST_IMAGE = "host"
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
-
-
-def in_container() -> bool:
-    """Whether this process runs inside a container (a CI job in a manylinux image, say)."""
-    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
 
 
 def check_host_options(options: Options) -> None:
