@@ -31,7 +31,14 @@ from ._layout import Layout
 from ._options import Options
 from ._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
 
-__all__ = ["HOST_IMAGE", "HostEngine", "check_host_options", "host_tools"]
+__all__ = [
+    "HOST_IMAGE",
+    "HostEngine",
+    "check_host_options",
+    "discover_host",
+    "host_id",
+    "host_tools",
+]
 
 HOST_IMAGE = "host"
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
