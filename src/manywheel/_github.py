@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ._events import Event
-from ._render import PlainRenderer, format_size
+from ._render import PlainRenderer, summary_row
 from ._run import RunResult
 
 __all__ = ["GitHubRenderer", "escape_data", "escape_property", "step_summary"]
@@ -73,10 +73,9 @@ def step_summary(result: RunResult) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for r in result.results:
-        wheel = r.wheels[0] if r.wheels else None
-        name = f"`{wheel.name}`" if wheel is not None else "-"
-        size = format_size(wheel.stat().st_size) if wheel is not None and wheel.exists() else "-"
-        lines.append(f"| {r.target.identifier} | {r.status} | {name} | {size} | {r.seconds:.1f} |")
+        ident, status, name, _, size, seconds = summary_row(r)
+        name = f"`{name}`" if name != "-" else name
+        lines.append(f"| {ident} | {status} | {name} | {size} | {seconds} |")
     for r in result.failed:
         lines += ["", f"**{r.target.identifier}** {r.status}: {r.error or ''} (log: `{r.log}`)"]
     return "\n".join(lines) + "\n"

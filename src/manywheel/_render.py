@@ -9,7 +9,7 @@ from ._build import TargetResult
 from ._events import Event
 from ._run import RunResult
 
-__all__ = ["PlainRenderer", "format_size", "summary_lines"]
+__all__ = ["PlainRenderer", "format_size", "summary_lines", "summary_row"]
 
 
 def format_size(size: int) -> str:
@@ -50,7 +50,8 @@ class PlainRenderer:
         print(text, file=self.stream, flush=True)
 
 
-def _row(result: TargetResult) -> list[str]:
+def summary_row(result: TargetResult) -> list[str]:
+    """target, status, wheel, tag, size, seconds: one row of the end-of-run summary."""
     wheel = result.wheels[0] if result.wheels else None
     if wheel is not None and wheel.exists():
         name, size = wheel.name, format_size(wheel.stat().st_size)
@@ -62,7 +63,7 @@ def _row(result: TargetResult) -> list[str]:
 
 def summary_lines(result: RunResult) -> list[str]:
     header = ["target", "status", "wheel", "tag", "size", "seconds"]
-    lines = _table([header] + [_row(r) for r in result.results])
+    lines = _table([header] + [summary_row(r) for r in result.results])
     for r in result.failed:
         lines += ["", f"{r.target.identifier} {r.status}: {r.error or ''}".rstrip()]
         if r.status == "failed":
