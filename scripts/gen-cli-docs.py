@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from manywheel.__main__ import make_parser  # noqa: E402
+from manywheel._completion import subcommands  # noqa: E402
 
 INTRO = """# manywheel command reference
 
@@ -25,10 +26,8 @@ def _commands(
     parser: argparse.ArgumentParser, title: str = "manywheel"
 ) -> list[tuple[str, argparse.ArgumentParser]]:
     out = [(title, parser)]
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                out += _commands(sub, f"{title} {name}")
+    for name, (_, sub) in subcommands(parser).items():
+        out += _commands(sub, f"{title} {name}")
     return out
 
 

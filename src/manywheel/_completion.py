@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ._shell import quote
 
-__all__ = ["SHELLS", "completion_script"]
+__all__ = ["SHELLS", "completion_script", "subcommands"]
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -29,7 +29,8 @@ def _flags(parser: argparse.ArgumentParser) -> tuple[tuple[str, str, tuple[str, 
     return tuple(out)
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, tuple[str, argparse.ArgumentParser]]:
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, tuple[str, argparse.ArgumentParser]]:
+    """The parser's subcommands: name -> (help, parser); empty when it has none."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help or "" for a in action._choices_actions}
@@ -39,9 +40,9 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, tuple[str, argpars
 
 def _commands(parser: argparse.ArgumentParser) -> list[_Command]:
     commands = []
-    for name, (help_text, sub) in _subparsers(parser).items():
+    for name, (help_text, sub) in subcommands(parser).items():
         commands.append(_Command(name, help_text, _flags(sub)))
-        for child, (child_help, p) in _subparsers(sub).items():
+        for child, (child_help, p) in subcommands(sub).items():
             commands.append(_Command(f"{name} {child}", child_help, _flags(p)))
     return commands
 
