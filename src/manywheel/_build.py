@@ -20,11 +20,6 @@ from ._transfer import Rejected
 
 __all__ = ["STEP_EXIT", "TargetResult", "VenvCache", "build_script", "stream_steps", "venv_recipe"]
 
-# Paths in a container (host mode uses a private folder instead: see Layout).
-PROJECT = CONTAINER.project
-CACHE = CONTAINER.cache
-OUT_DIR = CONTAINER.out
-
 # Exit codes the script uses to say which step failed.
 STEP_EXIT = {30: "source", 31: "venv", 32: "requirements", 33: "build", 34: "repair", 35: "test"}
 

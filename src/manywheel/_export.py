@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ._build import OUT_DIR, PROJECT, build_script
+from ._build import build_script
+from ._layout import CONTAINER
 from ._options import Options
 from ._plan import Plan
 from ._prepare import IN, preparation_for
@@ -31,7 +32,7 @@ def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
     lines = [
         "# Written by `manywheel export docker`: the prepared build environment.",
         f"FROM {plan.image}",
-        f"WORKDIR {PROJECT}",  # creates the folder the project is copied into
+        f"WORKDIR {CONTAINER.project}",  # creates the folder the project is copied into
     ]
     for key, value in options.labels:
         lines.append(f"LABEL {quote(key)}={quote(value)}")
@@ -143,8 +144,8 @@ def _script(options: Options, plan: Plan) -> str:
     for name, value in (
         ("__SECRET_NAMES__", secrets),  # values come from the caller's environment at exec
         ("__IN__", IN),
-        ("__PROJECT__", PROJECT),
-        ("__OUT__", OUT_DIR),
+        ("__PROJECT__", CONTAINER.project),
+        ("__OUT__", CONTAINER.out),
     ):
         target = target.replace(name, value)
     text += target

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import platformdirs
 
-from ._build import CACHE, TargetResult, venv_recipe
+from ._build import TargetResult, venv_recipe
 from ._engine import Engine, ProcessRegistry, detect_engine
 from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
 from ._host import HOST_IMAGE, HostEngine, check_host_options, discover_host, host_id, host_tools
+from ._layout import CONTAINER
 from ._lock import output_lock
 from ._logs import default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
@@ -96,7 +97,7 @@ class _Run:
         """Arguments for every build container: the shared cache mount, then the user's."""
         shared = self.shared_cache()
         args = self.options.engine_args
-        return args if shared is None else ("--volume", f"{shared}:{CACHE}", *args)
+        return args if shared is None else ("--volume", f"{shared}:{CONTAINER.cache}", *args)
 
     def require_engine(self) -> Engine:
         if self.engine is None:
