@@ -13,6 +13,7 @@ import manywheel._engine as eng
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 PACKAGES = Path(__file__).resolve().parent / "packages"
+OUTPUTS = shutil.ignore_patterns("dist", "build", "*.egg-info", "manywheel-export")
 FIXTURE_IMAGE = os.environ.get("MANYWHEEL_FIXTURE_IMAGE", "localhost/manywheel-fixture:forky")
 
 
@@ -85,7 +86,8 @@ def example(tmp_path: Path) -> Iterator[object]:
     def copy(name: str) -> Path:
         dest = tmp_path / name
         source = EXAMPLES / name if (EXAMPLES / name).is_dir() else PACKAGES / name
-        shutil.copytree(source, dest)
+        # Only the sources: a README main job run before the tests leaves dist/ in the example.
+        shutil.copytree(source, dest, ignore=OUTPUTS)
         return dest
 
     return copy

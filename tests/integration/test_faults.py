@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, FIXTURE_IMAGE, ROOT, engine_or_skip
+from tests.conftest import EXAMPLES, FIXTURE_IMAGE, OUTPUTS, ROOT, engine_or_skip
 from tests.integration.helpers import leftover_containers, manywheel, tree_digest, wheels
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
@@ -230,7 +230,7 @@ def as_nobody(tmp_path: Path):  # type: ignore[no-untyped-def]
     if os.geteuid() != 0:
         pytest.skip("needs root to run a command as another user")
     home = Path(tempfile.mkdtemp(prefix="mw-nobody-", dir="/var/tmp"))
-    shutil.copytree(EXAMPLES / "c-extension", home / "c-extension")
+    shutil.copytree(EXAMPLES / "c-extension", home / "c-extension", ignore=OUTPUTS)
     subprocess.run(["chmod", "-R", "a+rwX", str(home)], check=True)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
