@@ -3,7 +3,7 @@
 #
 # A Debian forky rootfs made by debootstrap, with CPython 3.13, 3.14 and 3.15 laid out as
 # manylinux does (/opt/python/cpXY-cpXY, each with pip and build), gcc/g++/gfortran,
-# auditwheel and patchelf on PATH, and the host CA bundle as the trust store.
+# auditwheel, uv and patchelf on PATH, and the host CA bundle as the trust store.
 #
 # Usage: tests/images/build-fixture.sh [ENGINE ...]     (default: every engine that answers)
 # Env:   MANYWHEEL_FIXTURE_IMAGE (default localhost/manywheel-fixture:forky)

@@ -10,11 +10,13 @@ for v in 3.13 3.14 3.15; do
   "python$v" -m venv "$dest"
   "$dest/bin/python" -m pip install --quiet --upgrade pip build
 done
-# auditwheel in its own venv, linked on PATH, as manylinux does.
+# auditwheel and uv in their own venv, linked on PATH, as manylinux does.
 python3.13 -m venv /opt/_internal/tools
-/opt/_internal/tools/bin/python -m pip install --quiet auditwheel
+/opt/_internal/tools/bin/python -m pip install --quiet auditwheel uv
 ln -sf /opt/_internal/tools/bin/auditwheel /usr/local/bin/auditwheel
+ln -sf /opt/_internal/tools/bin/uv /usr/local/bin/uv
 auditwheel --version
+uv --version
 patchelf --version
 gfortran --version | head -n1
 
