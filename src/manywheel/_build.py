@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from ._events import Emitter
+from ._installer import choose_lines, install_line, probe_line, uv_exports
 from ._layout import CONTAINER, Layout
 from ._logs import TargetLog
 from ._options import Options
@@ -62,14 +63,17 @@ exit 127
 
 
 # A venv with pip, without ensurepip's slow reinstall of pip: pip is copied from the target
-# interpreter's own installation when it has one (manylinux interpreters do).
+# interpreter's own installation when it has one (manylinux interpreters do). Without pip
+# ($3 = no-pip) when uv installs and no script of the user's could call pip: creating pip's
+# thousand files costs up to a second of kernel time in a container.
 VENV_SCRIPT = r"""set -eu
 py=$1 dest=$2
 "$py" -m venv --without-pip "$dest"
+[ "${3:-pip}" = no-pip ] && exit 0
 site=$("$dest/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 if src=$("$py" -c 'import os, pip; print(os.path.dirname(os.path.dirname(pip.__file__)))' 2>/dev/null) &&
   [ -d "$src/pip" ] && ls -d "$src"/pip-*.dist-info >/dev/null 2>&1; then
-  cp -R "$src/pip" "$src"/pip-*.dist-info "$site/"
+  (cd "$src" && tar -cf - pip pip-*.dist-info) | tar -xf - -C "$site"
   minor=$("$dest/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   for name in pip pip3 "pip$minor"; do
     printf '#!%s\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' \
@@ -95,12 +99,21 @@ def _requirements(options: Options, inbox: str) -> list[str]:
     return words
 
 
+def _scripts_may_call_pip(options: Options) -> bool:
+    """A build-command or before-build of the user's runs in the venv: it gets pip there."""
+    return options.build_command is not None or bool(options.before_build.strip())
+
+
 def venv_recipe(options: Options) -> str:
     """Everything in the script that decides what the venv holds (part of its cache key)."""
-    return "\n".join(
-        [VENV_SCRIPT, *_requirements(options, CONTAINER.inbox), *options.source]
-        + [f"{k}={v}" for k, v in options.environment]
-    )
+    parts = [
+        VENV_SCRIPT,
+        f"installer={options.installer} pip-for-scripts={_scripts_may_call_pip(options)}",
+        *_requirements(options, CONTAINER.inbox),
+    ]
+    parts += options.source
+    parts += [f"{k}={v}" for k, v in options.environment]
+    return "\n".join(parts)
 
 
 def _venv_lines(
@@ -121,10 +134,13 @@ def _venv_lines(
     words = " ".join(quote(w) for w in _requirements(options, inbox))
     lines = [
         "step venv",
-        f"sh {inbox}/make-venv.sh {quote(target.python)} {work}/venv || fail 'could not create a venv with {target.python}' 31",
+        "mw_pip=pip"
+        if _scripts_may_call_pip(options)
+        else 'mw_pip=pip; if [ "$mw_installer" = uv ]; then mw_pip=no-pip; fi',
+        f"sh {inbox}/make-venv.sh {quote(target.python)} {work}/venv \"$mw_pip\" || fail 'could not create a venv with {target.python}' 31",
         f". {work}/venv/bin/activate",
         "step requirements",
-        f"python -m pip install {words} || fail 'installing the build requirements failed' 32",
+        f"{install_line(words)} || fail 'installing the build requirements failed' 32",
     ]
     if cache == "save":  # before the build can change the venv
         lines.append(f"tar -cf {work}/venv.tar -C {work} venv || rm -f {work}/venv.tar")
@@ -163,6 +179,7 @@ def build_script(
     project, inbox = layout.project, layout.inbox
     built, out = layout.built, layout.out
     lines = [
+        probe_line(),
         "set -eu",
         "(set -o pipefail) 2>/dev/null && set -o pipefail",
         f"step() {{ printf '%s step %s\\n' {quote(marker)} \"$1\"; }}",
@@ -178,6 +195,7 @@ def build_script(
         *pip_exports(options),
         f"rm -rf {built} {out} && mkdir -p {built} {out}",
         *_cache_lines(options, layout),
+        *uv_exports(options),
     ]
     if options.source:
         lines.append("step source")
@@ -194,6 +212,7 @@ def build_script(
     # Like cibuildwheel, the environment is evaluated with the target's interpreter first on PATH.
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
     lines += [export_word(k, v) for k, v in options.environment]
+    lines += choose_lines(options)
     lines += _venv_lines(options, target, layout, files, venv_cache)
     files["ninja"] = NINJA_WRAPPER.encode()
     lines += [
@@ -210,7 +229,10 @@ def build_script(
             f'bash -e {inbox}/build-command.sh || fail "build-command failed (exit $?)" 33'
         )
     else:
-        iso = "" if options.build_isolation else " --no-isolation"
+        # pip is build's default installer; --installer needs build >= 1.2, so only uv names it.
+        if options.build_isolation:
+            lines.append('mw_iso=; if [ "$mw_installer" = uv ]; then mw_iso=--installer=uv; fi')
+        iso = " $mw_iso" if options.build_isolation else " --no-isolation"
         lines.append(
             f'python -m build --wheel{iso} --outdir {built} . || fail "the build failed (exit $?)" 33'
         )

@@ -45,6 +45,7 @@ class Options:
     skip: tuple[str, ...] = ()
     build_requirements: Path | None = None
     build_isolation: bool = True
+    installer: str = "auto"  # auto | pip | uv
     system_packages: tuple[str, ...] = ()
     repos_dir: Path | None = None
     pip_index_url: str | None = None

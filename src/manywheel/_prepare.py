@@ -127,10 +127,11 @@ def pip_exports(options: Options) -> list[str]:
     lines = []
     if options.pip_index_url:
         lines.append(f"export PIP_INDEX_URL={quote(options.pip_index_url)}")
-        lines.append(f"export UV_INDEX_URL={quote(options.pip_index_url)}")
+        lines.append(f"export UV_DEFAULT_INDEX={quote(options.pip_index_url)}")
     if options.pip_extra_index_url:
         joined = " ".join(options.pip_extra_index_url)
         lines.append(f"export PIP_EXTRA_INDEX_URL={quote(joined)}")
+        lines.append(f"export UV_INDEX={quote(joined)}")
     return lines
 
 

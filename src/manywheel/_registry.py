@@ -80,6 +80,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Build in an isolated environment (off: build with the target venv's packages).",
     ),
     OptionSpec(
+        "installer",
+        "str",
+        "auto",
+        "What installs the build requirements and build's isolated environment: pip, uv, or "
+        "auto (uv when the image has it on PATH and no pip configuration (PIP_* variables, "
+        "pip.conf) is present, else pip).",
+        choices=("auto", "pip", "uv"),
+        metavar="INSTALLER",
+    ),
+    OptionSpec(
         "system-packages",
         "words",
         (),

@@ -174,7 +174,7 @@ with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
 PY
 cat > /usr/local/bin/tar <<'SH'
 #!/bin/sh
-if [ "$1" = "-cf" ]; then exec python3.13 /usr/local/lib/hostile_tar.py; fi
+if [ "$1 $3 $4" = "-cf -C /manywheel/out" ]; then exec python3.13 /usr/local/lib/hostile_tar.py; fi
 exec /usr/bin/tar "$@"
 SH
 chmod +x /usr/local/bin/tar

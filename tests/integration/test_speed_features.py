@@ -85,3 +85,47 @@ def test_shared_download_cache_and_ccache(engine: str, example: Example, tmp_pat
     )
     assert len(list((cache / "venvs").iterdir())) == 3  # one cached venv per target
     assert not (cache / "ccache").exists()
+
+
+def _target_log(project: Path, identifier: str = "cp313-manylinux_x86_64") -> str:
+    runs = sorted((project.parent / "logs").glob("2*"), key=lambda p: p.stat().st_mtime)
+    return (runs[-1] / f"{identifier}.log").read_text()
+
+
+def test_installer_uv_pip_and_fallbacks(engine: str, example: Example, tmp_path: Path) -> None:
+    project = example("c-extension")
+    cache = tmp_path / "cache"
+    common = ("--python", "3.13", "--cache-dir", str(cache), "--force")
+
+    # auto, and the image has uv (as manylinux images do): uv installs the requirements and
+    # build's isolated environment, with its downloads in the shared cache.
+    r = manywheel(project, engine, *common)
+    assert r.returncode == 0, r.stdout + r.stderr
+    log = _target_log(project)
+    assert "installing with uv (auto: found /usr/local/bin/uv)" in log
+    assert "Creating isolated environment: venv+uv" in log
+    assert any((cache / "shared" / "uv").iterdir())
+
+    # pip when asked.
+    r = manywheel(project, engine, *common, "--installer", "pip")
+    assert r.returncode == 0, r.stdout + r.stderr
+    log = _target_log(project)
+    assert 'installing with pip (installer = "pip")' in log
+    assert "Creating isolated environment: venv+pip" in log
+
+    # auto keeps pip when something configures pip, which uv would not read.
+    r = manywheel(project, engine, *common, "--environment", "PIP_PROGRESS_BAR=off")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "installing with pip (auto: pip is configured by PIP_PROGRESS_BAR)" in _target_log(
+        project
+    )
+
+    # An image without uv: auto falls back to pip; uv asked for fails with the fix.
+    no_uv = ("--setup-script", "rm -f /usr/local/bin/uv")
+    r = manywheel(project, engine, *common, *no_uv)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "installing with pip (auto: the image has no uv on PATH)" in _target_log(project)
+    r = manywheel(project, engine, *common, *no_uv, "--installer", "uv")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert 'installer = "uv", but the image has no uv on PATH' in r.stdout + r.stderr
+    assert len(wheels(project)) == 1  # the earlier wheel stays; nothing half-written

@@ -23,8 +23,9 @@ def test_default_build_installs_build_and_repairs(tmp_path: Path) -> None:
     text, files = script(
         Options(tmp_path, repair_command="auditwheel repair {plat_args} -w {dest_dir} {wheel}")
     )
-    assert "python -m build --wheel --outdir /manywheel/built ." in text
-    assert "python -m pip install build ||" in text
+    assert "python -m build --wheel $mw_iso --outdir /manywheel/built ." in text
+    assert "else python -m pip install build; fi ||" in text
+    assert "then uv pip install build;" in text
     assert files["make-venv.sh"].startswith(b"set -eu")
     assert (
         files["repair.sh"]
@@ -183,8 +184,25 @@ def test_venv_key_follows_what_the_venv_holds(tmp_path: Path) -> None:
     assert venv_key(with_env, TARGET, "env", venv_recipe(with_env)) != venv_key(
         opts, TARGET, "env", venv_recipe(opts)
     )
-    # What only the build uses does not change the venv.
-    other = Options(tmp_path, build_requirements=reqs, build_command="make wheel")
+    # What only the build uses does not change the venv...
+    make = Options(tmp_path, build_requirements=reqs, build_command="make wheel")
+    other = Options(tmp_path, build_requirements=reqs, build_command="bash build.sh")
     assert venv_key(other, TARGET, "env", venv_recipe(other)) == venv_key(
-        opts, TARGET, "env", venv_recipe(opts)
+        make, TARGET, "env", venv_recipe(make)
     )
+    now = venv_key(opts, TARGET, "env", venv_recipe(opts))
+    repair = Options(tmp_path, build_requirements=reqs, repair_command="")
+    assert venv_key(repair, TARGET, "env", venv_recipe(repair)) == now
+    # ...but a script of the user's gets pip in the venv, and the installer may change it.
+    assert venv_key(make, TARGET, "env", venv_recipe(make)) != now
+    pip = Options(tmp_path, build_requirements=reqs, installer="pip")
+    assert venv_key(pip, TARGET, "env", venv_recipe(pip)) != now
+
+
+def test_venv_has_pip_unless_uv_installs_and_no_user_script_runs(tmp_path: Path) -> None:
+    default, _ = script(Options(tmp_path))
+    assert 'if [ "$mw_installer" = uv ]; then mw_pip=no-pip; fi' in default
+    for custom in (Options(tmp_path, build_command="make"), Options(tmp_path, before_build="x")):
+        text, _ = script(custom)
+        assert "mw_pip=pip\n" in text
+        assert "no-pip" not in text

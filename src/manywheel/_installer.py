@@ -1,0 +1,87 @@
+"""pip or uv: which one installs into the build venv and build's isolated environment.
+
+The choice is made in the container, by the build script, because only there is it known
+whether the image has ``uv`` on PATH and whether pip is configured (an ``ENV PIP_INDEX_URL``
+in the image, a ``/etc/pip.conf`` written by a setup script). ``auto`` picks uv only when
+nothing would make uv behave differently from pip: uv reads neither PIP_* variables nor
+pip.conf, so a configured pip keeps the build on pip.
+"""
+
+from __future__ import annotations
+
+from ._options import Options
+from ._shell import quote
+
+__all__ = ["PIP_CONFIG_FILES", "choose_lines", "install_line", "probe_line", "uv_exports"]
+
+# Where pip reads its configuration on Linux (besides $PIP_CONFIG_FILE and the venv's own).
+PIP_CONFIG_FILES = (
+    "/etc/pip.conf",
+    "/etc/xdg/pip/pip.conf",
+    "$HOME/.pip/pip.conf",
+    "$HOME/.config/pip/pip.conf",
+)
+
+_FIX = 'set installer = "pip", or add uv to the image (system-packages or setup-script)'
+
+
+def probe_line() -> str:
+    """First line of the script: the PIP_* variables the container started with (image ENV,
+    secret-environment), before the script exports its own."""
+    return (
+        "mw_pip_env=$(env | sed -n 's/^\\(PIP_[A-Za-z0-9_]*\\)=.*/\\1/p' | sort -u | tr '\\n' ' ')"
+    )
+
+
+def uv_exports(options: Options) -> list[str]:
+    """uv's counterparts of the pip settings every build gets (harmless when pip is used)."""
+    # The cache is a bind mount, the venv is not: hard links across them fail, so copy. A build
+    # uses the image's interpreters, never one uv would download. System certificates, as pip's
+    # truststore does, so an image's own CA store (or ca-bundle) works for both.
+    lines = ["export UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1"]
+    if not options.shared_cache:
+        lines.append("export UV_NO_CACHE=1")
+    return lines
+
+
+def choose_lines(options: Options, config_files: tuple[str, ...] = PIP_CONFIG_FILES) -> list[str]:
+    """Set ``mw_installer`` to pip or uv and say why; run after `source` and `environment`."""
+    user_pip = sorted({name for name, _ in options.environment if name.startswith("PIP_")})
+    lines = [f"mw_installer={quote(options.installer)}"]
+    if user_pip:
+        lines.append(f'mw_pip_env="$mw_pip_env"{quote(" ".join(user_pip))}')
+    if options.installer == "pip":
+        lines.append("mw_why='installer = \"pip\"'")
+    elif options.installer == "uv":
+        missing = quote('installer = "uv", but the image has no uv on PATH: ' + _FIX)
+        lines += [
+            f"mw_uv=$(command -v uv 2>/dev/null) || fail {missing} 31",
+            "mw_why=\"installer = 'uv': $mw_uv\"",
+        ]
+    else:
+        files = " ".join(f'"{path}"' for path in config_files)
+        lines += [
+            "mw_pip_cfg=",
+            f'for mw_f in "${{PIP_CONFIG_FILE:-}}" {files}; do',
+            '  if [ -n "$mw_f" ] && [ -f "$mw_f" ]; then mw_pip_cfg=$mw_f; break; fi',
+            "done",
+            "if ! mw_uv=$(command -v uv 2>/dev/null); then",
+            "  mw_installer=pip mw_why='auto: the image has no uv on PATH'",
+            'elif [ -n "${mw_pip_env% }" ]; then',
+            '  mw_installer=pip mw_why="auto: pip is configured by ${mw_pip_env% }"',
+            'elif [ -n "$mw_pip_cfg" ]; then',
+            '  mw_installer=pip mw_why="auto: pip is configured by $mw_pip_cfg"',
+            "else",
+            '  mw_installer=uv mw_why="auto: found $mw_uv"',
+            "fi",
+        ]
+    lines.append('echo "manywheel: installing with $mw_installer ($mw_why)"')
+    return lines
+
+
+def install_line(words: str) -> str:
+    """Install ``words`` (already shell-quoted) into the active venv with the chosen installer."""
+    return (
+        f'if [ "$mw_installer" = uv ]; then uv pip install {words}; '
+        f"else python -m pip install {words}; fi"
+    )
