@@ -19,10 +19,27 @@ from ._prepare import ca_exports, pip_exports
 from ._shell import export_literal, export_word, quote
 from ._transfer import Rejected
 
-__all__ = ["STEP_EXIT", "TargetResult", "VenvCache", "build_script", "stream_steps", "venv_recipe"]
+__all__ = [
+    "COPY_IN_EXIT",
+    "STEP_EXIT",
+    "TargetResult",
+    "VenvCache",
+    "build_script",
+    "stream_steps",
+    "venv_recipe",
+]
 
-# Exit codes the script uses to say which step failed.
-STEP_EXIT = {30: "source", 31: "venv", 32: "requirements", 33: "build", 34: "repair", 35: "test"}
+# Exit codes the script uses to say which step failed (29: unpacking the files it came with).
+COPY_IN_EXIT = 29
+STEP_EXIT = {
+    COPY_IN_EXIT: "copy-in",
+    30: "source",
+    31: "venv",
+    32: "requirements",
+    33: "build",
+    34: "repair",
+    35: "test",
+}
 
 
 @dataclass

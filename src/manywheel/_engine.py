@@ -192,8 +192,10 @@ class Engine:
         labels: Mapping[str, str],
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        start: bool = False,
     ) -> str:
-        args = ["create", "--name", name]
+        """Create the container (and with ``start``, start it in the same call: ``run -d``)."""
+        args = ["run", "-d", "--name", name] if start else ["create", "--name", name]
         for k, v in labels.items():
             args += ["--label", f"{k}={v}"]
         for k, v in (env or {}).items():
@@ -236,10 +238,11 @@ class Engine:
         )
 
     def remove(self, names: Sequence[str]) -> None:
-        """Remove containers now: no stop grace period (our keep-alive process ignores SIGTERM)."""
+        """Remove containers now, with the anonymous volumes an image's VOLUME lines give them:
+        no stop grace period (our keep-alive process ignores SIGTERM)."""
         if names:
             now = ["--time", "0"] if self.name == "podman" else []
-            self.call(["rm", "-f", *now, *names], check=False, timeout=QUICK_TIMEOUT)
+            self.call(["rm", "-f", "-v", *now, *names], check=False, timeout=QUICK_TIMEOUT)
 
     def containers(self, label: str) -> list[str]:
         r = self.call(
@@ -257,8 +260,7 @@ class Engine:
     ) -> Iterator[str]:
         """A started container that is removed on the way out, whatever happened."""
         try:
-            self.create(image, name, labels=labels, extra_args=extra_args)
-            self.start(name)
+            self.create(image, name, labels=labels, extra_args=extra_args, start=True)
             yield name
         finally:
             self.remove([name])

@@ -7,14 +7,26 @@ import io
 import os
 import subprocess
 import tarfile
+import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from ._engine import QUICK_TIMEOUT, Engine
 from ._errors import EngineError
+from ._shell import quote
 
-__all__ = ["Rejected", "copy_in", "copy_out_wheels", "project_files"]
+__all__ = [
+    "Parcel",
+    "ParcelFeeder",
+    "Rejected",
+    "copy_in",
+    "copy_out_wheels",
+    "project_files",
+    "unpack_command",
+    "write_parcels",
+]
 
 # Never copied into the container: caches and environments that belong to the host.
 EXCLUDED_NAMES = frozenset(
@@ -51,6 +63,70 @@ def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """What goes into one folder of a container: a host tree (minus exclusions) and named files."""
+
+    dest: str  # absolute path in the container
+    tree: Path | None = None
+    exclude: tuple[Path, ...] = ()
+    files: Mapping[str, bytes | Path] = field(default_factory=dict)
+
+
+def unpack_command(parcels: Iterable[Parcel]) -> str:
+    """Shell that extracts a stream from :func:`write_parcels` on stdin into the container."""
+    dirs = " ".join(quote(p.dest) for p in parcels)
+    return f"mkdir -p {dirs} && tar -xf - -C / --no-same-owner"
+
+
+def write_parcels(stream: IO[bytes], parcels: Iterable[Parcel]) -> None:
+    """One tar stream with every parcel under its folder (names relative to /), owned by root."""
+    with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for parcel in parcels:
+            base = parcel.dest.strip("/")
+            if parcel.tree is not None:
+                for path in project_files(parcel.tree, parcel.exclude):
+                    tar.add(
+                        path,
+                        arcname=f"{base}/{path.relative_to(parcel.tree)}",
+                        recursive=False,
+                        filter=_root_owned,
+                    )
+            for name, content in parcel.files.items():
+                if isinstance(content, Path):
+                    tar.add(content, arcname=f"{base}/{name}", recursive=True, filter=_root_owned)
+                else:
+                    info = _root_owned(tarfile.TarInfo(f"{base}/{name}"))
+                    info.size = len(content)
+                    info.mode = 0o755
+                    tar.addfile(info, io.BytesIO(content))
+
+
+class ParcelFeeder(threading.Thread):
+    """Writes parcels into a child's stdin in the background, then closes it.
+
+    For a command that unpacks its input and then goes on (and prints): writing and reading in
+    one thread could deadlock on full pipes. A host-side failure (an unreadable file) is kept in
+    ``error``; the truncated stream makes the unpacking fail in the container too.
+    """
+
+    def __init__(self, stream: IO[bytes], parcels: Iterable[Parcel]) -> None:
+        super().__init__(name="manywheel-copy-in", daemon=True)
+        self.stream, self.parcels = stream, list(parcels)
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            write_parcels(self.stream, self.parcels)
+        except BrokenPipeError:
+            pass  # the child went away; its exit status tells
+        except OSError as e:
+            self.error = e
+        finally:
+            with contextlib.suppress(OSError):
+                self.stream.close()
+
+
 def copy_in(
     engine: Engine,
     container: str,
@@ -61,32 +137,17 @@ def copy_in(
     files: Mapping[str, bytes | Path] | None = None,
 ) -> None:
     """Extract ``tree`` (a host folder) and ``files`` (relative name -> content) under ``dest``."""
+    parcel = Parcel(dest, tree, tuple(exclude), files or {})
     proc = engine.exec_(
         container,
-        ["/bin/sh", "-c", f'mkdir -p "{dest}" && tar -xf - -C "{dest}" --no-same-owner'],
+        ["/bin/sh", "-c", unpack_command([parcel])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     assert proc.stdin is not None
     try:
-        with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            if tree is not None:
-                for path in project_files(tree, exclude):
-                    tar.add(
-                        path,
-                        arcname=str(path.relative_to(tree)),
-                        recursive=False,
-                        filter=_root_owned,
-                    )
-            for name, content in (files or {}).items():
-                if isinstance(content, Path):
-                    tar.add(content, arcname=name, recursive=True, filter=_root_owned)
-                else:
-                    info = _root_owned(tarfile.TarInfo(name))
-                    info.size = len(content)
-                    info.mode = 0o755
-                    tar.addfile(info, io.BytesIO(content))
+        write_parcels(proc.stdin, [parcel])
     except BrokenPipeError:
         pass
     finally:
