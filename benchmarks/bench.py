@@ -537,12 +537,21 @@ class Bench:
         self._cibw_engine = config
         return config
 
-    def cibuildwheel_build(self, label: str, project: Path, output: Path) -> Run | None:
+    def cibuildwheel_build(
+        self, label: str, project: Path, output: Path, frontend: str = "build"
+    ) -> Run | None:
         if self.cibuildwheel is None:
             return None
         identifiers = " ".join(f"{t}-manylinux_x86_64" for t in targets_tags())
+        extra = {}
+        if "uv" in frontend:
+            # uv trusts its own CA roots unless told to use the system's, which is what the
+            # fixture image has (and what pip, through truststore, uses); manywheel sets this.
+            extra["CIBW_ENVIRONMENT"] = "UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1"
         env = child_env(
             {
+                **extra,
+                "CIBW_BUILD_FRONTEND": frontend,
                 "CIBW_PLATFORM": "linux",
                 "CIBW_ARCHS": "x86_64",
                 "CIBW_BUILD": identifiers,
@@ -594,6 +603,39 @@ class Bench:
             self._start_seconds = statistics.median(samples)
         return self._start_seconds
 
+    @staticmethod
+    def _compile_command(tag: str) -> str:
+        """Shell that sets $cmd to the target's compile command, as setuptools' build_ext runs
+        it: the interpreter's sysconfig ``CC CFLAGS CCSHARED -I<include>``."""
+        py = f"/opt/python/{tag}-{tag}/bin/python"
+        return (
+            f"cmd=$({py} -c 'import sysconfig as s; v = s.get_config_var; "
+            'print(" ".join(x for x in (v("CC"), v("CFLAGS"), v("CCSHARED")) if x), '
+            '"-I" + s.get_paths()["include"])\')'
+        )
+
+    def measure_parallel_compile(self, project: Path) -> float | None:
+        """Wall time of the three compiles started at once in one container, bare: the floor
+        any tool running the targets side by side on these cores can reach."""
+        lines = ["set -e"]
+        for tag in targets_tags():
+            lines += [
+                self._compile_command(tag),
+                f"$cmd -c /bench/{HEAVY_C_PATH} -o /tmp/{tag}.o &",
+            ]
+        lines += ["wait"]
+        argv = [
+            self.engine, "run", "--rm", "--volume", f"{project}:/bench:ro", self.image,
+            "bash", "-c", "\n".join(lines),
+        ]  # fmt: skip
+        t0 = time.monotonic()
+        done = quiet(argv, timeout=1800)
+        seconds = time.monotonic() - t0
+        if done.returncode != 0:
+            self.note("could not measure the parallel compile: " + done.stderr.strip()[-200:])
+            return None
+        return seconds
+
     def measure_compiles(self, project: Path) -> dict[str, float]:
         """Serial compile time of the heavy C file per target, exactly as setuptools runs gcc.
 
@@ -602,11 +644,8 @@ class Bench:
         """
         lines = ["set -e"]
         for tag in targets_tags():
-            py = f"/opt/python/{tag}-{tag}/bin/python"
             lines += [
-                f"cmd=$({py} -c 'import sysconfig as s; v = s.get_config_var; "
-                'print(" ".join(x for x in (v("CC"), v("CFLAGS"), v("CCSHARED")) if x), '
-                '"-I" + s.get_paths()["include"])\')',
+                self._compile_command(tag),
                 "t0=$(date +%s%N)",
                 f"$cmd -c /bench/{HEAVY_C_PATH} -o /tmp/{tag}.o",
                 "t1=$(date +%s%N)",
@@ -676,75 +715,108 @@ class Bench:
         source = write_heavy_project(self.fresh("heavy-source") / "project")
         size_kib = (source / HEAVY_C_PATH).stat().st_size / 1024
         self.say(f"  source: {size_kib:.0f} KiB of C in {source / HEAVY_C_PATH}")
+        ideal = self.heavy_ideal(source)
+        self.say("  measuring the three compiles started at once, bare, in one container")
+        floor = self.measure_parallel_compile(source)
+        if floor is not None:
+            self.say(f"    {fmt_s(floor)} (the floor for side-by-side targets on these cores)")
+        start = self.container_start_seconds()
+        self.say(f"  one container start ({self.engine} run --rm IMAGE true): {fmt_s(start)}")
+        runs = self.heavy_runs(source)
+        self.heavy_rows(runs, ideal, start)
+        mw = median([r.seconds for r in runs["mw"] if r.ok])
+        if floor is not None and mw is not None:
+            self.rows.append(
+                Row(
+                    "heavy vs bare parallel compile",
+                    f"{fmt_s(mw)} (+{(mw / floor - 1) * 100:.0f}% over {fmt_s(floor)})",
+                    goal="(informational)",
+                )
+            )
+        if self.also_jobs is not None:
+            self.heavy_with_jobs(source, self.also_jobs, ideal)
+
+    def heavy_ideal(self, source: Path) -> float | None:
+        """max(longest compile, total compile / cores), from each target's compile measured alone."""
         self.say("  measuring each target's compile alone, one after the other, in one container")
         compiles = self.measure_compiles(source)
         for tag, seconds in compiles.items():
             self.say(f"    {tag}: {fmt_s(seconds)}")
+        if len(compiles) != len(PYTHONS):
+            return None
         cores = len(os.sched_getaffinity(0))
-        ideal: float | None = None
-        if len(compiles) == len(PYTHONS):
-            ideal = max(*compiles.values(), sum(compiles.values()) / cores)
-            self.say(
-                f"  ideal bound: max(longest {fmt_s(max(compiles.values()))}, "
-                f"total {fmt_s(sum(compiles.values()))} / {cores} cores) = {fmt_s(ideal)}"
-            )
-        start = self.container_start_seconds()
-        self.say(f"  one container start ({self.engine} run --rm IMAGE true): {fmt_s(start)}")
+        ideal = max(*compiles.values(), sum(compiles.values()) / cores)
+        self.say(
+            f"  ideal bound: max(longest {fmt_s(max(compiles.values()))}, "
+            f"total {fmt_s(sum(compiles.values()))} / {cores} cores) = {fmt_s(ideal)}"
+        )
+        return ideal
 
-        mw_runs: list[Run] = []
-        warm_runs: list[Run] = []
-        cibw_runs: list[Run] = []
+    def heavy_runs(self, source: Path) -> dict[str, list[Run]]:
+        """Every heavy build, interleaved per repeat so that drift in load hits all alike."""
+        runs: dict[str, list[Run]] = {k: [] for k in ("mw", "warm", "pip", "cibw", "cibw-uv")}
+
+        def keep(key: str, run: Run | None) -> None:
+            if run is not None:
+                runs[key].append(run)
+
         for i in range(self.repeat):
             # Cold: an empty cache folder of its own (no cached venv, no downloads).
             cache = self.fresh(f"heavy-cache-{i + 1}")
             project = self.copy_project(source, "heavy-mw")
-            run = self.manywheel_build(
+            keep("mw", self.manywheel_build(
                 f"heavy-{i + 1}", project, project.parent / "out",
                 "--cache-dir", str(cache), force=True,
-            )  # fmt: skip
-            mw_runs.append(run)
-            self.record_rss(run)
+            ))  # fmt: skip
             # Warm: the next release, a fresh copy of the source, the caches of the cold run.
             project = self.copy_project(source, "heavy-mw-warm")
-            warm = self.manywheel_build(
+            keep("warm", self.manywheel_build(
                 f"heavy-warm-{i + 1}", project, project.parent / "out",
                 "--cache-dir", str(cache), force=True,
-            )  # fmt: skip
-            warm_runs.append(warm)
-            self.record_rss(warm)
-            if self.cibuildwheel is not None:
-                project = self.copy_project(source, "heavy-cibw")
-                other = self.cibuildwheel_build(
-                    f"heavy-cibw-{i + 1}", project, project.parent / "out"
-                )
-                if other is not None:
-                    cibw_runs.append(other)
-        mw = median([r.seconds for r in mw_runs if r.ok])
-        cibw_text, cibw = self.cibw_cell(cibw_runs)
+            ))  # fmt: skip
+            # Like for like with cibuildwheel's default: manywheel on pip, cold.
+            project = self.copy_project(source, "heavy-mw-pip")
+            keep("pip", self.manywheel_build(
+                f"heavy-pip-{i + 1}", project, project.parent / "out",
+                "--cache-dir", str(self.fresh(f"heavy-cache-pip-{i + 1}")),
+                "--installer", "pip", force=True,
+            ))  # fmt: skip
+            for key, frontend in (("cibw", "build"), ("cibw-uv", "build[uv]")):
+                project = self.copy_project(source, f"heavy-{key}")
+                keep(key, self.cibuildwheel_build(
+                    f"heavy-{key}-{i + 1}", project, project.parent / "out", frontend
+                ))  # fmt: skip
+        for run in runs["mw"] + runs["warm"] + runs["pip"]:
+            self.record_rss(run)
+        return runs
+
+    def heavy_rows(self, runs: dict[str, list[Run]], ideal: float | None, start: float) -> None:
+        def mw_median(key: str) -> float | None:
+            return median([r.seconds for r in runs[key] if r.ok])
+
+        def cell(value: float | None) -> str:
+            return fmt_s(value) if value is not None else "failed"
+
+        mw = mw_median("mw")
+        cibw_text, cibw = self.cibw_cell(runs["cibw"])
+        uv_text, cibw_uv = self.cibw_cell(runs["cibw-uv"])
         met = "-"
         if mw is not None and cibw is not None:
             met = yes_no(cibw / mw >= GOAL_HEAVY_RATIO)
-        self.rows.append(
-            Row(
-                "heavy (3 targets, cold)",
-                fmt_s(mw) if mw is not None else "failed",
-                cibw_text,
-                ratio(cibw, mw),
-                f"ratio >= {GOAL_HEAVY_RATIO}x",
-                met,
-            )
-        )
-        warm_mw = median([r.seconds for r in warm_runs if r.ok])
-        self.rows.append(
+        goal = f"ratio >= {GOAL_HEAVY_RATIO}x"
+        info = "(informational)"
+        self.rows += [
+            Row("heavy (3 targets, cold)", cell(mw), cibw_text, ratio(cibw, mw), goal, met),
             Row(
                 "heavy, warm caches (2nd run)",
-                fmt_s(warm_mw) if warm_mw is not None else "failed",
-                cibw_text,
-                ratio(cibw, warm_mw),
-                "(informational)",
-                "-",
-            )
-        )
+                cell(mw_median("warm")), cibw_text, ratio(cibw, mw_median("warm")), info,
+            ),
+            Row(
+                "heavy, both on pip (mw --installer pip)",
+                cell(mw_median("pip")), cibw_text, ratio(cibw, mw_median("pip")), info,
+            ),
+            Row("heavy, both on uv (cibw build[uv])", cell(mw), uv_text, ratio(cibw_uv, mw), info),
+        ]  # fmt: skip
         if ideal is not None:
             # Container starts on manywheel's critical path: the image discovery, then one
             # target's container (targets start side by side).
@@ -753,13 +825,11 @@ class Bench:
             self.rows.append(
                 Row(
                     "heavy vs ideal bound",
-                    (fmt_s(mw) if mw is not None else "failed") + above,
+                    cell(mw) + above,
                     goal=f"<= {fmt_s(bound)} (ideal {fmt_s(ideal)} +15% +2 starts)",
                     met=yes_no(mw <= bound) if mw is not None else "-",
                 )
             )
-        if self.also_jobs is not None:
-            self.heavy_with_jobs(source, self.also_jobs, ideal)
 
     def heavy_with_jobs(self, source: Path, jobs: int, ideal: float | None) -> None:
         """The heavy case again with ``--jobs N`` (informational: how much scheduling matters)."""
