@@ -101,6 +101,8 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     with engine.container(
         job.build_image, job.container_name, labels=job.labels, extra_args=job.create_args
     ) as ctr:
+        if job.cancelled.is_set():  # interrupted while the container was starting
+            return False
         layout = engine.layout(ctr)
         cache = job.venv_cache
         mode: VenvCache = "off" if cache is None else "restore" if cache.is_file() else "save"
