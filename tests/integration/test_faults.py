@@ -25,7 +25,13 @@ Example = Callable[[str], Path]
 def start(
     project: Path, engine: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "manywheel", "build", str(project), "--engine", engine]
+    # As a terminal's foreground job would: when the tests run as a background job, SIGINT
+    # arrives ignored, and a program rightly keeps an inherited SIG_IGN. exec keeps SIG_DFL.
+    foreground = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'manywheel', *sys.argv[1:]])"
+    )
+    cmd = [sys.executable, "-c", foreground, "build", str(project), "--engine", engine]
     cmd += ["--image", FIXTURE_IMAGE, "--pull", "never", "--log-dir", str(project.parent / "logs")]
     return subprocess.Popen(
         [*cmd, *args],
