@@ -31,7 +31,7 @@ def source_digest(options: Options) -> str:
     """A hash of every file that is copied into the build container."""
     digest = hashlib.sha256()
     root = options.project_dir
-    for path in project_files(root, exclude=[options.output_dir]):
+    for path in project_files(root, exclude=options.own_folders()):
         rel = path.relative_to(root).as_posix()
         if path.is_symlink():
             digest.update(f"L{rel}\0{os.readlink(path)}\0".encode())

@@ -84,6 +84,11 @@ class Options:
         values += [os.environ[k] for k in self.secret_environment if os.environ.get(k)]
         return tuple(values)
 
+    def own_folders(self) -> tuple[Path, ...]:
+        """manywheel's folders (output, cache, logs): when they lie inside the project, they
+        are neither copied into builds nor part of its fingerprint."""
+        return tuple(p for p in (self.output_dir, self.cache_dir, self.log_dir) if p is not None)
+
     def effective_jobs(self, targets: int) -> int:
         """Targets to run at once. Auto runs them all together (up to 2 per core): with fewer
         targets left than cores, a one-per-core limit would leave cores idle while the last

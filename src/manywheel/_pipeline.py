@@ -114,7 +114,7 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         if cache is not None and mode == "restore":
             inbox["venv.tar"] = cache
         parcels = [
-            Parcel(layout.project, options.project_dir, (options.output_dir,)),
+            Parcel(layout.project, options.project_dir, options.own_folders()),
             Parcel(layout.inbox, files=inbox),
         ]
         code = _run_script(
@@ -176,7 +176,7 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         )
         files["test.sh"] = script.encode()
         parcels = [
-            Parcel(layout.project, job.options.project_dir, (job.options.output_dir,)),
+            Parcel(layout.project, job.options.project_dir, job.options.own_folders()),
             Parcel(layout.inbox, files=files),
         ]
         code = _run_script(

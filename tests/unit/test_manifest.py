@@ -29,6 +29,18 @@ def test_source_digest_tracks_content_not_output(tmp_path: Path) -> None:
     assert source_digest(opts) != first
 
 
+def test_own_folders_inside_the_project_are_not_sources(tmp_path: Path) -> None:
+    base = project(tmp_path)
+    root = base.project_dir
+    opts = Options(root, output_dir=root / "dist", cache_dir=root / ".mwcache", log_dir=root / "l")
+    first = source_digest(opts)
+    for folder in (root / ".mwcache" / "venvs", root / "l" / "run1"):
+        folder.mkdir(parents=True)
+        (folder / "f").write_text("changes every run")
+    assert source_digest(opts) == first
+    assert set(opts.own_folders()) == {root / "dist", root / ".mwcache", root / "l"}
+
+
 def test_fingerprint_depends_on_inputs_not_on_run_settings(tmp_path: Path) -> None:
     opts = project(tmp_path)
     fp = fingerprint(opts, T, "env", "src")
