@@ -266,8 +266,21 @@ def make_parser() -> argparse.ArgumentParser:
         ("list", "list the prepared-environment images"),
         ("clean", "remove the prepared-environment images"),
     ):
-        c = cache_sub.add_parser(name, help=help_text, description=help_text)
+        c = cache_sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text + ", the cached build venvs and (clean --downloads) the "
+            "download cache. engine and cache-dir come from the project's configuration, "
+            "MANYWHEEL_ENGINE / MANYWHEEL_CACHE_DIR and these flags, as for build.",
+        )
+        c.add_argument(
+            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+        )
+        c.add_argument(
+            "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
+        )
         c.add_argument("--engine", choices=("auto", "docker", "podman"), default=None)
+        c.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
         c.add_argument("--debug", action="store_true", help="show tracebacks for errors")
         if name == "clean":
             c.add_argument(
@@ -348,22 +361,24 @@ def _doctor(ns: argparse.Namespace) -> int:
 
 
 def _cache(ns: argparse.Namespace) -> int:
-    choice = ns.engine or os.environ.get(env_name("engine"), "auto")
-    engine = detect_engine(choice)
-    root = download_cache(
-        Path(os.environ[env_name("cache-dir")]) if os.environ.get(env_name("cache-dir")) else None
+    cli = {"engine": ns.engine, "cache-dir": str(ns.cache_dir) if ns.cache_dir else None}
+    options = load_options(
+        ns.project_dir, cli={k: v for k, v in cli.items() if v}, config_file=ns.config
     )
+    # Host mode keeps no prepared images; the venvs and downloads are still there.
+    engine = None if options.engine == "host" else detect_engine(options.engine)
+    root = download_cache(options.cache_dir)
     if ns.cache_command == "list":
-        images = list_prepared(engine)
+        images = list_prepared(engine) if engine is not None else []
         for image in images:
             print(f"{image.tag}  {image.image_id[:19]}  {image.created}  {image.size}")
-        print(f"{len(images)} prepared environment(s) in {engine.name}")
+        print(f"{len(images)} prepared environment(s) in {engine.name if engine else 'host mode'}")
         venvs = list_venvs(root)
         size = sum(v.stat().st_size for v in venvs)
         print(f"{len(venvs)} cached build venv(s), {format_size(size)}, in {root / 'venvs'}")
         print(f"download cache: {root}")
         return 0
-    for tag in clean_prepared(engine):
+    for tag in clean_prepared(engine) if engine is not None else []:
         print(f"removed {tag}")
     removed = clean_venvs(root)
     if removed:

@@ -47,19 +47,32 @@ def test_unchanged_rebuild_is_a_no_op(engine: str, example: Example, tmp_path: P
 
 def test_cache_list_and_clean(engine: str, example: Example) -> None:
     project = example("c-extension")
+    # The project's own cache folder, as `build` and `cache` both read it from its config.
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    assert "\n[tool.manywheel]\n" in text
+    pyproject.write_text(
+        text.replace("\n[tool.manywheel]\n", '\n[tool.manywheel]\ncache-dir = "build-cache"\n')
+    )
+    cache = project / "build-cache"
     label = uuid.uuid4().hex
     r = manywheel(project, engine, "--python", "3.13", "--setup-script", f"echo {label}")
     assert r.returncode == 0, r.stderr
+    assert len(list((cache / "venvs").glob("*.tar"))) == 1
     listed = subprocess.run(
-        [sys.executable, "-m", "manywheel", "cache", "list", "--engine", engine],
+        [sys.executable, "-m", "manywheel", "cache", "list", str(project), "--engine", engine],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "localhost/manywheel-env:" in listed
+    assert "1 cached build venv(s)" in listed
+    assert f"in {cache / 'venvs'}" in listed
     cleaned = subprocess.run(
-        [sys.executable, "-m", "manywheel", "cache", "clean", "--engine", engine],
+        [sys.executable, "-m", "manywheel", "cache", "clean", str(project), "--engine", engine],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "removed localhost/manywheel-env:" in cleaned
+    assert f"removed 1 cached build venv(s) from {cache / 'venvs'}" in cleaned
+    assert list((cache / "venvs").glob("*.tar")) == []
     after = subprocess.run(
         [engine, "images", "--filter", "label=manywheel.prepared=1", "--format", "{{.ID}}"],
         capture_output=True, text=True, check=True,
