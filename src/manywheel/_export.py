@@ -17,6 +17,7 @@ from ._options import Options
 from ._plan import Plan
 from ._prepare import IN, preparation_for
 from ._shell import quote
+from ._transfer import EXCLUDED_NAMES
 
 __all__ = ["ExportedFile", "export_docker"]
 
@@ -61,6 +62,13 @@ image="localhost/manywheel-export:$run"
 containers=()
 mkdir -p "$output"
 staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
+# The project goes into each container as a copy without what belongs to the host, as
+# manywheel build copies it: caches and environments, the output folder, this export folder.
+excludes=(__EXCLUDED__)
+for dir in "$output" "$here"__OWN_DIRS__; do
+  rel=$(realpath -m --relative-to="$project" "$dir")
+  case $rel in .|..|../*|/*) ;; *) excludes+=(--no-wildcards "--exclude=./$rel") ;; esac
+done
 
 cleanup() {
   rc=$?
@@ -85,9 +93,8 @@ build_target() {  # IDENTIFIER
   # A container that idles until removed; the build runs in it with exec.
   "$engine" run --detach --name "$name" --label manywheel.export="$run" "$image" \
     tail -f /dev/null >/dev/null
-  # The project goes in as a copy (never a writable bind mount), without the output folder.
-  tar -C "$project" --exclude="./$(realpath --relative-to="$project" "$output" 2>/dev/null || echo .none)" \
-    -cf - . | "$engine" cp - "$name:__PROJECT__"
+  # The project goes in as a copy (never a writable bind mount).
+  tar -C "$project" "${excludes[@]}" -cf - . | "$engine" cp - "$name:__PROJECT__"
   tar -C "$here/targets/$id" -cf - . | "$engine" cp - "$name:/"
   echo "== $id"
   "$engine" exec __SECRET_NAMES__"$name" bash __IN__/build.sh
@@ -139,7 +146,16 @@ def _script(options: Options, plan: Plan) -> str:
         out = options.output_dir.relative_to(options.project_dir)
     except ValueError:
         out = options.output_dir
-    text = SCRIPT_HEAD.replace("__OUTPUT__", str(out))
+    excluded = [f"--exclude={name}" for name in sorted(EXCLUDED_NAMES)] + ["--exclude=*.pyc"]
+    own = []
+    for folder in (options.cache_dir, options.log_dir):
+        if folder is not None and folder.is_relative_to(options.project_dir):
+            own.append(' "$project"/' + quote(str(folder.relative_to(options.project_dir))))
+    text = (
+        SCRIPT_HEAD.replace("__OUTPUT__", str(out))
+        .replace("__EXCLUDED__", " ".join(quote(word) for word in excluded))
+        .replace("__OWN_DIRS__", "".join(own))
+    )
     target = SCRIPT_TARGET
     for name, value in (
         ("__SECRET_NAMES__", secrets),  # values come from the caller's environment at exec

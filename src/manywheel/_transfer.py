@@ -18,6 +18,7 @@ from ._errors import EngineError
 from ._shell import quote
 
 __all__ = [
+    "EXCLUDED_NAMES",
     "Parcel",
     "ParcelFeeder",
     "Rejected",

@@ -42,7 +42,18 @@ def export(project: Path, engine: str, env: dict[str, str]) -> subprocess.Comple
 @pytest.mark.engine
 def test_export_docker_builds_like_manywheel_and_cleans_up(engine: str, example: Example) -> None:
     project = example("scripted")
-    r = export(project, engine, env={"MANYWHEEL_ENVIRONMENT": "MW_SAY=hi"})
+    # Host-only folders the copy must leave out, as manywheel build does: an environment,
+    # bytecode, a cache-dir inside the project, the export folder itself and the output folder.
+    for junk in (".venv/bin/python", "src/__pycache__/x.pyc", "build-cache/uv/x", "dist/old.txt"):
+        (project / junk).parent.mkdir(parents=True, exist_ok=True)
+        (project / junk).write_text("host only\n")
+    absent = ".venv src/__pycache__ build-cache manywheel-export dist"
+    env = {
+        "MANYWHEEL_ENVIRONMENT": "MW_SAY=hi",
+        "MANYWHEEL_CACHE_DIR": str(project / "build-cache"),
+        "MANYWHEEL_BEFORE_BUILD": f"for p in {absent}; do test ! -e $p || exit 7; done",
+    }
+    r = export(project, engine, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = project / "manywheel-export"
     assert (folder / "Dockerfile").read_text().startswith("# Written by `manywheel export docker`")

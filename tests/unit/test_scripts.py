@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from pathlib import Path
 
 from manywheel import Options
 from manywheel._build import build_script, venv_recipe
-from manywheel._plan import ImageFacts, Target
+from manywheel._export import export_docker
+from manywheel._plan import ImageFacts, Plan, Target
 from manywheel._prepare import _mirror_lines, preparation_for
 from manywheel._venvcache import venv_key
 
@@ -206,3 +208,33 @@ def test_venv_has_pip_unless_uv_installs_and_no_user_script_runs(tmp_path: Path)
         text, _ = script(custom)
         assert "mw_pip=pip\n" in text
         assert "no-pip" not in text
+
+
+def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
+    """The exported script's exclusions, run with real bash and tar (no engine needed)."""
+    project = tmp_path / "project"
+    keep = ["pyproject.toml", "src/mod.c", ".git/HEAD", "src/dist-info.txt"]
+    drop = [".venv/bin/python", "src/__pycache__/m.pyc", "src/m.pyc", "dist/a.whl",
+            "cache/uv/x", "logs/run/x.log", "manywheel-export/build-wheels.sh"]  # fmt: skip
+    for name in keep + drop:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("x\n")
+    options = Options(
+        project, output_dir=project / "dist", cache_dir=project / "cache", log_dir=project / "logs"
+    )
+    files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+    text = next(f.data.decode() for f in files if f.path == "build-wheels.sh")
+    start = text.index("excludes=(")
+    block = text[start : text.index("\ndone\n", start) + len("\ndone\n")]
+    here = shlex.quote(str(project / "manywheel-export"))
+    shell = (
+        f"project={shlex.quote(str(project))} output=$project/dist here={here}\n"
+        + block
+        + 'tar -C "$project" "${excludes[@]}" -cf - . | tar -tf -\n'
+    )
+    listing = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
+    names = {line.removeprefix("./").rstrip("/") for line in listing.stdout.split()}
+    assert set(keep) <= names
+    assert not {n for n in names if n.split("/")[0] in {".venv", "dist", "cache", "logs"}}
+    assert not {n for n in names if "__pycache__" in n or n.endswith(".pyc")}
+    assert not {n for n in names if n.startswith("manywheel-export")}
