@@ -115,6 +115,14 @@ def _cli_values(ns: argparse.Namespace) -> dict[str, object]:
     return values
 
 
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    # Also after the command; SUPPRESS keeps a `manywheel --debug COMMAND` from being reset.
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS,
+        help="show tracebacks for errors",
+    )  # fmt: skip
+
+
 def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = sub.add_parser(
         "export",
@@ -142,7 +150,7 @@ def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.Argume
         "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
     )
     export.add_argument("--only", metavar="IDENTIFIER", help="export just this target")
-    export.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_debug(export)
     _add_option_flags(export)
     merge = sub.add_parser(
         "merge",
@@ -156,7 +164,7 @@ def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.Argume
         "-o", "--output", type=Path, metavar="PATH", help="write the merged JSON report here"
     )
     merge.add_argument("--json", action="store_true", help="print the merged JSON")
-    merge.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_debug(merge)
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script",
@@ -165,6 +173,7 @@ def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.Argume
         "~/.config/fish/completions/manywheel.fish",
     )
     completion.add_argument("shell", choices=SHELLS)
+    _add_debug(completion)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -176,6 +185,9 @@ def make_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"manywheel {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks for errors (before or after COMMAND)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, help_text in (
@@ -197,7 +209,7 @@ def make_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("-v", "--verbose", action="count", default=0, help="show build output")
         p.add_argument("-q", "--quiet", action="count", default=0, help="show less")
-        p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+        _add_debug(p)
         p.add_argument(
             "--only",
             metavar="IDENTIFIER",
@@ -233,7 +245,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--from-cibuildwheel", action="store_true", help="translate [tool.cibuildwheel]"
     )
     init.add_argument("--stdout", action="store_true", help="print the table instead of writing it")
-    init.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_debug(init)
     report = sub.add_parser(
         "report",
         help="show the report of the last build (or of REPORT) as a table",
@@ -242,7 +254,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("path", nargs="?", help="a report.json (default: the last run's)")
     report.add_argument("--json", action="store_true", help="print the JSON itself")
-    report.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_debug(report)
     doctor = sub.add_parser(
         "doctor",
         help="check engines, permissions, image, disk and limits; print the fix for each problem",
@@ -254,7 +266,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--engine", choices=("auto", "docker", "podman", "host"), default=None)
     doctor.add_argument("--image", default=None, help="the image to check (default: the config's)")
-    doctor.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_debug(doctor)
     cache = sub.add_parser(
         "cache",
         help="list or remove prepared environments and downloads",
@@ -281,7 +293,7 @@ def make_parser() -> argparse.ArgumentParser:
         )
         c.add_argument("--engine", choices=("auto", "docker", "podman"), default=None)
         c.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
-        c.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+        _add_debug(c)
         if name == "clean":
             c.add_argument(
                 "--downloads", action="store_true", help="also empty the host download cache"

@@ -115,3 +115,17 @@ def test_export_refuses_host_mode(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["export", "docker", str(tmp_path), "--engine", "host"]) == 2
     assert "cannot use engine = 'host'" in capsys.readouterr().err
     assert not (tmp_path / "manywheel-export").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--debug", "plan"], ["plan", "--debug"], ["--debug", "plan", "--debug"], ["plan"]],
+)
+def test_debug_before_or_after_the_command(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.manywheel]\njobs = [\n")  # broken TOML
+    assert main([*argv, str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "pyproject.toml" in err
+    assert ("Traceback" in err) == ("--debug" in argv)
