@@ -192,10 +192,9 @@ class Engine:
         labels: Mapping[str, str],
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
-        start: bool = False,
     ) -> str:
-        """Create the container (and with ``start``, start it in the same call: ``run -d``)."""
-        args = ["run", "-d", "--name", name] if start else ["create", "--name", name]
+        """Create the container and start it, in one call (``run -d``)."""
+        args = ["run", "-d", "--name", name]
         for k, v in labels.items():
             args += ["--label", f"{k}={v}"]
         for k, v in (env or {}).items():
@@ -204,9 +203,6 @@ class Engine:
         args += [*extra_args, "--entrypoint", "/bin/sh", image, "-c", "while :; do sleep 600; done"]
         self.call(args, timeout=PULL_TIMEOUT)
         return name
-
-    def start(self, name: str) -> None:
-        self.call(["start", name])
 
     def exec_(
         self,
@@ -260,7 +256,7 @@ class Engine:
     ) -> Iterator[str]:
         """A started container that is removed on the way out, whatever happened."""
         try:
-            self.create(image, name, labels=labels, extra_args=extra_args, start=True)
+            self.create(image, name, labels=labels, extra_args=extra_args)
             yield name
         finally:
             self.remove([name])
