@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ._build import COPY_IN_EXIT, STEP_EXIT, TargetResult, VenvCache, build_scri
 from ._engine import QUICK_TIMEOUT, Engine
 from ._errors import EngineError, ManywheelError
 from ._events import Emitter
+from ._layout import Layout
 from ._logs import TargetLog
 from ._options import Options
 from ._output import check_wheel
@@ -56,17 +58,26 @@ def _marker() -> str:
 def _run_script(
     job: TargetJob,
     ctr: str,
+    layout: Layout,
     script: str,
-    parcels: list[Parcel],
+    inbox: Mapping[str, bytes | Path],
     *,
     marker: str,
     log: TargetLog,
     result: TargetResult,
 ) -> int:
-    """Copy ``parcels`` in and run ``script`` (one of them) in the same exec, streaming its
-    output into the target's log: one engine round trip instead of one per step."""
-    secret_env = {k: os.environ[k] for k in job.options.secret_environment if k in os.environ}
-    command = f"{unpack_command(parcels)} || exit {COPY_IN_EXIT}; exec {job.shell} {script}"
+    """Copy the project and ``inbox`` in and run ``script`` (one of the inbox's files) in the
+    same exec, streaming its output into the target's log: one engine round trip, not three."""
+    options = job.options
+    parcels = [
+        Parcel(layout.project, options.project_dir, options.own_folders()),
+        Parcel(layout.inbox, files=inbox),
+    ]
+    secret_env = {k: os.environ[k] for k in options.secret_environment if k in os.environ}
+    command = (
+        f"{unpack_command(parcels)} || exit {COPY_IN_EXIT}; "
+        f"exec {job.shell} {layout.inbox}/{script}"
+    )
     proc = job.engine.exec_(ctr, ["/bin/sh", "-c", command], stdin=subprocess.PIPE, env=secret_env)
     assert proc.stdin is not None
     feeder = ParcelFeeder(proc.stdin, parcels)
@@ -113,12 +124,8 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         inbox: dict[str, bytes | Path] = dict(files)
         if cache is not None and mode == "restore":
             inbox["venv.tar"] = cache
-        parcels = [
-            Parcel(layout.project, options.project_dir, options.own_folders()),
-            Parcel(layout.inbox, files=inbox),
-        ]
         code = _run_script(
-            job, ctr, f"{layout.inbox}/build.sh", parcels, marker=marker, log=log, result=result
+            job, ctr, layout, "build.sh", inbox, marker=marker, log=log, result=result
         )
         if job.cancelled.is_set():
             return False
@@ -175,12 +182,8 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
             job.options, job.target, result.wheels[0], marker, has_ca, layout=layout
         )
         files["test.sh"] = script.encode()
-        parcels = [
-            Parcel(layout.project, job.options.project_dir, job.options.own_folders()),
-            Parcel(layout.inbox, files=files),
-        ]
         code = _run_script(
-            job, ctr, f"{layout.inbox}/test.sh", parcels, marker=marker, log=log, result=result
+            job, ctr, layout, "test.sh", files, marker=marker, log=log, result=result
         )
         if code != 0 and not job.cancelled.is_set():
             _failed(job, ctr, code, result)
