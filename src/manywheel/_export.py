@@ -17,7 +17,7 @@ from ._options import Options
 from ._plan import Plan
 from ._prepare import IN, preparation_for
 from ._shell import quote
-from ._transfer import EXCLUDED_NAMES
+from ._transfer import EXCLUDED_NAMES, EXCLUDED_SUFFIXES
 
 __all__ = ["ExportedFile", "export_docker"]
 
@@ -146,7 +146,8 @@ def _script(options: Options, plan: Plan) -> str:
         out = options.output_dir.relative_to(options.project_dir)
     except ValueError:
         out = options.output_dir
-    excluded = [f"--exclude={name}" for name in sorted(EXCLUDED_NAMES)] + ["--exclude=*.pyc"]
+    excluded = [f"--exclude={name}" for name in sorted(EXCLUDED_NAMES)]
+    excluded += [f"--exclude=*{suffix}" for suffix in EXCLUDED_SUFFIXES]
     own = []
     for folder in (options.cache_dir, options.log_dir):
         if folder is not None and folder.is_relative_to(options.project_dir):

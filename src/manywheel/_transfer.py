@@ -19,6 +19,7 @@ from ._shell import quote
 
 __all__ = [
     "EXCLUDED_NAMES",
+    "EXCLUDED_SUFFIXES",
     "Parcel",
     "ParcelFeeder",
     "Rejected",
@@ -42,10 +43,11 @@ EXCLUDED_NAMES = frozenset(
         ".manywheel",
     }
 )
+EXCLUDED_SUFFIXES = (".pyc",)  # files: bytecode of the host's interpreter
 
 
 def project_files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
-    """Files and folders of the project to copy, minus host-only caches and the output folder."""
+    """Files and folders of the project to copy, minus host-only caches and ``exclude``."""
     skip = {p.resolve() for p in exclude}
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -54,7 +56,7 @@ def project_files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
             d for d in dirnames if d not in EXCLUDED_NAMES and (here / d).resolve() not in skip
         )
         out.extend(here / d for d in dirnames)
-        out.extend(here / f for f in sorted(filenames) if not f.endswith(".pyc"))
+        out.extend(here / f for f in sorted(filenames) if not f.endswith(EXCLUDED_SUFFIXES))
     return out
 
 
