@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -58,11 +58,14 @@ def _on_sigterm(signum: int, frame: object) -> NoReturn:
     raise Terminated
 
 
-def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+def _add_option_flags(
+    parser: argparse.ArgumentParser, names: Collection[str] | None = None
+) -> None:
+    """The registry's options as flags (``names``: just these), read back by _cli_values."""
     group = parser.add_argument_group(
         "options (each also settable in [tool.manywheel] and as MANYWHEEL_<NAME>)"
     )
-    for spec in OPTIONS:
+    for spec in OPTIONS if names is None else [s for s in OPTIONS if s.name in names]:
         help_text = f"{spec.help} [{env_name(spec.name)}]"
         dest = "opt:" + spec.name
         if spec.kind == "bool":
@@ -291,13 +294,12 @@ def make_parser() -> argparse.ArgumentParser:
         c.add_argument(
             "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
         )
-        c.add_argument("--engine", choices=("auto", "docker", "podman"), default=None)
-        c.add_argument("--cache-dir", type=Path, default=None, metavar="DIR")
         _add_debug(c)
         if name == "clean":
             c.add_argument(
                 "--downloads", action="store_true", help="also empty the host download cache"
             )
+        _add_option_flags(c, ("engine", "cache-dir"))
     return parser
 
 
@@ -373,10 +375,7 @@ def _doctor(ns: argparse.Namespace) -> int:
 
 
 def _cache(ns: argparse.Namespace) -> int:
-    cli = {"engine": ns.engine, "cache-dir": str(ns.cache_dir) if ns.cache_dir else None}
-    options = load_options(
-        ns.project_dir, cli={k: v for k, v in cli.items() if v}, config_file=ns.config
-    )
+    options = load_options(ns.project_dir, cli=_cli_values(ns), config_file=ns.config)
     # Host mode keeps no prepared images; the venvs and downloads are still there.
     engine = None if options.engine == "host" else detect_engine(options.engine)
     root = download_cache(options.cache_dir)
