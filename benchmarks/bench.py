@@ -362,8 +362,18 @@ def fmt_s(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s" if value >= 10 else f"{value:.2f} s"
 
 
+def fmt_or_failed(value: float | None) -> str:
+    """A measured time, or "failed" where no run gave one."""
+    return fmt_s(value) if value is not None else "failed"
+
+
 def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def ok_median(runs: Sequence[Run]) -> float | None:
+    """Median wall time of the runs that succeeded."""
+    return median([r.seconds for r in runs if r.ok])
 
 
 def targets_tags() -> list[str]:
@@ -695,12 +705,12 @@ class Bench:
                 )
                 if other is not None:
                     cibw_runs.append(other)
-        mw = median([r.seconds for r in mw_runs if r.ok])
+        mw = ok_median(mw_runs)
         cibw_text, cibw = self.cibw_cell(cibw_runs)
         self.rows.append(
             Row(
                 "c-example (3 targets, cold)",
-                fmt_s(mw) if mw is not None else "failed",
+                fmt_or_failed(mw),
                 cibw_text,
                 ratio(cibw, mw),
                 "(informational)",
@@ -723,8 +733,7 @@ class Bench:
         start = self.container_start_seconds()
         self.say(f"  one container start ({self.engine} run --rm IMAGE true): {fmt_s(start)}")
         runs = self.heavy_runs(source)
-        self.heavy_rows(runs, ideal, start)
-        mw = median([r.seconds for r in runs["mw"] if r.ok])
+        mw = self.heavy_rows(runs, ideal, start)
         if floor is not None and mw is not None:
             self.rows.append(
                 Row(
@@ -790,14 +799,11 @@ class Bench:
             self.record_rss(run)
         return runs
 
-    def heavy_rows(self, runs: dict[str, list[Run]], ideal: float | None, start: float) -> None:
-        def mw_median(key: str) -> float | None:
-            return median([r.seconds for r in runs[key] if r.ok])
-
-        def cell(value: float | None) -> str:
-            return fmt_s(value) if value is not None else "failed"
-
-        mw = mw_median("mw")
+    def heavy_rows(
+        self, runs: dict[str, list[Run]], ideal: float | None, start: float
+    ) -> float | None:
+        """The heavy case's rows; returns manywheel's cold median."""
+        mw, warm, pip = ok_median(runs["mw"]), ok_median(runs["warm"]), ok_median(runs["pip"])
         cibw_text, cibw = self.cibw_cell(runs["cibw"])
         uv_text, cibw_uv = self.cibw_cell(runs["cibw-uv"])
         met = "-"
@@ -806,16 +812,13 @@ class Bench:
         goal = f"ratio >= {GOAL_HEAVY_RATIO}x"
         info = "(informational)"
         self.rows += [
-            Row("heavy (3 targets, cold)", cell(mw), cibw_text, ratio(cibw, mw), goal, met),
-            Row(
-                "heavy, warm caches (2nd run)",
-                cell(mw_median("warm")), cibw_text, ratio(cibw, mw_median("warm")), info,
-            ),
+            Row("heavy (3 targets, cold)", fmt_or_failed(mw), cibw_text, ratio(cibw, mw), goal, met),
+            Row("heavy, warm caches (2nd run)", fmt_or_failed(warm), cibw_text, ratio(cibw, warm), info),
             Row(
                 "heavy, both on pip (mw --installer pip)",
-                cell(mw_median("pip")), cibw_text, ratio(cibw, mw_median("pip")), info,
+                fmt_or_failed(pip), cibw_text, ratio(cibw, pip), info,
             ),
-            Row("heavy, both on uv (cibw build[uv])", cell(mw), uv_text, ratio(cibw_uv, mw), info),
+            Row("heavy, both on uv (cibw build[uv])", fmt_or_failed(mw), uv_text, ratio(cibw_uv, mw), info),
         ]  # fmt: skip
         if ideal is not None:
             # Container starts on manywheel's critical path: the image discovery, then one
@@ -825,11 +828,12 @@ class Bench:
             self.rows.append(
                 Row(
                     "heavy vs ideal bound",
-                    cell(mw) + above,
+                    fmt_or_failed(mw) + above,
                     goal=f"<= {fmt_s(bound)} (ideal {fmt_s(ideal)} +15% +2 starts)",
                     met=yes_no(mw <= bound) if mw is not None else "-",
                 )
             )
+        return mw
 
     def heavy_with_jobs(self, source: Path, jobs: int, ideal: float | None) -> None:
         """The heavy case again with ``--jobs N`` (informational: how much scheduling matters)."""
@@ -846,14 +850,14 @@ class Bench:
             )
             runs.append(run)
             self.record_rss(run)
-        value = median([r.seconds for r in runs if r.ok])
+        value = ok_median(runs)
         above = ""
         if value is not None and ideal is not None:
             above = f" (+{(value / ideal - 1) * 100:.0f}% over ideal)"
         self.rows.append(
             Row(
                 f"heavy, manywheel --jobs {jobs}",
-                (fmt_s(value) if value is not None else "failed") + above,
+                fmt_or_failed(value) + above,
                 goal="(informational)",
             )
         )
@@ -886,7 +890,7 @@ class Bench:
         self.rows.append(
             Row(
                 "noop (2nd run wall)",
-                fmt_s(value) if value is not None else "failed",
+                fmt_or_failed(value),
                 goal=f"<= {GOAL_NOOP_SECONDS:g} s",
                 met=yes_no(value <= GOAL_NOOP_SECONDS) if value is not None else "-",
             )
@@ -928,7 +932,7 @@ class Bench:
         self.rows.append(
             Row(
                 "syspkgs (2nd run wall)",
-                fmt_s(wall) if wall is not None else "failed",
+                fmt_or_failed(wall),
                 goal="(informational)",
             )
         )
