@@ -595,10 +595,8 @@ class Bench:
     def cibw_cell(self, runs: list[Run]) -> tuple[str, float | None]:
         if self.cibuildwheel is None:
             return "skipped", None
-        good = [r.seconds for r in runs if r.ok]
-        if not good:
-            return "failed", None
-        return fmt_s(median(good)), median(good)
+        value = ok_median(runs)
+        return fmt_or_failed(value), value
 
     # -- engine facts --------------------------------------------------------------------------
 
