@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -103,9 +104,11 @@ fi
 """
 
 
-# off: make the venv; restore: unpack {inbox}/venv.tar instead; save: make it, then leave a
-# snapshot at {work}/venv.tar for the caller to keep (see _venvcache).
+# off: make the venv; restore: unpack {inbox}/venv.tar instead; save: make it, leave a
+# snapshot at {work}/venv.tar, say so with a `snapshot` control line and wait until the caller
+# has copied it out (it creates {work}/snapshot-taken), before any build code runs (_venvcache).
 VenvCache = Literal["off", "restore", "save"]
+SNAPSHOT_WAIT = 1800  # seconds the script waits for the copy; then it goes on without
 
 
 def _requirements(options: Options, inbox: str) -> list[str]:
@@ -134,7 +137,13 @@ def venv_recipe(options: Options) -> str:
 
 
 def _venv_lines(
-    options: Options, target: Target, layout: Layout, files: dict[str, bytes], cache: VenvCache
+    options: Options,
+    target: Target,
+    layout: Layout,
+    files: dict[str, bytes],
+    cache: VenvCache,
+    *,
+    marker: str,
 ) -> list[str]:
     work, inbox = layout.work, layout.inbox
     if cache == "restore":
@@ -159,8 +168,17 @@ def _venv_lines(
         "step requirements",
         f"{install_line(words)} || fail 'installing the build requirements failed' 32",
     ]
-    if cache == "save":  # before the build can change the venv
-        lines.append(f"tar -cf {work}/venv.tar -C {work} venv || rm -f {work}/venv.tar")
+    if cache == "save":  # copied out before any build code of the project's can touch it
+        lines += [
+            f"if tar -cf {work}/venv.tar -C {work} venv; then",
+            f"  printf '%s snapshot\\n' {quote(marker)}",
+            f"  mw_t=$(($(date +%s) + {SNAPSHOT_WAIT}))",
+            f'  while [ ! -e {work}/snapshot-taken ] && [ "$(date +%s)" -lt "$mw_t" ]; do',
+            "    sleep 0.05 2>/dev/null || sleep 1",
+            "  done",
+            "fi",
+            f"rm -f {work}/venv.tar {work}/snapshot-taken",
+        ]
     return lines
 
 
@@ -230,7 +248,7 @@ def build_script(
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
     lines += [export_word(k, v) for k, v in options.environment]
     lines += choose_lines(options)
-    lines += _venv_lines(options, target, layout, files, venv_cache)
+    lines += _venv_lines(options, target, layout, files, venv_cache, marker=marker)
     files["ninja"] = NINJA_WRAPPER.encode()
     lines += [
         "step build",
@@ -285,13 +303,21 @@ def stream_steps(
     marker: str,
     result: TargetResult,
     emitter: Emitter,
+    *,
+    on_snapshot: Callable[[], None] | None = None,
 ) -> None:
+    """Log and emit the script's output; act on its control lines (steps, the venv snapshot)."""
     assert proc.stdout is not None
     ident = result.target.identifier
     step_started = time.monotonic()
     current = "start"
     prefix = f"{marker} step "
+    snapshot = f"{marker} snapshot\n".encode()
     for raw in iter(proc.stdout.readline, b""):
+        if raw == snapshot:
+            if on_snapshot is not None:
+                on_snapshot()
+            continue
         text = raw.decode(errors="replace")
         if text.startswith(prefix):
             now = time.monotonic()

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ._engine import QUICK_TIMEOUT
+from ._engine import QUICK_TIMEOUT, Engine
+from ._errors import EngineError
+from ._leftovers import reap_containers
 
 __all__ = ["Check", "diagnose"]
 
@@ -126,6 +128,20 @@ def _disk(engine: str, label: str, path: str) -> Check:
     return Check(engine, f"disk ({label})", "ok", detail)
 
 
+def _leftovers(name: str, binary: str) -> Check:
+    """Containers of manywheel runs that were killed: removed here, as the next build would."""
+    try:
+        reaped = reap_containers(Engine(name, binary))
+    except EngineError as e:
+        return Check(name, "leftovers", "warn", f"could not look for leftover containers: {e}")
+    if not reaped:
+        return Check(name, "leftovers", "ok", "no containers left by killed manywheel runs")
+    names = ", ".join(n for n, _ in reaped)
+    return Check(
+        name, "leftovers", "ok", f"removed {len(reaped)} container(s) left by killed runs: {names}"
+    )
+
+
 def _check_engine(name: str, image: str) -> list[Check]:
     binary = shutil.which(name)
     if binary is None:
@@ -154,6 +170,7 @@ def _check_engine(name: str, image: str) -> list[Check]:
             Check(name, "answers", "fail", out.splitlines()[-1] if out else "no answer", fix),
         ]
     checks.append(Check(name, "answers", "ok", f"{name} info works"))
+    checks.append(_leftovers(name, binary))
     fmt = "{{.DockerRootDir}}" if name == "docker" else "{{.Store.GraphRoot}}"
     code, root = _run([binary, "info", "--format", fmt])
     if code == 0 and root:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,26 @@ __all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
 # Bounded waits: no engine call may hang a run forever (except a build's own exec).
 QUICK_TIMEOUT = 60.0
 PULL_TIMEOUT = 1800.0
+
+# A container's main process: says it runs, then lives until its standard input closes.
+LIFELINE = "echo manywheel-ready; while read -r _; do :; done"
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait until the container's main process says it runs (False: it ended first)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while b"manywheel-ready" not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return False
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return False
+        seen = (seen + chunk)[-64:]
+    return True
 
 
 class ProcessRegistry:
@@ -70,6 +91,8 @@ class Engine:
         self.name = name
         self.binary = binary
         self.registry = registry or ProcessRegistry()
+        self._lock = threading.Lock()
+        self._lifelines: dict[str, subprocess.Popen[bytes]] = {}
 
     def __repr__(self) -> str:
         return f"Engine({self.name!r})"
@@ -193,16 +216,45 @@ class Engine:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
     ) -> str:
-        """Create the container and start it, in one call (``run -d``)."""
-        args = ["run", "-d", "--name", name]
-        for k, v in labels.items():
-            args += ["--label", f"{k}={v}"]
+        """Create and start the container; return once its main process runs.
+
+        The main process waits on its standard input, which is a pipe held by this process
+        (through the attached ``run -i`` client): when manywheel ends in any way, even killed,
+        the pipe closes, the main process exits and ``--rm`` removes the container, so no
+        container outlives its run. The work happens in exec calls; ``remove`` ends it sooner.
+        """
+        args = ["run", "-i", "--rm", "--name", name, *extra_args]
         for k, v in (env or {}).items():
             args += ["--env", f"{k}={v}"]
-        # A keep-alive main process; the work happens in exec calls; `rm -f` ends it.
-        args += [*extra_args, "--entrypoint", "/bin/sh", image, "-c", "while :; do sleep 600; done"]
-        self.call(args, timeout=PULL_TIMEOUT)
+        for k, v in labels.items():  # after the user's arguments: manywheel's labels win
+            args += ["--label", f"{k}={v}"]
+        args += ["--entrypoint", "/bin/sh", image, "-c", LIFELINE]
+        proc = self.popen(args, stdin=subprocess.PIPE)
+        with self._lock:
+            self._lifelines[name] = proc
+        if not _wait_ready(proc, PULL_TIMEOUT):
+            self._end_lifeline(name, wait=1.0)
+            err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
+            raise EngineError(
+                f"{self.name} run failed (exit {proc.returncode}): {err or 'no message'}"
+            )
         return name
+
+    def _end_lifeline(self, name: str, wait: float) -> None:
+        with self._lock:
+            proc = self._lifelines.pop(name, None)
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=wait)
+        self.registry.discard(proc)
 
     def exec_(
         self,
@@ -239,6 +291,8 @@ class Engine:
         if names:
             now = ["--time", "0"] if self.name == "podman" else []
             self.call(["rm", "-f", "-v", *now, *names], check=False, timeout=QUICK_TIMEOUT)
+        for name in names:
+            self._end_lifeline(name, wait=QUICK_TIMEOUT / 4)
 
     def containers(self, label: str) -> list[str]:
         r = self.call(

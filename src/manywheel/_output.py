@@ -74,17 +74,19 @@ def check_wheel(path: Path, target: Target, *, repaired: bool) -> WheelInfo | st
     return WheelInfo(path, tuple(sorted(str(t) for t in tags)), path.stat().st_size)
 
 
-def staging_dir(output_dir: Path) -> Path:
-    """A private folder on the output folder's file system, so moves into it are atomic."""
-    parent = output_dir.parent
+def staging_dir(run_dir: Path) -> Path:
+    """The run's private folder for wheels on their way to the output folder: in the run's log
+    folder, so never inside the project (where builds would copy and fingerprint it). A killed
+    run's staging folder is removed by the next run (``_leftovers.sweep_staging``)."""
+    staging = run_dir / "staging"
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".manywheel-staging-", dir=parent))
+        staging.mkdir(mode=0o700, parents=True)
     except OSError as e:
         raise OutputError(
-            f"cannot write next to the output folder {output_dir}: {e.strerror}",
-            tip="choose a writable output-dir (--output-dir DIR)",
+            f"cannot create the staging folder {staging}: {e.strerror}",
+            tip="choose a writable log-dir (--log-dir DIR)",
         ) from None
+    return staging
 
 
 def check_writable(output_dir: Path) -> None:
@@ -112,6 +114,14 @@ def publish(wheels: list[Path], output_dir: Path, keep: Path) -> list[Path]:
     fails before anything is renamed), then renamed. On failure, nothing partial is left in
     ``output_dir`` and the wheels stay in ``keep``, which the error names.
     """
+    for wheel in wheels:
+        final = output_dir / wheel.name
+        if final.is_dir() and not final.is_symlink():
+            raise OutputError(
+                f"{final} is a folder, so the wheel {wheel.name} cannot be written there; "
+                "nothing was published",
+                tip=f"remove or rename that folder; the built wheels are kept in {keep}",
+            )
     pending: list[tuple[Path, Path]] = []
     try:
         output_dir.mkdir(parents=True, exist_ok=True)

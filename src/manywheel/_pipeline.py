@@ -7,7 +7,7 @@ import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from ._output import check_wheel
 from ._plan import Target
 from ._testing import testing_script, wants_tests
 from ._transfer import Parcel, ParcelFeeder, copy_out_wheels, unpack_command
-from ._venvcache import save_venv
+from ._venvcache import drop_venv, save_venv, verify_venv
 
 __all__ = ["TargetJob", "run_target"]
 
@@ -65,6 +65,7 @@ def _run_script(
     marker: str,
     log: TargetLog,
     result: TargetResult,
+    on_snapshot: Callable[[], None] | None = None,
 ) -> int:
     """Copy the project and ``inbox`` in and run ``script`` (one of the inbox's files) in the
     same exec, streaming its output into the target's log: one engine round trip, not three."""
@@ -84,7 +85,7 @@ def _run_script(
     proc.stdin = None  # the feeder owns and closes it
     feeder.start()
     try:
-        stream_steps(proc, log, marker, result, job.emitter)
+        stream_steps(proc, log, marker, result, job.emitter, on_snapshot=on_snapshot)
         code = proc.wait()
     finally:
         job.engine.registry.discard(proc)
@@ -116,7 +117,19 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
             return False
         layout = engine.layout(ctr)
         cache = job.venv_cache
-        mode: VenvCache = "off" if cache is None else "restore" if cache.is_file() else "save"
+        mode: VenvCache = "off" if cache is None else "save"
+        if cache is not None and cache.is_file():
+            problem = verify_venv(cache)
+            if problem is None:
+                mode = "restore"
+            else:
+                drop_venv(cache)
+                job.emitter.warning(
+                    f"{job.target.identifier}: the cached venv {cache} is damaged ({problem}); "
+                    "removed, making it anew",
+                    target=job.target.identifier,
+                )
+                log.write(f"manywheel: removed the damaged cached venv {cache}: {problem}")
         script, files = build_script(
             options, job.target, marker, job.core_budget, layout, venv_cache=mode
         )
@@ -124,22 +137,35 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         inbox: dict[str, bytes | Path] = dict(files)
         if cache is not None and mode == "restore":
             inbox["venv.tar"] = cache
+
+        def keep_snapshot() -> None:  # the script waits, before any build code has run
+            assert cache is not None
+            try:
+                save_venv(
+                    engine, ctr, f"{layout.work}/venv.tar", f"{layout.work}/snapshot-taken", cache
+                )
+            except (EngineError, OSError) as e:  # a cache miss next time, nothing worse
+                log.write(f"manywheel: could not keep the venv in the cache: {e}")
+
         code = _run_script(
-            job, ctr, layout, "build.sh", inbox, marker=marker, log=log, result=result
+            job,
+            ctr,
+            layout,
+            "build.sh",
+            inbox,
+            marker=marker,
+            log=log,
+            result=result,
+            on_snapshot=keep_snapshot if mode == "save" else None,
         )
         if job.cancelled.is_set():
             return False
         if code != 0:
             if cache is not None and mode == "restore" and STEP_EXIT.get(code) == "venv":
-                cache.unlink(missing_ok=True)  # a damaged cached venv: the next run remakes it
+                drop_venv(cache)  # unpacks but does not work: the next run remakes it
                 log.write(f"manywheel: removed the cached venv {cache}; the next run remakes it")
             _failed(job, ctr, code, result)
             return False
-        if cache is not None and mode == "save":
-            try:
-                save_venv(engine, ctr, f"{layout.work}/venv.tar", cache)
-            except (EngineError, OSError) as e:  # a cache miss next time, nothing worse
-                log.write(f"manywheel: could not keep the venv in the cache: {e}")
         result.wheels, result.rejected = copy_out_wheels(engine, ctr, layout.out, dest)
     for r in result.rejected:
         log.write(f"manywheel: rejected {r.name!r} from the container: {r.reason}")

@@ -15,6 +15,7 @@ from ._engine import Engine
 from ._errors import BuildFailedError
 from ._events import Emitter
 from ._layout import CONTAINER
+from ._leftovers import INSTANCE_LABELS
 from ._logs import mask
 from ._options import Options
 from ._plan import ImageFacts
@@ -230,6 +231,7 @@ def prepare_environment(
         engine.run_script(ctr, f"rm -rf {IN}")
         labels = {
             **dict(options.labels),
+            **dict.fromkeys(INSTANCE_LABELS, ""),
             "manywheel.prepared": "1",
             "manywheel.key": preparation.key,
             "manywheel.base": base_image,

@@ -22,6 +22,15 @@ from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
 from ._host import HOST_IMAGE, HostEngine, check_host_options, discover_host, host_id, host_tools
 from ._layout import CONTAINER
+from ._leftovers import (
+    OWNER_FILE,
+    OWNER_LABEL,
+    RUN_LABEL,
+    reap_containers,
+    remove_partial_files,
+    sweep_staging,
+    this_process,
+)
 from ._lock import output_lock
 from ._logs import default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
@@ -31,11 +40,9 @@ from ._pipeline import TargetJob, run_target
 from ._plan import Plan, Target, discover, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
 from ._project import read_project
-from ._venvcache import venv_key, venv_path
+from ._venvcache import project_namespace, venv_key, venv_path
 
 __all__ = ["RunResult", "build", "plan"]
-
-RUN_LABEL = "manywheel.run"
 
 
 @dataclass
@@ -72,7 +79,7 @@ class _Run:
         self.registry = ProcessRegistry()
         self.cancelled = threading.Event()
         self.engine: Engine | None = None
-        self.labels = {RUN_LABEL: self.run_id}
+        self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
 
     def name(self, what: str) -> str:
@@ -84,13 +91,19 @@ class _Run:
         root.mkdir(parents=True, exist_ok=True)
         return root
 
+    def namespace(self) -> str:
+        """This project's part of the caches: what one project's builds write, no other
+        project's build ever reads (see the README's security model)."""
+        return project_namespace(self.options.project_dir)
+
     def shared_cache(self) -> Path | None:
-        """The part of the cache folder that builds may write (downloads, ccache), if enabled.
-        Only this is mounted: a build must not alter the cached venvs other builds restore."""
+        """The part of the cache folder that this project's builds may write (downloads,
+        ccache), if enabled. Only this is mounted: never the cached venvs, never another
+        project's downloads."""
         if not self.options.shared_cache:
             return None
-        shared = self.cache_root() / "shared"
-        shared.mkdir(exist_ok=True)
+        shared = self.cache_root() / "downloads" / self.namespace()
+        shared.mkdir(parents=True, exist_ok=True)
         return shared
 
     def create_args(self) -> tuple[str, ...]:
@@ -103,7 +116,19 @@ class _Run:
         if self.engine is None:
             self.engine = self._pick_engine()
             self.emitter.info(f"using {self.engine.name} ({self.engine.binary})")
+            if not isinstance(self.engine, HostEngine):
+                self._reap(self.engine)
         return self.engine
+
+    def _reap(self, engine: Engine) -> None:
+        """Remove the containers of manywheel runs that were killed, and say so."""
+        reaped = reap_containers(engine)
+        if reaped:
+            pids = ", ".join(sorted({str(owner.pid) for _, owner in reaped}))
+            self.emitter.warning(
+                f"removed {len(reaped)} container(s) left by manywheel runs that were killed "
+                f"(pid {pids}): " + ", ".join(name for name, _ in reaped)
+            )
 
     def _pick_engine(self) -> Engine:
         choice = self.options.engine
@@ -323,7 +348,8 @@ def _venv_caches(run: _Run, targets: list[Target], env_key: str) -> dict[str, Pa
     root = run.cache_root()
     recipe = venv_recipe(run.options)
     return {
-        t.identifier: venv_path(root, venv_key(run.options, t, env_key, recipe)) for t in targets
+        t.identifier: venv_path(root, run.namespace(), venv_key(run.options, t, env_key, recipe))
+        for t in targets
     }
 
 
@@ -332,22 +358,32 @@ def _build_and_publish(
 ) -> tuple[list[TargetResult], list[Path]]:
     """Build ``targets``, check their wheels, move the good ones into the output folder."""
     options = run.options
-    staging = staging_dir(options.output_dir)
-    keep_staging = False
+    staging = staging_dir(run.log_dir)
     try:
         results = _run_targets(run, replace(plan_, targets=tuple(targets)), image, staging, venvs)
         good = [r for r in results if r.status == "built"]
+        kept = run.log_dir / "kept-wheels"  # not swept by later runs, unlike staging/
         try:
-            published = publish([r.wheels[0] for r in good], options.output_dir, staging)
+            published = publish([r.wheels[0] for r in good], options.output_dir, kept)
         except BaseException:
-            keep_staging = True
+            with contextlib.suppress(OSError):  # else it stays as staging/, named in the error
+                staging.rename(kept)
             raise
         for r in good:
             r.wheels = [options.output_dir / r.wheels[0].name]
         return results, published
     finally:
-        if not keep_staging:
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_leftovers(run: _Run) -> None:
+    """What killed runs left here: staging folders of dead runs, partial files in the output
+    folder (this run holds its lock, so nobody else is writing them). Say what went."""
+    staged = sweep_staging(run.log_dir.parent, current=run.log_dir)
+    partial = remove_partial_files(run.options.output_dir)
+    if staged or partial:
+        gone = [str(p) for p in (*staged, *partial)]
+        run.emitter.warning("removed what killed manywheel runs left: " + ", ".join(gone))
 
 
 def build(options: Options, listener: Listener | None = None) -> RunResult:
@@ -364,7 +400,9 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
         check_writable(options.output_dir)
         run.log_dir.mkdir(parents=True, exist_ok=True)
+        (run.log_dir / OWNER_FILE).write_text(this_process().token() + "\n")
         latest_link(run.log_dir.parent, run.run_id)
+        _remove_leftovers(run)
         preparation = (
             None
             if isinstance(run.engine, HostEngine)

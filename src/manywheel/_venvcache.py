@@ -5,6 +5,12 @@ after the requirements were installed can be unpacked in a later container of th
 and interpreter, skipping venv creation and every download and install. The key covers the
 build image, the interpreter, the requirements file, the index settings and the script that
 makes the venv; anything else changes nothing in the venv.
+
+Trust: the snapshot is copied out while the build script waits, after the requirements are
+installed and before the project's own build code (before-build, build-command, the build
+backend) has run, so nothing the build does can end up in it. Snapshots are kept per project
+(``venvs/<project>/``), never restored into another project's builds, and their size and sha256
+are recorded when saved and checked before each restore: a damaged one is dropped and remade.
 """
 
 from __future__ import annotations
@@ -22,9 +28,19 @@ from ._errors import EngineError
 from ._options import Options
 from ._plan import Target
 
-__all__ = ["VENV_FORMAT", "clean_venvs", "list_venvs", "save_venv", "venv_key", "venv_path"]
+__all__ = [
+    "VENV_FORMAT",
+    "clean_venvs",
+    "drop_venv",
+    "list_venvs",
+    "project_namespace",
+    "save_venv",
+    "venv_key",
+    "venv_path",
+    "verify_venv",
+]
 
-VENV_FORMAT = "1"
+VENV_FORMAT = "2"
 
 
 def venv_key(options: Options, target: Target, env_key: str, recipe: str) -> str:
@@ -42,39 +58,94 @@ def venv_key(options: Options, target: Target, env_key: str, recipe: str) -> str
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def venv_path(cache_root: Path, key: str) -> Path:
-    return cache_root / "venvs" / f"{key}.tar"
+def project_namespace(project_dir: Path) -> str:
+    """The folder name under which one project's writable caches live (its real path's hash)."""
+    return hashlib.sha256(os.fsencode(project_dir.resolve())).hexdigest()[:16]
 
 
-def save_venv(engine: Engine, container: str, snapshot: str, dest: Path) -> None:
-    """Copy the snapshot tarball out of ``container`` into ``dest`` atomically (or not at all)."""
+def venv_path(cache_root: Path, namespace: str, key: str) -> Path:
+    return cache_root / "venvs" / namespace / f"{key}.tar"
+
+
+def _record(tarball: Path) -> Path:
+    return tarball.with_suffix(".json")
+
+
+def save_venv(engine: Engine, container: str, snapshot: str, taken: str, dest: Path) -> None:
+    """Copy the snapshot tarball out of ``container`` into ``dest`` atomically (or not at all),
+    with its size and sha256 beside it; then create ``taken`` so the waiting script goes on."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".venv-", suffix=".part")
+    digest, size = hashlib.sha256(), 0
+    script = 'cat "$1"; rc=$?; touch "$2"; exit "$rc"'
     try:
         with os.fdopen(fd, "wb") as f:
-            proc = engine.exec_(container, ["cat", snapshot], stdout=f, stderr=subprocess.PIPE)
+            proc = engine.exec_(
+                container, ["/bin/sh", "-c", script, "sh", snapshot, taken], stderr=subprocess.PIPE
+            )
+            assert proc.stdout is not None
             try:
+                while chunk := proc.stdout.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    f.write(chunk)
                 _, err = proc.communicate(timeout=QUICK_TIMEOUT * 5)
             finally:
                 engine.registry.discard(proc)
-        if proc.returncode != 0:
+        if proc.returncode != 0 or size == 0:
             raise EngineError(
-                f"could not copy the venv snapshot out: {err.decode(errors='replace')}"
+                f"could not copy the venv snapshot out: {err.decode(errors='replace').strip()}"
             )
+        record = {"format": VENV_FORMAT, "size": size, "sha256": digest.hexdigest()}
+        _record(dest).write_text(json.dumps(record) + "\n")
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
+def verify_venv(tarball: Path) -> str | None:
+    """None when ``tarball`` is the snapshot that was saved (size and sha256), else why not."""
+    try:
+        record = json.loads(_record(tarball).read_text())
+        expected_size, expected_hash = int(record["size"]), str(record["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its record (size and sha256) is missing or unreadable"
+    try:
+        if tarball.stat().st_size != expected_size:
+            return f"its size is {tarball.stat().st_size} bytes, {expected_size} were saved"
+        digest = hashlib.sha256()
+        with tarball.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError as e:
+        return f"it cannot be read ({e.strerror})"
+    if digest.hexdigest() != expected_hash:
+        return "its sha256 differs from the one recorded when it was saved"
+    return None
+
+
+def drop_venv(tarball: Path) -> None:
+    for path in (tarball, _record(tarball)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
 def list_venvs(cache_root: Path) -> list[Path]:
     folder = cache_root / "venvs"
-    return sorted(folder.glob("*.tar")) if folder.is_dir() else []
+    return sorted(folder.rglob("*.tar")) if folder.is_dir() else []
 
 
 def clean_venvs(cache_root: Path) -> list[Path]:
     removed = list_venvs(cache_root)
     for path in removed:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        drop_venv(path)
+    folder = cache_root / "venvs"
+    if folder.is_dir():
+        for leftover in sorted(folder.rglob("*"), reverse=True):  # records, partial files
+            with contextlib.suppress(OSError):
+                if leftover.is_dir() and not leftover.is_symlink():
+                    leftover.rmdir()
+                else:
+                    leftover.unlink()
     return removed

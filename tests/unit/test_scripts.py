@@ -167,6 +167,11 @@ def test_venv_cache_modes(tmp_path: Path) -> None:
     # The snapshot is taken after the requirements and before the build can touch the venv.
     snap = save.index("tar -cf /manywheel/venv.tar -C /manywheel venv")
     assert save.index("step requirements") < snap < save.index("step build")
+    # It is copied out while the script waits, and gone before any build code runs.
+    said = save.index("printf '%s snapshot\\n' ::m::")
+    waited = save.index("while [ ! -e /manywheel/snapshot-taken ]")
+    removed = save.index("rm -f /manywheel/venv.tar /manywheel/snapshot-taken")
+    assert snap < said < waited < removed < save.index("step build")
     restore, files = build_script(opts, target, "::m::", 1, venv_cache="restore")
     assert "tar -xf /manywheel/in/venv.tar -C /manywheel" in restore
     assert "step requirements" not in restore

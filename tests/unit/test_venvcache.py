@@ -1,0 +1,103 @@
+"""Cached build venvs: per-project places, verified before use, saved before build code runs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+from manywheel._build import TargetResult, stream_steps
+from manywheel._events import Emitter
+from manywheel._logs import TargetLog
+from manywheel._plan import Target
+from manywheel._venvcache import (
+    clean_venvs,
+    drop_venv,
+    list_venvs,
+    project_namespace,
+    venv_path,
+    verify_venv,
+)
+
+TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python")
+
+
+def saved(tmp_path: Path, content: bytes = b"venv tar bytes" * 100) -> Path:
+    tarball = venv_path(tmp_path, "ns", "key")
+    tarball.parent.mkdir(parents=True)
+    tarball.write_bytes(content)
+    record = {"format": "2", "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    tarball.with_suffix(".json").write_text(json.dumps(record))
+    return tarball
+
+
+def test_projects_get_their_own_namespace(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    a, b = project_namespace(tmp_path / "a"), project_namespace(tmp_path / "b")
+    assert a != b
+    assert project_namespace(tmp_path / "link") == a  # the same folder by another name
+    assert venv_path(tmp_path, a, "k") != venv_path(tmp_path, b, "k")
+
+
+def test_verify_accepts_the_saved_snapshot(tmp_path: Path) -> None:
+    assert verify_venv(saved(tmp_path)) is None
+
+
+def test_verify_refuses_truncated_tampered_and_unrecorded(tmp_path: Path) -> None:
+    tarball = saved(tmp_path)
+    data = tarball.read_bytes()
+    tarball.write_bytes(data[:512])
+    assert "size" in (verify_venv(tarball) or "")
+    tarball.write_bytes(data[:-1] + b"X")  # same size, other content
+    assert "sha256" in (verify_venv(tarball) or "")
+    tarball.with_suffix(".json").write_text('{"size": "oops"')
+    assert "record" in (verify_venv(tarball) or "")
+    drop_venv(tarball)
+    assert not tarball.exists()
+    assert not tarball.with_suffix(".json").exists()
+
+
+def test_clean_removes_every_namespace(tmp_path: Path) -> None:
+    tarball = saved(tmp_path)
+    (tarball.parent / ".venv-x.part").write_bytes(b"half")
+    assert list_venvs(tmp_path) == [tarball]
+    assert clean_venvs(tmp_path) == [tarball]
+    assert list(tmp_path.joinpath("venvs").iterdir()) == []
+
+
+class FakeProc:
+    def __init__(self, text: bytes) -> None:
+        self.stdout = io.BytesIO(text)
+
+
+def test_snapshot_control_line_is_acted_on_not_logged(tmp_path: Path) -> None:
+    calls: list[str] = []
+    output = b"::m:: step venv\nmaking it\n::m:: snapshot\n::m:: step build\nbuilding\n"
+    result = TargetResult(TARGET)
+    with TargetLog(tmp_path / "t.log", ()) as log:
+        stream_steps(
+            FakeProc(output),  # type: ignore[arg-type]
+            log,
+            "::m::",
+            result,
+            Emitter(None),
+            on_snapshot=lambda: calls.append("saved"),
+        )
+    assert calls == ["saved"]
+    text = (tmp_path / "t.log").read_text()
+    assert "snapshot" not in text
+    assert "building" in text
+    # Output that merely looks like a control line, without the run's secret marker, is text.
+    with TargetLog(tmp_path / "u.log", ()) as log:
+        stream_steps(
+            FakeProc(b"::other:: snapshot\n"),  # type: ignore[arg-type]
+            log,
+            "::m::",
+            TargetResult(TARGET),
+            Emitter(None),
+            on_snapshot=lambda: calls.append("forged"),
+        )
+    assert calls == ["saved"]
