@@ -321,7 +321,7 @@ def check_cache_dir(path: Path, project_dir: Path | None, where: str | None) -> 
         names = {"environment": env_name("cache-dir"), "command line": flag_name("cache-dir")}
         key = names.get(where or "", "'cache-dir'")
         raise ConfigError(
-            f"{where + ': ' if where else ''}{key} is {path}, {reason}; manywheel owns its cache "
+            f"{where + ': ' if where else ''}{key} is {target}, {reason}; manywheel owns its cache "
             "folder and empties parts of it, so it must be a folder of its own",
             tip='point cache-dir at a new folder (e.g. cache-dir = "build-cache" in the '
             "project) or remove it to use the user cache folder",
