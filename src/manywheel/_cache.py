@@ -68,15 +68,17 @@ def open_cache_root(
     root = path if path is not None else default_cache_dir()
     if path is not None:
         check_cache_dir(path, project_dir, None)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"cache-dir {root} is not a folder", tip=f"point {_SET_BY} at a folder")
     cache_id = _read_marker(root)
     if cache_id is not None:
         return CacheRoot(root, cache_id)
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"cache-dir {root} is not a folder", tip=f"point {_SET_BY} at a folder")
     # The default folder is manywheel's by its name: older versions made it without a marker,
     # so it is adopted as it is. Any other folder must be new or empty.
     default = path is None or root.resolve() == default_cache_dir().resolve()
-    if root.is_dir() and not default and any(root.iterdir()):
+    # A marker another run is writing right now (its temporary file) does not count.
+    others = root.iterdir() if root.is_dir() else iter(())
+    if not default and any(not p.name.startswith(MARKER) for p in others):
         raise ConfigError(
             f"cache-dir {root} is a folder manywheel did not make (it holds files and no "
             f"{MARKER} marker); manywheel will neither use nor empty it",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -154,7 +155,11 @@ def test_cache_root_is_made_and_marked_once(tmp_path: Path) -> None:
     assert [p.name for p in root.iterdir()] == [MARKER]
     empty = tmp_path / "empty"
     empty.mkdir()
+    (empty / f"{MARKER}.x1.part").write_text("")  # another run's marker, half-written
     assert open_cache_root(empty).id not in (None, made.id)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        open_cache_root(tmp_path / "file")
     (root / MARKER).write_text("{}")
     with pytest.raises(ConfigError, match="has no valid id"):
         open_cache_root(root)
@@ -214,3 +219,11 @@ def test_build_options_refuse_the_project_as_cache(tmp_path: Path) -> None:
     assert info.value.exit_code == 2
     inside = load_options(project, cli={"cache-dir": str(project / "build-cache")})
     assert inside.cache_dir == project / "build-cache"
+
+
+def test_runs_that_mark_a_new_folder_at_once_agree_on_its_id(tmp_path: Path) -> None:
+    root = tmp_path / "new"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: open_cache_root(root).id, range(32)))
+    assert len(ids) == 1
+    assert [p.name for p in root.iterdir()] == [MARKER]
