@@ -284,23 +284,19 @@ def make_parser() -> argparse.ArgumentParser:
     )
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION")
     cache_sub.required = True
-    for name, verb, help_text, parts in (
-        ("list", "list", "list the prepared-environment images", "and the cache folder"),
-        (
-            "clean",
-            "remove",
-            "remove the prepared-environment images",
-            "and (--downloads) the downloads",
-        ),
-    ):
+    for name, help_text, what in (
+        ("list", "list the prepared-environment images", " and its cached build venvs"),
+        ("clean", "remove the prepared-environment images", ", its cached build venvs and "
+         "(--downloads) its downloads"),
+    ):  # fmt: skip
         c = cache_sub.add_parser(
             name,
             help=help_text,
-            description=f"{help_text.capitalize()} this cache folder made, the cached build venvs "
-            f"{parts}. Only a folder manywheel made (it holds a .manywheel-cache marker) is "
-            "cleaned, and only manywheel's parts of it; a cache-dir that is the project, home or "
-            "root folder, a folder above them or another folder of files is refused (exit 2). "
-            "engine and cache-dir come from the project's configuration, MANYWHEEL_ENGINE / "
+            description=f"{help_text.capitalize()} this cache folder made{what}. "
+            "Only a folder manywheel made (it holds a .manywheel-cache marker) is cleaned, and only "
+            "manywheel's parts of it; a cache-dir that is the project, home or root folder, a "
+            "folder above them or another folder of files is refused (exit 2). engine and "
+            "cache-dir come from the project's configuration, MANYWHEEL_ENGINE / "
             "MANYWHEEL_CACHE_DIR and these flags, as for build.",
         )
         c.add_argument(
@@ -313,7 +309,7 @@ def make_parser() -> argparse.ArgumentParser:
         c.add_argument(
             "--all",
             action="store_true",
-            help=f"{verb} every manywheel prepared image on the engine, whichever cache folder "
+            help=f"{help_text.split()[0]} every manywheel prepared image on the engine, whichever cache folder "
             "(or older manywheel) made it",
         )
         if name == "clean":
@@ -418,7 +414,7 @@ def _cache(ns: argparse.Namespace) -> int:
     else:
         if ns.all and engine is not None:
             print(f"removing every manywheel prepared image in {engine.name} (--all)")
-        for tag in clean_prepared(engine, root.id, every=ns.all) if engine is not None else []:
+        for tag in clean_prepared(engine, mine) if engine is not None else []:
             print(f"removed {tag}")
         removed = clean_venv_cache(root)
         if removed:

@@ -192,9 +192,8 @@ def list_prepared(
     ]
 
 
-def clean_prepared(engine: Engine, cache_id: str | None, *, every: bool = False) -> list[str]:
-    removed = []
-    for image in list_prepared(engine, cache_id, every=every):
+def clean_prepared(engine: Engine, images: list[PreparedImage]) -> list[str]:
+    """Remove ``images`` (from ``list_prepared``); their tags."""
+    for image in images:
         engine.remove_image(image.ref)
-        removed.append(image.tag)
-    return removed
+    return [image.tag for image in images]
