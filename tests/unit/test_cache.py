@@ -16,6 +16,8 @@ from manywheel import load_options
 from manywheel.__main__ import main
 from manywheel._cache import MARKER, clean_downloads, clean_venv_cache, open_cache_root
 from manywheel._errors import ConfigError
+from manywheel._events import Emitter
+from manywheel._run import _Run
 from tests.conftest import ROOT
 from tests.integration.helpers import tree_digest
 
@@ -118,9 +120,10 @@ def test_an_unmarked_folder_of_files_is_refused(
         assert f"manywheel: error: cache-dir {other} is a folder manywheel did not make" in err
         assert f"no {MARKER} marker" in err
         assert "tip: point cache-dir" in err
-    # build refuses to adopt it too (before writing anything in it)
+    # build refuses to adopt it too, when it first needs the cache (before writing in it)
+    run = _Run(load_options(project, cli={"cache-dir": str(other)}), Emitter())
     with pytest.raises(ConfigError, match="did not make"):
-        open_cache_root(other, project_dir=project)
+        run.cache_root()
     assert tree_digest(tmp_path, skip=()) == before
 
 
