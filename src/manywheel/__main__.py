@@ -14,7 +14,13 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from ._cache import clean_downloads, clean_prepared, download_cache, list_prepared
+from ._cache import (
+    clean_downloads,
+    clean_prepared,
+    clean_venv_cache,
+    list_prepared,
+    open_cache_root,
+)
 from ._cibuildwheel import to_toml, translate
 from ._completion import SHELLS, completion_script
 from ._doctor import diagnose
@@ -32,7 +38,7 @@ from ._registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
 from ._render import PlainRenderer, format_size, report_table, summary_lines
 from ._report import load_report, report_data, write_report
 from ._run import build, plan
-from ._venvcache import clean_venvs, list_venvs
+from ._venvcache import list_venvs
 from ._version import __version__
 
 __all__ = ["entrypoint", "main"]
@@ -273,20 +279,25 @@ def make_parser() -> argparse.ArgumentParser:
     cache = sub.add_parser(
         "cache",
         help="list or remove prepared environments and downloads",
-        description="Prepared environments are local images tagged localhost/manywheel-env:<hash>.",
+        description="Prepared environments are local images tagged localhost/manywheel-env:<hash>, "
+        "labelled with the id of the cache folder whose build made them.",
     )
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION")
     cache_sub.required = True
-    for name, help_text in (
-        ("list", "list the prepared-environment images"),
-        ("clean", "remove the prepared-environment images"),
-    ):
+    for name, help_text, what in (
+        ("list", "list the prepared-environment images", " and its cached build venvs"),
+        ("clean", "remove the prepared-environment images", ", its cached build venvs and "
+         "(--downloads) its downloads"),
+    ):  # fmt: skip
         c = cache_sub.add_parser(
             name,
             help=help_text,
-            description=help_text + ", the cached build venvs and (clean --downloads) the "
-            "download cache. engine and cache-dir come from the project's configuration, "
-            "MANYWHEEL_ENGINE / MANYWHEEL_CACHE_DIR and these flags, as for build.",
+            description=f"{help_text.capitalize()} this cache folder made{what}. "
+            "Only a folder manywheel made (it holds a .manywheel-cache marker) is cleaned, and only "
+            "manywheel's parts of it; a cache-dir that is the project, home or root folder, a "
+            "folder above them or another folder of files is refused (exit 2). engine and "
+            "cache-dir come from the project's configuration, MANYWHEEL_ENGINE / "
+            "MANYWHEEL_CACHE_DIR and these flags, as for build.",
         )
         c.add_argument(
             "project_dir", nargs="?", default=".", help="the project folder (default: .)"
@@ -295,9 +306,17 @@ def make_parser() -> argparse.ArgumentParser:
             "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
         )
         _add_debug(c)
+        c.add_argument(
+            "--all",
+            action="store_true",
+            help=f"{help_text.split()[0]} every manywheel prepared image on the engine, whichever cache folder "
+            "(or older manywheel) made it",
+        )
         if name == "clean":
             c.add_argument(
-                "--downloads", action="store_true", help="also empty the host download cache"
+                "--downloads",
+                action="store_true",
+                help="also remove the download cache (the shared/ and downloads/ parts)",
             )
         _add_option_flags(c, ("engine", "cache-dir"))
     return parser
@@ -376,26 +395,38 @@ def _doctor(ns: argparse.Namespace) -> int:
 
 def _cache(ns: argparse.Namespace) -> int:
     options = load_options(ns.project_dir, cli=_cli_values(ns), config_file=ns.config)
+    # Refuses a folder manywheel did not make before anything else happens.
+    root = open_cache_root(options.cache_dir, project_dir=options.project_dir, create=False)
     # Host mode keeps no prepared images; the venvs and downloads are still there.
     engine = None if options.engine == "host" else detect_engine(options.engine)
-    root = download_cache(options.cache_dir)
+    where = engine.name if engine else "host mode"
+    mine = list_prepared(engine, root.id, every=ns.all) if engine is not None else []
+    others = len(list_prepared(engine, None, every=True)) - len(mine) if engine is not None else 0
     if ns.cache_command == "list":
-        images = list_prepared(engine) if engine is not None else []
-        for image in images:
+        for image in mine:
             print(f"{image.tag}  {image.image_id[:19]}  {image.created}  {image.size}")
-        print(f"{len(images)} prepared environment(s) in {engine.name if engine else 'host mode'}")
-        venvs = list_venvs(root)
+        scope = "" if ns.all else " from this cache folder"
+        print(f"{len(mine)} prepared environment(s){scope} in {where}")
+        venvs = list_venvs(root.path)
         size = sum(v.stat().st_size for v in venvs)
-        print(f"{len(venvs)} cached build venv(s), {format_size(size)}, in {root / 'venvs'}")
-        print(f"download cache: {root}")
-        return 0
-    for tag in clean_prepared(engine) if engine is not None else []:
-        print(f"removed {tag}")
-    removed = clean_venvs(root)
-    if removed:
-        print(f"removed {len(removed)} cached build venv(s) from {root / 'venvs'}")
-    if ns.downloads:
-        print(f"emptied {clean_downloads(root)}")
+        print(f"{len(venvs)} cached build venv(s), {format_size(size)}, in {root.path / 'venvs'}")
+        print(f"cache folder: {root.path}")
+    else:
+        if ns.all and engine is not None:
+            print(f"removing every manywheel prepared image in {engine.name} (--all)")
+        for tag in clean_prepared(engine, mine) if engine is not None else []:
+            print(f"removed {tag}")
+        removed = clean_venv_cache(root)
+        if removed:
+            print(f"removed {len(removed)} cached build venv(s) from {root.path / 'venvs'}")
+        for part in clean_downloads(root) if ns.downloads else []:
+            print(f"removed {part}")
+    if others > 0 and not ns.all:
+        print(
+            f"{others} other prepared environment(s) in {where} (from other cache folders or "
+            f"older manywheel versions) left alone; `manywheel cache {ns.cache_command} --all` "
+            f"{'lists' if ns.cache_command == 'list' else 'removes'} them too"
+        )
     return 0
 
 

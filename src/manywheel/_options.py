@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Layer", "Options", "load_options", "read_toml", "write_atomically"]
+__all__ = ["Layer", "Options", "check_cache_dir", "load_options", "read_toml", "write_atomically"]
 
 _PY_SELECTOR = re.compile(r"^(\d+\.\d+t?|(cp|pp)[A-Za-z0-9_*?\[\]!-]*)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -297,10 +297,43 @@ def _default(spec: OptionSpec, project_dir: Path) -> object:
     return spec.default
 
 
+def check_cache_dir(path: Path, project_dir: Path | None, where: str | None) -> None:
+    """Refuse a cache folder manywheel must never own, as it empties parts of it: ``/``, the
+    home folder or a folder above it, the project folder or a folder above it. ``where``: the
+    source that set it."""
+    target = path.resolve()
+    try:
+        home: Path | None = Path.home().resolve()
+    except (RuntimeError, KeyError):  # no HOME and no password entry: nothing to compare
+        home = None
+    reason = None
+    if target == Path(target.anchor):
+        reason = "the root folder"
+    elif home is not None and target == home:
+        reason = "your home folder"
+    elif home is not None and target in home.parents:
+        reason = f"a folder above your home folder {home}"
+    elif project_dir is not None and target == project_dir.resolve():
+        reason = "the project folder"
+    elif project_dir is not None and target in project_dir.resolve().parents:
+        reason = f"a folder above the project folder {project_dir}"
+    if reason is not None:
+        names = {"environment": env_name("cache-dir"), "command line": flag_name("cache-dir")}
+        key = names.get(where or "", "'cache-dir'")
+        raise ConfigError(
+            f"{where + ': ' if where else ''}{key} is {target}, {reason}; manywheel owns its cache "
+            "folder and empties parts of it, so it must be a folder of its own",
+            tip='point cache-dir at a new folder (e.g. cache-dir = "build-cache" in the '
+            "project) or remove it to use the user cache folder",
+        )
+
+
 def _check(options: Options, origin: Mapping[str, str]) -> None:
     def where(name: str) -> str:
         return origin.get(name, "defaults")
 
+    if options.cache_dir is not None:
+        check_cache_dir(options.cache_dir, options.project_dir, where("cache-dir"))
     for selector in options.python:
         if not _PY_SELECTOR.match(selector):
             raise ConfigError(

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._cache import CACHE_LABEL, open_cache_root
 from ._engine import Engine
 from ._errors import BuildFailedError
 from ._events import Emitter
@@ -215,6 +216,9 @@ def prepare_environment(
     if options.cache_prepared and engine.image_id(tag):
         emitter.info(f"prepared environment {tag} is up to date (setup skipped)", step="prepare")
         return tag
+    # The cache folder's id labels the image, so that its `cache clean` removes it (whichever
+    # cache commits a tag last owns it; the tag is the same for every cache).
+    cache = open_cache_root(options.cache_dir, project_dir=options.project_dir)
     emitter.emit("step", "preparing the build environment", step="prepare")
     with engine.container(base_image, container_name, labels=run_labels) as ctr:
         copy_in(engine, ctr, IN, files=preparation.files)
@@ -235,6 +239,7 @@ def prepare_environment(
             "manywheel.prepared": "1",
             "manywheel.key": preparation.key,
             "manywheel.base": base_image,
+            CACHE_LABEL: str(cache.id),
         }
         engine.commit(ctr, tag, labels)
     emitter.info(f"prepared environment saved as {tag}", step="prepare")

@@ -237,8 +237,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "cache-dir",
         "path",
         None,
-        "manywheel's host cache folder (default: the user cache); its shared/ part is mounted into "
-        "every build for pip/uv downloads and ccache.",
+        "manywheel's host cache folder (default: the user cache): a new or empty folder that "
+        "manywheel marks as its own (never the project, home or root folder or one above them); "
+        "its shared/ part is mounted into every build for pip/uv downloads and ccache.",
         metavar="DIR",
     ),
     OptionSpec(

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import platformdirs
-
 from ._build import TargetResult, venv_recipe
+from ._cache import open_cache_root
 from ._engine import Engine, ProcessRegistry, detect_engine
 from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
@@ -86,10 +85,8 @@ class _Run:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
 
     def cache_root(self) -> Path:
-        """manywheel's host cache folder (``cache-dir``)."""
-        root = self.options.cache_dir or platformdirs.user_cache_path("manywheel")
-        root.mkdir(parents=True, exist_ok=True)
-        return root
+        """manywheel's host cache folder (``cache-dir``), made and marked on first use."""
+        return open_cache_root(self.options.cache_dir, project_dir=self.options.project_dir).path
 
     def namespace(self) -> str:
         """This project's part of the caches: what one project's builds write, no other

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -45,7 +46,14 @@ def test_unchanged_rebuild_is_a_no_op(engine: str, example: Example, tmp_path: P
     assert forced.stdout.count("  built") == 3
 
 
-def test_cache_list_and_clean(engine: str, example: Example) -> None:
+def _images(engine: str, label: str) -> list[str]:
+    return subprocess.run(
+        [engine, "images", "--filter", f"label={label}", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+
+
+def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> None:
     project = example("c-extension")
     # The project's own cache folder, as `build` and `cache` both read it from its config.
     pyproject = project / "pyproject.toml"
@@ -54,30 +62,45 @@ def test_cache_list_and_clean(engine: str, example: Example) -> None:
     pyproject.write_text(
         text.replace("\n[tool.manywheel]\n", '\n[tool.manywheel]\ncache-dir = "build-cache"\n')
     )
-    cache = project / "build-cache"
-    label = uuid.uuid4().hex
-    r = manywheel(project, engine, "--python", "3.13", "--setup-script", f"echo {label}")
-    assert r.returncode == 0, r.stderr
-    assert len(list((cache / "venvs").glob("*.tar"))) == 1
-    listed = subprocess.run(
-        [sys.executable, "-m", "manywheel", "cache", "list", str(project), "--engine", engine],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "localhost/manywheel-env:" in listed
+    cache, other = project / "build-cache", tmp_path / "other-cache"
+    tags = {}
+    for folder, flags in ((cache, ()), (other, ("--cache-dir", str(other)))):
+        setup = ("--setup-script", f"echo {uuid.uuid4().hex}")  # a preparation of its own
+        r = manywheel(project, engine, "--python", "3.13", "--force", *setup, *flags)
+        assert r.returncode == 0, r.stderr
+        assert len(list((folder / "venvs").glob("*.tar"))) == 1
+        cache_id = json.loads((folder / ".manywheel-cache").read_text())["id"]
+        [tags[folder]] = _images(engine, f"manywheel.cache={cache_id}")
+    (cache / "notes.txt").write_text("not manywheel's: cleaning leaves it\n")
+
+    def cli(*args: str) -> str:
+        cmd = [sys.executable, "-m", "manywheel", "cache", *args, str(project), "--engine", engine]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    listed = cli("list")
+    assert tags[cache] in listed
+    assert tags[other] not in listed
+    assert "1 prepared environment(s) from this cache folder" in listed
+    assert "other prepared environment(s)" in listed  # at least the other cache's
     assert "1 cached build venv(s)" in listed
     assert f"in {cache / 'venvs'}" in listed
-    cleaned = subprocess.run(
-        [sys.executable, "-m", "manywheel", "cache", "clean", str(project), "--engine", engine],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "removed localhost/manywheel-env:" in cleaned
+    assert tags[other] in cli("list", "--all")
+
+    # Cleaning one cache folder removes its image, venvs and downloads, and nothing else.
+    cleaned = cli("clean", "--downloads")
+    assert f"removed {tags[cache]}" in cleaned
+    assert tags[other] not in cleaned
     assert f"removed 1 cached build venv(s) from {cache / 'venvs'}" in cleaned
-    assert list((cache / "venvs").glob("*.tar")) == []
-    after = subprocess.run(
-        [engine, "images", "--filter", "label=manywheel.prepared=1", "--format", "{{.ID}}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    assert after == []
+    assert f"removed {cache / 'shared'}" in cleaned
+    assert sorted(p.name for p in cache.iterdir()) == [".manywheel-cache", "notes.txt", "venvs"]
+    assert _images(engine, "manywheel.prepared=1").count(tags[other]) == 1
+    assert len(list((other / "venvs").glob("*.tar"))) == 1
+
+    # --all removes every prepared image, whichever cache made it, and says so.
+    every = cli("clean", "--all")
+    assert "removing every manywheel prepared image" in every
+    assert f"removed {tags[other]}" in every
+    assert _images(engine, "manywheel.prepared=1") == []
 
 
 def test_shared_download_cache_and_ccache(engine: str, example: Example, tmp_path: Path) -> None:
