@@ -31,7 +31,7 @@ from ._export import export_docker, write_export
 from ._github import GitHubRenderer, step_summary
 from ._host import HOST_IMAGE
 from ._live import LiveRenderer, use_live_display
-from ._logs import default_log_root
+from ._logs import Masker, default_log_root
 from ._merge import github_matrix, merge_reports
 from ._options import Options, load_options, read_toml, write_atomically
 from ._registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
@@ -336,8 +336,13 @@ def _options(ns: argparse.Namespace) -> Options:
 
 def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
     result = plan(options, listener)
+    hide = Masker(options.secret_values())
+
+    def show(text: str) -> None:  # every format: no secret value, wherever it appears
+        print(hide(text))
+
     if fmt == "github-matrix":
-        print(json.dumps(github_matrix(result)))
+        show(json.dumps(github_matrix(result)))
         return 0
     if fmt == "json":
         data = {
@@ -349,20 +354,20 @@ def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
                 for t in result.targets
             ],
         }
-        print(json.dumps(data, indent=2))
+        show(json.dumps(data, indent=2))
         return 0
-    print(f"image:    {result.image} ({result.image_id[:19]})")
-    print(f"platform: {result.facts.platform}")
-    print("targets:")
+    show(f"image:    {result.image} ({result.image_id[:19]})")
+    show(f"platform: {result.facts.platform}")
+    show("targets:")
     for t in result.targets:
-        print(f"  {t.identifier}  (Python {t.version}, {t.python})")
-    print("options:")
+        show(f"  {t.identifier}  (Python {t.version}, {t.python})")
+    show("options:")
     for spec in OPTIONS:
         value = getattr(options, spec.field)
         if spec.name == "environment":
-            secret = set(options.secret_values())
-            value = tuple((k, "***" if v in secret else v) for k, v in value)
-        print(f"  {spec.name} = {value!r}")
+            secret = options.secret_names()
+            value = tuple((k, "***" if k in secret else v) for k, v in value)
+        show(f"  {spec.name} = {value!r}")
     return 0
 
 

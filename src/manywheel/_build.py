@@ -200,6 +200,28 @@ def _cache_lines(options: Options, layout: Layout) -> list[str]:
     return lines
 
 
+def _environment_lines(options: Options, marker: str) -> list[str]:
+    """Export the environment, then tell manywheel the value of each secret variable as the
+    container evaluated it (``$(cmd)`` and ``$VAR`` are only known here), hex-encoded on a
+    control line that :func:`stream_steps` takes out of the output: from then on the value is
+    masked in the log and everything shown. No trace of xtrace (a sourced script's ``set -x``)
+    while the values are about."""
+    names = options.secret_names()
+    lines = ["case $- in *x*) mw_x=1; set +x ;; *) mw_x= ;; esac"] if names else []
+    lines += [export_word(k, v) for k, v in options.environment]
+    if names:
+        hexed = "$(printf %s \"$mw_v\" | od -An -v -tx1 | tr -d ' \\n')"
+        lines += [
+            f"for mw_n in {' '.join(names)}; do",
+            '  eval "mw_v=\\${$mw_n:-}"',
+            f'  [ -z "$mw_v" ] || printf \'%s secret %s\\n\' {quote(marker)} "{hexed}"',
+            "done",
+            "unset mw_n mw_v",
+            '[ -z "$mw_x" ] || set -x',
+        ]
+    return lines
+
+
 def build_script(
     options: Options,
     target: Target,
@@ -246,7 +268,7 @@ def build_script(
         ]
     # Like cibuildwheel, the environment is evaluated with the target's interpreter first on PATH.
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
-    lines += [export_word(k, v) for k, v in options.environment]
+    lines += _environment_lines(options, marker)
     lines += choose_lines(options)
     lines += _venv_lines(options, target, layout, files, venv_cache, marker=marker)
     files["ninja"] = NINJA_WRAPPER.encode()
@@ -297,6 +319,13 @@ def build_script(
     return "\n".join(lines) + "\n", files
 
 
+def _unhex(text: str) -> str:
+    try:
+        return bytes.fromhex(text.strip()).decode(errors="replace")
+    except ValueError:
+        return ""
+
+
 def stream_steps(
     proc: subprocess.Popen[bytes],
     log: TargetLog,
@@ -313,12 +342,18 @@ def stream_steps(
     current = "start"
     prefix = f"{marker} step "
     snapshot = f"{marker} snapshot\n".encode()
+    secret = f"{marker} secret "
     for raw in iter(proc.stdout.readline, b""):
         if raw == snapshot:
             if on_snapshot is not None:
                 on_snapshot()
             continue
         text = raw.decode(errors="replace")
+        if text.startswith(secret):  # never logged nor shown: see _environment_lines
+            value = _unhex(text[len(secret) :])
+            log.add_secret(value)
+            emitter.masker.add(value)
+            continue
         if text.startswith(prefix):
             now = time.monotonic()
             result.steps[current] = round(now - step_started, 3)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from ._logs import Masker
 
 __all__ = ["Emitter", "Event", "EventKind", "Listener"]
 
@@ -31,11 +33,16 @@ Listener = Callable[[Event], None]
 
 
 class Emitter:
-    """Thread-safe fan-out of events to a listener (one event at a time)."""
+    """Thread-safe fan-out of events to a listener (one event at a time).
 
-    def __init__(self, listener: Listener | None = None) -> None:
+    Every event's text (its message and its string data, e.g. a target's error) goes through
+    ``masker`` first: the one place where front ends are kept from showing secret values.
+    """
+
+    def __init__(self, listener: Listener | None = None, masker: Masker | None = None) -> None:
         self._listener = listener
         self._lock = threading.Lock()
+        self.masker = masker or Masker()
 
     def emit(
         self,
@@ -50,6 +57,12 @@ class Emitter:
     def send(self, event: Event) -> None:
         if self._listener is None:
             return
+        hide = self.masker
+        event = replace(
+            event,
+            message=hide(event.message),
+            data={k: hide(v) if isinstance(v, str) else v for k, v in event.data.items()},
+        )
         with self._lock:
             self._listener(event)
 

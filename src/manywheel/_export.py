@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._build import build_script
+from ._errors import ConfigError
 from ._layout import CONTAINER
+from ._logs import MIN_SECRET_LENGTH
 from ._options import Options
 from ._plan import Plan
 from ._prepare import IN, preparation_for
@@ -60,7 +62,7 @@ engine=${ENGINE:-docker}
 run="$(date +%Y%m%d-%H%M%S)-$$"
 image="localhost/manywheel-export:$run"
 containers=()
-mkdir -p "$output"
+__CHECK_SECRETS__mkdir -p "$output"
 staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
 # The project goes into each container as a copy without what belongs to the host, as
 # manywheel build copies it: caches and environments, the output folder, this export folder.
@@ -84,6 +86,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 "$engine" build --tag "$image" "$here"
+"""
+
+# Secret variables are never written into these files: each build gets them by name from the
+# environment of whoever runs this script (`exec --env NAME`).
+SCRIPT_SECRETS = r"""missing=()
+for name in __NAMES__; do [ -n "${!name+set}" ] || missing+=("$name"); done
+if [ "${#missing[@]}" -ne 0 ]; then
+  echo "build-wheels.sh: set ${missing[*]} in the environment: secret variables are passed to" \
+    "the builds by name and never written into the exported files" >&2
+  exit 2
+fi
 """
 
 SCRIPT_TARGET = r"""
@@ -120,8 +133,17 @@ done
 
 def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
     """The files of the export folder for ``options`` and the resolved ``plan``."""
-    # Self-contained: no host cache mount, no ccache, tests are manywheel's business.
-    opts = replace(options, shared_cache=False, ccache=False)
+    # Self-contained: no host cache mount, no ccache, tests are manywheel's business. No secret
+    # is written into any file: secret variables reach the build by name when it runs (see
+    # SCRIPT_SECRETS), so the build scripts neither set them nor report their values.
+    secret = set(options.secret_names())
+    opts = replace(
+        options,
+        shared_cache=False,
+        ccache=False,
+        environment=tuple((k, v) for k, v in options.environment if k not in secret),
+        secret_environment=(),
+    )
     files: list[ExportedFile] = []
     preparation = preparation_for(opts, plan.facts, plan.image_id)
     if preparation is not None:
@@ -136,12 +158,28 @@ def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
         base = f"targets/{target.identifier}{IN}"
         files.append(ExportedFile(f"{base}/build.sh", script.encode()))
         files += [ExportedFile(f"{base}/{n}", d) for n, d in sorted(extra.items())]
-    files.append(ExportedFile("build-wheels.sh", _script(opts, plan).encode(), executable=True))
+    script = _script(opts, plan, options.secret_names())
+    files.append(ExportedFile("build-wheels.sh", script.encode(), executable=True))
+    _refuse_secret_values(options, files)
     return files
 
 
-def _script(options: Options, plan: Plan) -> str:
-    secrets = "".join(f"--env {quote(name)} " for name in options.secret_environment)
+def _refuse_secret_values(options: Options, files: list[ExportedFile]) -> None:
+    """A secret value repeated in another option (a literal in build-command, say) would be
+    written out with it: refuse rather than write it."""
+    # Only values known here: a word with $ or ` is evaluated in the container.
+    values = [v for v in options.secret_values() if "$" not in v and "`" not in v]
+    for f in files:
+        for value in values:
+            if len(value) >= MIN_SECRET_LENGTH and value.encode() in f.data:
+                raise ConfigError(
+                    f"export docker: the value of a secret variable would be written into {f.path}",
+                    tip="refer to the secret by its name ($NAME) where another option needs it",
+                )
+
+
+def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
+    secrets = "".join(f"--env {quote(name)} " for name in secret_names)
     try:
         out = options.output_dir.relative_to(options.project_dir)
     except ValueError:
@@ -152,8 +190,10 @@ def _script(options: Options, plan: Plan) -> str:
     for folder in (options.cache_dir, options.log_dir):
         if folder is not None and folder.is_relative_to(options.project_dir):
             own.append(' "$project"/' + quote(str(folder.relative_to(options.project_dir))))
+    check = SCRIPT_SECRETS.replace("__NAMES__", " ".join(secret_names)) if secret_names else ""
     text = (
-        SCRIPT_HEAD.replace("__OUTPUT__", str(out))
+        SCRIPT_HEAD.replace("__CHECK_SECRETS__", check)
+        .replace("__OUTPUT__", str(out))
         .replace("__EXCLUDED__", " ".join(quote(word) for word in excluded))
         .replace("__OWN_DIRS__", "".join(own))
     )

@@ -4,20 +4,48 @@ from __future__ import annotations
 
 import collections
 import os
+import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
 import platformdirs
 
-__all__ = ["TargetLog", "default_log_root", "mask"]
+__all__ = ["MIN_SECRET_LENGTH", "Masker", "TargetLog", "default_log_root", "mask"]
+
+# Shorter values are not masked: they are no secret, and masking "1" or "on" everywhere
+# would garble every line that contains them.
+MIN_SECRET_LENGTH = 4
 
 
-def mask(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+class Masker:
+    """Replaces secret values with ``***``. Values learnt while a run goes on (a secret
+    computed in the container) are added with :meth:`add`; safe to share between threads."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._values: tuple[str, ...] = ()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Mask ``secret``, and each line of it on its own (logs are read line by line)."""
+        parts = {secret, *(line.strip("\r") for line in secret.splitlines())}
+        with self._lock:
+            values = set(self._values) | {p for p in parts if len(p) >= MIN_SECRET_LENGTH}
+            # Longest first: a secret that contains another is masked whole.
+            self._values = tuple(sorted(values, key=lambda v: (-len(v), v)))
+
+    def __call__(self, text: str) -> str:
+        for secret in self._values:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    return Masker(secrets)(text)
 
 
 def default_log_root() -> Path:
@@ -27,20 +55,25 @@ def default_log_root() -> Path:
 class TargetLog:
     """One target's log: every line goes to its own file (never interleaved with others)."""
 
-    def __init__(self, path: Path, secrets: tuple[str, ...], tail_lines: int = 40) -> None:
+    def __init__(self, path: Path, secrets: Iterable[str], tail_lines: int = 40) -> None:
         self.path = path
-        self._secrets = secrets
+        self.mask = Masker(secrets)
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: TextIO = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
         self._start = time.monotonic()
 
     def write(self, line: str) -> str:
-        line = mask(line.rstrip("\n"), self._secrets)
+        line = self.mask(line.rstrip("\n"))
         self._tail.append(line)
         self._file.write(f"[{time.monotonic() - self._start:8.1f}s] {line}\n")
         self._file.flush()
         return line
+
+    def add_secret(self, secret: str) -> None:
+        """Mask ``secret`` in every later line (and in :meth:`mask`), e.g. a value the
+        container computed."""
+        self.mask.add(secret)
 
     def tail(self) -> list[str]:
         return list(self._tail)

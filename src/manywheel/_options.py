@@ -77,6 +77,12 @@ class Options:
     log_dir: Path | None = None
     notes: tuple[str, ...] = ()  # warnings about the configuration (e.g. ignored cibuildwheel keys)
 
+    def secret_names(self) -> tuple[str, ...]:
+        """Variables whose values are secret: secret-environment, and the environment
+        entries named like a secret (*TOKEN*, *PASSWORD*, *SECRET*, *API_KEY*, ...)."""
+        named = [k for k, _ in self.environment if _SECRET_NAME.search(k)]
+        return tuple(dict.fromkeys([*self.secret_environment, *named]))
+
     def secret_values(self) -> tuple[str, ...]:
         """Values that must never be shown: secret-environment and *TOKEN*-like variables."""
         values = [word_value(v) for k, v in self.environment if _SECRET_NAME.search(k)]

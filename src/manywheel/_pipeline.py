@@ -243,4 +243,6 @@ def run_target(job: TargetJob) -> TargetResult:
         finally:
             result.seconds = round(time.monotonic() - started, 2)
             result.tail = log.tail()
+            if result.error:  # shown in the summary, the report and annotations
+                result.error = log.mask(result.error)
     return result

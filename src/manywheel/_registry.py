@@ -145,7 +145,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "secret-environment",
         "words",
         (),
-        "Names of host variables passed to the build whose values are masked in logs.",
+        "Names of host variables passed to the build by name; their values are never shown.",
         metavar="NAME",
         secret=True,
     ),

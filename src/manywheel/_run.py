@@ -31,7 +31,7 @@ from ._leftovers import (
     this_process,
 )
 from ._lock import output_lock
-from ._logs import default_log_root, latest_link
+from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
 from ._options import Options
 from ._output import check_writable, publish, staging_dir
@@ -225,7 +225,7 @@ def _make_plan(run: _Run) -> Plan:
 
 @contextlib.contextmanager
 def _session(options: Options, listener: Listener | None) -> Iterator[_Run]:
-    run = _Run(options, Emitter(listener))
+    run = _Run(options, Emitter(listener, Masker(options.secret_values())))
     for note in options.notes:
         run.emitter.warning(note)
     try:

@@ -48,8 +48,9 @@ def test_export_docker_builds_like_manywheel_and_cleans_up(engine: str, example:
         (project / junk).parent.mkdir(parents=True, exist_ok=True)
         (project / junk).write_text("host only\n")
     absent = ".venv src/__pycache__ build-cache manywheel-export dist"
+    token = "tok-" + os.urandom(8).hex()
     env = {
-        "MANYWHEEL_ENVIRONMENT": "MW_SAY=hi",
+        "MANYWHEEL_ENVIRONMENT": f"API_TOKEN={token} MW_SAY='hi $API_TOKEN'",
         "MANYWHEEL_CACHE_DIR": str(project / "build-cache"),
         "MANYWHEEL_BEFORE_BUILD": f"for p in {absent}; do test ! -e $p || exit 7; done",
     }
@@ -58,14 +59,23 @@ def test_export_docker_builds_like_manywheel_and_cleans_up(engine: str, example:
     folder = project / "manywheel-export"
     assert (folder / "Dockerfile").read_text().startswith("# Written by `manywheel export docker`")
     script = folder / "build-wheels.sh"
+    # The secret is in no file: it reaches the builds by name, from the caller's environment.
+    assert not [p for p in folder.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    unset = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, check=False, timeout=60,
+        env={**os.environ, "ENGINE": engine},
+    )  # fmt: skip
+    assert unset.returncode == 2
+    assert "set API_TOKEN in the environment" in unset.stderr
     run = subprocess.run(
         ["bash", str(script)], capture_output=True, text=True, check=False, timeout=900,
-        env={**os.environ, "ENGINE": engine},
+        env={**os.environ, "ENGINE": engine, "API_TOKEN": token},
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     built = wheels(project)
     assert sorted(w.name.split("-")[2] for w in built) == list(PYTHONS)
-    assert run.stdout.count("scripted: hi") == 3  # the configured environment reached the build
+    # The configured environment, the secret included, reached the build.
+    assert run.stdout.count(f"scripted: hi {token}") == 3
     assert containers(engine, "manywheel.export") == []
     images = subprocess.run(
         [engine, "images", "--format", "{{.Repository}}"],

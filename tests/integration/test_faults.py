@@ -194,24 +194,49 @@ chmod +x /usr/local/bin/tar
         assert not Path("/", name).exists()
 
 
-def test_secrets_never_reach_logs(engine: str, example: Example) -> None:
+def test_secrets_never_reach_logs(engine: str, example: Example, tmp_path: Path) -> None:
+    """A literal, a host and a computed secret (read from a project file in the container,
+    two lines long): masked in the output, the logs, the summary's tail, the report, and
+    GitHub's log groups, annotations and step summary."""
     project = example("scripted")
     token, host_secret = secrets.token_hex(12), secrets.token_hex(12)
+    computed = [secrets.token_hex(12), secrets.token_hex(12)]
+    (project / "token.txt").write_text("\n".join(computed) + "\n")
     env = {
-        "MANYWHEEL_ENVIRONMENT": f"API_TOKEN={token} MW_SAY='token=$API_TOKEN other=$MY_SECRET'",
+        "MANYWHEEL_ENVIRONMENT": f'API_TOKEN="{token}" DB_PASSWORD="$(cat /project/token.txt)" '
+        "MW_SAY='token=$API_TOKEN other=$MY_SECRET db=$DB_PASSWORD'",
         "MANYWHEEL_SECRET_ENVIRONMENT": "MY_SECRET",
         "MY_SECRET": host_secret,
     }
     r = manywheel(project, engine, "-v", "--python", "3.13", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "scripted: token=*** other=***" in r.stderr
+    assert "scripted: token=*** other=*** db=***" in r.stderr
     logs = "".join(p.read_text() for p in (project.parent / "logs").rglob("*.log"))
-    assert "token=*** other=***" in logs
-    for text in (r.stdout, r.stderr, logs):
-        assert token not in text
-        assert host_secret not in text
+    assert "token=*** other=*** db=***" in logs
+    # A failing repair step, rendered for GitHub Actions.
+    summary = tmp_path / "step-summary.md"
+    github = {
+        **env,
+        "MANYWHEEL_REPAIR_COMMAND": 'echo "repair: $DB_PASSWORD $API_TOKEN"; exit 5',
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    failed = manywheel(project, engine, "--python", "3.13", "--force", env=github)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "  | repair: ***" in failed.stdout  # the tail of the failed target's log
+    assert "::error title=" in failed.stderr
+    assert "scripted: token=*** other=*** db=***" in failed.stderr  # the log's group
+    assert "failed" in summary.read_text()
+    reports = "".join(p.read_text() for p in (project.parent / "logs").rglob("report.json"))
+    assert "repair step failed" in reports
+    logs = "".join(p.read_text() for p in (project.parent / "logs").rglob("*.log"))
+    outputs = [r.stdout, r.stderr, failed.stdout, failed.stderr, logs, reports, summary.read_text()]
+    for text in outputs:
+        for secret in (token, host_secret, *computed):
+            assert secret not in text
     plan = manywheel(project, engine, command="plan", env=env)
-    assert token not in plan.stdout
+    assert "('API_TOKEN', '***')" in plan.stdout
+    assert token not in plan.stdout + plan.stderr
 
 
 def test_host_tree_is_never_modified(engine: str, example: Example) -> None:

@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from manywheel import __main__ as cli
 from manywheel import load_options
 from manywheel.__main__ import _cli_values, main, make_parser
+from manywheel._plan import ImageFacts, Plan, Target
 from tests.conftest import PACKAGES
 
 
@@ -129,3 +131,28 @@ def test_debug_before_or_after_the_command(
     err = capsys.readouterr().err
     assert "pyproject.toml" in err
     assert ("Traceback" in err) == ("--debug" in argv)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github-matrix"])
+def test_plan_never_prints_a_secret(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quoted secret value, the same value repeated in another option, and a host secret."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "1"\n[tool.manywheel]\n'
+        "environment = { MY_API_TOKEN = 'tok-1234abcd', OK = 'plain' }\n"
+        'before-build = "echo tok-1234abcd host-5678efgh"\n'
+        'secret-environment = ["MY_SECRET"]\n'
+    )
+    monkeypatch.setenv("MY_SECRET", "host-5678efgh")
+    target = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/bin/python")
+    facts = ImageFacts("manylinux_x86_64", "", None, "bash", (target,))
+    monkeypatch.setattr(cli, "plan", lambda *a: Plan("img:1", "sha256:1", facts, (target,)))
+    assert main(["plan", str(tmp_path), "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "cp313-manylinux_x86_64" in out
+    assert "tok-1234abcd" not in out
+    assert "host-5678efgh" not in out
+    if fmt == "text":
+        assert "('MY_API_TOKEN', '***'), ('OK', '\"plain\"')" in out
+        assert "'echo *** ***'" in out

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,9 @@ def test_secret_values(tmp_path: Path) -> None:
         environ={},
     )
     assert opts.secret_values() == ("s3cr3t",)
+    assert opts.secret_names() == ("API_TOKEN",)
+    both = replace(opts, secret_environment=("HOST_KEY", "API_TOKEN"))
+    assert both.secret_names() == ("HOST_KEY", "API_TOKEN")
 
 
 def test_choice_error(tmp_path: Path) -> None:

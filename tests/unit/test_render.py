@@ -6,9 +6,10 @@ import io
 import re
 from pathlib import Path
 
-from manywheel._events import Event
+from manywheel._events import Emitter, Event
 from manywheel._github import GitHubRenderer, escape_property
 from manywheel._live import LiveRenderer, use_live_display
+from manywheel._logs import Masker
 from manywheel._render import PlainRenderer
 
 A, B = "cp313-manylinux_x86_64", "cp314-manylinux_x86_64"
@@ -145,3 +146,45 @@ def test_github_groups_and_annotations(tmp_path: Path) -> None:
 
 def test_github_escaping() -> None:
     assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+
+
+def test_no_renderer_shows_a_secret(tmp_path: Path) -> None:
+    """Events pass the run's masker before any front end sees them: warnings, info, output,
+    a target's error (annotations, live rows); a value learnt mid-run is masked from then on."""
+    secret, learnt = "tok-1234abcd", "db-5678efgh"
+    log = tmp_path / "x.log"
+    log.write_text("build ok\n")
+    stream = [
+        Event("info", f"building 1 target(s) with {secret}", data={"targets": [A]}),
+        Event("warning", f"an option says {secret}"),
+        Event("step", "build", A, {"step": f"build {secret}"}),
+        Event("output", f"echo {secret} {learnt}", A),
+        Event("target-done", "done", A, {"status": "failed", "seconds": 1.0, "log": str(log),
+                                         "error": f"failed near {secret} {learnt}"}),
+    ]  # fmt: skip
+    renderers = {
+        "plain": (PlainRenderer(plain_out := io.StringIO(), verbosity=2), plain_out),
+        "live": (LiveRenderer(live_out := Utf8(), verbosity=2, clock=Clock()), live_out),
+        "github": (GitHubRenderer(github_out := io.StringIO(), verbosity=2), github_out),
+    }
+    for name, (render, out) in renderers.items():
+        emitter = Emitter(render, Masker([secret]))
+        emitter.masker.add(learnt)  # as stream_steps does for a value the container computed
+        for event in stream:
+            emitter.send(event)
+        if isinstance(render, LiveRenderer):
+            render.close()
+            out.write("\n".join(render.lines()))
+        text = out.getvalue()
+        assert "***" in text, name
+        assert secret not in text, name
+        assert learnt not in text, name
+    assert "::error title=manywheel%3A" in github_out.getvalue()
+    assert "failed near *** ***" in github_out.getvalue()
+
+
+def test_masker_lines_and_short_values() -> None:
+    hide = Masker(["abcd-efgh", "ab", "x\nline-two\r\n"])
+    assert hide("abcd-efgh abcd ab x line-two") == "*** abcd ab x ***"
+    hide.add("abcd")
+    assert hide("abcd-efgh abcd") == "*** ***"  # the longer secret is masked whole

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from manywheel import Options
-from manywheel._build import build_script, venv_recipe
+from manywheel._build import (
+    TargetResult,
+    _environment_lines,
+    build_script,
+    stream_steps,
+    venv_recipe,
+)
+from manywheel._errors import ConfigError
+from manywheel._events import Emitter, Event
 from manywheel._export import export_docker
+from manywheel._logs import TargetLog
 from manywheel._plan import ImageFacts, Plan, Target
 from manywheel._prepare import _mirror_lines, preparation_for
 from manywheel._venvcache import venv_key
@@ -243,3 +255,77 @@ def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
     assert not {n for n in names if n.split("/")[0] in {".venv", "dist", "cache", "logs"}}
     assert not {n for n in names if "__pycache__" in n or n.endswith(".pyc")}
     assert not {n for n in names if n.startswith("manywheel-export")}
+
+
+def test_secrets_computed_in_the_script_are_masked_from_then_on(tmp_path: Path) -> None:
+    """The script's environment part, run for real in bash (with xtrace on, as a sourced
+    script may leave it): each secret's value as evaluated there reaches the log's mask on a
+    control line that is neither logged nor shown; a two-line value is masked line by line."""
+    opts = Options(
+        tmp_path,
+        environment=(
+            ("DB_PASSWORD", "\"$(printf 'line-one1\\nline-two2')\""),
+            ("API_KEY", "ab"),  # too short to mask
+            ("SAY", '"db=$DB_PASSWORD host=$MY_SECRET key=$API_KEY"'),
+        ),
+        secret_environment=("MY_SECRET", "UNSET_SECRET"),
+    )
+    text = "set -eu\nset -x\n" + "\n".join(_environment_lines(opts, "::m::"))
+    text += '\necho "$SAY"\nset +x\necho "$DB_PASSWORD" >&2\n'
+    proc = subprocess.Popen(
+        ["bash", "-c", text],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={"PATH": "/usr/bin:/bin", "MY_SECRET": "host-5678efgh"},
+    )
+    shown: list[Event] = []
+    emitter = Emitter(shown.append)
+    result = TargetResult(TARGET)
+    with TargetLog(tmp_path / "t.log", ()) as log:
+        stream_steps(proc, log, "::m::", result, emitter)
+        assert proc.wait() == 0
+        tail = log.tail()
+    logged = (tmp_path / "t.log").read_text()
+    output = [e.message for e in shown if e.kind == "output"]
+    for shown_as in ("db=***", "host=***", "key=ab"):
+        assert shown_as in logged
+    assert output[-2:] == ["***", "***"]  # the two lines of DB_PASSWORD
+    for secret in ("line-one1", "line-two2", "host-5678efgh", "::m:: secret"):
+        assert secret not in logged
+        assert not any(secret in line for line in output + tail)
+    assert emitter.masker("x line-two2") == "x ***"  # run-level events are masked too
+
+
+def test_export_never_writes_a_secret(tmp_path: Path) -> None:
+    """Secret-named environment entries and secret-environment reach the exported build by
+    name when it runs; build-wheels.sh says which are not set."""
+    project = tmp_path / "project"
+    project.mkdir()
+    opts = Options(
+        project,
+        environment=(("API_TOKEN", '"tok-1234abcd"'), ("DB_PASSWORD", '"$(cat /project/pw)"'),
+                     ("CFLAGS", '"-O2"')),
+        secret_environment=("MY_SECRET",),
+    )  # fmt: skip
+    files = {
+        f.path: f.data.decode() for f in export_docker(opts, Plan("img:1", "x", FACTS, (TARGET,)))
+    }
+    for path, data in files.items():
+        for secret in ("tok-1234abcd", "cat /project/pw", "API_TOKEN=", "DB_PASSWORD="):
+            assert secret not in data, path
+        assert "secret %s" not in data, path  # no value reported on the terminal either
+    build = files[f"targets/{TARGET.identifier}/manywheel/in/build.sh"]
+    assert 'export CFLAGS="-O2"' in build
+    script = files["build-wheels.sh"]
+    assert '"$engine" exec --env MY_SECRET --env API_TOKEN --env DB_PASSWORD "$name"' in script
+    check = script[script.index("missing=()") : script.index("\nfi\n") + 4]
+    r = subprocess.run(
+        ["bash", "-c", check], env={"API_TOKEN": "x"}, check=False, capture_output=True, text=True
+    )
+    assert r.returncode == 2
+    assert "set MY_SECRET DB_PASSWORD in the environment" in r.stderr
+    with pytest.raises(ConfigError, match="secret variable would be written into"):
+        export_docker(
+            replace(opts, build_command="make TOKEN=tok-1234abcd"),
+            Plan("img:1", "x", FACTS, (TARGET,)),
+        )
