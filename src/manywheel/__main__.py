@@ -30,6 +30,7 @@ from ._events import Listener
 from ._export import export_docker, write_export
 from ._github import GitHubRenderer, step_summary
 from ._host import HOST_IMAGE
+from ._leftovers import reap_containers
 from ._live import LiveRenderer, use_live_display
 from ._logs import Masker, default_log_root
 from ._merge import github_matrix, merge_reports
@@ -417,6 +418,8 @@ def _cache(ns: argparse.Namespace) -> int:
         print(f"{len(venvs)} cached build venv(s), {format_size(size)}, in {root.path / 'venvs'}")
         print(f"cache folder: {root.path}")
     else:
+        for name, owner in reap_containers(engine) if engine is not None else []:
+            print(f"removed container {name}, left by a killed manywheel run (pid {owner.pid})")
         if ns.all and engine is not None:
             print(f"removing every manywheel prepared image in {engine.name} (--all)")
         for tag in clean_prepared(engine, mine) if engine is not None else []:
