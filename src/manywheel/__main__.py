@@ -317,7 +317,7 @@ def make_parser() -> argparse.ArgumentParser:
             c.add_argument(
                 "--downloads",
                 action="store_true",
-                help="also remove the download cache (the shared/ and downloads/ parts)",
+                help="also remove the download caches (the downloads/ part, and shared/ of older versions)",
             )
         _add_option_flags(c, ("engine", "cache-dir"))
     return parser

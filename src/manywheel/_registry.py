@@ -239,7 +239,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         None,
         "manywheel's host cache folder (default: the user cache): a new or empty folder that "
         "manywheel marks as its own (never the project, home or root folder or one above them); "
-        "its shared/ part is mounted into every build for pip/uv downloads and ccache.",
+        "each project's downloads/<project>/ part is mounted into that project's builds for "
+        "pip/uv downloads and ccache.",
         metavar="DIR",
     ),
     OptionSpec(
