@@ -28,6 +28,7 @@ from ._engine import QUICK_TIMEOUT, Engine, ExecResult, ProcessRegistry
 from ._errors import ConfigError, EngineError
 from ._events import Emitter
 from ._layout import Layout
+from ._leftovers import OWNER_FILE, this_process
 from ._options import Options
 from ._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
 
@@ -36,12 +37,20 @@ __all__ = [
     "HostEngine",
     "check_host_options",
     "discover_host",
+    "host_folders_base",
     "host_id",
     "host_tools",
 ]
 
 HOST_IMAGE = "host"
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+
+def host_folders_base() -> Path:
+    """Where host mode's build folders go. The scripts use their paths unquoted: a temporary
+    folder with a plain name only."""
+    base = tempfile.gettempdir()
+    return Path(base if _PLAIN_PATH.match(base) else "/tmp")
 
 
 def check_host_options(options: Options) -> None:
@@ -110,14 +119,11 @@ class HostEngine(Engine):
     def container(
         self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
     ) -> Iterator[str]:
-        # The scripts use these paths unquoted: a temporary folder with a plain name only.
-        base = tempfile.gettempdir()
-        if not _PLAIN_PATH.match(base):
-            base = "/tmp"
-        root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
+        root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=host_folders_base()))
         with self._lock:
             self._roots[name] = root
         try:
+            (root / OWNER_FILE).write_text(this_process().token() + "\n")  # see _leftovers
             (root / "manywheel").mkdir()
             (root / "project").mkdir()
             yield name

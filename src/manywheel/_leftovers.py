@@ -29,6 +29,7 @@ __all__ = [
     "owner_alive",
     "reap_containers",
     "remove_partial_files",
+    "sweep_host_folders",
     "sweep_staging",
     "this_process",
 ]
@@ -134,6 +135,23 @@ def sweep_staging(log_root: Path, current: Path | None = None) -> list[Path]:
             continue  # a live run's, or another host's
         shutil.rmtree(staging, ignore_errors=True)
         removed.append(staging)
+    return removed
+
+
+def sweep_host_folders(base: Path) -> list[Path]:
+    """Remove host mode's build folders (``manywheel-*`` in the temporary folder, each with an
+    owner file) whose manywheel is gone."""
+    removed: list[Path] = []
+    for folder in base.glob("manywheel-*"):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            owner = Owner.parse((folder / OWNER_FILE).read_text())
+        except OSError:
+            continue  # not ours, or not yet marked: never judged
+        if owner is not None and owner_alive(owner) is False:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
     return removed
 
 

@@ -19,7 +19,15 @@ from ._cache import open_cache_root
 from ._engine import Engine, ProcessRegistry, detect_engine
 from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
-from ._host import HOST_IMAGE, HostEngine, check_host_options, discover_host, host_id, host_tools
+from ._host import (
+    HOST_IMAGE,
+    HostEngine,
+    check_host_options,
+    discover_host,
+    host_folders_base,
+    host_id,
+    host_tools,
+)
 from ._layout import CONTAINER
 from ._leftovers import (
     OWNER_FILE,
@@ -27,6 +35,7 @@ from ._leftovers import (
     RUN_LABEL,
     reap_containers,
     remove_partial_files,
+    sweep_host_folders,
     sweep_staging,
     this_process,
 )
@@ -144,6 +153,12 @@ class _Run:
 
     def _host_engine(self) -> HostEngine:
         check_host_options(self.options)
+        swept = sweep_host_folders(host_folders_base())
+        if swept:
+            self.emitter.warning(
+                "removed the build folders of host-mode runs that were killed: "
+                + ", ".join(str(p) for p in swept)
+            )
         env = {}
         if self.options.ca_bundle is not None:
             ca = str(self.options.ca_bundle)

@@ -19,6 +19,7 @@ from manywheel._leftovers import (
     owner_alive,
     reap_containers,
     remove_partial_files,
+    sweep_host_folders,
     sweep_staging,
     this_process,
 )
@@ -183,3 +184,22 @@ def test_reap_removes_dead_owners_only(monkeypatch: pytest.MonkeyPatch) -> None:
     reaped = reap_containers(engine)
     assert [name for name, _ in reaped] == ["manywheel-dead"]
     assert removed == ["manywheel-dead"]
+
+
+def test_host_mode_folders_of_dead_runs_are_swept(tmp_path: Path) -> None:
+    def folder(name: str, owner: Owner | None) -> Path:
+        path = tmp_path / name
+        (path / "project").mkdir(parents=True)
+        if owner is not None:
+            (path / OWNER_FILE).write_text(owner.token())
+        return path
+
+    dead = folder("manywheel-run1-cp313-abc", dead_owner())
+    live = folder("manywheel-run2-cp313-def", this_process())
+    unmarked = folder("manywheel-someone-elses", None)
+    other = folder("other-tool-dead", dead_owner())
+    assert sweep_host_folders(tmp_path) == [dead]
+    assert not dead.exists()
+    assert live.is_dir()
+    assert unmarked.is_dir()
+    assert other.is_dir()
