@@ -68,7 +68,7 @@ def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> 
         setup = ("--setup-script", f"echo {uuid.uuid4().hex}")  # a preparation of its own
         r = manywheel(project, engine, "--python", "3.13", "--force", *setup, *flags)
         assert r.returncode == 0, r.stderr
-        assert len(list((folder / "venvs").glob("*.tar"))) == 1
+        assert len(list((folder / "venvs").rglob("*.tar"))) == 1
         cache_id = json.loads((folder / ".manywheel-cache").read_text())["id"]
         [tags[folder]] = _images(engine, f"manywheel.cache={cache_id}")
     (cache / "notes.txt").write_text("not manywheel's: cleaning leaves it\n")
@@ -91,10 +91,10 @@ def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> 
     assert f"removed {tags[cache]}" in cleaned
     assert tags[other] not in cleaned
     assert f"removed 1 cached build venv(s) from {cache / 'venvs'}" in cleaned
-    assert f"removed {cache / 'shared'}" in cleaned
+    assert f"removed {cache / 'downloads'}" in cleaned
     assert sorted(p.name for p in cache.iterdir()) == [".manywheel-cache", "notes.txt", "venvs"]
     assert _images(engine, "manywheel.prepared=1").count(tags[other]) == 1
-    assert len(list((other / "venvs").glob("*.tar"))) == 1
+    assert len(list((other / "venvs").rglob("*.tar"))) == 1
 
     # --all removes every prepared image, whichever cache made it, and says so.
     every = cli("clean", "--all")
@@ -115,11 +115,11 @@ def test_shared_download_cache_and_ccache(engine: str, example: Example, tmp_pat
     # pip in every target uses the mounted host folder (whether the index lets it store
     # anything is the index's business), and three parallel targets on two cores get -j1.
     assert r.stderr.count("scripted: pip cache: /manywheel/cache/pip, jobs: -j1") == 3
-    # Builds write only to the shared part of the cache folder (the venvs are not mounted).
-    assert any(p.is_file() for p in (cache / "shared" / "ccache").rglob("*")), (
-        "ccache stored nothing"
-    )
-    assert len(list((cache / "venvs").iterdir())) == 3  # one cached venv per target
+    # Builds write only to the project's own download part of the cache folder (the venvs
+    # are not mounted).
+    (downloads,) = (cache / "downloads").iterdir()
+    assert any(p.is_file() for p in (downloads / "ccache").rglob("*")), "ccache stored nothing"
+    assert len(list((cache / "venvs").rglob("*.tar"))) == 3  # one cached venv per target
     assert not (cache / "ccache").exists()
 
 
@@ -140,7 +140,7 @@ def test_installer_uv_pip_and_fallbacks(engine: str, example: Example, tmp_path:
     log = _target_log(project)
     assert "installing with uv (auto: found /usr/local/bin/uv)" in log
     assert "Creating isolated environment: venv+uv" in log
-    assert any((cache / "shared" / "uv").iterdir())
+    assert any(next((cache / "downloads").iterdir()).joinpath("uv").iterdir())
 
     # pip when asked.
     r = manywheel(project, engine, *common, "--installer", "pip")
