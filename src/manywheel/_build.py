@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import IO, Literal
 
 from ._events import Emitter
 from ._installer import choose_lines, install_line, probe_line, uv_exports
@@ -279,6 +281,19 @@ def build_script(
     return "\n".join(lines) + "\n", files
 
 
+LINE_PIECE = 1 << 16  # build output is read (and displayed at most) this many bytes at a time
+
+
+def _rest_of_line(stream: IO[bytes], first: bytes) -> Iterator[bytes]:
+    """The pieces of the line that ``first`` starts, after ``first`` (read lazily)."""
+    piece = first
+    while not piece.endswith(b"\n"):
+        piece = stream.readline(LINE_PIECE)
+        if not piece:
+            return
+        yield piece
+
+
 def stream_steps(
     proc: subprocess.Popen[bytes],
     log: TargetLog,
@@ -291,9 +306,14 @@ def stream_steps(
     step_started = time.monotonic()
     current = "start"
     prefix = f"{marker} step "
-    for raw in iter(proc.stdout.readline, b""):
+    stdout = proc.stdout
+    # Read in bounded pieces: a line without a newline can be hundreds of megabytes.
+    for raw in iter(lambda: stdout.readline(LINE_PIECE), b""):
+        pieces = _rest_of_line(stdout, raw)
         text = raw.decode(errors="replace")
         if text.startswith(prefix):
+            for _ in pieces:  # a step line is short; anything past a piece is dropped
+                pass
             now = time.monotonic()
             result.steps[current] = round(now - step_started, 3)
             current, step_started = text[len(prefix) :].strip(), now
@@ -301,7 +321,7 @@ def stream_steps(
                 emitter.emit("step", current, target=ident, step=current)
             log.write(f"== {current}")
             continue
-        line = log.write(text)
+        line = log.write_pieces(itertools.chain([raw], pieces), shown=LINE_PIECE)
         emitter.emit("output", line, target=ident)
     if current != "done":
         result.steps[current] = round(time.monotonic() - step_started, 3)

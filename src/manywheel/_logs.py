@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import collections
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -40,6 +42,36 @@ class TargetLog:
         self._tail.append(line)
         self._file.write(f"[{time.monotonic() - self._start:8.1f}s] {line}\n")
         self._file.flush()
+        return line
+
+    def write_pieces(self, pieces: Iterable[bytes], shown: int) -> str:
+        """One line that arrives in pieces (a line can be any length): each piece goes to the
+        file as it comes, masked across piece boundaries; returns the line as displayed, its
+        first ``shown`` characters and how much more there was."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        hold = max((len(s) for s in self._secrets if s), default=1) - 1
+        self._file.write(f"[{time.monotonic() - self._start:8.1f}s] ")
+        head: list[str] = []
+        room, more = shown, 0
+        carry = ""
+        for piece in pieces:
+            text = mask(carry + decoder.decode(piece), self._secrets)
+            # A secret cut by the piece boundary is kept back until it is whole.
+            cut = max(0, len(text) - hold)
+            out, carry = text[:cut], text[cut:]
+            self._file.write(out if carry else out.rstrip("\n"))
+            head.append(out[:room])
+            more += len(out[room:].encode(errors="replace"))
+            room = max(0, room - len(out))
+        tail = mask(carry + decoder.decode(b"", final=True), self._secrets).rstrip("\n")
+        self._file.write(tail + "\n")
+        self._file.flush()
+        head.append(tail[:room])
+        more += len(tail[room:].encode(errors="replace"))
+        line = "".join(head).rstrip("\n")
+        if more:
+            line += f" … [{more} bytes more]"
+        self._tail.append(line)
         return line
 
     def tail(self) -> list[str]:
