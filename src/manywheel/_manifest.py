@@ -31,14 +31,15 @@ def source_digest(options: Options) -> str:
     digest = hashlib.sha256()
     root = options.project_dir
     for path in project_files(root, exclude=options.own_folders()):
-        rel = path.relative_to(root).as_posix()
+        # The names' bytes as on disk: a name need not be valid UTF-8.
+        rel = os.fsencode(path.relative_to(root).as_posix())
         if path.is_symlink():
-            digest.update(f"L{rel}\0{os.readlink(path)}\0".encode())
+            digest.update(b"L" + rel + b"\0" + os.fsencode(os.readlink(path)) + b"\0")
         elif path.is_file():
-            digest.update(f"F{rel}\0{path.stat().st_mode & 0o111}\0".encode())
+            digest.update(b"F" + rel + f"\0{path.stat().st_mode & 0o111}\0".encode())
             _update_from_file(digest, path)
         else:
-            digest.update(f"D{rel}\0".encode())
+            digest.update(b"D" + rel + b"\0")
     return digest.hexdigest()
 
 
