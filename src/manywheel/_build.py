@@ -18,6 +18,8 @@ from ._logs import TargetLog
 from ._options import Options
 from ._plan import Target
 from ._prepare import ca_exports, pip_exports
+from ._requirements import TOP as TOP_REQUIREMENTS
+from ._requirements import requirement_files
 from ._shell import export_literal, export_word, quote
 from ._transfer import Rejected
 
@@ -114,7 +116,7 @@ def _requirements(options: Options, inbox: str) -> list[str]:
     # The venv always has `build` (the default frontend, and what custom scripts call).
     words = ["build"]
     if options.build_requirements is not None:
-        words += ["-r", f"{inbox}/requirements.txt"]
+        words += ["-r", f"{inbox}/{TOP_REQUIREMENTS}"]
     return words
 
 
@@ -148,8 +150,8 @@ def _venv_lines(
             "echo 'manywheel: venv and build requirements restored from the cache'",
         ]
     files["make-venv.sh"] = VENV_SCRIPT.encode()
-    if options.build_requirements is not None:
-        files["requirements.txt"] = options.build_requirements.read_bytes()
+    if options.build_requirements is not None:  # with every file it includes
+        files.update(requirement_files(options.build_requirements).inbox)
     words = " ".join(quote(w) for w in _requirements(options, inbox))
     lines = [
         "step venv",

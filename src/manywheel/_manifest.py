@@ -13,6 +13,7 @@ import platformdirs
 
 from ._options import Options
 from ._plan import Target
+from ._requirements import requirements_digest
 from ._transfer import project_files
 from ._version import __version__
 
@@ -43,10 +44,6 @@ def source_digest(options: Options) -> str:
     return digest.hexdigest()
 
 
-def _file_hash(path: Path | None) -> str | None:
-    return _sha256(path) if path is not None and path.is_file() else None
-
-
 def fingerprint(options: Options, target: Target, environment_key: str, sources: str) -> str:
     """Everything that decides a target's wheel: sources, options, environment, interpreter."""
     opts = {k: v for k, v in asdict(options).items() if k not in _NOT_INPUTS}
@@ -55,7 +52,7 @@ def fingerprint(options: Options, target: Target, environment_key: str, sources:
         "manywheel": __version__,
         "sources": sources,
         "options": opts,
-        "requirements": _file_hash(options.build_requirements),
+        "requirements": requirements_digest(options.build_requirements),
         "environment": environment_key,
         "target": asdict(target),
         "secrets": [hashlib.sha256(s.encode()).hexdigest() for s in options.secret_values()],
