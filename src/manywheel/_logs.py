@@ -59,7 +59,9 @@ class TargetLog:
             # A secret cut by the piece boundary is kept back until it is whole.
             cut = max(0, len(text) - hold)
             out, carry = text[:cut], text[cut:]
-            self._file.write(out if carry else out.rstrip("\n"))
+            if not carry:  # the line's end may be in this piece
+                out = out.rstrip("\n")
+            self._file.write(out)
             head.append(out[:room])
             more += len(out[room:].encode(errors="replace"))
             room = max(0, room - len(out))

@@ -102,6 +102,7 @@ def test_secrets_are_masked_across_pieces(tmp_path: Path) -> None:
     shown = [e.message for e in events if e.kind == "output"]
     assert secret not in shown[0]
     assert shown[0].startswith("a" * 100)
+    assert shown[0].endswith(f" … [{len(masked) - (1 << 16)} bytes more]")
     assert shown[1] == "next"
 
 
@@ -110,3 +111,9 @@ def test_multibyte_characters_cut_by_a_piece_boundary_survive(tmp_path: Path) ->
     log_path = tmp_path / "t.log"
     _stream(log_path, (line + "\n").encode(), 0)
     assert log_path.read_text().split("] ", 1)[1] == line + "\n"
+
+
+def test_a_long_line_with_its_newline_counts_what_is_not_shown(tmp_path: Path) -> None:
+    events = _stream(tmp_path / "t.log", b"y" * 100_000 + b"\n", 0)
+    (shown,) = [e.message for e in events if e.kind == "output"]
+    assert shown == "y" * (1 << 16) + f" … [{100_000 - (1 << 16)} bytes more]"
