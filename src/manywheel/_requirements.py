@@ -3,7 +3,9 @@
 pip reads an included file relative to the file that includes it. The container gets each
 local file under a flat name of its own (``requirements.txt``, ``requirements-1.txt``, ...), with
 the include lines rewritten to those names: an include may point anywhere on the host (``../``,
-an absolute path), which no copy of the project's folder tree would hold. URLs are left alone.
+an absolute path), which no copy of the project's folder tree would hold. URLs, paths with
+``${VARIABLES}`` (pip expands them in the container) and absolute paths that do not exist on
+this machine (a file of the image, perhaps) are left alone.
 """
 
 from __future__ import annotations
@@ -125,9 +127,11 @@ class _Reader:
 
     def _local(self, path: Path, line: int, include: _Include) -> str:
         """The inbox name of an included file (read now), or its URL as it is."""
-        if _URL.match(include.value):
-            return include.value  # pip fetches it from there, in the container as on the host
+        if _URL.match(include.value) or "${" in include.value:
+            return include.value  # a URL, or a variable pip expands in the container
         target = path.parent / include.value
+        if Path(include.value).is_absolute() and not target.is_file():
+            return include.value  # not on this machine: a file of the image, perhaps
         if not target.is_file():
             raise ConfigError(
                 f"{path}, line {line}: '{include.option} {include.value}' names {target}, "
@@ -145,6 +149,8 @@ class _Reader:
             if not found:
                 continue
             names = [self._local(path, first + 1, f) for f in found]
+            if names == [f.value for f in found]:
+                continue  # nothing renamed: the line stays as written
             for include, name in reversed(list(zip(found, names, strict=True))):
                 words[include.index : include.index + include.words] = [include.option, name]
             edits.append((first, last, shlex.join(words)))

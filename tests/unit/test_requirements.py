@@ -66,7 +66,7 @@ def test_every_included_file_is_found_and_renamed(tmp_path: Path) -> None:
         "--requirement requirements-1.txt",
         "--constraint requirements-3.txt",
         "--requirement requirements-4.txt",
-        f"--requirement {URL}",  # a URL is left alone
+        f"-r {URL}",  # a URL is left alone, as written
     ]
     assert found.inbox["requirements-1.txt"] == b"wheel\n--requirement requirements-2.txt\n"
     assert found.inbox["requirements-3.txt"] == (tmp_path / "pins.txt").read_bytes()
@@ -141,3 +141,12 @@ def test_quoted_paths_and_non_utf8_bytes_survive(tmp_path: Path) -> None:
         "--requirement",
         "requirements-1.txt",
     ]
+
+
+def test_variables_and_absolute_paths_missing_here_are_left_for_the_container(
+    tmp_path: Path,
+) -> None:
+    top = tmp_path / "reqs.txt"
+    text = "-c /opt/image-only/constraints.txt\n-r ${CONFIG_DIR}/more.txt\n"
+    top.write_text(text)
+    assert requirement_files(top).inbox == {"requirements.txt": text.encode()}
