@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from manywheel import Options
+from manywheel import Options, load_options
 from manywheel._build import build_script, venv_recipe
 from manywheel._errors import ConfigError
 from manywheel._export import export_docker
@@ -102,6 +102,9 @@ def test_a_missing_include_names_the_file_line_and_path(tmp_path: Path) -> None:
     assert f"{top}, line 3" in message
     assert str(tmp_path / "constraints" / "missing.txt") in message
     assert info.value.tip is not None
+    # Loading the configuration checks it, before any engine work.
+    with pytest.raises(ConfigError, match="line 3"):
+        load_options(tmp_path, environ={}, cli={"build-requirements": str(top)})
 
 
 def test_included_files_go_into_the_container_and_their_content_into_the_keys(
