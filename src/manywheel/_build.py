@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import IO, Literal
 
 from ._events import Emitter
 from ._installer import choose_lines, install_line, probe_line, uv_exports
@@ -17,6 +18,8 @@ from ._logs import TargetLog
 from ._options import Options
 from ._plan import Target
 from ._prepare import ca_exports, pip_exports
+from ._requirements import TOP as TOP_REQUIREMENTS
+from ._requirements import requirement_files
 from ._shell import export_literal, export_word, quote
 from ._transfer import Rejected
 
@@ -115,7 +118,7 @@ def _requirements(options: Options, inbox: str) -> list[str]:
     # The venv always has `build` (the default frontend, and what custom scripts call).
     words = ["build"]
     if options.build_requirements is not None:
-        words += ["-r", f"{inbox}/requirements.txt"]
+        words += ["-r", f"{inbox}/{TOP_REQUIREMENTS}"]
     return words
 
 
@@ -155,8 +158,8 @@ def _venv_lines(
             "echo 'manywheel: venv and build requirements restored from the cache'",
         ]
     files["make-venv.sh"] = VENV_SCRIPT.encode()
-    if options.build_requirements is not None:
-        files["requirements.txt"] = options.build_requirements.read_bytes()
+    if options.build_requirements is not None:  # with every file it includes
+        files.update(requirement_files(options.build_requirements).inbox)
     words = " ".join(quote(w) for w in _requirements(options, inbox))
     lines = [
         "step venv",
@@ -326,6 +329,19 @@ def _unhex(text: str) -> str:
         return ""
 
 
+LINE_PIECE = 1 << 16  # build output is read (and displayed at most) this many bytes at a time
+
+
+def _rest_of_line(stream: IO[bytes], first: bytes) -> Iterator[bytes]:
+    """The pieces of the line that ``first`` starts, after ``first`` (read lazily)."""
+    piece = first
+    while not piece.endswith(b"\n"):
+        piece = stream.readline(LINE_PIECE)
+        if not piece:
+            return
+        yield piece
+
+
 def stream_steps(
     proc: subprocess.Popen[bytes],
     log: TargetLog,
@@ -343,18 +359,24 @@ def stream_steps(
     prefix = f"{marker} step "
     snapshot = f"{marker} snapshot\n".encode()
     secret = f"{marker} secret "
-    for raw in iter(proc.stdout.readline, b""):
+    stdout = proc.stdout
+    # Read in bounded pieces: a line without a newline can be hundreds of megabytes.
+    for raw in iter(lambda: stdout.readline(LINE_PIECE), b""):
+        pieces = _rest_of_line(stdout, raw)
         if raw == snapshot:
             if on_snapshot is not None:
                 on_snapshot()
             continue
         text = raw.decode(errors="replace")
         if text.startswith(secret):  # never logged nor shown: see _environment_lines
-            value = _unhex(text[len(secret) :])
+            rest = b"".join(pieces).decode(errors="replace")  # a long value: kept whole
+            value = _unhex(text[len(secret) :] + rest)
             log.add_secret(value)
             emitter.masker.add(value)
             continue
         if text.startswith(prefix):
+            for _ in pieces:  # a step line is short; anything past a piece is dropped
+                pass
             now = time.monotonic()
             result.steps[current] = round(now - step_started, 3)
             current, step_started = text[len(prefix) :].strip(), now
@@ -362,7 +384,7 @@ def stream_steps(
                 emitter.emit("step", current, target=ident, step=current)
             log.write(f"== {current}")
             continue
-        line = log.write(text)
+        line = log.write_pieces(itertools.chain([raw], pieces), shown=LINE_PIECE)
         emitter.emit("output", line, target=ident)
     if current != "done":
         result.steps[current] = round(time.monotonic() - step_started, 3)

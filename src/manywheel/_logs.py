@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import collections
 import os
 import threading
@@ -36,6 +37,11 @@ class Masker:
             values = set(self._values) | {p for p in parts if len(p) >= MIN_SECRET_LENGTH}
             # Longest first: a secret that contains another is masked whole.
             self._values = tuple(sorted(values, key=lambda v: (-len(v), v)))
+
+    def longest(self) -> int:
+        """The length of the longest value masked (0: none)."""
+        values = self._values
+        return len(values[0]) if values else 0
 
     def __call__(self, text: str) -> str:
         for secret in self._values:
@@ -74,6 +80,38 @@ class TargetLog:
         """Mask ``secret`` in every later line (and in :meth:`mask`), e.g. a value the
         container computed."""
         self.mask.add(secret)
+
+    def write_pieces(self, pieces: Iterable[bytes], shown: int) -> str:
+        """One line that arrives in pieces (a line can be any length): each piece goes to the
+        file as it comes, masked across piece boundaries; returns the line as displayed, its
+        first ``shown`` characters and how much more there was."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        hold = max(self.mask.longest(), 1) - 1
+        self._file.write(f"[{time.monotonic() - self._start:8.1f}s] ")
+        head: list[str] = []
+        room, more = shown, 0
+        carry = ""
+        for piece in pieces:
+            text = self.mask(carry + decoder.decode(piece))
+            # A secret cut by the piece boundary is kept back until it is whole.
+            cut = max(0, len(text) - hold)
+            out, carry = text[:cut], text[cut:]
+            if not carry:  # the line's end may be in this piece
+                out = out.rstrip("\n")
+            self._file.write(out)
+            head.append(out[:room])
+            more += len(out[room:].encode(errors="replace"))
+            room = max(0, room - len(out))
+        tail = self.mask(carry + decoder.decode(b"", final=True)).rstrip("\n")
+        self._file.write(tail + "\n")
+        self._file.flush()
+        head.append(tail[:room])
+        more += len(tail[room:].encode(errors="replace"))
+        line = "".join(head).rstrip("\n")
+        if more:
+            line += f" … [{more} bytes more]"
+        self._tail.append(line)
+        return line
 
     def tail(self) -> list[str]:
         return list(self._tail)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -14,6 +13,7 @@ import platformdirs
 
 from ._options import Options
 from ._plan import Target
+from ._requirements import requirements_digest
 from ._transfer import project_files
 from ._version import __version__
 
@@ -32,19 +32,16 @@ def source_digest(options: Options) -> str:
     digest = hashlib.sha256()
     root = options.project_dir
     for path in project_files(root, exclude=options.own_folders()):
-        rel = path.relative_to(root).as_posix()
+        # The names' bytes as on disk: a name need not be valid UTF-8.
+        rel = os.fsencode(path.relative_to(root).as_posix())
         if path.is_symlink():
-            digest.update(f"L{rel}\0{os.readlink(path)}\0".encode())
+            digest.update(b"L" + rel + b"\0" + os.fsencode(os.readlink(path)) + b"\0")
         elif path.is_file():
-            digest.update(f"F{rel}\0{path.stat().st_mode & 0o111}\0".encode())
+            digest.update(b"F" + rel + f"\0{path.stat().st_mode & 0o111}\0".encode())
             _update_from_file(digest, path)
         else:
-            digest.update(f"D{rel}\0".encode())
+            digest.update(b"D" + rel + b"\0")
     return digest.hexdigest()
-
-
-def _file_hash(path: Path | None) -> str | None:
-    return _sha256(path) if path is not None and path.is_file() else None
 
 
 def fingerprint(options: Options, target: Target, environment_key: str, sources: str) -> str:
@@ -55,7 +52,7 @@ def fingerprint(options: Options, target: Target, environment_key: str, sources:
         "manywheel": __version__,
         "sources": sources,
         "options": opts,
-        "requirements": _file_hash(options.build_requirements),
+        "requirements": requirements_digest(options.build_requirements),
         "environment": environment_key,
         "target": asdict(target),
         "secrets": [hashlib.sha256(s.encode()).hexdigest() for s in options.secret_values()],
@@ -75,6 +72,29 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_ENTRY_KEYS = ("fingerprint", "wheel", "sha256")
+
+
+def _valid_entries(data: object) -> dict[str, dict[str, str]] | None:
+    """The manifest's targets when every field has the right type, else None."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return None
+    entries: dict[str, dict[str, str]] = {}
+    for identifier, entry in targets.items():
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in _ENTRY_KEYS
+        ):
+            return None
+        wheel = entry["wheel"]
+        if not wheel or "/" in wheel or wheel in (".", ".."):
+            return None
+        entries[identifier] = {k: entry[k] for k in _ENTRY_KEYS}
+    return entries
+
+
 class Manifest:
     """Per output folder: target -> fingerprint, wheel name and the wheel's sha256."""
 
@@ -84,17 +104,41 @@ class Manifest:
         self.output_dir = output_dir
         self.path = root / "manifests" / f"{key}.json"
         self.entries: dict[str, dict[str, str]] = {}
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(self.path.read_text())
-            if data.get("format") == FORMAT and isinstance(data.get("targets"), dict):
-                self.entries = data["targets"]
+        # Why the stored manifest was ignored (for the caller to warn about), or None.
+        self.problem: str | None = None
+        try:
+            text = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            self._ignore(f"cannot be read ({e.strerror or e})")
+            return
+        try:
+            data = json.loads(text)
+        except ValueError:
+            self._ignore("is not valid JSON")
+            return
+        version = data.get("format") if isinstance(data, dict) else None
+        if isinstance(version, int) and version != FORMAT:
+            return  # another manywheel's format: quietly replaced at the next save
+        entries = _valid_entries(data)
+        if entries is None:
+            self._ignore("does not have the expected structure")
+        else:
+            self.entries = entries
+
+    def _ignore(self, why: str) -> None:
+        self.problem = (
+            f"the build manifest {self.path} {why}: it is ignored, so every target is rebuilt "
+            "(the next build replaces it)"
+        )
 
     def up_to_date(self, identifier: str, fp: str) -> Path | None:
         """The wheel in the output folder that this fingerprint already produced, if intact."""
         entry = self.entries.get(identifier)
         if not entry or entry.get("fingerprint") != fp:
             return None
-        wheel = self.output_dir / entry.get("wheel", "")
+        wheel = self.output_dir / entry["wheel"]
         try:
             if wheel.is_file() and _sha256(wheel) == entry.get("sha256"):
                 return wheel

@@ -16,6 +16,7 @@ from typing import Any
 from ._cibuildwheel import translate
 from ._errors import ConfigError
 from ._registry import OPTIONS, OptionSpec, env_name, flag_name, spec_for
+from ._requirements import requirement_files
 from ._shell import dquote, split_assignments, word_value
 
 if sys.version_info >= (3, 11):
@@ -354,6 +355,8 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
                 f"{where(key)}: '{key}' names {path}, which does not exist",
                 tip=f"create the file or fix the path (relative paths start at {options.project_dir})",
             )
+    if options.build_requirements is not None:
+        requirement_files(options.build_requirements)  # what it includes (-r, -c) exists too
     if options.repos_dir is not None and not options.repos_dir.is_dir():
         raise ConfigError(
             f"{where('repos-dir')}: 'repos-dir' names {options.repos_dir}, which is not a folder",

@@ -426,6 +426,8 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             t.identifier: fingerprint(options, t, env_key, sources) for t in plan_.targets
         }
         manifest = Manifest(options.output_dir)
+        if manifest.problem is not None:
+            run.emitter.warning(manifest.problem)
         fresh, todo = _skip_up_to_date(run, plan_.targets, fingerprints, manifest)
         result = RunResult(run.run_id, plan_, output_dir=options.output_dir, log_dir=run.log_dir)
         if todo:

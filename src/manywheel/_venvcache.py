@@ -27,6 +27,7 @@ from ._engine import QUICK_TIMEOUT, Engine
 from ._errors import EngineError
 from ._options import Options
 from ._plan import Target
+from ._requirements import requirements_digest
 
 __all__ = [
     "VENV_FORMAT",
@@ -45,13 +46,12 @@ VENV_FORMAT = "2"
 
 def venv_key(options: Options, target: Target, env_key: str, recipe: str) -> str:
     """``recipe``: the shell lines that make the venv and install into it."""
-    reqs = options.build_requirements.read_bytes() if options.build_requirements else b""
     data = {
         "format": VENV_FORMAT,
         "environment": env_key,
         "target": target.identifier,
         "python": target.python,
-        "requirements": hashlib.sha256(reqs).hexdigest(),
+        "requirements": requirements_digest(options.build_requirements),
         "index": [options.pip_index_url, list(options.pip_extra_index_url)],
         "recipe": hashlib.sha256(recipe.encode()).hexdigest(),
     }

@@ -3,6 +3,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from manywheel import Options
 from manywheel._manifest import Manifest, fingerprint, source_digest
 from manywheel._plan import Target
@@ -67,3 +69,54 @@ def test_manifest_round_trip_and_tamper(tmp_path: Path) -> None:
     assert again.up_to_date(T.identifier, "fp") is None
     wheel.unlink()
     assert again.up_to_date(T.identifier, "fp") is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[1, 2]",
+        '"text"',
+        "{not json",
+        '{"format": 1, "targets": [1]}',
+        '{"format": 1, "targets": {"cp313-manylinux_x86_64": "oops"}}',
+        '{"format": 1, "targets": {"cp313-manylinux_x86_64": {"fingerprint": "fp", '
+        '"wheel": null, "sha256": "x"}}}',
+        '{"format": 1, "targets": {"cp313-manylinux_x86_64": {"fingerprint": 5, '
+        '"wheel": "x.whl", "sha256": "x"}}}',
+        '{"format": 1, "targets": {"cp313-manylinux_x86_64": {"fingerprint": "fp", '
+        '"wheel": "../x.whl", "sha256": "x"}}}',
+        '{"targets": {}}',
+    ],
+)
+def test_damaged_manifest_is_ignored_with_a_problem_not_a_traceback(
+    tmp_path: Path, content: str
+) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    wheel = out / "x-1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    state = tmp_path / "state"
+    path = Manifest(out, state_dir=state).path
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    m = Manifest(out, state_dir=state)
+    assert m.problem is not None
+    assert str(path) in m.problem
+    assert "ignored" in m.problem
+    assert m.entries == {}
+    assert m.up_to_date(T.identifier, "fp") is None
+    m.record(T.identifier, "fp", wheel)
+    m.save()  # the next save replaces it
+    again = Manifest(out, state_dir=state)
+    assert again.problem is None
+    assert again.up_to_date(T.identifier, "fp") == wheel
+
+
+def test_manifest_of_another_format_is_replaced_quietly(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    path = Manifest(tmp_path, state_dir=state).path
+    path.parent.mkdir(parents=True)
+    path.write_text('{"format": 2, "targets": "whatever"}')
+    m = Manifest(tmp_path, state_dir=state)
+    assert m.problem is None
+    assert m.entries == {}
