@@ -18,7 +18,18 @@ from typing import IO
 from ._errors import EngineError
 from ._layout import CONTAINER, Layout
 
-__all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
+__all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine", "dockerfile_string"]
+
+
+def dockerfile_string(value: str) -> str:
+    """A double-quoted Dockerfile word (for LABEL) that reads back as ``value``.
+
+    Quotes and backslashes are escaped as in JSON and ``$`` is kept from expanding (both
+    engines read these escapes back). Control characters become JSON escapes: a newline is
+    written as a backslash and ``n`` (and read back so), so no value can start a new line.
+    """
+    return json.dumps(value, ensure_ascii=False).replace("$", "\\$")
+
 
 # Bounded waits: no engine call may hang a run forever (except a build's own exec).
 QUICK_TIMEOUT = 60.0
@@ -180,7 +191,7 @@ class Engine:
     def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None:
         changes: list[str] = []
         for k, v in labels.items():
-            changes += ["--change", f"LABEL {json.dumps(k)}={json.dumps(v)}"]
+            changes += ["--change", f"LABEL {dockerfile_string(k)}={dockerfile_string(v)}"]
         self.call(["commit", *changes, container, tag], timeout=PULL_TIMEOUT)
 
     # -- containers -----------------------------------------------------------------------
@@ -193,14 +204,17 @@ class Engine:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
     ) -> str:
-        """Create the container and start it, in one call (``run -d``)."""
-        args = ["run", "-d", "--name", name]
+        """Create the container and start it, in one call (``run -d``).
+
+        The labels come after ``extra_args``: on both engines the last ``--label`` of a key
+        wins, and cleanup finds a run's containers by its label."""
+        args = ["run", "-d", "--name", name, *extra_args]
         for k, v in labels.items():
             args += ["--label", f"{k}={v}"]
         for k, v in (env or {}).items():
             args += ["--env", f"{k}={v}"]
         # A keep-alive main process; the work happens in exec calls; `rm -f` ends it.
-        args += [*extra_args, "--entrypoint", "/bin/sh", image, "-c", "while :; do sleep 600; done"]
+        args += ["--entrypoint", "/bin/sh", image, "-c", "while :; do sleep 600; done"]
         self.call(args, timeout=PULL_TIMEOUT)
         return name
 

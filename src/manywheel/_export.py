@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._build import build_script
+from ._engine import dockerfile_string
+from ._exclude import VCS_NAMES, Exclusions
 from ._layout import CONTAINER
 from ._options import Options
 from ._plan import Plan
@@ -36,7 +38,7 @@ def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
         f"WORKDIR {CONTAINER.project}",  # creates the folder the project is copied into
     ]
     for key, value in options.labels:
-        lines.append(f"LABEL {quote(key)}={quote(value)}")
+        lines.append(f"LABEL {dockerfile_string(key)}={dockerfile_string(value)}")
     if has_prepare:
         lines += [
             f"COPY prepare/ {IN}/",
@@ -54,8 +56,9 @@ SCRIPT_HEAD = r"""#!/usr/bin/env bash
 # usage: bash build-wheels.sh [PROJECT_DIR [OUTPUT_DIR]]     (ENGINE=podman to use podman)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-project=$(cd "${1:-$here/__PROJECT_REL__}" && pwd)
-output=${2:-$project/__OUTPUT__}
+default_project="$here"/__PROJECT_REL__
+project=$(cd "${1:-$default_project}" && pwd)
+output=${2:-__OUTPUT__}
 engine=${ENGINE:-docker}
 run="$(date +%Y%m%d-%H%M%S)-$$"
 image="localhost/manywheel-export:$run"
@@ -63,7 +66,8 @@ containers=()
 mkdir -p "$output"
 staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
 # The project goes into each container as a copy without what belongs to the host, as
-# manywheel build copies it: caches and environments, the output folder, this export folder.
+# manywheel build copies it: caches and environments, VCS metadata (unless the version is
+# computed from it), the `exclude` globs, the output folder, this export folder.
 excludes=(__EXCLUDED__)
 for dir in "$output" "$here"__OWN_DIRS__; do
   rel=$(realpath -m --relative-to="$project" "$dir")
@@ -143,17 +147,16 @@ def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
 def _script(options: Options, plan: Plan) -> str:
     secrets = "".join(f"--env {quote(name)} " for name in options.secret_environment)
     try:
-        out = options.output_dir.relative_to(options.project_dir)
+        out = '"$project"/' + quote(str(options.output_dir.relative_to(options.project_dir)))
     except ValueError:
-        out = options.output_dir
-    excluded = [f"--exclude={name}" for name in sorted(EXCLUDED_NAMES)]
-    excluded += [f"--exclude=*{suffix}" for suffix in EXCLUDED_SUFFIXES]
+        out = quote(str(options.output_dir))
+    excluded = _tar_excludes(options.exclusions())
     own = []
     for folder in (options.cache_dir, options.log_dir):
         if folder is not None and folder.is_relative_to(options.project_dir):
             own.append(' "$project"/' + quote(str(folder.relative_to(options.project_dir))))
     text = (
-        SCRIPT_HEAD.replace("__OUTPUT__", str(out))
+        SCRIPT_HEAD.replace("__OUTPUT__", out)
         .replace("__EXCLUDED__", " ".join(quote(word) for word in excluded))
         .replace("__OWN_DIRS__", "".join(own))
     )
@@ -170,6 +173,28 @@ def _script(options: Options, plan: Plan) -> str:
     return text + SCRIPT_TAIL
 
 
+def _tar_excludes(exclusions: Exclusions) -> list[str]:
+    """GNU tar options that leave out what ``project_files`` leaves out. Its pattern options
+    are positional; a glob's trailing ``/`` (folders only) is dropped, and a ``**`` inside an
+    anchored glob becomes a ``*`` that crosses folders (``a/**/b`` misses ``a/b``)."""
+    names = sorted(EXCLUDED_NAMES | (VCS_NAMES if exclusions.vcs else frozenset()))
+    out = [f"--exclude={name}" for name in names]
+    out += [f"--exclude=*{suffix}" for suffix in EXCLUDED_SUFFIXES]
+    for glob in exclusions.globs:
+        body = glob.rstrip("/")
+        while body.startswith("**/"):
+            body = body[3:]
+        if "/" in body:
+            cross = "--wildcards-match-slash" if "**" in body else "--no-wildcards-match-slash"
+            pattern = "./" + body.lstrip("/").replace("**", "*")
+            out += ["--anchored", cross, f"--exclude={pattern}"]
+        else:
+            out += ["--no-anchored", "--no-wildcards-match-slash", f"--exclude={body}"]
+    if exclusions.globs:
+        out += ["--no-anchored", "--wildcards-match-slash"]  # tar's defaults for what follows
+    return out
+
+
 def write_export(files: list[ExportedFile], folder: Path, project_dir: Path) -> None:
     """Write the export folder (its files only; other files there are left alone)."""
     for f in files:
@@ -178,7 +203,7 @@ def write_export(files: list[ExportedFile], folder: Path, project_dir: Path) -> 
         data = f.data
         if f.path == "build-wheels.sh":
             rel = os.path.relpath(project_dir.resolve(), folder.resolve())
-            data = data.replace(b"__PROJECT_REL__", rel.encode())
+            data = data.replace(b"__PROJECT_REL__", quote(rel).encode())
         path.write_bytes(data)
         if f.executable:
             path.chmod(0o755)

@@ -210,18 +210,8 @@ def test_venv_has_pip_unless_uv_installs_and_no_user_script_runs(tmp_path: Path)
         assert "no-pip" not in text
 
 
-def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
-    """The exported script's exclusions, run with real bash and tar (no engine needed)."""
-    project = tmp_path / "project"
-    keep = ["pyproject.toml", "src/mod.c", ".git/HEAD", "src/dist-info.txt"]
-    drop = [".venv/bin/python", "src/__pycache__/m.pyc", "src/m.pyc", "dist/a.whl",
-            "cache/uv/x", "logs/run/x.log", "manywheel-export/build-wheels.sh"]  # fmt: skip
-    for name in keep + drop:
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text("x\n")
-    options = Options(
-        project, output_dir=project / "dist", cache_dir=project / "cache", log_dir=project / "logs"
-    )
+def _exported_listing(project: Path, options: Options) -> set[str]:
+    """The files the exported script copies, run with real bash and tar (no engine needed)."""
     files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
     text = next(f.data.decode() for f in files if f.path == "build-wheels.sh")
     start = text.index("excludes=(")
@@ -233,8 +223,43 @@ def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
         + 'tar -C "$project" "${excludes[@]}" -cf - . | tar -tf -\n'
     )
     listing = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
-    names = {line.removeprefix("./").rstrip("/") for line in listing.stdout.split()}
+    return {line.removeprefix("./").rstrip("/") for line in listing.stdout.split()}
+
+
+def _tree(project: Path, names: list[str]) -> None:
+    for name in names:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("x\n")
+
+
+def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    keep = ["pyproject.toml", "src/mod.c", "src/dist-info.txt", "src/data/x.c", "bigger/x"]
+    drop = [".venv/bin/python", "src/__pycache__/m.pyc", "src/m.pyc", "dist/a.whl",
+            "cache/uv/x", "logs/run/x.log", "manywheel-export/build-wheels.sh", ".git/HEAD",
+            "src/.hg/store", "data/raw.bin", "src/sample.h5", "big/sub/blob", "big/blob"]  # fmt: skip
+    _tree(project, keep + drop)
+    options = Options(
+        project,
+        output_dir=project / "dist",
+        cache_dir=project / "cache",
+        log_dir=project / "logs",
+        exclude=("/data/", "*.h5", "big/**"),
+    )
+    names = _exported_listing(project, options)
     assert set(keep) <= names
     assert not {n for n in names if n.split("/")[0] in {".venv", "dist", "cache", "logs"}}
     assert not {n for n in names if "__pycache__" in n or n.endswith(".pyc")}
     assert not {n for n in names if n.startswith("manywheel-export")}
+    assert not set(drop) & names
+    assert "big" in names  # big/** leaves the folder itself, as in gitignore
+
+
+def test_export_keeps_git_for_a_project_versioned_from_it(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    _tree(project, ["src/mod.c", ".git/HEAD", ".git/refs/tags/v1"])
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64", "setuptools_scm[toml]>=8"]\n'
+    )
+    names = _exported_listing(project, Options(project, output_dir=project / "dist"))
+    assert {".git/HEAD", ".git/refs/tags/v1", "src/mod.c"} <= names
