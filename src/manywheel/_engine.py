@@ -18,18 +18,7 @@ from typing import IO
 from ._errors import EngineError
 from ._layout import CONTAINER, Layout
 
-__all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine", "dockerfile_string"]
-
-
-def dockerfile_string(value: str) -> str:
-    """A double-quoted Dockerfile word (for LABEL) that reads back as ``value``.
-
-    Quotes and backslashes are escaped as in JSON and ``$`` is kept from expanding (both
-    engines read these escapes back). Control characters become JSON escapes: a newline is
-    written as a backslash and ``n`` (and read back so), so no value can start a new line.
-    """
-    return json.dumps(value, ensure_ascii=False).replace("$", "\\$")
-
+__all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
 
 # Bounded waits: no engine call may hang a run forever (except a build's own exec).
 QUICK_TIMEOUT = 60.0
@@ -191,7 +180,7 @@ class Engine:
     def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None:
         changes: list[str] = []
         for k, v in labels.items():
-            changes += ["--change", f"LABEL {dockerfile_string(k)}={dockerfile_string(v)}"]
+            changes += ["--change", f"LABEL {json.dumps(k)}={json.dumps(v)}"]
         self.call(["commit", *changes, container, tag], timeout=PULL_TIMEOUT)
 
     # -- containers -----------------------------------------------------------------------

@@ -7,12 +7,12 @@ minus manywheel's extras (parallel targets, caches, no-op rebuilds, the pristine
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._build import build_script
-from ._engine import dockerfile_string
 from ._exclude import VCS_NAMES, Exclusions
 from ._layout import CONTAINER
 from ._options import Options
@@ -31,6 +31,16 @@ class ExportedFile:
     executable: bool = False
 
 
+def _dockerfile_string(value: str) -> str:
+    """A double-quoted Dockerfile word (for LABEL) that reads back as ``value``.
+
+    Quotes and backslashes are escaped as in JSON and ``$`` is kept from expanding (docker and
+    podman builds read these escapes back). Control characters become JSON escapes: a newline
+    is written, and read back, as a backslash and an ``n``, so no value can start a new line.
+    """
+    return json.dumps(value, ensure_ascii=False).replace("$", "\\$")
+
+
 def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
     lines = [
         "# Written by `manywheel export docker`: the prepared build environment.",
@@ -38,7 +48,7 @@ def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
         f"WORKDIR {CONTAINER.project}",  # creates the folder the project is copied into
     ]
     for key, value in options.labels:
-        lines.append(f"LABEL {dockerfile_string(key)}={dockerfile_string(value)}")
+        lines.append(f"LABEL {_dockerfile_string(key)}={_dockerfile_string(value)}")
     if has_prepare:
         lines += [
             f"COPY prepare/ {IN}/",

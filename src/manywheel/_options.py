@@ -310,6 +310,11 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
     def where(name: str) -> str:
         return origin.get(name, "defaults")
 
+    if not options.image or re.search(r"\s", options.image):
+        raise ConfigError(
+            f"{where('image')}: 'image' is {options.image!r}, not an image reference",
+            tip="write a reference like quay.io/pypa/manylinux_2_34_x86_64 (no spaces)",
+        )
     for selector in options.python:
         if not _PY_SELECTOR.match(selector):
             raise ConfigError(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from manywheel import Options
 from manywheel._build import build_script, venv_recipe
-from manywheel._export import export_docker
+from manywheel._export import export_docker, write_export
 from manywheel._plan import ImageFacts, Plan, Target
 from manywheel._prepare import _mirror_lines, preparation_for
 from manywheel._venvcache import venv_key
@@ -263,3 +263,37 @@ def test_export_keeps_git_for_a_project_versioned_from_it(tmp_path: Path) -> Non
     )
     names = _exported_listing(project, Options(project, output_dir=project / "dist"))
     assert {".git/HEAD", ".git/refs/tags/v1", "src/mod.c"} <= names
+
+
+def test_exported_labels_cannot_inject_dockerfile_lines(tmp_path: Path) -> None:
+    labels = (("maintainer", "me\nRUN touch /pwned"), ('k"\\ey', "$HOME 'x' \\n"))
+    options = Options(tmp_path, labels=labels)
+    files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+    text = next(f.data.decode() for f in files if f.path == "Dockerfile")
+    assert not [line for line in text.splitlines() if line.startswith("RUN touch")]
+    label_lines = [line for line in text.splitlines() if line.startswith("LABEL ")]
+    assert label_lines == [
+        'LABEL "maintainer"="me\\nRUN touch /pwned"',
+        'LABEL "k\\"\\\\ey"="\\$HOME \'x\' \\\\n"',
+    ]
+    # What both engines read back from such words (checked with docker and podman builds):
+    # \" and \\ and \$ are the characters themselves; a \n stays a backslash and an n.
+
+
+def test_exported_script_quotes_the_paths_it_is_written_with(tmp_path: Path) -> None:
+    project = tmp_path / "pro ject $(touch pwned)"
+    for output in (project / "wheel house", tmp_path / "out's"):
+        options = Options(project, output_dir=output)
+        files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+        folder = tmp_path / "export `x`"
+        write_export(files, folder, project)
+        (project).mkdir(exist_ok=True)
+        text = (folder / "build-wheels.sh").read_text()
+        head = text[: text.index("\nengine=")]
+        shell = head + '\nprintf "%s|%s" "$project" "$output"\n'
+        run = subprocess.run(
+            ["bash", "-c", shell, str(folder / "build-wheels.sh")],
+            capture_output=True, text=True, check=True, cwd=tmp_path,
+        )  # fmt: skip
+        assert run.stdout == f"{project}|{output}"
+        assert not (tmp_path / "pwned").exists()
