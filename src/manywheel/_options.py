@@ -67,6 +67,7 @@ class Options:
     test_command: str | None = None
     test_skip: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    copy_vcs: str = "auto"  # auto | always | never
     output_dir: Path = field(default_factory=lambda: Path("dist").absolute())
     labels: tuple[tuple[str, str], ...] = ()
     jobs: int = 0
@@ -95,7 +96,9 @@ class Options:
         """What of the project stays out of builds, exports and fingerprints besides the host
         caches: manywheel's folders, the ``exclude`` globs, and VCS metadata unless the
         project computes its version from it (then it is copied, as cibuildwheel does)."""
-        keep_vcs = vcs_versioning(self.project_dir) is not None
+        keep_vcs = self.copy_vcs == "always" or (
+            self.copy_vcs == "auto" and vcs_versioning(self.project_dir) is not None
+        )
         return Exclusions(self.own_folders(), self.exclude, vcs=not keep_vcs)
 
     def effective_jobs(self, targets: int) -> int:

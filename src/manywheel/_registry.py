@@ -206,6 +206,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "unless the version is computed from it (setuptools-scm, hatch-vcs, ...).",
         metavar="GLOB",
     ),
+    OptionSpec(
+        "copy-vcs",
+        "str",
+        "auto",
+        "Copy VCS metadata (.git, .hg, ...) into builds: auto (only when the version is computed "
+        "from it), always or never.",
+        choices=("auto", "always", "never"),
+        metavar="WHEN",
+    ),
     OptionSpec("output-dir", "path", "dist", "Where the wheels are written.", metavar="DIR"),
     OptionSpec(
         "labels",

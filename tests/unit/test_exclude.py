@@ -129,3 +129,13 @@ def test_unsupported_exclude_patterns_are_config_errors(tmp_path: Path, glob: st
         load_options(project, environ={})
     assert "pyproject.toml [tool.manywheel]: 'exclude' pattern" in info.value.message
     assert glob in info.value.message
+
+
+def test_copy_vcs_overrides_the_detection(tmp_path: Path) -> None:
+    project = write(tmp_path, "")
+    assert load_options(project, environ={}).exclusions().vcs
+    always = load_options(project, environ={"MANYWHEEL_COPY_VCS": "always"})
+    assert not always.exclusions().vcs
+    (project / "setup.py").write_text("setup(use_scm_version=True)\n")
+    assert not load_options(project, environ={}).exclusions().vcs
+    assert load_options(project, environ={}, cli={"copy-vcs": "never"}).exclusions().vcs
