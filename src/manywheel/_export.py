@@ -7,12 +7,14 @@ minus manywheel's extras (parallel targets, caches, no-op rebuilds, the pristine
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._build import build_script
 from ._errors import ConfigError
+from ._exclude import VCS_NAMES, Exclusions
 from ._layout import CONTAINER
 from ._logs import MIN_SECRET_LENGTH
 from ._options import Options
@@ -31,6 +33,16 @@ class ExportedFile:
     executable: bool = False
 
 
+def _dockerfile_string(value: str) -> str:
+    """A double-quoted Dockerfile word (for LABEL) that reads back as ``value``.
+
+    Quotes and backslashes are escaped as in JSON and ``$`` is kept from expanding (docker and
+    podman builds read these escapes back). Control characters become JSON escapes: a newline
+    is written, and read back, as a backslash and an ``n``, so no value can start a new line.
+    """
+    return json.dumps(value, ensure_ascii=False).replace("$", "\\$")
+
+
 def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
     lines = [
         "# Written by `manywheel export docker`: the prepared build environment.",
@@ -38,7 +50,7 @@ def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
         f"WORKDIR {CONTAINER.project}",  # creates the folder the project is copied into
     ]
     for key, value in options.labels:
-        lines.append(f"LABEL {quote(key)}={quote(value)}")
+        lines.append(f"LABEL {_dockerfile_string(key)}={_dockerfile_string(value)}")
     if has_prepare:
         lines += [
             f"COPY prepare/ {IN}/",
@@ -56,8 +68,9 @@ SCRIPT_HEAD = r"""#!/usr/bin/env bash
 # usage: bash build-wheels.sh [PROJECT_DIR [OUTPUT_DIR]]     (ENGINE=podman to use podman)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-project=$(cd "${1:-$here/__PROJECT_REL__}" && pwd)
-output=${2:-$project/__OUTPUT__}
+default_project="$here"/__PROJECT_REL__
+project=$(cd "${1:-$default_project}" && pwd)
+output=${2:-__OUTPUT__}
 engine=${ENGINE:-docker}
 run="$(date +%Y%m%d-%H%M%S)-$$"
 image="localhost/manywheel-export:$run"
@@ -65,7 +78,8 @@ containers=()
 __CHECK_SECRETS__mkdir -p "$output"
 staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
 # The project goes into each container as a copy without what belongs to the host, as
-# manywheel build copies it: caches and environments, the output folder, this export folder.
+# manywheel build copies it: caches and environments, VCS metadata (unless the version is
+# computed from it), the `exclude` globs, the output folder, this export folder.
 excludes=(__EXCLUDED__)
 for dir in "$output" "$here"__OWN_DIRS__; do
   rel=$(realpath -m --relative-to="$project" "$dir")
@@ -181,11 +195,10 @@ def _refuse_secret_values(options: Options, files: list[ExportedFile]) -> None:
 def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
     secrets = "".join(f"--env {quote(name)} " for name in secret_names)
     try:
-        out = options.output_dir.relative_to(options.project_dir)
+        out = '"$project"/' + quote(str(options.output_dir.relative_to(options.project_dir)))
     except ValueError:
-        out = options.output_dir
-    excluded = [f"--exclude={name}" for name in sorted(EXCLUDED_NAMES)]
-    excluded += [f"--exclude=*{suffix}" for suffix in EXCLUDED_SUFFIXES]
+        out = quote(str(options.output_dir))
+    excluded = _tar_excludes(options.exclusions())
     own = []
     for folder in (options.cache_dir, options.log_dir):
         if folder is not None and folder.is_relative_to(options.project_dir):
@@ -193,7 +206,7 @@ def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
     check = SCRIPT_SECRETS.replace("__NAMES__", " ".join(secret_names)) if secret_names else ""
     text = (
         SCRIPT_HEAD.replace("__CHECK_SECRETS__", check)
-        .replace("__OUTPUT__", str(out))
+        .replace("__OUTPUT__", out)
         .replace("__EXCLUDED__", " ".join(quote(word) for word in excluded))
         .replace("__OWN_DIRS__", "".join(own))
     )
@@ -210,6 +223,28 @@ def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
     return text + SCRIPT_TAIL
 
 
+def _tar_excludes(exclusions: Exclusions) -> list[str]:
+    """GNU tar options that leave out what ``project_files`` leaves out. Its pattern options
+    are positional; a glob's trailing ``/`` (folders only) is dropped, and a ``**`` inside an
+    anchored glob becomes a ``*`` that crosses folders (``a/**/b`` misses ``a/b``)."""
+    names = sorted(EXCLUDED_NAMES | (VCS_NAMES if exclusions.vcs else frozenset()))
+    out = [f"--exclude={name}" for name in names]
+    out += [f"--exclude=*{suffix}" for suffix in EXCLUDED_SUFFIXES]
+    for glob in exclusions.globs:
+        body = glob.rstrip("/")
+        while body.startswith("**/"):
+            body = body[3:]
+        if "/" in body:
+            cross = "--wildcards-match-slash" if "**" in body else "--no-wildcards-match-slash"
+            pattern = "./" + body.lstrip("/").replace("**", "*")
+            out += ["--anchored", cross, f"--exclude={pattern}"]
+        else:
+            out += ["--no-anchored", "--no-wildcards-match-slash", f"--exclude={body}"]
+    if exclusions.globs:
+        out += ["--no-anchored", "--wildcards-match-slash"]  # tar's defaults for what follows
+    return out
+
+
 def write_export(files: list[ExportedFile], folder: Path, project_dir: Path) -> None:
     """Write the export folder (its files only; other files there are left alone)."""
     for f in files:
@@ -218,7 +253,7 @@ def write_export(files: list[ExportedFile], folder: Path, project_dir: Path) -> 
         data = f.data
         if f.path == "build-wheels.sh":
             rel = os.path.relpath(project_dir.resolve(), folder.resolve())
-            data = data.replace(b"__PROJECT_REL__", rel.encode())
+            data = data.replace(b"__PROJECT_REL__", quote(rel).encode())
         path.write_bytes(data)
         if f.executable:
             path.chmod(0o755)

@@ -6,11 +6,12 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import platformdirs
 
+from ._exclude import VCS_NAMES, vcs_state
 from ._options import Options
 from ._plan import Target
 from ._requirements import requirements_digest
@@ -28,10 +29,16 @@ _NOT_INPUTS = frozenset(
 
 
 def source_digest(options: Options) -> str:
-    """A hash of every file that is copied into the build container."""
+    """A hash of every file that is copied into the build container; of a VCS folder copied
+    for a project whose version comes from it, only what decides the version (``vcs_state``)."""
     digest = hashlib.sha256()
     root = options.project_dir
-    for path in project_files(root, exclude=options.own_folders()):
+    exclusions = options.exclusions()
+    if not exclusions.vcs:
+        for name in sorted(VCS_NAMES):
+            if (root / name).exists():
+                digest.update(f"V{name}\0{vcs_state(root / name)}\0".encode())
+    for path in project_files(root, replace(exclusions, vcs=True)):
         # The names' bytes as on disk: a name need not be valid UTF-8.
         rel = os.fsencode(path.relative_to(root).as_posix())
         if path.is_symlink():

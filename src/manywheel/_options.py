@@ -15,6 +15,7 @@ from typing import Any
 
 from ._cibuildwheel import translate
 from ._errors import ConfigError
+from ._exclude import Exclusions, bad_glob, vcs_versioning
 from ._registry import OPTIONS, OptionSpec, env_name, flag_name, spec_for
 from ._requirements import requirement_files
 from ._shell import dquote, split_assignments, word_value
@@ -66,6 +67,8 @@ class Options:
     test_requires: tuple[str, ...] = ()
     test_command: str | None = None
     test_skip: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    copy_vcs: str = "auto"  # auto | always | never
     output_dir: Path = field(default_factory=lambda: Path("dist").absolute())
     labels: tuple[tuple[str, str], ...] = ()
     jobs: int = 0
@@ -95,6 +98,15 @@ class Options:
         """manywheel's folders (output, cache, logs): when they lie inside the project, they
         are neither copied into builds nor part of its fingerprint."""
         return tuple(p for p in (self.output_dir, self.cache_dir, self.log_dir) if p is not None)
+
+    def exclusions(self) -> Exclusions:
+        """What of the project stays out of builds, exports and fingerprints besides the host
+        caches: manywheel's folders, the ``exclude`` globs, and VCS metadata unless the
+        project computes its version from it (then it is copied, as cibuildwheel does)."""
+        keep_vcs = self.copy_vcs == "always" or (
+            self.copy_vcs == "auto" and vcs_versioning(self.project_dir) is not None
+        )
+        return Exclusions(self.own_folders(), self.exclude, vcs=not keep_vcs)
 
     def effective_jobs(self, targets: int) -> int:
         """Targets to run at once. Auto runs them all together (up to 2 per core): with fewer
@@ -341,6 +353,11 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
 
     if options.cache_dir is not None:
         check_cache_dir(options.cache_dir, options.project_dir, where("cache-dir"))
+    if not options.image or re.search(r"\s", options.image):
+        raise ConfigError(
+            f"{where('image')}: 'image' is {options.image!r}, not an image reference",
+            tip="write a reference like quay.io/pypa/manylinux_2_34_x86_64 (no spaces)",
+        )
     for selector in options.python:
         if not _PY_SELECTOR.match(selector):
             raise ConfigError(
@@ -371,6 +388,48 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
     for name in options.secret_environment:
         if not _ENV_NAME.match(name):
             raise ConfigError(f"{where('secret-environment')}: '{name}' is not a variable name")
+    for glob in options.exclude:
+        if (why := bad_glob(glob)) is not None:
+            raise ConfigError(
+                f"{where('exclude')}: 'exclude' pattern '{glob}' {why}",
+                tip="write globs relative to the project root, like data/, *.h5 or big/**",
+            )
+    for key in _own_labels(options.engine_args):
+        raise ConfigError(
+            f"{where('engine-args')}: 'engine-args' sets the label '{key}'",
+            tip="labels starting with 'manywheel.' are manywheel's own (it finds and removes "
+            "its containers by them); choose another label name",
+        )
+
+
+def _own_labels(args: tuple[str, ...]) -> list[str]:
+    """Keys starting with ``manywheel.`` that ``--label``/``-l`` arguments set. (A --label-file
+    cannot override them: both engines let every --label win over it, whatever the order.)"""
+    values: list[str] = []
+    for i, arg in enumerate(args):
+        if arg in ("--label", "-l") and i + 1 < len(args):
+            values.append(args[i + 1])
+        elif arg.startswith("--label="):
+            values.append(arg[len("--label=") :])
+        elif arg.startswith("-l") and not arg.startswith("--"):
+            values.append(arg[2:].removeprefix("="))
+    keys = [value.partition("=")[0].strip() for value in values]
+    return [key for key in keys if key.lower().startswith("manywheel.")]
+
+
+def _project_engine_args(layer: Layer, args: object, project: Path) -> tuple[str, ...]:
+    """The warning for engine-args from the project's own files (not the user's command
+    line, environment or a config file of theirs outside the project): they could mount any
+    host folder into the builds, so the user must see them."""
+    if layer.style != "file" or not layer.base_dir.is_relative_to(project):
+        return ()
+    if not isinstance(args, tuple) or not args:
+        return ()
+    return (
+        f"{layer.where}: engine-args from the project's files: {shlex.join(args)} (they apply "
+        f"to every build container; set engine-args from the command line or "
+        f"{env_name('engine-args')} if that is not intended)",
+    )
 
 
 def load_options(
@@ -402,6 +461,7 @@ def load_options(
 
     values: dict[str, object] = {spec.field: _default(spec, project) for spec in OPTIONS}
     origin: dict[str, str] = {}
+    engine_args_layer: Layer | None = None
     for layer in layers:
         for key, raw in layer.values.items():
             spec = spec_for(key)
@@ -409,6 +469,8 @@ def load_options(
                 raise _unknown_key(layer, key)
             values[spec.field] = _convert(layer, spec, raw)
             origin[spec.name] = f"{layer.where}"
+            if spec.name == "engine-args":
+                engine_args_layer = layer
     if values["repair_command"] is None:
         values["repair_command"] = ""
     values["setup_script"] = values["setup_script"] or ""
@@ -416,6 +478,8 @@ def load_options(
     values["before_build"] = values["before_build"] or ""
     files = tuple(Path(layer.where.split(" [")[0]) for layer in layers if layer.style == "file")
     notes = tuple(note for layer in layers for note in layer.notes)
+    if engine_args_layer is not None:
+        notes += _project_engine_args(engine_args_layer, values["engine_args"], project)
     options = Options(project_dir=project, config_files=files, notes=notes, **values)  # type: ignore[arg-type]
     _check(options, origin)
     return options

@@ -71,7 +71,7 @@ def _run_script(
     same exec, streaming its output into the target's log: one engine round trip, not three."""
     options = job.options
     parcels = [
-        Parcel(layout.project, options.project_dir, options.own_folders()),
+        Parcel(layout.project, options.project_dir, options.exclusions()),
         Parcel(layout.inbox, files=inbox),
     ]
     secret_env = {k: os.environ[k] for k in options.secret_environment if k in os.environ}

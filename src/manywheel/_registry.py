@@ -197,6 +197,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "test-skip", "words", (), "Identifier globs whose wheels are not tested.", metavar="GLOB"
     ),
+    OptionSpec(
+        "exclude",
+        "words",
+        (),
+        "Globs of project files and folders not copied into builds nor fingerprinted (data/, "
+        "*.h5, big/**; relative to the project root). VCS metadata (.git) is left out too, "
+        "unless the version is computed from it (setuptools-scm, hatch-vcs, ...).",
+        metavar="GLOB",
+    ),
+    OptionSpec(
+        "copy-vcs",
+        "str",
+        "auto",
+        "Copy VCS metadata (.git, .hg, ...) into builds: auto (only when the version is computed "
+        "from it), always or never.",
+        choices=("auto", "always", "never"),
+        metavar="WHEN",
+    ),
     OptionSpec("output-dir", "path", "dist", "Where the wheels are written.", metavar="DIR"),
     OptionSpec(
         "labels",

@@ -296,7 +296,7 @@ def _run_targets(
             with _shielded(run.emitter):  # a second Ctrl-C must not cut this short
                 run.cleanup()  # containers go first, so the workers' exec calls return
                 pool.shutdown(wait=False, cancel_futures=True)
-                # A worker whose `run -d` or exec was on its way during the sweep can still
+                # A worker whose `run` or exec was on its way during the sweep can still
                 # start a container or a build after it: sweep until every worker returned.
                 while concurrent.futures.wait(futures, timeout=1.0).not_done:
                     run.cleanup()

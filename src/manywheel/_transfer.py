@@ -10,11 +10,12 @@ import tarfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 from ._engine import QUICK_TIMEOUT, Engine
 from ._errors import EngineError
+from ._exclude import NOTHING_MORE, Exclusions
 from ._shell import quote
 
 __all__ = [
@@ -46,17 +47,26 @@ EXCLUDED_NAMES = frozenset(
 EXCLUDED_SUFFIXES = (".pyc",)  # files: bytecode of the host's interpreter
 
 
-def project_files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
+def project_files(root: Path, exclude: Exclusions = NOTHING_MORE) -> list[Path]:
     """Files and folders of the project to copy, minus host-only caches and ``exclude``."""
-    skip = {p.resolve() for p in exclude}
+    skip = {p.resolve() for p in exclude.folders}
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
+        rel = PurePosixPath(here.relative_to(root).as_posix())
         dirnames[:] = sorted(
-            d for d in dirnames if d not in EXCLUDED_NAMES and (here / d).resolve() not in skip
+            d
+            for d in dirnames
+            if d not in EXCLUDED_NAMES
+            and (here / d).resolve() not in skip
+            and not exclude.skips(rel / d, is_dir=True)
         )
         out.extend(here / d for d in dirnames)
-        out.extend(here / f for f in sorted(filenames) if not f.endswith(EXCLUDED_SUFFIXES))
+        out.extend(
+            here / f
+            for f in sorted(filenames)
+            if not f.endswith(EXCLUDED_SUFFIXES) and not exclude.skips(rel / f, is_dir=False)
+        )
     return out
 
 
@@ -72,7 +82,7 @@ class Parcel:
 
     dest: str  # absolute path in the container
     tree: Path | None = None
-    exclude: tuple[Path, ...] = ()
+    exclude: Exclusions = NOTHING_MORE
     files: Mapping[str, bytes | Path] = field(default_factory=dict)
 
 
@@ -140,7 +150,7 @@ def copy_in(
     files: Mapping[str, bytes | Path] | None = None,
 ) -> None:
     """Extract ``tree`` (a host folder) and ``files`` (relative name -> content) under ``dest``."""
-    parcel = Parcel(dest, tree, tuple(exclude), files or {})
+    parcel = Parcel(dest, tree, Exclusions(tuple(exclude)), files or {})
     proc = engine.exec_(
         container,
         ["/bin/sh", "-c", unpack_command([parcel])],

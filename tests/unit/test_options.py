@@ -142,3 +142,63 @@ def test_choice_error(tmp_path: Path) -> None:
         load_options(write(tmp_path, 'engine = "lxc"\n'), environ={})
     assert info.value.tip is not None
     assert "docker" in info.value.tip
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--label", "manywheel.run=other"],
+        ["--cpus", "2", "-l", "manywheel.run=x"],
+        ["--label=manywheel.run=x"],
+        ["-lmanywheel.prepared=1"],
+        ["-l=manywheel.key"],
+    ],
+)
+def test_engine_args_may_not_set_manywheels_labels(tmp_path: Path, args: list[str]) -> None:
+    project = write(tmp_path, f"engine-args = {args!r}\n".replace("'", '"'))
+    with pytest.raises(ConfigError) as info:
+        load_options(project, environ={})
+    assert "pyproject.toml [tool.manywheel]: 'engine-args' sets the label 'manywheel." in (
+        info.value.message
+    )
+    with pytest.raises(ConfigError, match="command line: 'engine-args'"):
+        load_options(write(tmp_path, ""), environ={}, cli={"engine-args": args})
+
+
+def test_other_labels_and_label_files_are_allowed(tmp_path: Path) -> None:
+    args = ["--label", "team=x", "-l", "mine.manywheel.run=1", "--label-file", "labels.txt"]
+    opts = load_options(write(tmp_path, ""), environ={}, cli={"engine-args": args})
+    assert opts.engine_args == tuple(args)
+
+
+def test_engine_args_from_the_projects_files_are_flagged(tmp_path: Path) -> None:
+    project = write(tmp_path, 'engine-args = ["--volume", "/:/host"]\n')
+    notes = load_options(project, environ={}).notes
+    assert len(notes) == 1
+    assert "pyproject.toml [tool.manywheel]: engine-args from the project's files: " in notes[0]
+    assert "--volume /:/host (they apply to every build container;" in notes[0]
+    assert "MANYWHEEL_ENGINE_ARGS" in notes[0]
+    # The user's own: the environment or command line (which then win) are not flagged.
+    env = {"MANYWHEEL_ENGINE_ARGS": "--cpus 2"}
+    assert load_options(project, environ=env).notes == ()
+    assert load_options(project, environ={}, cli={"engine-args": ["--cpus", "2"]}).notes == ()
+    # A config file of the user's outside the project neither.
+    mine = tmp_path.parent / f"{tmp_path.name}-mine.toml"
+    mine.write_text('engine-args = ["--cpus", "2"]\n')
+    assert load_options(write(tmp_path, ""), environ={}, config_file=mine).notes == ()
+
+
+def test_cibuildwheel_create_args_still_work_and_are_flagged(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.cibuildwheel.linux]\ncontainer-engine = "docker; create_args: --network host"\n'
+    )
+    opts = load_options(tmp_path, environ={})
+    assert opts.engine_args == ("--network", "host")
+    assert any("[tool.cibuildwheel]: engine-args from the project's files" in n for n in opts.notes)
+
+
+@pytest.mark.parametrize("image", ["img:1\nRUN touch /x", "two words", ""])
+def test_image_must_be_one_reference(tmp_path: Path, image: str) -> None:
+    """It is written into the exported Dockerfile's FROM line."""
+    with pytest.raises(ConfigError, match="'image' is"):
+        load_options(write(tmp_path, ""), environ={}, cli={"image": image})

@@ -19,7 +19,7 @@ from manywheel._build import (
 )
 from manywheel._errors import ConfigError
 from manywheel._events import Emitter, Event
-from manywheel._export import export_docker
+from manywheel._export import export_docker, write_export
 from manywheel._logs import TargetLog
 from manywheel._plan import ImageFacts, Plan, Target
 from manywheel._prepare import _mirror_lines, preparation_for
@@ -227,18 +227,8 @@ def test_venv_has_pip_unless_uv_installs_and_no_user_script_runs(tmp_path: Path)
         assert "no-pip" not in text
 
 
-def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
-    """The exported script's exclusions, run with real bash and tar (no engine needed)."""
-    project = tmp_path / "project"
-    keep = ["pyproject.toml", "src/mod.c", ".git/HEAD", "src/dist-info.txt"]
-    drop = [".venv/bin/python", "src/__pycache__/m.pyc", "src/m.pyc", "dist/a.whl",
-            "cache/uv/x", "logs/run/x.log", "manywheel-export/build-wheels.sh"]  # fmt: skip
-    for name in keep + drop:
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text("x\n")
-    options = Options(
-        project, output_dir=project / "dist", cache_dir=project / "cache", log_dir=project / "logs"
-    )
+def _exported_listing(project: Path, options: Options) -> set[str]:
+    """The files the exported script copies, run with real bash and tar (no engine needed)."""
     files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
     text = next(f.data.decode() for f in files if f.path == "build-wheels.sh")
     start = text.index("excludes=(")
@@ -250,11 +240,36 @@ def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
         + 'tar -C "$project" "${excludes[@]}" -cf - . | tar -tf -\n'
     )
     listing = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
-    names = {line.removeprefix("./").rstrip("/") for line in listing.stdout.split()}
+    return {line.removeprefix("./").rstrip("/") for line in listing.stdout.split()}
+
+
+def _tree(project: Path, names: list[str]) -> None:
+    for name in names:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("x\n")
+
+
+def test_export_copies_the_project_without_host_folders(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    keep = ["pyproject.toml", "src/mod.c", "src/dist-info.txt", "src/data/x.c", "bigger/x"]
+    drop = [".venv/bin/python", "src/__pycache__/m.pyc", "src/m.pyc", "dist/a.whl",
+            "cache/uv/x", "logs/run/x.log", "manywheel-export/build-wheels.sh", ".git/HEAD",
+            "src/.hg/store", "data/raw.bin", "src/sample.h5", "big/sub/blob", "big/blob"]  # fmt: skip
+    _tree(project, keep + drop)
+    options = Options(
+        project,
+        output_dir=project / "dist",
+        cache_dir=project / "cache",
+        log_dir=project / "logs",
+        exclude=("/data/", "*.h5", "big/**"),
+    )
+    names = _exported_listing(project, options)
     assert set(keep) <= names
     assert not {n for n in names if n.split("/")[0] in {".venv", "dist", "cache", "logs"}}
     assert not {n for n in names if "__pycache__" in n or n.endswith(".pyc")}
     assert not {n for n in names if n.startswith("manywheel-export")}
+    assert not set(drop) & names
+    assert "big" in names  # big/** leaves the folder itself, as in gitignore
 
 
 def test_secrets_computed_in_the_script_are_masked_from_then_on(tmp_path: Path) -> None:
@@ -329,3 +344,47 @@ def test_export_never_writes_a_secret(tmp_path: Path) -> None:
             replace(opts, build_command="make TOKEN=tok-1234abcd"),
             Plan("img:1", "x", FACTS, (TARGET,)),
         )
+
+
+def test_export_keeps_git_for_a_project_versioned_from_it(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    _tree(project, ["src/mod.c", ".git/HEAD", ".git/refs/tags/v1"])
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64", "setuptools_scm[toml]>=8"]\n'
+    )
+    names = _exported_listing(project, Options(project, output_dir=project / "dist"))
+    assert {".git/HEAD", ".git/refs/tags/v1", "src/mod.c"} <= names
+
+
+def test_exported_labels_cannot_inject_dockerfile_lines(tmp_path: Path) -> None:
+    labels = (("maintainer", "me\nRUN touch /pwned"), ('k"\\ey', "$HOME 'x' \\n"))
+    options = Options(tmp_path, labels=labels)
+    files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+    text = next(f.data.decode() for f in files if f.path == "Dockerfile")
+    assert not [line for line in text.splitlines() if line.startswith("RUN touch")]
+    label_lines = [line for line in text.splitlines() if line.startswith("LABEL ")]
+    assert label_lines == [
+        'LABEL "maintainer"="me\\nRUN touch /pwned"',
+        'LABEL "k\\"\\\\ey"="\\$HOME \'x\' \\\\n"',
+    ]
+    # What both engines read back from such words (checked with docker and podman builds):
+    # \" and \\ and \$ are the characters themselves; a \n stays a backslash and an n.
+
+
+def test_exported_script_quotes_the_paths_it_is_written_with(tmp_path: Path) -> None:
+    project = tmp_path / "pro ject $(touch pwned)"
+    for output in (project / "wheel house", tmp_path / "out's"):
+        options = Options(project, output_dir=output)
+        files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+        folder = tmp_path / "export `x`"
+        write_export(files, folder, project)
+        (project).mkdir(exist_ok=True)
+        text = (folder / "build-wheels.sh").read_text()
+        head = text[: text.index("\nengine=")]
+        shell = head + '\nprintf "%s|%s" "$project" "$output"\n'
+        run = subprocess.run(
+            ["bash", "-c", shell, str(folder / "build-wheels.sh")],
+            capture_output=True, text=True, check=True, cwd=tmp_path,
+        )  # fmt: skip
+        assert run.stdout == f"{project}|{output}"
+        assert not (tmp_path / "pwned").exists()

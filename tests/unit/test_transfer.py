@@ -7,6 +7,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from manywheel._exclude import Exclusions
 from manywheel._transfer import Parcel, ParcelFeeder, unpack_command, write_parcels
 
 
@@ -17,10 +18,13 @@ def parcels(tmp_path: Path) -> list[Parcel]:
     (project / "dist").mkdir()
     (project / "dist" / "old.whl").write_text("not copied")
     (project / ".venv").mkdir()
+    (project / ".git" / "objects").mkdir(parents=True)  # VCS metadata: left out by default
+    (project / "data").mkdir()
+    (project / "data" / "big.h5").write_text("excluded by a glob")
     cached = tmp_path / "venv.tar"
     cached.write_bytes(b"tar")
     return [
-        Parcel("/project", project, (project / "dist",)),
+        Parcel("/project", project, Exclusions((project / "dist",), ("*.h5",))),
         Parcel("/manywheel/in", files={"build.sh": b"echo hi\n", "venv.tar": cached}),
     ]
 
@@ -34,6 +38,7 @@ def test_one_stream_holds_every_parcel_under_its_folder(tmp_path: Path) -> None:
     assert sorted(members) == [
         "manywheel/in/build.sh",
         "manywheel/in/venv.tar",
+        "project/data",
         "project/src",
         "project/src/mod.c",
     ]
