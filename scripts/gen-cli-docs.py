@@ -11,8 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from manywheel.__main__ import make_parser  # noqa: E402
-from manywheel._completion import subcommands  # noqa: E402
+from manywheel._cli.completion import subcommands  # noqa: E402
+from manywheel._cli.main import make_parser  # noqa: E402
 
 INTRO = """# manywheel command reference
 

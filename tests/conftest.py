@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import manywheel._engine as eng
+import manywheel._engines.container as eng
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

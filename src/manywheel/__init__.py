@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._config.options import Options, load_options
 from ._errors import (
     BuildFailedError,
     ConfigError,
@@ -10,7 +11,6 @@ from ._errors import (
     NothingToBuildError,
     OutputError,
 )
-from ._options import Options, load_options
 from ._run import RunResult, build, plan
 from ._version import __version__
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import platformdirs
 
-from ._engine import Engine
+from ._config.options import check_cache_dir
+from ._engines.container import Engine
 from ._errors import ConfigError
-from ._options import check_cache_dir
 from ._venvcache import clean_venvs
 
 __all__ = [

@@ -12,16 +12,16 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ._build import build_script
+from ._config.exclude import VCS_NAMES, Exclusions
+from ._config.options import Options
+from ._engines.transfer import EXCLUDED_NAMES, EXCLUDED_SUFFIXES
 from ._errors import ConfigError
-from ._exclude import VCS_NAMES, Exclusions
 from ._layout import CONTAINER
 from ._logs import MIN_SECRET_LENGTH
-from ._options import Options
 from ._plan import Plan
 from ._prepare import IN, preparation_for
-from ._shell import quote
-from ._transfer import EXCLUDED_NAMES, EXCLUDED_SUFFIXES
+from ._scripts.build import build_script
+from ._scripts.shell import quote
 
 __all__ = ["ExportedFile", "export_docker"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ._engine import Engine
+from ._engines.container import Engine
 
 __all__ = [
     "INSTANCE_LABELS",

@@ -11,17 +11,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._build import COPY_IN_EXIT, STEP_EXIT, TargetResult, VenvCache, build_script, stream_steps
-from ._engine import QUICK_TIMEOUT, Engine
+from ._config.options import Options
+from ._engines.container import QUICK_TIMEOUT, Engine
+from ._engines.transfer import Parcel, ParcelFeeder, copy_out_wheels, unpack_command
 from ._errors import EngineError, ManywheelError
 from ._events import Emitter
 from ._layout import Layout
 from ._logs import TargetLog
-from ._options import Options
 from ._output import check_wheel
 from ._plan import Target
-from ._testing import testing_script, wants_tests
-from ._transfer import Parcel, ParcelFeeder, copy_out_wheels, unpack_command
+from ._scripts.build import (
+    COPY_IN_EXIT,
+    STEP_EXIT,
+    TargetResult,
+    VenvCache,
+    build_script,
+    stream_steps,
+)
+from ._scripts.wheel_tests import testing_script, wants_tests
 from ._venvcache import drop_venv, save_venv, verify_venv
 
 __all__ = ["TargetJob", "run_target"]

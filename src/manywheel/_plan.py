@@ -13,11 +13,11 @@ from pathlib import Path
 
 import platformdirs
 
-from ._engine import Engine
+from ._config.options import Options
+from ._config.project import Project
+from ._engines.container import Engine
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import Emitter
-from ._options import Options
-from ._project import Project
 
 __all__ = ["ImageFacts", "Plan", "Target", "discover", "select_targets"]
 

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._cache import CACHE_LABEL, open_cache_root
-from ._engine import Engine
+from ._config.options import Options
+from ._engines.container import Engine
+from ._engines.transfer import copy_in
 from ._errors import BuildFailedError
 from ._events import Emitter
 from ._layout import CONTAINER
 from ._leftovers import INSTANCE_LABELS
 from ._logs import mask
-from ._options import Options
 from ._plan import ImageFacts
-from ._shell import quote
-from ._transfer import copy_in
+from ._scripts.shell import quote
 
 __all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environment"]
 

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ._build import TargetResult, venv_recipe
 from ._cache import open_cache_root
-from ._engine import Engine, ProcessRegistry, detect_engine
-from ._errors import ConfigError, EngineError
-from ._events import Emitter, Listener
-from ._host import (
+from ._config.options import Options
+from ._config.project import read_project
+from ._engines.container import Engine, ProcessRegistry, detect_engine
+from ._engines.host import (
     HOST_IMAGE,
     HostEngine,
     check_host_options,
@@ -28,6 +27,8 @@ from ._host import (
     host_id,
     host_tools,
 )
+from ._errors import ConfigError, EngineError
+from ._events import Emitter, Listener
 from ._layout import CONTAINER
 from ._leftovers import (
     OWNER_FILE,
@@ -42,12 +43,11 @@ from ._leftovers import (
 from ._lock import output_lock
 from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
-from ._options import Options
 from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target
 from ._plan import Plan, Target, discover, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
-from ._project import read_project
+from ._scripts.build import TargetResult, venv_recipe
 from ._venvcache import project_namespace, venv_key, venv_path
 
 __all__ = ["RunResult", "build", "plan"]

@@ -23,11 +23,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ._engine import QUICK_TIMEOUT, Engine
+from ._config.options import Options
+from ._config.requirements import requirements_digest
+from ._engines.container import QUICK_TIMEOUT, Engine
 from ._errors import EngineError
-from ._options import Options
 from ._plan import Target
-from ._requirements import requirements_digest
 
 __all__ = [
     "VENV_FORMAT",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from manywheel._engine import Engine, ProcessRegistry
+from manywheel._engines.container import Engine, ProcessRegistry
 from tests.conftest import FIXTURE_IMAGE
 from tests.integration.helpers import manywheel, wheels
 

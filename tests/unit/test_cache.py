@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from manywheel import load_options
-from manywheel.__main__ import main
 from manywheel._cache import MARKER, clean_downloads, clean_venv_cache, open_cache_root
+from manywheel._cli.main import main
 from manywheel._errors import ConfigError
 from manywheel._events import Emitter
 from manywheel._run import _Run

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import tomllib
 
-from manywheel._cibuildwheel import to_toml, translate
+from manywheel._config.cibuildwheel import to_toml, translate
 
 CIBW = {
     "build": "cp311-* cp312-*",

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from manywheel import __main__ as cli
 from manywheel import load_options
-from manywheel.__main__ import _cli_values, main, make_parser
+from manywheel._cli import main as cli
+from manywheel._cli.main import _cli_values, main, make_parser
 from manywheel._plan import ImageFacts, Plan, Target
 from tests.conftest import PACKAGES
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from manywheel.__main__ import main, make_parser
-from manywheel._completion import completion_script
+from manywheel._cli.completion import completion_script
+from manywheel._cli.main import main, make_parser
 
 
 def complete(words: list[str]) -> list[str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from manywheel import ConfigError, Options, load_options
-from manywheel._exclude import Exclusions, vcs_versioning
+from manywheel._config.exclude import Exclusions, vcs_versioning
+from manywheel._engines.transfer import project_files
 from manywheel._manifest import source_digest
-from manywheel._transfer import project_files
 
 
 def tree(root: Path, names: list[str]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from manywheel import Options
-from manywheel._installer import PIP_CONFIG_FILES, choose_lines, probe_line
+from manywheel._scripts.installer import PIP_CONFIG_FILES, choose_lines, probe_line
 
 
 def choose(

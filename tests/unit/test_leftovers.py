@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import manywheel._engine as eng
+import manywheel._engines.container as eng
 from manywheel import OutputError
 from manywheel._leftovers import (
     OWNER_FILE,

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from manywheel import Options
+from manywheel._engines.transfer import Parcel, ParcelFeeder, unpack_command
 from manywheel._manifest import source_digest
-from manywheel._transfer import Parcel, ParcelFeeder, unpack_command
 
 NAME = b"caf\xe9.txt"  # Latin-1: not valid UTF-8
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from manywheel import OutputError
+from manywheel._engines.transfer import _safe_wheel_name
 from manywheel._output import check_wheel, publish
 from manywheel._plan import Target
-from manywheel._transfer import _safe_wheel_name
 
 T313 = Target("cp313-manylinux_x86_64", "3.13.1", False, "/p")
 

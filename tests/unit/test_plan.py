@@ -6,9 +6,9 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from manywheel import ConfigError, NothingToBuildError, Options
+from manywheel._config.project import Project
 from manywheel._events import Emitter, Event
 from manywheel._plan import parse_facts, select_targets
-from manywheel._project import Project
 
 FACTS_OUTPUT = """\
 platform manylinux_x86_64

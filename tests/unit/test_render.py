@@ -6,11 +6,11 @@ import io
 import re
 from pathlib import Path
 
+from manywheel._cli.github import GitHubRenderer, escape_property
+from manywheel._cli.live import LiveRenderer, use_live_display
+from manywheel._cli.render import PlainRenderer
 from manywheel._events import Emitter, Event
-from manywheel._github import GitHubRenderer, escape_property
-from manywheel._live import LiveRenderer, use_live_display
 from manywheel._logs import Masker
-from manywheel._render import PlainRenderer
 
 A, B = "cp313-manylinux_x86_64", "cp314-manylinux_x86_64"
 

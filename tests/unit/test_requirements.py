@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from manywheel import Options, load_options
-from manywheel._build import build_script, venv_recipe
+from manywheel._config.requirements import requirement_files
 from manywheel._errors import ConfigError
 from manywheel._export import export_docker
 from manywheel._manifest import fingerprint
 from manywheel._plan import ImageFacts, Plan, Target
-from manywheel._requirements import requirement_files
+from manywheel._scripts.build import build_script, venv_recipe
 from manywheel._venvcache import venv_key
 
 TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python")

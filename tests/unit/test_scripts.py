@@ -10,19 +10,19 @@ from pathlib import Path
 import pytest
 
 from manywheel import Options
-from manywheel._build import (
-    TargetResult,
-    _environment_lines,
-    build_script,
-    stream_steps,
-    venv_recipe,
-)
 from manywheel._errors import ConfigError
 from manywheel._events import Emitter, Event
 from manywheel._export import export_docker, write_export
 from manywheel._logs import TargetLog
 from manywheel._plan import ImageFacts, Plan, Target
 from manywheel._prepare import _mirror_lines, preparation_for
+from manywheel._scripts.build import (
+    TargetResult,
+    _environment_lines,
+    build_script,
+    stream_steps,
+    venv_recipe,
+)
 from manywheel._venvcache import venv_key
 
 TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python")

@@ -9,10 +9,10 @@ import tracemalloc
 from pathlib import Path
 from typing import cast
 
-from manywheel._build import TargetResult, stream_steps
 from manywheel._events import Emitter, Event
 from manywheel._logs import TargetLog
 from manywheel._plan import Target
+from manywheel._scripts.build import TargetResult, stream_steps
 
 T = Target("cp313-manylinux_x86_64", "3.13.1", False, "/p")
 MARKER = "::mw-test::"

@@ -7,8 +7,8 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from manywheel._exclude import Exclusions
-from manywheel._transfer import Parcel, ParcelFeeder, unpack_command, write_parcels
+from manywheel._config.exclude import Exclusions
+from manywheel._engines.transfer import Parcel, ParcelFeeder, unpack_command, write_parcels
 
 
 def parcels(tmp_path: Path) -> list[Parcel]:

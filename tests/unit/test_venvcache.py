@@ -7,10 +7,10 @@ import io
 import json
 from pathlib import Path
 
-from manywheel._build import TargetResult, stream_steps
 from manywheel._events import Emitter
 from manywheel._logs import TargetLog
 from manywheel._plan import Target
+from manywheel._scripts.build import TargetResult, stream_steps
 from manywheel._venvcache import (
     clean_venvs,
     drop_venv,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from ._errors import ConfigError
-from ._options import read_toml
+from .._errors import ConfigError
+from .options import read_toml
 
 __all__ = ["Project", "read_project"]
 

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
-from ._events import Emitter
-from ._installer import choose_lines, install_line, probe_line, uv_exports
-from ._layout import CONTAINER, Layout
-from ._logs import TargetLog
-from ._options import Options
-from ._plan import Target
-from ._prepare import ca_exports, pip_exports
-from ._requirements import TOP as TOP_REQUIREMENTS
-from ._requirements import requirement_files
-from ._shell import export_literal, export_word, quote
-from ._transfer import Rejected
+from .._config.options import Options
+from .._config.requirements import TOP as TOP_REQUIREMENTS
+from .._config.requirements import requirement_files
+from .._engines.transfer import Rejected
+from .._events import Emitter
+from .._layout import CONTAINER, Layout
+from .._logs import TargetLog
+from .._plan import Target
+from .._prepare import ca_exports, pip_exports
+from .installer import choose_lines, install_line, probe_line, uv_exports
+from .shell import export_literal, export_word, quote
 
 __all__ = [
     "COPY_IN_EXIT",

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._cibuildwheel import translate
-from ._errors import ConfigError
-from ._exclude import Exclusions, bad_glob, vcs_versioning
-from ._registry import OPTIONS, OptionSpec, env_name, flag_name, spec_for
-from ._requirements import requirement_files
-from ._shell import dquote, split_assignments, word_value
+from .._errors import ConfigError
+from .._scripts.shell import dquote, split_assignments, word_value
+from .cibuildwheel import translate
+from .exclude import Exclusions, bad_glob, vcs_versioning
+from .registry import OPTIONS, OptionSpec, env_name, flag_name, spec_for
+from .requirements import requirement_files
 
 if sys.version_info >= (3, 11):
     import tomllib

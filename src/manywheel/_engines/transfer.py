@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from ._engine import QUICK_TIMEOUT, Engine
-from ._errors import EngineError
-from ._exclude import NOTHING_MORE, Exclusions
-from ._shell import quote
+from .._config.exclude import NOTHING_MORE, Exclusions
+from .._errors import EngineError
+from .._scripts.shell import quote
+from .container import QUICK_TIMEOUT, Engine
 
 __all__ = [
     "EXCLUDED_NAMES",

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ._engine import QUICK_TIMEOUT, Engine
-from ._errors import EngineError
-from ._leftovers import reap_containers
+from .._engines.container import QUICK_TIMEOUT, Engine
+from .._errors import EngineError
+from .._leftovers import reap_containers
 
 __all__ = ["Check", "diagnose"]
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ._events import Event
-from ._render import PlainRenderer, summary_row
-from ._run import RunResult
+from .._events import Event
+from .._run import RunResult
+from .render import PlainRenderer, summary_row
 
 __all__ = ["GitHubRenderer", "escape_data", "escape_property", "step_summary"]
 

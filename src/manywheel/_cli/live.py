@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from ._events import Event
+from .._events import Event
 
 __all__ = ["LiveRenderer", "use_live_display"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ._shell import quote
+from .._scripts.shell import quote
 
 __all__ = ["SHELLS", "completion_script", "subcommands"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ._errors import EngineError
-from ._layout import CONTAINER, Layout
+from .._errors import EngineError
+from .._layout import CONTAINER, Layout
 
 __all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
 

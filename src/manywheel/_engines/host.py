@@ -24,13 +24,13 @@ from typing import IO
 
 import platformdirs
 
-from ._engine import QUICK_TIMEOUT, Engine, ExecResult, ProcessRegistry
-from ._errors import ConfigError, EngineError
-from ._events import Emitter
-from ._layout import Layout
-from ._leftovers import OWNER_FILE, this_process
-from ._options import Options
-from ._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
+from .._config.options import Options
+from .._errors import ConfigError, EngineError
+from .._events import Emitter
+from .._layout import Layout
+from .._leftovers import OWNER_FILE, this_process
+from .._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
+from .container import QUICK_TIMEOUT, Engine, ExecResult, ProcessRegistry
 
 __all__ = [
     "HOST_IMAGE",

@@ -9,8 +9,8 @@ pip.conf, so a configured pip keeps the build on pip.
 
 from __future__ import annotations
 
-from ._options import Options
-from ._shell import quote
+from .._config.options import Options
+from .shell import quote
 
 __all__ = ["PIP_CONFIG_FILES", "choose_lines", "install_line", "probe_line", "uv_exports"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from ._layout import Layout
-from ._options import Options
-from ._plan import Target
-from ._prepare import pip_exports
-from ._shell import quote
+from .._config.options import Options
+from .._layout import Layout
+from .._plan import Target
+from .._prepare import pip_exports
+from .shell import quote
 
 __all__ = ["TEST_EXIT", "testing_script", "wants_tests"]
 

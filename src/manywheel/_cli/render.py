@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from ._build import TargetResult
-from ._events import Event
-from ._run import RunResult
+from .._events import Event
+from .._run import RunResult
+from .._scripts.build import TargetResult
 
 __all__ = ["PlainRenderer", "format_size", "summary_lines", "summary_row"]
 

@@ -1,0 +1,608 @@
+"""The manywheel command line. Everything else in the package is the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .._cache import (
+    clean_downloads,
+    clean_prepared,
+    clean_venv_cache,
+    list_prepared,
+    open_cache_root,
+)
+from .._config.cibuildwheel import to_toml, translate
+from .._config.options import Options, load_options, read_toml, write_atomically
+from .._config.registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
+from .._engines.container import detect_engine
+from .._engines.host import HOST_IMAGE
+from .._errors import ConfigError, EngineError, ManywheelError
+from .._events import Listener
+from .._export import export_docker, write_export
+from .._leftovers import reap_containers
+from .._logs import Masker, default_log_root
+from .._merge import github_matrix, merge_reports
+from .._report import load_report, report_data, write_report
+from .._run import build, plan
+from .._venvcache import list_venvs
+from .._version import __version__
+from .completion import SHELLS, completion_script
+from .doctor import diagnose
+from .github import GitHubRenderer, step_summary
+from .live import LiveRenderer, use_live_display
+from .render import PlainRenderer, format_size, report_table, summary_lines
+
+__all__ = ["entrypoint", "main"]
+
+EXIT_CODES = """\
+exit codes:
+  0    every target built (or was up to date)
+  1    one or more targets failed
+  2    configuration or command-line error
+  3    nothing to build (the selection matched no target)
+  4    container engine missing, unreachable or failed
+  5    the wheels could not be written to the output folder
+  130  interrupted (SIGINT / Ctrl-C)
+  143  terminated (SIGTERM)
+"""
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives, so cleanup runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise Terminated
+
+
+def _add_option_flags(
+    parser: argparse.ArgumentParser, names: Collection[str] | None = None
+) -> None:
+    """The registry's options as flags (``names``: just these), read back by _cli_values."""
+    group = parser.add_argument_group(
+        "options (each also settable in [tool.manywheel] and as MANYWHEEL_<NAME>)"
+    )
+    for spec in OPTIONS if names is None else [s for s in OPTIONS if s.name in names]:
+        help_text = f"{spec.help} [{env_name(spec.name)}]"
+        dest = "opt:" + spec.name
+        if spec.kind == "bool":
+            group.add_argument(
+                flag_name(spec.name),
+                dest=dest,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        elif spec.kind in ("words", "lines", "args", "table"):
+            group.add_argument(
+                flag_name(spec.name),
+                dest=dest,
+                action="append",
+                metavar=spec.metavar,
+                help=help_text + " (repeatable)",
+            )
+        else:
+            group.add_argument(
+                flag_name(spec.name),
+                dest=dest,
+                metavar=spec.metavar,
+                choices=spec.choices or None,
+                help=help_text,
+            )
+
+
+def _cli_values(ns: argparse.Namespace) -> dict[str, object]:
+    values: dict[str, object] = {}
+    specs: dict[str, OptionSpec] = {s.name: s for s in OPTIONS}
+    for key, value in vars(ns).items():
+        if not key.startswith("opt:") or value is None:
+            continue
+        spec = specs[key[4:]]
+        if spec.kind in ("words", "args"):
+            values[spec.name] = " ".join(value) if spec.kind == "words" else list(value)
+        elif spec.kind == "lines":
+            values[spec.name] = list(value)
+        elif spec.kind == "table":
+            table: dict[str, str] = {}
+            for item in value:
+                k, sep, v = item.partition("=")
+                if not sep:
+                    raise ConfigError(f"{flag_name(spec.name)} {item!r} is not NAME=VALUE")
+                table[k] = v
+            values[spec.name] = table
+        else:
+            values[spec.name] = value
+    return values
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    # Also after the command; SUPPRESS keeps a `manywheel --debug COMMAND` from being reset.
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS,
+        help="show tracebacks for errors",
+    )  # fmt: skip
+
+
+def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write a Dockerfile and a shell script equivalent to the configuration",
+        description="Write a Dockerfile (the prepared environment) and build-wheels.sh (one "
+        "container per target, wheels checked, then moved into the output folder, cleanup on "
+        "failure and Ctrl-C) for a plain-docker workflow. The targets are resolved now, so the "
+        "image must be available to the engine.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("format", choices=("docker",), help="what to write (docker)")
+    export.add_argument(
+        "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the folder to write (default: PROJECT_DIR/manywheel-export)",
+    )
+    export.add_argument(
+        "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
+    )
+    export.add_argument("--only", metavar="IDENTIFIER", help="export just this target")
+    _add_debug(export)
+    _add_option_flags(export)
+    merge = sub.add_parser(
+        "merge",
+        help="combine the reports of several runs (one per CI runner) into one",
+        description="Combine reports written with `build --report` (e.g. one per CI matrix "
+        "runner) into one report; a target found in two reports is an error. Exit 0 when every "
+        "target of every report is ok, 1 otherwise.",
+    )
+    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report.json files")
+    merge.add_argument(
+        "-o", "--output", type=Path, metavar="PATH", help="write the merged JSON report here"
+    )
+    merge.add_argument("--json", action="store_true", help="print the merged JSON")
+    _add_debug(merge)
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description='Print a completion script. bash: eval "$(manywheel completion bash)" '
+        "in ~/.bashrc; zsh: the same with zsh in ~/.zshrc; fish: manywheel completion fish > "
+        "~/.config/fish/completions/manywheel.fish",
+    )
+    completion.add_argument("shell", choices=SHELLS)
+    _add_debug(completion)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="manywheel",
+        description="Build portable manylinux wheels for every selected CPython, in docker or "
+        "podman, into ./dist.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"manywheel {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks for errors (before or after COMMAND)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, help_text in (
+        ("build", "build the wheels into the output folder"),
+        ("plan", "show the resolved targets and options without building"),
+    ):
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument(
+            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+        )
+        p.add_argument(
+            "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
+        )
+        p.add_argument("-v", "--verbose", action="count", default=0, help="show build output")
+        p.add_argument("-q", "--quiet", action="count", default=0, help="show less")
+        _add_debug(p)
+        p.add_argument(
+            "--only",
+            metavar="IDENTIFIER",
+            help="build just this target (e.g. cp313-manylinux_x86_64), ignoring build/skip; "
+            "for one CI runner per target (see `plan --format github-matrix`)",
+        )
+        if name == "plan":
+            p.add_argument(
+                "--format",
+                choices=("text", "json", "github-matrix"),
+                default="text",
+                help="text (default); json (targets and options); github-matrix (a JSON "
+                "strategy.matrix with one `only` entry per target)",
+            )
+        else:
+            p.add_argument(
+                "--report",
+                type=Path,
+                metavar="PATH",
+                help="also write the JSON report here (it is always written beside the logs)",
+            )
+        _add_option_flags(p)
+    _add_export_merge_completion(sub)
+    init = sub.add_parser(
+        "init",
+        help="write a [tool.manywheel] table into pyproject.toml",
+        description="Write a [tool.manywheel] table into the project's pyproject.toml. With "
+        "--from-cibuildwheel, translate the Linux keys of [tool.cibuildwheel] and say which "
+        "keys have no equivalent.",
+    )
+    init.add_argument("project_dir", nargs="?", default=".", help="the project folder (default: .)")
+    init.add_argument(
+        "--from-cibuildwheel", action="store_true", help="translate [tool.cibuildwheel]"
+    )
+    init.add_argument("--stdout", action="store_true", help="print the table instead of writing it")
+    _add_debug(init)
+    report = sub.add_parser(
+        "report",
+        help="show the report of the last build (or of REPORT) as a table",
+        description="Show a build report as a table. Reports are JSON files beside the logs "
+        "(never in the output folder), one per run; the last run's is logs/latest/report.json.",
+    )
+    report.add_argument("path", nargs="?", help="a report.json (default: the last run's)")
+    report.add_argument("--json", action="store_true", help="print the JSON itself")
+    _add_debug(report)
+    doctor = sub.add_parser(
+        "doctor",
+        help="check engines, permissions, image, disk and limits; print the fix for each problem",
+        description="Check what a build needs on this host and print the fix for each problem. "
+        "Exit 0 when nothing fails, 1 otherwise.",
+    )
+    doctor.add_argument(
+        "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+    )
+    doctor.add_argument("--engine", choices=("auto", "docker", "podman", "host"), default=None)
+    doctor.add_argument("--image", default=None, help="the image to check (default: the config's)")
+    _add_debug(doctor)
+    cache = sub.add_parser(
+        "cache",
+        help="list or remove prepared environments and downloads",
+        description="Prepared environments are local images tagged localhost/manywheel-env:<hash>, "
+        "labelled with the id of the cache folder whose build made them.",
+    )
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION")
+    cache_sub.required = True
+    for name, help_text, what in (
+        ("list", "list the prepared-environment images", " and its cached build venvs"),
+        ("clean", "remove the prepared-environment images", ", its cached build venvs and "
+         "(--downloads) its downloads"),
+    ):  # fmt: skip
+        c = cache_sub.add_parser(
+            name,
+            help=help_text,
+            description=f"{help_text.capitalize()} this cache folder made{what}. "
+            "Only a folder manywheel made (it holds a .manywheel-cache marker) is cleaned, and only "
+            "manywheel's parts of it; a cache-dir that is the project, home or root folder, a "
+            "folder above them or another folder of files is refused (exit 2). engine and "
+            "cache-dir come from the project's configuration, MANYWHEEL_ENGINE / "
+            "MANYWHEEL_CACHE_DIR and these flags, as for build.",
+        )
+        c.add_argument(
+            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+        )
+        c.add_argument(
+            "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
+        )
+        _add_debug(c)
+        c.add_argument(
+            "--all",
+            action="store_true",
+            help=f"{help_text.split()[0]} every manywheel prepared image on the engine, whichever cache folder "
+            "(or older manywheel) made it",
+        )
+        if name == "clean":
+            c.add_argument(
+                "--downloads",
+                action="store_true",
+                help="also remove the download caches (the downloads/ part, and shared/ of older versions)",
+            )
+        _add_option_flags(c, ("engine", "cache-dir"))
+    return parser
+
+
+def _options(ns: argparse.Namespace) -> Options:
+    cli = _cli_values(ns)
+    if getattr(ns, "only", None):
+        if not re.fullmatch(r"cp\d+t?-[a-z]+linux_\w+", ns.only):
+            raise ConfigError(
+                f"--only {ns.only!r} is not a target identifier",
+                tip="use one of the identifiers `manywheel plan` lists, e.g. cp313-manylinux_x86_64",
+            )
+        cli.update({"build": ns.only, "skip": "", "python": ""})
+    return load_options(ns.project_dir, cli=cli, config_file=ns.config)
+
+
+def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
+    result = plan(options, listener)
+    hide = Masker(options.secret_values())
+
+    def show(text: str) -> None:  # every format: no secret value, wherever it appears
+        print(hide(text))
+
+    if fmt == "github-matrix":
+        show(json.dumps(github_matrix(result)))
+        return 0
+    if fmt == "json":
+        data = {
+            "image": result.image,
+            "image_id": result.image_id,
+            "platform": result.facts.platform,
+            "targets": [
+                {"identifier": t.identifier, "version": t.version, "python": t.python}
+                for t in result.targets
+            ],
+        }
+        show(json.dumps(data, indent=2))
+        return 0
+    show(f"image:    {result.image} ({result.image_id[:19]})")
+    show(f"platform: {result.facts.platform}")
+    show("targets:")
+    for t in result.targets:
+        show(f"  {t.identifier}  (Python {t.version}, {t.python})")
+    show("options:")
+    for spec in OPTIONS:
+        value = getattr(options, spec.field)
+        if spec.name == "environment":
+            secret = options.secret_names()
+            value = tuple((k, "***" if k in secret else v) for k, v in value)
+        show(f"  {spec.name} = {value!r}")
+    return 0
+
+
+def _doctor(ns: argparse.Namespace) -> int:
+    cli: dict[str, object] = {}
+    if ns.engine:
+        cli["engine"] = ns.engine
+    if ns.image:
+        cli["image"] = ns.image
+    try:
+        options = load_options(ns.project_dir, cli=cli)
+        image, engine_choice, output_dir = options.image, options.engine, options.output_dir
+    except ConfigError as e:  # doctor still checks the host when the config is broken
+        print(f"config: FAIL  {e.message}")
+        image, engine_choice = ns.image or DEFAULT_IMAGE, ns.engine or "auto"
+        output_dir = Path(ns.project_dir).absolute() / "dist"
+    engines = ["docker", "podman"] if engine_choice == "auto" else [engine_choice]
+    checks = diagnose(engines, image, output_dir)
+    for c in checks:
+        print(f"{c.engine:7} {c.name:22} {c.status.upper():5} {c.detail}")
+        if c.fix and c.status in ("fail", "warn"):
+            print(f"{'':7} {'':22} fix:  {c.fix}")
+    usable = {c.engine for c in checks if c.name == "run" and c.status == "ok"}
+    failed = [c for c in checks if c.status == "fail"]
+    if engine_choice == "auto" and usable:
+        failed = [c for c in failed if c.engine in usable or c.engine == "host"]
+    print("doctor: " + ("no problem found" if not failed else f"{len(failed)} problem(s)"))
+    return 1 if failed else 0
+
+
+def _cache(ns: argparse.Namespace) -> int:
+    options = load_options(ns.project_dir, cli=_cli_values(ns), config_file=ns.config)
+    # Refuses a folder manywheel did not make before anything else happens.
+    root = open_cache_root(options.cache_dir, project_dir=options.project_dir, create=False)
+    # Host mode keeps no prepared images; the venvs and downloads are still there.
+    engine = None if options.engine == "host" else detect_engine(options.engine)
+    where = engine.name if engine else "host mode"
+    mine = list_prepared(engine, root.id, every=ns.all) if engine is not None else []
+    others = len(list_prepared(engine, None, every=True)) - len(mine) if engine is not None else 0
+    if ns.cache_command == "list":
+        for image in mine:
+            print(f"{image.tag}  {image.image_id[:19]}  {image.created}  {image.size}")
+        scope = "" if ns.all else " from this cache folder"
+        print(f"{len(mine)} prepared environment(s){scope} in {where}")
+        venvs = list_venvs(root.path)
+        size = sum(v.stat().st_size for v in venvs)
+        print(f"{len(venvs)} cached build venv(s), {format_size(size)}, in {root.path / 'venvs'}")
+        print(f"cache folder: {root.path}")
+    else:
+        for name, owner in reap_containers(engine) if engine is not None else []:
+            print(f"removed container {name}, left by a killed manywheel run (pid {owner.pid})")
+        if ns.all and engine is not None:
+            print(f"removing every manywheel prepared image in {engine.name} (--all)")
+        for tag in clean_prepared(engine, mine) if engine is not None else []:
+            print(f"removed {tag}")
+        removed = clean_venv_cache(root)
+        if removed:
+            print(f"removed {len(removed)} cached build venv(s) from {root.path / 'venvs'}")
+        for part in clean_downloads(root) if ns.downloads else []:
+            print(f"removed {part}")
+    if others > 0 and not ns.all:
+        print(
+            f"{others} other prepared environment(s) in {where} (from other cache folders or "
+            f"older manywheel versions) left alone; `manywheel cache {ns.cache_command} --all` "
+            f"{'lists' if ns.cache_command == 'list' else 'removes'} them too"
+        )
+    return 0
+
+
+def _build(options: Options, listener: Listener, quiet: bool, report: Path | None) -> int:
+    result = build(options, listener)
+    _close(listener)
+    data = report_data(result)
+    if result.log_dir is not None:
+        result.report = write_report(data, result.log_dir / "report.json")
+    if report is not None:
+        write_report(data, report.absolute())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if os.environ.get("GITHUB_ACTIONS") == "true" and summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(step_summary(result))
+    if not quiet or not result.ok:
+        print("\n".join(summary_lines(result)))
+    return 0 if result.ok else 1
+
+
+def _export(ns: argparse.Namespace, listener: Listener) -> int:
+    options = _options(ns)
+    if options.engine == "host":
+        raise ConfigError(
+            "export docker writes a container build, so it cannot use engine = 'host'",
+            tip="use --engine docker or podman (it resolves the targets in the image)",
+        )
+    resolved = plan(options, listener)
+    if resolved.image == HOST_IMAGE:  # auto fell back to host mode: no image to export
+        raise EngineError(
+            "export docker needs a working container engine to inspect the image",
+            tip="start docker or podman (`manywheel doctor` shows what is wrong)",
+        )
+    folder = (ns.output or options.project_dir / "manywheel-export").absolute()
+    files = export_docker(options, resolved)
+    write_export(files, folder, options.project_dir)
+    print(f"wrote {len(files)} file(s) to {folder}")
+    print(f"run: bash {folder / 'build-wheels.sh'}   (ENGINE=podman for podman)")
+    return 0
+
+
+def _merge(ns: argparse.Namespace) -> int:
+    reports = []
+    for path in ns.reports:
+        try:
+            reports.append((path, load_report(path)))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read the report {path}: {e}") from None
+    merged = merge_reports(reports)
+    if ns.output is not None:
+        write_report(merged, ns.output.absolute())
+    if ns.json:
+        print(json.dumps(merged, indent=2))
+    else:
+        print("\n".join(report_table(merged)))
+    return 0 if merged["ok"] else 1
+
+
+def _listener(verbosity: int) -> Listener:
+    """How the CLI shows events: GitHub Actions commands, live rows on a terminal, or lines."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return GitHubRenderer(sys.stderr, verbosity)
+    if verbosity == 1 and use_live_display(sys.stderr):
+        return LiveRenderer(sys.stderr, verbosity)
+    return PlainRenderer(sys.stderr, verbosity)
+
+
+def _init(ns: argparse.Namespace) -> int:
+    pyproject = Path(ns.project_dir) / "pyproject.toml"
+    tool = read_toml(pyproject).get("tool", {}) if pyproject.is_file() else {}
+    if "manywheel" in tool and not ns.stdout:
+        raise ConfigError(
+            f"{pyproject} already has [tool.manywheel]", tip="edit it, or use --stdout to compare"
+        )
+    values: dict[str, object] = {}
+    if ns.from_cibuildwheel:
+        if not isinstance(tool.get("cibuildwheel"), dict):
+            raise ConfigError(f"{pyproject} has no [tool.cibuildwheel] table")
+        found = translate(tool["cibuildwheel"])
+        values = found.values
+        for item in found.ignored:
+            print(f"manywheel: not carried over: {item}", file=sys.stderr)
+    text = to_toml(values)
+    if ns.stdout:
+        print(text, end="")
+        return 0
+    old = pyproject.read_text() if pyproject.is_file() else ""
+    write_atomically(pyproject, old.rstrip("\n") + ("\n\n" if old else "") + text)
+    print(f"wrote [tool.manywheel] ({len(values)} key(s)) to {pyproject}")
+    return 0
+
+
+def _report(ns: argparse.Namespace) -> int:
+    path = Path(ns.path) if ns.path else default_log_root() / "latest" / "report.json"
+    try:
+        data = load_report(path)
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"cannot read the report {path}: {e}",
+            tip="run `manywheel build` first, or pass the path of a report.json",
+        ) from None
+    if ns.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print("\n".join(report_table(data)))
+    return 0 if data.get("ok") else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    ns = parser.parse_args(argv)
+    verbosity = 1 + getattr(ns, "verbose", 0) - getattr(ns, "quiet", 0)
+    listener = _listener(verbosity)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if ns.command == "cache":
+            return _cache(ns)
+        if ns.command == "doctor":
+            return _doctor(ns)
+        if ns.command == "report":
+            return _report(ns)
+        if ns.command == "init":
+            return _init(ns)
+        if ns.command == "completion":
+            print(completion_script(make_parser(), ns.shell), end="")
+            return 0
+        if ns.command == "merge":
+            return _merge(ns)
+        if ns.command == "export":
+            return _export(ns, listener)
+        options = _options(ns)
+        if ns.command == "plan":
+            return _print_plan(options, listener, ns.format)
+        return _build(options, listener, quiet=verbosity <= 0, report=ns.report)
+    except ManywheelError as e:
+        _close(listener)
+        if ns.debug:
+            traceback.print_exc()
+        print(f"manywheel: error: {e.message}", file=sys.stderr)
+        if e.tip:
+            print(f"manywheel: tip: {e.tip}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:  # a file we must read or write: say which, without a traceback
+        if ns.debug:
+            traceback.print_exc()
+        print(
+            f"manywheel: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return 1
+    except KeyboardInterrupt:
+        _close(listener)
+        print(
+            "manywheel: interrupted; containers removed, output folder unchanged", file=sys.stderr
+        )
+        return 130
+    except Terminated:
+        _close(listener)
+        print("manywheel: terminated; containers removed, output folder unchanged", file=sys.stderr)
+        return 143
+
+
+def _close(listener: Listener) -> None:
+    close = getattr(listener, "close", None)
+    if close is not None:
+        close()
+
+
+def entrypoint() -> NoReturn:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Configuration: option registry, options model, cibuildwheel translation, the project."""

@@ -1,0 +1,1 @@
+"""Where targets build: the container engines (docker, podman), host mode, file transfer."""
