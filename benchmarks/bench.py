@@ -775,8 +775,8 @@ class Bench:
                 f"heavy-{i + 1}", project, project.parent / "out",
                 "--cache-dir", str(cache), force=True,
             ))  # fmt: skip
-            # Warm: the next release, a fresh copy of the source, the caches of the cold run.
-            project = self.copy_project(source, "heavy-mw-warm")
+            # Warm: the next release of the same checkout, with the caches of the cold run
+            # (they belong to that project folder: another folder is another project).
             keep("warm", self.manywheel_build(
                 f"heavy-warm-{i + 1}", project, project.parent / "out",
                 "--cache-dir", str(cache), force=True,
