@@ -127,9 +127,11 @@ def test_a_prepared_image_that_exists_is_reused(tmp_path: Path) -> None:
     # cache-prepared off: prepared again although the image exists.
     options = Options(tmp_path, system_packages=("zlib-devel",), cache_dir=tmp_path / "cache",
                       cache_prepared=False)  # fmt: skip
-    engine = CannedEngine(execs=[FakeProc(stdin=True)])
+    engine = engine_with_image(present=True)
+    engine.procs = [FakeProc(stdin=True)]
     assert prepare(engine, options, p, tmp_path, events) == p.tag
     assert engine.containers_made == ["base:1 as manywheel-r-prepare"]
+    assert [args[0] for args in engine.calls if args[0] == "commit"] == ["commit"]
 
 
 def test_preparing_runs_the_script_masks_the_log_and_commits(tmp_path: Path) -> None:
