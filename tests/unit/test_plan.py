@@ -5,10 +5,12 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from manywheel import ConfigError, NothingToBuildError, Options
+from manywheel import ConfigError, EngineError, NothingToBuildError, Options
+from manywheel import _plan as plan_module
 from manywheel._config.project import Project
 from manywheel._events import Emitter, Event
-from manywheel._plan import parse_facts, select_targets
+from manywheel._plan import DISCOVER_SCRIPT, discover, parse_facts, select_targets
+from tests.unit.fake_exec import CannedEngine
 
 FACTS_OUTPUT = """\
 platform manylinux_x86_64
@@ -95,3 +97,78 @@ def test_nothing_selected() -> None:
     with pytest.raises(NothingToBuildError) as info:
         select(Options(Path("/p"), skip=("*",)))
     assert info.value.exit_code == 3
+
+
+def test_parse_facts_without_opt_python_and_odd_lines() -> None:
+    f = parse_facts(
+        "platform musllinux_aarch64\n"
+        "pkgmgr \n"
+        "interpreter /usr/bin/python3.12 cpython 3.12.3 0\n"
+        "interpreter /usr/local/bin/python3.12 cpython 3.12.9 0\n"  # the first one wins
+        "interpreter /usr/bin/python3.13t cpython 3.13.1 1\n"
+        "interpreter /usr/bin/pypy3.10 pypy 3.10.14 0\n"
+        "interpreter broken\n"
+        "python /opt/python/cp311-cp311 cpython 3.11.1\n"  # a field missing
+        "python /opt/python/graalpy cpython 3.11.1 0\n"  # not a cpXY folder
+        "garbage line\n"
+    )
+    assert (f.platform, f.auditwheel_plat, f.package_manager, f.shell) == (
+        "musllinux_aarch64",
+        "",
+        None,
+        "sh",
+    )
+    assert [(t.identifier, t.python) for t in f.interpreters] == [
+        ("cp312-musllinux_aarch64", "/usr/bin/python3.12"),
+        ("cp313t-musllinux_aarch64", "/usr/bin/python3.13t"),
+    ]
+    assert f.interpreters[1].minor == "3.13t"
+    assert f.interpreters[1].python_tag == "cp313"
+
+
+def test_an_image_or_host_without_cpython() -> None:
+    empty = parse_facts("platform manylinux_x86_64\n")
+    project = Project(Path("/p"), "p", None)
+    with pytest.raises(NothingToBuildError, match="image img:1 has no CPython"):
+        select_targets(Options(Path("/p")), project, empty, "img:1", Emitter(None))
+    with pytest.raises(NothingToBuildError, match="this machine has no CPython") as info:
+        select_targets(Options(Path("/p")), project, empty, "host", Emitter(None))
+    assert "python3-venv" in (info.value.tip or "")
+
+
+def test_requires_python_alone_drops_targets_silently() -> None:
+    events: list[Event] = []
+    assert select(Options(Path("/p")), "<3.13", events) == ["cp312-manylinux_x86_64"]
+    assert events == []  # only versions asked for by 'python' are worth a warning
+
+
+def test_discover_asks_the_image_once_per_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plan_module.platformdirs, "user_cache_path", lambda app: tmp_path / app)
+    engine = CannedEngine({"exec -i": (0, FACTS_OUTPUT, "")})
+    first = discover(engine, "img:1", "sha256:1", "manywheel-r-discover", {"l": "v"})
+    assert first == facts()
+    assert engine.containers_made == ["img:1 as manywheel-r-discover"]
+    assert engine.given[0].input == DISCOVER_SCRIPT.encode()
+    # Images are immutable: the same id is answered from the cache, another id is asked.
+    again = CannedEngine()
+    assert discover(again, "img:1", "sha256:1", "n", {}) == first
+    assert again.calls == []
+    assert discover(CannedEngine({"exec -i": (0, "platform x_y\n", "")}), "img:2", "sha256:2",
+                    "n", {}).platform == "x_y"  # fmt: skip
+    # A damaged cache entry is asked again, not trusted.
+    for entry in (tmp_path / "manywheel" / "facts").iterdir():
+        entry.write_text('{"platform": 1}')
+    assert discover(engine, "img:1", "sha256:1", "n", {}) == first
+    assert len(engine.containers_made) == 2
+
+
+def test_discover_failure_names_the_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plan_module.platformdirs, "user_cache_path", lambda app: tmp_path / app)
+    engine = CannedEngine({"exec -i": (126, "", "exec failed: no /bin/sh\n")})
+    with pytest.raises(
+        EngineError, match=r"could not inspect image img:1: exec failed: no /bin/sh$"
+    ):
+        discover(engine, "img:1", "sha256:1", "n", {})
+    assert not (tmp_path / "manywheel" / "facts").exists()  # a failure is not remembered

@@ -7,18 +7,26 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
+from manywheel._engines import host
+from manywheel._engines.host import HostEngine
+from manywheel._errors import EngineError
 from manywheel._events import Emitter
 from manywheel._logs import TargetLog
 from manywheel._plan import Target
 from manywheel._scripts.build import TargetResult, stream_steps
 from manywheel._venvcache import (
+    VENV_FORMAT,
     clean_venvs,
     drop_venv,
     list_venvs,
     project_namespace,
+    save_venv,
     venv_path,
     verify_venv,
 )
+from tests.unit import fake_exec
 
 TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python")
 
@@ -101,3 +109,44 @@ def test_snapshot_control_line_is_acted_on_not_logged(tmp_path: Path) -> None:
             on_snapshot=lambda: calls.append("forged"),
         )
     assert calls == ["saved"]
+
+
+def test_save_copies_the_snapshot_with_its_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a host build folder, for real: the tarball comes out whole, and `taken` is created
+    so the waiting build script goes on."""
+    monkeypatch.setattr(host, "host_folders_base", lambda: tmp_path)
+    content = bytes(range(256)) * 5000  # more than one read
+    engine = HostEngine()
+    dest = venv_path(tmp_path / "cache", "ns", "key")
+    with engine.container("host", "ctr", labels={}) as name:
+        work = Path(engine.layout(name).work)
+        (work / "venv.tar").write_bytes(content)
+        save_venv(engine, name, f"{work}/venv.tar", f"{work}/taken", dest)
+        assert (work / "taken").is_file()
+    assert dest.read_bytes() == content
+    assert verify_venv(dest) is None
+    assert json.loads(dest.with_suffix(".json").read_text()) == {
+        "format": VENV_FORMAT,
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["key.json", "key.tar"]
+
+
+@pytest.mark.parametrize(
+    ("stdout", "code", "stderr"),
+    [(b"half a tarball", 1, b"cat: /manywheel/venv.tar: I/O error"), (b"", 0, b"")],
+)
+def test_a_failed_or_empty_copy_leaves_nothing(
+    tmp_path: Path, stdout: bytes, code: int, stderr: bytes
+) -> None:
+    engine = fake_exec.CannedEngine(execs=[fake_exec.FakeProc(stdout, stderr, code)])
+    dest = venv_path(tmp_path, "ns", "key")
+    with pytest.raises(EngineError) as info:
+        save_venv(engine, "ctr", "/manywheel/venv.tar", "/manywheel/taken", dest)
+    assert info.value.message == "could not copy the venv snapshot out: " + stderr.decode()
+    ((_, command),) = engine.exec_calls
+    assert command[-3:] == ["sh", "/manywheel/venv.tar", "/manywheel/taken"]
+    assert list(dest.parent.iterdir()) == []  # no tarball, no record, no partial file

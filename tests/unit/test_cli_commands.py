@@ -1,0 +1,334 @@
+"""The CLI's commands that need no engine (or a canned one): output, files written, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from manywheel import ConfigError, Options
+from manywheel._cache import CACHE_LABEL, PREPARED_LABEL, open_cache_root
+from manywheel._cli import main as cli
+from manywheel._cli.github import GitHubRenderer
+from manywheel._cli.live import LiveRenderer
+from manywheel._cli.main import Terminated, main
+from manywheel._cli.render import PlainRenderer
+from manywheel._engines.host import HOST_IMAGE
+from manywheel._events import Listener
+from manywheel._plan import ImageFacts, Plan, Target
+from manywheel._report import load_report
+from manywheel._run import RunResult
+from manywheel._scripts.build import TargetResult
+from tests.unit.fake_exec import CannedEngine
+
+T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")
+T2 = Target("cp314-manylinux_x86_64", "3.14.1", False, "/opt/python/cp314-cp314/bin/python")
+FACTS = ImageFacts("manylinux_x86_64", "manylinux_2_34_x86_64", "dnf", "bash", (T1, T2))
+
+
+def project(tmp_path: Path, table: str = "") -> Path:
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text(
+        f'[project]\nname = "demo"\nversion = "1"\n[tool.manywheel]\n{table}'
+    )
+    return folder
+
+
+def fake_plan(
+    monkeypatch: pytest.MonkeyPatch, image: str = "img:1", targets: tuple[Target, ...] = (T1, T2)
+) -> list[Options]:
+    """Replace the planning (which asks the engine) with a fixed plan; returns the options seen."""
+    seen: list[Options] = []
+
+    def plan(options: Options, listener: Listener) -> Plan:
+        seen.append(options)
+        return Plan(image, "sha256:" + "ab" * 32, FACTS, targets)
+
+    monkeypatch.setattr(cli, "plan", plan)
+    return seen
+
+
+def test_plan_formats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_plan(monkeypatch)
+    folder = project(tmp_path, "jobs = 2\n")
+    assert main(["plan", str(folder), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "image": "img:1",
+        "image_id": "sha256:" + "ab" * 32,
+        "platform": "manylinux_x86_64",
+        "targets": [
+            {"identifier": T1.identifier, "version": "3.13.9", "python": T1.python},
+            {"identifier": T2.identifier, "version": "3.14.1", "python": T2.python},
+        ],
+    }
+    assert main(["plan", str(folder), "--format", "github-matrix"]) == 0
+    matrix = json.loads(capsys.readouterr().out)
+    assert [e["only"] for e in matrix["include"]] == [T1.identifier, T2.identifier]
+    assert main(["plan", str(folder)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:5] == [
+        "image:    img:1 (sha256:abababababab)",
+        "platform: manylinux_x86_64",
+        "targets:",
+        f"  {T1.identifier}  (Python 3.13.9, {T1.python})",
+        f"  {T2.identifier}  (Python 3.14.1, {T2.python})",
+    ]
+    assert out[5] == "options:"
+    assert "  jobs = 2" in out
+
+
+def test_only_selects_one_target_and_must_be_an_identifier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = fake_plan(monkeypatch)
+    folder = project(tmp_path, 'skip = ["cp313-*"]\npython = ["3.14"]\n')
+    assert main(["plan", str(folder), "--only", "cp313-manylinux_x86_64"]) == 0
+    assert (seen[0].build, seen[0].skip, seen[0].python) == (("cp313-manylinux_x86_64",), (), ())
+    capsys.readouterr()
+    assert main(["plan", str(folder), "--only", "3.13"]) == 2
+    err = capsys.readouterr().err
+    assert "manywheel: error: --only '3.13' is not a target identifier" in err
+    assert "manywheel: tip: use one of the identifiers `manywheel plan` lists" in err
+
+
+def test_export_writes_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_plan(monkeypatch)
+    folder = project(tmp_path)
+    out_dir = tmp_path / "exported"
+    assert main(["export", "docker", str(folder), "-o", str(out_dir), "--engine", "docker"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert "Dockerfile" in written
+    assert "build-wheels.sh" in written
+    files = [p for p in out_dir.rglob("*") if p.is_file()]
+    assert lines == [
+        f"wrote {len(files)} file(s) to {out_dir}",
+        f"run: bash {out_dir / 'build-wheels.sh'}   (ENGINE=podman for podman)",
+    ]
+    assert "img:1" in (out_dir / "Dockerfile").read_text()
+
+
+def test_export_needs_an_image_not_host_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_plan(monkeypatch, image=HOST_IMAGE)  # auto found no engine and fell back to the host
+    folder = project(tmp_path)
+    assert main(["export", "docker", str(folder)]) == 4
+    err = capsys.readouterr().err
+    assert "export docker needs a working container engine" in err
+    assert "manywheel doctor" in err
+    assert not (folder / "manywheel-export").exists()
+
+
+def cache_engine(mine: list[str], others: list[str]) -> CannedEngine:
+    def rows(tags: list[str]) -> str:
+        return "".join(
+            f"localhost/manywheel-env\t{t}\tsha256:{t * 8}\t2 days ago\t1.2GB\n" for t in tags
+        )
+
+    return CannedEngine(
+        {
+            f"images --filter label={CACHE_LABEL}=": (0, rows(mine), ""),
+            f"images --filter label={PREPARED_LABEL}": (0, rows(mine + others), ""),
+        }
+    )
+
+
+def test_cache_list_and_clean_with_an_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project(tmp_path)
+    root = open_cache_root(tmp_path / "cache")
+    (root.path / "venvs" / "ns").mkdir(parents=True)
+    (root.path / "venvs" / "ns" / "k.tar").write_bytes(b"x" * 2048)
+    engine = cache_engine(["aaaa"], ["bbbb", "cccc"])
+    monkeypatch.setattr(cli, "detect_engine", lambda choice: engine)
+    base = [str(folder), "--cache-dir", str(root.path)]
+    assert main(["cache", "list", *base]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "localhost/manywheel-env:aaaa  sha256:aaaaaaaaaaaa  2 days ago  1.2GB",
+        "1 prepared environment(s) from this cache folder in docker",
+        f"1 cached build venv(s), 2.0 KiB, in {root.path / 'venvs'}",
+        f"cache folder: {root.path}",
+        "2 other prepared environment(s) in docker (from other cache folders or older manywheel "
+        "versions) left alone; `manywheel cache list --all` lists them too",
+    ]
+    assert any(f"label={CACHE_LABEL}={root.id}" in args for args in engine.calls)
+    assert main(["cache", "list", "--all", *base]) == 0
+    assert capsys.readouterr().out.splitlines()[3] == "3 prepared environment(s) in docker"
+    engine.calls.clear()
+    assert main(["cache", "clean", *base]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        "removed localhost/manywheel-env:aaaa",
+        f"removed 1 cached build venv(s) from {root.path / 'venvs'}",
+    ]
+    assert "`manywheel cache clean --all` removes them too" in out[2]
+    assert ["rmi", "-f", "localhost/manywheel-env:aaaa"] in engine.calls
+    assert main(["cache", "clean", "--all", *base]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "removing every manywheel prepared image in docker (--all)"
+    assert out[1:] == [f"removed localhost/manywheel-env:{t}" for t in ("aaaa", "bbbb", "cccc")]
+
+
+def run_result(tmp_path: Path, status: str) -> RunResult:
+    wheel = tmp_path / "dist" / "demo-1-cp313-cp313-manylinux_2_34_x86_64.whl"
+    wheel.parent.mkdir(parents=True, exist_ok=True)
+    wheel.write_bytes(b"PK")
+    result = TargetResult(T1, status, [wheel] if status == "built" else [], seconds=1.0,
+                          error=None if status == "built" else "build step failed (exit 33)")  # fmt: skip
+    return RunResult(
+        "run-1",
+        Plan("img:1", "sha256:1", FACTS, (T1,)),
+        [result],
+        published=[wheel] if status == "built" else [],
+        output_dir=tmp_path / "dist",
+        log_dir=tmp_path / "logs" / "run-1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "flags", "code", "summary"),
+    [("built", [], 0, True), ("built", ["-q"], 0, False), ("failed", ["-q"], 1, True)],
+)
+def test_build_writes_the_reports_and_prints_the_summary(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    status: str,
+    flags: list[str],
+    code: int,
+    summary: bool,
+) -> None:
+    folder = project(tmp_path)
+    monkeypatch.setattr(cli, "build", lambda options, listener: run_result(tmp_path, status))
+    step_summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    extra = tmp_path / "out" / "report.json"
+    assert main(["build", str(folder), "--report", str(extra), *flags]) == code
+    out = capsys.readouterr().out
+    beside_logs = load_report(tmp_path / "logs" / "run-1" / "report.json")
+    assert load_report(extra) == beside_logs
+    assert beside_logs["targets"][0]["status"] == status
+    assert ("1 wheel(s) written" in out or "0 wheel(s) written" in out) == summary
+    if summary:
+        assert f"report: {tmp_path / 'logs' / 'run-1' / 'report.json'}" in out
+    assert step_summary.read_text().startswith("### manywheel: ")
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (PermissionError(13, "Permission denied", "/out/x.whl"), 1,
+         "manywheel: error: Permission denied: /out/x.whl"),
+        (OSError("disk on fire"), 1, "manywheel: error: disk on fire"),
+        (KeyboardInterrupt(), 130,
+         "manywheel: interrupted; containers removed, output folder unchanged"),
+        (Terminated(), 143, "manywheel: terminated; containers removed, output folder unchanged"),
+        (ConfigError("bad value", tip="fix it"), 2, "manywheel: error: bad value"),
+    ],
+)  # fmt: skip
+def test_errors_become_one_message_and_an_exit_code(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    error: BaseException,
+    code: int,
+    message: str,
+) -> None:
+    def build(options: Options, listener: Listener) -> RunResult:
+        raise error
+
+    monkeypatch.setattr(cli, "build", build)
+    assert main(["build", str(project(tmp_path))]) == code
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == message
+    assert "Traceback" not in err
+    assert ("manywheel: tip: fix it" in err) == isinstance(error, ConfigError)
+    if isinstance(error, OSError):  # --debug adds the traceback
+        assert main(["build", "--debug", str(tmp_path / "proj")]) == code
+        assert "Traceback" in capsys.readouterr().err
+
+
+def test_sigterm_is_raised_as_terminated() -> None:
+    assert signal.getsignal(signal.SIGTERM) is not None
+    with pytest.raises(Terminated):
+        cli._on_sigterm(signal.SIGTERM, None)
+
+
+def test_how_events_are_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setattr(sys, "stderr", Tty())
+    assert isinstance(cli._listener(1), LiveRenderer)
+    assert isinstance(cli._listener(2), PlainRenderer)  # build output: plain lines
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert isinstance(cli._listener(1), PlainRenderer)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert isinstance(cli._listener(1), GitHubRenderer)
+
+
+def test_init_writes_a_table_or_prints_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    assert main(["init", str(folder), "--stdout"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("[tool.manywheel]")
+    assert not (folder / "pyproject.toml").exists()
+    assert main(["init", str(folder)]) == 0
+    assert (
+        capsys.readouterr().out
+        == f"wrote [tool.manywheel] (0 key(s)) to {folder / 'pyproject.toml'}\n"
+    )
+    assert (folder / "pyproject.toml").read_text() == printed
+    assert main(["init", str(folder), "--from-cibuildwheel"]) == 2
+    assert "already has [tool.manywheel]" in capsys.readouterr().err
+    assert main(["init", str(folder), "--from-cibuildwheel", "--stdout"]) == 2
+    assert "has no [tool.cibuildwheel] table" in capsys.readouterr().err
+
+
+def test_init_appends_to_an_existing_pyproject(tmp_path: Path) -> None:
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text('[project]\nname = "x"\n\n\n')
+    assert main(["init", str(folder)]) == 0
+    text = (folder / "pyproject.toml").read_text()
+    assert text.startswith('[project]\nname = "x"\n\n[tool.manywheel]')
+
+
+def test_completion_prints_a_script(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "bash"]) == 0
+    out = capsys.readouterr().out
+    assert "_manywheel" in out
+    assert "complete " in out
+
+
+def test_entrypoint_exits_with_mains_code(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    monkeypatch.setattr(sys, "argv", ["manywheel", "report", str(tmp_path / "none.json")])
+    with pytest.raises(SystemExit) as info:
+        cli.entrypoint()
+    assert info.value.code == 2
+    assert "cannot read the report" in capsys.readouterr().err

@@ -1,0 +1,157 @@
+"""The script that tests a built wheel in a fresh venv, run for real on this machine."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from manywheel import Options
+from manywheel._layout import Layout
+from manywheel._plan import Target
+from manywheel._scripts import wheel_tests
+from manywheel._scripts.wheel_tests import TEST_EXIT, wants_tests
+
+TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, sys.executable)
+MARK = "::mark::"
+
+
+def pure_wheel(folder: Path) -> Path:
+    """A minimal installable wheel: package ``demo`` with ``ANSWER = 42``."""
+    files = {
+        "demo/__init__.py": b"ANSWER = 42\n",
+        "demo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
+        "demo-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("demo-1.0.dist-info/RECORD,,")
+    wheel = folder / "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        zf.writestr("demo-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+@pytest.mark.parametrize(
+    ("command", "skip", "wanted"),
+    [
+        (None, (), False),
+        ("", (), False),
+        ("pytest", (), True),
+        ("pytest", ("cp313-*",), False),
+        ("pytest", ("cp312-*", "*-musllinux_*"), True),
+    ],
+)
+def test_wants_tests(command: str | None, skip: tuple[str, ...], wanted: bool) -> None:
+    options = Options(Path("/p"), test_command=command, test_skip=skip)
+    assert wants_tests(options, TARGET) is wanted
+
+
+def run(
+    tmp_path: Path, options: Options, target: Target = TARGET, *, has_ca: bool = False
+) -> tuple[subprocess.CompletedProcess[str], str, dict[str, bytes]]:
+    layout = Layout(work=str(tmp_path / "work"), project=str(tmp_path / "project"))
+    (tmp_path / "project").mkdir(exist_ok=True)
+    wheel = pure_wheel(tmp_path)
+    script, files = wheel_tests.testing_script(options, target, wheel, MARK, has_ca, layout=layout)
+    for name, data in files.items():
+        path = Path(layout.inbox) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    proc = subprocess.run(
+        ["/bin/sh", "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    return proc, script, files
+
+
+def test_the_wheel_is_installed_and_the_command_runs_with_placeholders(tmp_path: Path) -> None:
+    options = Options(
+        tmp_path / "project",
+        test_command='python -c "import demo; print(demo.ANSWER)" > {project}/ran.txt\n'
+        "echo {package} {wheel} >> {project}/ran.txt\npwd >> {project}/ran.txt",
+        pip_index_url="https://mirror.example/simple",
+    )
+    proc, script, files = run(tmp_path, options)
+    assert proc.returncode == 0, proc.stderr
+    inbox = tmp_path / "work" / "in"
+    project = tmp_path / "project"
+    assert (project / "ran.txt").read_text().splitlines() == [
+        "42",
+        f"{project} {inbox}/wheel/demo-1.0-py3-none-any.whl",
+        f"{inbox}/testcwd",  # not the project: the installed wheel is what is imported
+    ]
+    steps = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
+    assert steps == [f"{MARK} step test", f"{MARK} step done"]
+    assert "export PIP_INDEX_URL=https://mirror.example/simple" in script
+    assert sorted(files) == ["test-command.sh", "wheel/demo-1.0-py3-none-any.whl"]
+
+
+def fake_python(folder: Path, pip_exit: int) -> str:
+    """Stands for CPython, fast: ``-m venv DIR`` makes DIR/bin/activate and DIR/bin/python;
+    ``-m pip ...`` exits ``pip_exit``."""
+    exe = folder / "fake-python"
+    exe.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "-m venv" ]; then\n'
+        '  mkdir -p "$3/bin" && cp "$0" "$3/bin/python"\n'
+        '  printf \'PATH=%s:$PATH\\n\' "$3/bin" > "$3/bin/activate"\n'
+        "  exit 0\n"
+        "fi\n"
+        f"exit {pip_exit}\n"
+    )
+    exe.chmod(0o755)
+    return str(exe)
+
+
+@pytest.mark.parametrize(
+    ("python", "pip_exit", "command", "message"),
+    [
+        ("/nonexistent/python", 0, "true", "could not create the test venv"),
+        ("fake", 1, "true", "installing the wheel for testing failed"),
+        ("fake", 0, "echo testing; exit 3", "test-command failed (exit 3)"),
+    ],
+)
+def test_a_failing_step_exits_with_the_test_code(
+    tmp_path: Path, python: str, pip_exit: int, command: str, message: str
+) -> None:
+    if python == "fake":
+        python = fake_python(tmp_path, pip_exit)
+    target = Target(TARGET.identifier, TARGET.version, False, python)
+    proc, _, _ = run(tmp_path, Options(tmp_path / "project", test_command=command), target)
+    assert proc.returncode == TEST_EXIT
+    assert proc.stderr.splitlines()[-1] == f"manywheel: error: {message}"
+    assert (f"{MARK} step done" in proc.stdout) is False
+
+
+def test_ca_bundle_and_test_requires(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    options = Options(
+        tmp_path, test_command="pytest", test_requires=("pytest>=8", "hypothesis"), ca_bundle=ca
+    )
+    layout = Layout(work="/w", project="/p")
+    script, files = wheel_tests.testing_script(
+        options, TARGET, pure_wheel(tmp_path), MARK, True, layout=layout
+    )
+    assert files["ca-bundle.crt"] == ca.read_bytes()
+    assert "export SSL_CERT_FILE=/w/in/ca-bundle.crt PIP_CERT=/w/in/ca-bundle.crt" in script
+    assert (
+        "python -m pip install /w/in/wheel/demo-1.0-py3-none-any.whl 'pytest>=8' hypothesis"
+        in script
+    )
+    # has_ca without a ca-bundle option (the prepared image's bundle): an empty file, no crash.
+    _, files = wheel_tests.testing_script(
+        Options(tmp_path, test_command="true"), TARGET, pure_wheel(tmp_path), MARK, True,
+        layout=layout,
+    )  # fmt: skip
+    assert files["ca-bundle.crt"] == b""
