@@ -22,7 +22,7 @@ from pathlib import Path
 import platformdirs
 
 from ._config.options import check_cache_dir
-from ._engines.container import Engine
+from ._engines.protocol import ContainerEngine
 from ._errors import ConfigError
 from ._venvcache import clean_venvs
 
@@ -171,7 +171,7 @@ class PreparedImage:
 
 
 def list_prepared(
-    engine: Engine, cache_id: str | None, *, every: bool = False
+    engine: ContainerEngine, cache_id: str | None, *, every: bool = False
 ) -> list[PreparedImage]:
     """The prepared images this cache committed (``every``: all of manywheel's on the engine)."""
     if every:
@@ -192,7 +192,7 @@ def list_prepared(
     ]
 
 
-def clean_prepared(engine: Engine, images: list[PreparedImage]) -> list[str]:
+def clean_prepared(engine: ContainerEngine, images: list[PreparedImage]) -> list[str]:
     """Remove ``images`` (from ``list_prepared``); their tags."""
     for image in images:
         engine.remove_image(image.ref)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ._engines.container import Engine
+from ._engines.protocol import ContainerEngine
 
 __all__ = [
     "INSTANCE_LABELS",
@@ -101,7 +101,7 @@ def owner_alive(owner: Owner) -> bool | None:
     return start is not None and start == owner.start
 
 
-def reap_containers(engine: Engine) -> list[tuple[str, Owner]]:
+def reap_containers(engine: ContainerEngine) -> list[tuple[str, Owner]]:
     """Remove manywheel containers whose owner process is gone; return them with their owner."""
     names = [n for n in engine.containers(OWNER_LABEL) if n.startswith("manywheel-")]
     if not names:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._config.options import Options
-from ._engines.container import QUICK_TIMEOUT, Engine
+from ._engines.process import QUICK_TIMEOUT
+from ._engines.protocol import Backend
 from ._engines.transfer import Parcel, ParcelFeeder, copy_out_wheels, unpack_command
 from ._errors import EngineError, ManywheelError
 from ._events import Emitter
@@ -38,7 +39,7 @@ __all__ = ["TargetJob", "run_target"]
 class TargetJob:
     """Everything one target's pipeline needs from its run."""
 
-    engine: Engine
+    engine: Backend
     options: Options
     target: Target
     build_image: str  # the prepared environment (or the base image)

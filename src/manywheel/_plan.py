@@ -15,7 +15,7 @@ import platformdirs
 
 from ._config.options import Options
 from ._config.project import Project
-from ._engines.container import Engine
+from ._engines.protocol import Backend
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import Emitter
 
@@ -156,7 +156,7 @@ def _save_facts(image_id: str, facts: ImageFacts) -> None:
 
 
 def discover(
-    engine: Engine, image: str, image_id: str, name: str, labels: dict[str, str]
+    engine: Backend, image: str, image_id: str, name: str, labels: dict[str, str]
 ) -> ImageFacts:
     """What the image offers; asked once per image id, then remembered (images are immutable)."""
     cached = _load_facts(image_id)
@@ -167,7 +167,7 @@ def discover(
     return facts
 
 
-def _discover(engine: Engine, image: str, name: str, labels: dict[str, str]) -> ImageFacts:
+def _discover(engine: Backend, image: str, name: str, labels: dict[str, str]) -> ImageFacts:
     with engine.container(image, name, labels=labels) as ctr:
         result = engine.run_script(ctr, DISCOVER_SCRIPT)
     if result.returncode != 0:
@@ -188,13 +188,7 @@ def select_targets(
     options: Options, project: Project, facts: ImageFacts, image: str, emitter: Emitter
 ) -> tuple[Target, ...]:
     available = facts.interpreters
-    if not available and image == "host":
-        raise NothingToBuildError(
-            "this machine has no CPython that can make a venv (none under /opt/python, no "
-            "python3.X on PATH with the venv and ensurepip modules)",
-            tip="install python3-venv (Debian/Ubuntu) or use a container engine",
-        )
-    if not available:
+    if not available:  # (host mode says so in discover_host)
         raise NothingToBuildError(
             f"image {image} has no CPython under /opt/python/cpXY-cpXY",
             tip="use a manylinux image (the default is quay.io/pypa/manylinux_2_34_x86_64)",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ._cache import CACHE_LABEL, open_cache_root
 from ._config.options import Options
-from ._engines.container import Engine
+from ._engines.protocol import ContainerEngine
 from ._engines.transfer import copy_in
 from ._errors import BuildFailedError
 from ._events import Emitter
@@ -201,7 +201,7 @@ def preparation_for(options: Options, facts: ImageFacts, base_id: str) -> Prepar
 
 
 def prepare_environment(
-    engine: Engine,
+    engine: ContainerEngine,
     options: Options,
     preparation: Preparation,
     base_image: str,

@@ -17,16 +17,18 @@ from pathlib import Path
 from ._cache import open_cache_root
 from ._config.options import Options
 from ._config.project import read_project
-from ._engines.container import Engine, ProcessRegistry, detect_engine
+from ._engines.choice import pick_backend
 from ._engines.host import (
     HOST_IMAGE,
-    HostEngine,
+    HostBackend,
     check_host_options,
     discover_host,
     host_folders_base,
     host_id,
     host_tools,
 )
+from ._engines.process import ProcessRegistry
+from ._engines.protocol import Backend, ContainerEngine
 from ._errors import ConfigError, EngineError
 from ._events import Emitter, Listener
 from ._layout import CONTAINER
@@ -86,7 +88,7 @@ class _Run:
         self.run_id = _new_run_id()
         self.registry = ProcessRegistry()
         self.cancelled = threading.Event()
-        self.engine: Engine | None = None
+        self.engine: Backend | None = None
         self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
 
@@ -118,15 +120,20 @@ class _Run:
         args = self.options.engine_args
         return args if shared is None else ("--volume", f"{shared}:{CONTAINER.cache}", *args)
 
-    def require_engine(self) -> Engine:
+    def require_engine(self) -> Backend:
         if self.engine is None:
             self.engine = self._pick_engine()
             self.emitter.info(f"using {self.engine.name} ({self.engine.binary})")
-            if not isinstance(self.engine, HostEngine):
-                self._reap(self.engine)
+            images = self.engine.container_engine()
+            if images is not None:
+                self._reap(images)
         return self.engine
 
-    def _reap(self, engine: Engine) -> None:
+    def container_engine(self) -> ContainerEngine | None:
+        """The engine's image operations; None in host mode (no images, nothing prepared)."""
+        return self.require_engine().container_engine()
+
+    def _reap(self, engine: ContainerEngine) -> None:
         """Remove the containers of manywheel runs that were killed, and say so."""
         reaped = reap_containers(engine)
         if reaped:
@@ -136,22 +143,18 @@ class _Run:
                 f"(pid {pids}): " + ", ".join(name for name, _ in reaped)
             )
 
-    def _pick_engine(self) -> Engine:
-        choice = self.options.engine
-        if choice == "host":
-            return self._host_engine()
-        try:
-            return detect_engine(choice, self.registry)
-        except EngineError as e:
-            if choice != "auto":
-                raise
-            self.emitter.warning(
-                f"{e.message}; building on this machine instead (host mode, with the "
-                "interpreters found here). Set engine = 'docker' or 'podman' to make that an error."
-            )
-            return self._host_engine()
+    def _pick_engine(self) -> Backend:
+        return pick_backend(
+            self.options.engine, self.registry, host=self._host_engine, fallback=self._fall_back
+        )
 
-    def _host_engine(self) -> HostEngine:
+    def _fall_back(self, e: EngineError) -> None:
+        self.emitter.warning(
+            f"{e.message}; building on this machine instead (host mode, with the "
+            "interpreters found here). Set engine = 'docker' or 'podman' to make that an error."
+        )
+
+    def _host_engine(self) -> HostBackend:
         check_host_options(self.options)
         swept = sweep_host_folders(host_folders_base())
         if swept:
@@ -163,7 +166,7 @@ class _Run:
         if self.options.ca_bundle is not None:
             ca = str(self.options.ca_bundle)
             env = {"SSL_CERT_FILE": ca, "PIP_CERT": ca, "REQUESTS_CA_BUNDLE": ca}
-        return HostEngine(
+        return HostBackend(
             self.registry,
             cache_dir=self.shared_cache(),
             path_prefix=host_tools(self.emitter),
@@ -200,8 +203,8 @@ def _shielded(emitter: Emitter) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _ensure_image(run: _Run) -> tuple[str, str]:
-    engine, image, policy = run.require_engine(), run.options.image, run.options.pull
+def _ensure_image(run: _Run, engine: ContainerEngine) -> tuple[str, str]:
+    image, policy = run.options.image, run.options.pull
     image_id = engine.image_id(image) if policy != "always" else None
     if image_id is None and policy != "never":
         run.emitter.info(f"pulling {image}")
@@ -224,7 +227,8 @@ def _ensure_image(run: _Run) -> tuple[str, str]:
 def _make_plan(run: _Run) -> Plan:
     project = read_project(run.options.project_dir)
     engine = run.require_engine()
-    if isinstance(engine, HostEngine):
+    images = engine.container_engine()
+    if images is None:
         facts = discover_host(engine, run.name("discover"))
         image, image_id = HOST_IMAGE, host_id(facts)
         if run.options.test_command:
@@ -232,7 +236,7 @@ def _make_plan(run: _Run) -> Plan:
                 "host mode: tests run in a fresh venv on this machine, not in a pristine container"
             )
     else:
-        image, image_id = _ensure_image(run)
+        image, image_id = _ensure_image(run, images)
         facts = discover(engine, image, image_id, run.name("discover"), run.labels)
     targets = select_targets(run.options, project, facts, image, run.emitter)
     return Plan(image, image_id, facts, targets)
@@ -339,10 +343,11 @@ def _skip_up_to_date(
 
 def _environment(run: _Run, plan_: Plan, preparation: Preparation | None) -> str:
     """The image the targets build in: the base image, or the prepared one (made if needed)."""
-    if preparation is None:
+    engine = run.container_engine()
+    if preparation is None or engine is None:
         return plan_.image
     return prepare_environment(
-        run.require_engine(),
+        engine,
         run.options,
         preparation,
         plan_.image,
@@ -355,7 +360,7 @@ def _environment(run: _Run, plan_: Plan, preparation: Preparation | None) -> str
 
 def _venv_caches(run: _Run, targets: list[Target], env_key: str) -> dict[str, Path]:
     """Where each target's build venv is cached (none in host mode: its paths differ per run)."""
-    if not run.options.cache_venv or isinstance(run.engine, HostEngine):
+    if not run.options.cache_venv or run.container_engine() is None:
         return {}
     root = run.cache_root()
     recipe = venv_recipe(run.options)
@@ -417,7 +422,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         _remove_leftovers(run)
         preparation = (
             None
-            if isinstance(run.engine, HostEngine)
+            if run.container_engine() is None
             else preparation_for(options, plan_.facts, plan_.image_id)
         )
         env_key = preparation.key if preparation is not None else plan_.image_id

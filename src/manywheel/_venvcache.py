@@ -25,7 +25,8 @@ from pathlib import Path
 
 from ._config.options import Options
 from ._config.requirements import requirements_digest
-from ._engines.container import QUICK_TIMEOUT, Engine
+from ._engines.process import QUICK_TIMEOUT
+from ._engines.protocol import Backend
 from ._errors import EngineError
 from ._plan import Target
 
@@ -71,7 +72,7 @@ def _record(tarball: Path) -> Path:
     return tarball.with_suffix(".json")
 
 
-def save_venv(engine: Engine, container: str, snapshot: str, taken: str, dest: Path) -> None:
+def save_venv(engine: Backend, container: str, snapshot: str, taken: str, dest: Path) -> None:
     """Copy the snapshot tarball out of ``container`` into ``dest`` atomically (or not at all),
     with its size and sha256 beside it; then create ``taken`` so the waiting script goes on."""
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -15,11 +15,12 @@ from .._engines.container import QUICK_TIMEOUT, Engine
 from .._errors import EngineError
 from .._leftovers import reap_containers
 
-__all__ = ["Check", "diagnose"]
+__all__ = ["MACHINE", "Check", "diagnose"]
 
 Status = Literal["ok", "warn", "fail", "skip"]
 LOW_DISK = 5 * 1024**3
 VERY_LOW_DISK = 1 * 1024**3
+MACHINE = "host"  # the engine column of the checks of this machine (not of an engine)
 
 
 @dataclass(frozen=True)
@@ -204,11 +205,15 @@ def diagnose(engines: list[str], image: str, output_dir: Path) -> list[Check]:
     parent = output_dir if output_dir.exists() else output_dir.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    checks.append(_disk("host", "output", str(parent)))
+    checks.append(_disk(MACHINE, "output", str(parent)))
     if not os.access(parent, os.W_OK):
         checks.append(
             Check(
-                "host", "output", "fail", f"{parent} is not writable", "choose another --output-dir"
+                MACHINE,
+                "output",
+                "fail",
+                f"{parent} is not writable",
+                "choose another --output-dir",
             )
         )
     return checks

@@ -24,7 +24,7 @@ from .._cache import (
 from .._config.cibuildwheel import to_toml, translate
 from .._config.options import Options, load_options, read_toml, write_atomically
 from .._config.registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
-from .._engines.container import detect_engine
+from .._engines.choice import container_engine_for, host_mode
 from .._engines.host import HOST_IMAGE
 from .._errors import ConfigError, EngineError, ManywheelError
 from .._events import Listener
@@ -37,7 +37,7 @@ from .._run import build, plan
 from .._venvcache import list_venvs
 from .._version import __version__
 from .completion import SHELLS, completion_script
-from .doctor import diagnose
+from .doctor import MACHINE, diagnose
 from .github import GitHubRenderer, step_summary
 from .live import LiveRenderer, use_live_display
 from .render import PlainRenderer, format_size, report_table, summary_lines
@@ -394,7 +394,7 @@ def _doctor(ns: argparse.Namespace) -> int:
     usable = {c.engine for c in checks if c.name == "run" and c.status == "ok"}
     failed = [c for c in checks if c.status == "fail"]
     if engine_choice == "auto" and usable:
-        failed = [c for c in failed if c.engine in usable or c.engine == "host"]
+        failed = [c for c in failed if c.engine in usable or c.engine == MACHINE]
     print("doctor: " + ("no problem found" if not failed else f"{len(failed)} problem(s)"))
     return 1 if failed else 0
 
@@ -404,7 +404,7 @@ def _cache(ns: argparse.Namespace) -> int:
     # Refuses a folder manywheel did not make before anything else happens.
     root = open_cache_root(options.cache_dir, project_dir=options.project_dir, create=False)
     # Host mode keeps no prepared images; the venvs and downloads are still there.
-    engine = None if options.engine == "host" else detect_engine(options.engine)
+    engine = container_engine_for(options.engine)
     where = engine.name if engine else "host mode"
     mine = list_prepared(engine, root.id, every=ns.all) if engine is not None else []
     others = len(list_prepared(engine, None, every=True)) - len(mine) if engine is not None else 0
@@ -457,7 +457,7 @@ def _build(options: Options, listener: Listener, quiet: bool, report: Path | Non
 
 def _export(ns: argparse.Namespace, listener: Listener) -> int:
     options = _options(ns)
-    if options.engine == "host":
+    if host_mode(options.engine):
         raise ConfigError(
             "export docker writes a container build, so it cannot use engine = 'host'",
             tip="use --engine docker or podman (it resolves the targets in the image)",

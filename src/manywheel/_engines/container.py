@@ -7,22 +7,19 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from .._errors import EngineError
 from .._layout import CONTAINER, Layout
+from .process import QUICK_TIMEOUT, ExecResult, ProcessRegistry, spawn
 
-__all__ = ["Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
+__all__ = ["QUICK_TIMEOUT", "Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
 
-# Bounded waits: no engine call may hang a run forever (except a build's own exec).
-QUICK_TIMEOUT = 60.0
 PULL_TIMEOUT = 1800.0
 
 # A container's main process: says it runs, then lives until its standard input closes.
@@ -46,46 +43,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> bool:
     return True
 
 
-class ProcessRegistry:
-    """Every child process a run started, so an interrupt can stop them all in escalating steps."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._procs: set[subprocess.Popen[bytes]] = set()
-
-    def add(self, proc: subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._procs.add(proc)
-
-    def discard(self, proc: subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._procs.discard(proc)
-
-    def stop_all(self, grace: float = 3.0) -> None:
-        with self._lock:
-            procs = list(self._procs)
-        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, grace), (signal.SIGKILL, 1.0)):
-            alive = [p for p in procs if p.poll() is None]
-            if not alive:
-                return
-            for p in alive:
-                with contextlib.suppress(ProcessLookupError):
-                    p.send_signal(sig)
-            deadline = time.monotonic() + wait
-            for p in alive:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    p.wait(timeout=max(0.0, deadline - time.monotonic()))
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 class Engine:
-    """docker or podman, driven through its CLI. Every call has a bounded wait unless noted."""
+    """docker or podman, driven through its CLI: a ``ContainerEngine`` (see ``protocol``).
+    Every call has a bounded wait unless noted."""
 
     def __init__(self, name: str, binary: str, registry: ProcessRegistry | None = None) -> None:
         self.name = name
@@ -96,6 +56,9 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine({self.name!r})"
+
+    def container_engine(self) -> Engine:
+        return self
 
     def layout(self, container: str) -> Layout:
         """Where a target's files live in ``container`` (the same paths in every container)."""
@@ -122,21 +85,9 @@ class Engine:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start a tracked child in its own session (a terminal Ctrl-C reaches us, not it)."""
-        try:
-            proc = subprocess.Popen(
-                list(argv),
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise EngineError(f"cannot run {argv[0]}: {e.strerror}") from None
-        self.registry.add(proc)
-        return proc
+        return spawn(
+            self.registry, argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd
+        )
 
     def call(
         self,

@@ -25,16 +25,17 @@ from typing import IO
 import platformdirs
 
 from .._config.options import Options
-from .._errors import ConfigError, EngineError
+from .._errors import ConfigError, EngineError, NothingToBuildError
 from .._events import Emitter
 from .._layout import Layout
 from .._leftovers import OWNER_FILE, this_process
 from .._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
-from .container import QUICK_TIMEOUT, Engine, ExecResult, ProcessRegistry
+from .process import QUICK_TIMEOUT, ExecResult, ProcessRegistry, spawn
+from .protocol import Backend
 
 __all__ = [
     "HOST_IMAGE",
-    "HostEngine",
+    "HostBackend",
     "check_host_options",
     "discover_host",
     "host_folders_base",
@@ -73,8 +74,9 @@ def check_host_options(options: Options) -> None:
         )
 
 
-class HostEngine(Engine):
-    """The ``Engine`` interface on this machine: containers are temporary folders."""
+class HostBackend:
+    """A ``Backend`` on this machine: its "containers" are temporary folders. It has no
+    images, so ``container_engine()`` is None."""
 
     def __init__(
         self,
@@ -84,12 +86,20 @@ class HostEngine(Engine):
         path_prefix: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__("host", shutil.which("bash") or "/bin/sh", registry)
+        self.name = "host"
+        self.binary = shutil.which("bash") or "/bin/sh"
+        self.registry = registry or ProcessRegistry()
         self._roots: dict[str, Path] = {}
         self._lock = threading.Lock()
         self._cache_dir = cache_dir
         self._path_prefix = tuple(path_prefix)
         self._extra_env = dict(env or {})
+
+    def __repr__(self) -> str:
+        return "HostBackend()"
+
+    def container_engine(self) -> None:
+        return None
 
     def layout(self, container: str) -> Layout:
         root = self._roots[container]
@@ -103,16 +113,6 @@ class HostEngine(Engine):
         for name in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "PIP_REQUIRE_VIRTUALENV"):
             env.pop(name, None)  # the caller's venv must not leak into the builds
         return env
-
-    # -- images: there is one, the host ---------------------------------------------------
-    def image_id(self, ref: str) -> str | None:
-        return "host"
-
-    def image_env(self, ref: str) -> dict[str, str]:
-        return {}
-
-    def pull(self, ref: str) -> None:
-        return None
 
     # -- containers are folders -----------------------------------------------------------
     @contextlib.contextmanager
@@ -143,8 +143,14 @@ class HostEngine(Engine):
         root = self._roots.get(name)
         if root is None or not root.is_dir():
             raise EngineError(f"host build folder for {name} is gone")
-        return self._spawn(
-            command, stdin=stdin, stdout=stdout, stderr=stderr, env=self._env(env), cwd=root
+        return spawn(
+            self.registry,
+            command,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=self._env(env),
+            cwd=root,
         )
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
@@ -216,12 +222,19 @@ def host_tools(emitter: Emitter) -> list[str]:
     return [str(tools / "shims")]
 
 
-def discover_host(engine: HostEngine, name: str) -> ImageFacts:
+def discover_host(backend: Backend, name: str) -> ImageFacts:
     """This machine's platform and interpreters (asked every run: hosts change, images do not)."""
-    result = engine.run_script(name, DISCOVER_SCRIPT)
+    result = backend.run_script(name, DISCOVER_SCRIPT)
     if result.returncode != 0:
         raise EngineError(f"could not inspect this machine: {result.stderr.strip()}")
-    return parse_facts(result.stdout)
+    facts = parse_facts(result.stdout)
+    if not facts.interpreters:
+        raise NothingToBuildError(
+            "this machine has no CPython that can make a venv (none under /opt/python, no "
+            "python3.X on PATH with the venv and ensurepip modules)",
+            tip="install python3-venv (Debian/Ubuntu) or use a container engine",
+        )
+    return facts
 
 
 def host_id(facts: ImageFacts) -> str:

@@ -16,7 +16,8 @@ from typing import IO
 from .._config.exclude import NOTHING_MORE, Exclusions
 from .._errors import EngineError
 from .._scripts.shell import quote
-from .container import QUICK_TIMEOUT, Engine
+from .process import QUICK_TIMEOUT
+from .protocol import Backend
 
 __all__ = [
     "EXCLUDED_NAMES",
@@ -141,7 +142,7 @@ class ParcelFeeder(threading.Thread):
 
 
 def copy_in(
-    engine: Engine,
+    engine: Backend,
     container: str,
     dest: str,
     *,
@@ -195,7 +196,7 @@ def _safe_wheel_name(name: str) -> str | None:
 
 
 def copy_out_wheels(
-    engine: Engine, container: str, src: str, dest: Path
+    engine: Backend, container: str, src: str, dest: Path
 ) -> tuple[list[Path], list[Rejected]]:
     """Copy the regular ``*.whl`` files at the top of ``src`` into ``dest``; reject all else.
 

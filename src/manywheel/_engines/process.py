@@ -1,0 +1,85 @@
+"""Child processes of a run: started in their own session, tracked, stopped on an interrupt."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .._errors import EngineError
+
+__all__ = ["QUICK_TIMEOUT", "ExecResult", "ProcessRegistry", "spawn"]
+
+# Bounded waits: no engine call may hang a run forever (except a build's own exec).
+QUICK_TIMEOUT = 60.0
+
+
+class ProcessRegistry:
+    """Every child process a run started, so an interrupt can stop them all in escalating steps."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop_all(self, grace: float = 3.0) -> None:
+        with self._lock:
+            procs = list(self._procs)
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, grace), (signal.SIGKILL, 1.0)):
+            alive = [p for p in procs if p.poll() is None]
+            if not alive:
+                return
+            for p in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    p.send_signal(sig)
+            deadline = time.monotonic() + wait
+            for p in alive:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    p.wait(timeout=max(0.0, deadline - time.monotonic()))
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def spawn(
+    registry: ProcessRegistry,
+    argv: Sequence[str],
+    *,
+    stdin: int | IO[bytes] | None,
+    stdout: int | IO[bytes] | None,
+    stderr: int | IO[bytes] | None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a tracked child in its own session (a terminal Ctrl-C reaches us, not it)."""
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+    except OSError as e:
+        raise EngineError(f"cannot run {argv[0]}: {e.strerror}") from None
+    registry.add(proc)
+    return proc

@@ -1,0 +1,220 @@
+"""The exact command lines the docker/podman backend runs (its process spawning is replaced:
+each engine command is recorded, and a harmless local process stands in for it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from manywheel._engines import choice
+from manywheel._engines.container import LIFELINE, Engine
+from manywheel._engines.host import HostBackend, discover_host
+from manywheel._engines.process import ProcessRegistry
+from manywheel._errors import EngineError, NothingToBuildError
+from tests.unit.fakes import FakeEngine
+
+# Taken before the autouse fixture of conftest blocks them for unmarked tests.
+REAL_POPEN = Engine.popen
+REAL_EXEC = Engine.exec_
+
+
+@dataclass
+class Spawned:
+    argv: list[str]
+    env: dict[str, str] | None
+    stdin: object
+
+
+@dataclass
+class Recorder:
+    """Stands in for the engine's client: records each command, prints a canned answer."""
+
+    answers: dict[str, str] = field(default_factory=dict)  # subcommand -> its stdout
+    failures: dict[str, tuple[int, str]] = field(default_factory=dict)  # -> exit code, stderr
+    calls: list[Spawned] = field(default_factory=list)
+
+    def spawn(
+        self,
+        engine: Engine,
+        argv: Sequence[str],
+        *,
+        stdin: int | IO[bytes] | None,
+        stdout: int | IO[bytes] | None,
+        stderr: int | IO[bytes] | None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        self.calls.append(Spawned(list(argv), dict(env) if env is not None else None, stdin))
+        if argv[1] == "run":  # the lifeline: says it runs, ends when its stdin closes
+            stand_in = ["/bin/sh", "-c", "echo manywheel-ready; cat >/dev/null"]
+        else:
+            code, err = self.failures.get(argv[1], (0, ""))
+            script = 'printf %s "$1"; printf %s "$2" >&2; cat >/dev/null; exit "$3"'
+            stand_in = ["/bin/sh", "-c", script, "sh", self.answers.get(argv[1], ""), err]
+            stand_in.append(str(code))
+        proc = subprocess.Popen(stand_in, stdin=stdin, stdout=stdout, stderr=stderr)
+        engine.registry.add(proc)
+        return proc
+
+    def argv(self) -> list[list[str]]:
+        return [c.argv for c in self.calls]
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    rec = Recorder()
+    monkeypatch.setattr(Engine, "popen", REAL_POPEN)
+    monkeypatch.setattr(Engine, "exec_", REAL_EXEC)
+
+    def spawn(engine: Engine, argv: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
+        return rec.spawn(engine, argv, **kw)  # a function: bound to each engine like a method
+
+    monkeypatch.setattr(Engine, "_spawn", spawn)
+    return rec
+
+
+def test_create_keeps_a_lifeline_and_puts_manywheel_labels_last(recorder: Recorder) -> None:
+    engine = Engine("docker", "/usr/bin/docker")
+    labels = {"manywheel.run": "r1", "manywheel.owner": "h:b:1:2"}
+    extra = ("--label", "manywheel.run=forged", "--network", "none")
+    with engine.container("img:1", "manywheel-r1-x", labels=labels, extra_args=extra) as ctr:
+        assert ctr == "manywheel-r1-x"
+        lifeline = recorder.calls[0]
+        assert lifeline.stdin == subprocess.PIPE  # held open by this process
+    assert lifeline.argv == [
+        "/usr/bin/docker", "run", "-i", "--rm", "--name", "manywheel-r1-x",
+        "--label", "manywheel.run=forged", "--network", "none",
+        "--label", "manywheel.run=r1", "--label", "manywheel.owner=h:b:1:2",
+        "--entrypoint", "/bin/sh", "img:1", "-c", LIFELINE,
+    ]  # fmt: skip
+    assert recorder.argv()[1] == ["/usr/bin/docker", "rm", "-f", "-v", "manywheel-r1-x"]
+    assert engine.registry._procs == set()  # the lifeline ended with the container
+
+
+def test_create_passes_environment_values_as_arguments(recorder: Recorder) -> None:
+    engine = Engine("docker", "docker")
+    engine.create("img", "c", labels={}, env={"A": "1"})
+    assert recorder.argv()[0][6:10] == ["--env", "A=1", "--entrypoint", "/bin/sh"]
+    engine.remove(["c"])
+
+
+def test_podman_removes_without_a_grace_period(recorder: Recorder) -> None:
+    Engine("podman", "/usr/bin/podman").remove(["a", "b"])
+    assert recorder.argv() == [["/usr/bin/podman", "rm", "-f", "-v", "--time", "0", "a", "b"]]
+
+
+def test_exec_names_secrets_without_their_values(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine("docker", "docker")
+    proc = engine.exec_("c", ["/bin/sh", "-c", "true"], stdin=subprocess.PIPE, env={"TOKEN": "s3"})
+    proc.communicate(b"")
+    call = recorder.calls[0]
+    assert call.argv == ["docker", "exec", "-i", "--env", "TOKEN", "c", "/bin/sh", "-c", "true"]
+    assert call.env is not None
+    assert call.env["TOKEN"] == "s3"
+    assert call.env["PATH"] == os.environ["PATH"]
+    assert not any("s3" in word for word in call.argv)
+    engine.exec_("c", ["ls"]).communicate()
+    assert recorder.argv()[1] == ["docker", "exec", "c", "ls"]  # no -i without stdin
+
+
+def test_image_commands(recorder: Recorder) -> None:
+    engine = Engine("podman", "podman")
+    recorder.answers = {
+        "images": "localhost/mw\tk1\tsha256:aa\t2 days ago\t1 GB\nlocalhost/mw\tk2\tsha256:bb\tnow\t2 GB\n",
+        "image": "sha256:cc\n",
+    }
+    assert engine.images("manywheel.cache=7") == [
+        {"Repository": "localhost/mw", "Tag": "k1", "ID": "sha256:aa",
+         "CreatedSince": "2 days ago", "Size": "1 GB"},
+        {"Repository": "localhost/mw", "Tag": "k2", "ID": "sha256:bb",
+         "CreatedSince": "now", "Size": "2 GB"},
+    ]  # fmt: skip
+    assert engine.image_id("img") == "sha256:cc"
+    engine.commit("ctr", "localhost/mw:k3", {"manywheel.run": "", "a b": 'x"y'})
+    engine.remove_image("localhost/mw:k1")
+    engine.pull("img")
+    fmt = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    assert recorder.argv() == [
+        ["podman", "images", "--filter", "label=manywheel.cache=7", "--format", fmt, "--no-trunc"],
+        ["podman", "image", "inspect", "--format", "{{.Id}}", "img"],
+        ["podman", "commit", "--change", 'LABEL "manywheel.run"=""',
+         "--change", 'LABEL "a b"="x\\"y"', "ctr", "localhost/mw:k3"],
+        ["podman", "rmi", "-f", "localhost/mw:k1"],
+        ["podman", "pull", "img"],
+    ]  # fmt: skip
+
+
+def test_container_queries_and_scripts(recorder: Recorder) -> None:
+    engine = Engine("docker", "docker")
+    recorder.answers = {"ps": "manywheel-a\nmanywheel-b\n", "inspect": "true\n", "exec": "out"}
+    assert engine.containers("manywheel.run=r") == ["manywheel-a", "manywheel-b"]
+    assert engine.is_running("manywheel-a")
+    result = engine.run_script("manywheel-a", "echo hi")
+    assert (result.returncode, result.stdout) == (0, "out")
+    assert recorder.argv() == [
+        ["docker", "ps", "-a", "--filter", "label=manywheel.run=r", "--format", "{{.Names}}"],
+        ["docker", "inspect", "--format", "{{.State.Running}}", "manywheel-a"],
+        ["docker", "exec", "-i", "manywheel-a", "/bin/sh", "-s"],
+    ]
+    assert recorder.calls[2].stdin == subprocess.PIPE
+
+
+def test_a_failing_engine_command_names_the_engine(recorder: Recorder) -> None:
+    recorder.failures = {"pull": (3, "denied\n")}
+    with pytest.raises(EngineError, match=r"^docker pull img failed \(exit 3\): denied$"):
+        Engine("docker", "docker").pull("img")
+
+
+def test_backends_say_what_they_can_do() -> None:
+    engine = Engine("docker", "docker")
+    assert engine.container_engine() is engine
+    host = HostBackend(ProcessRegistry())
+    assert host.container_engine() is None
+    assert not isinstance(host, Engine)
+    assert choice.host_mode("host")
+    assert not choice.host_mode("auto")
+
+
+def test_auto_falls_back_to_the_host_after_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_engine(name: str, registry: object = None) -> Engine:
+        raise EngineError("no usable container engine: docker: not installed")
+
+    monkeypatch.setattr(choice, "detect_engine", no_engine)
+    told: list[str] = []
+    host = HostBackend(ProcessRegistry())
+    registry = ProcessRegistry()
+    got = choice.pick_backend(
+        "auto", registry, host=lambda: host, fallback=lambda e: told.append(e.message)
+    )
+    assert got is host
+    assert told == ["no usable container engine: docker: not installed"]
+    with pytest.raises(EngineError):
+        choice.pick_backend("docker", registry, host=lambda: host, fallback=told.append)
+    assert choice.pick_backend("host", registry, host=lambda: host, fallback=told.append) is host
+    assert choice.container_engine_for("host") is None
+
+
+def test_no_caller_tells_backends_apart_by_class_or_name() -> None:
+    src = Path(__file__).resolve().parents[2] / "src" / "manywheel"
+    offenders = [
+        f"{path.relative_to(src)}:{n}"
+        for path in src.rglob("*.py")
+        if path.parent.name != "_engines"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if "HostBackend)" in line or '== "host"' in line or '!= "host"' in line
+    ]
+    assert offenders == []
+
+
+def test_a_host_without_cpython_says_what_to_install() -> None:
+    with pytest.raises(NothingToBuildError, match="this machine has no CPython") as caught:
+        discover_host(FakeEngine(facts="platform manylinux_x86_64\nshell bash\n"), "x")
+    assert caught.value.tip == "install python3-venv (Debian/Ubuntu) or use a container engine"
