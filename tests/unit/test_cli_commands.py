@@ -151,7 +151,7 @@ def test_cache_list_and_clean_with_an_engine(
     (root.path / "venvs" / "ns").mkdir(parents=True)
     (root.path / "venvs" / "ns" / "k.tar").write_bytes(b"x" * 2048)
     engine = cache_engine(["aaaa"], ["bbbb", "cccc"])
-    monkeypatch.setattr(cli, "detect_engine", lambda choice: engine)
+    monkeypatch.setattr(cli, "container_engine_for", lambda choice: engine)
     base = [str(folder), "--cache-dir", str(root.path)]
     assert main(["cache", "list", *base]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -15,7 +15,7 @@ from manywheel import ConfigError, EngineError, Options
 from manywheel._engines import host
 from manywheel._engines.container import ExecResult
 from manywheel._engines.host import (
-    HostEngine,
+    HostBackend,
     check_host_options,
     discover_host,
     host_folders_base,
@@ -66,12 +66,8 @@ def test_a_container_is_a_private_folder_removed_on_the_way_out(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(host, "host_folders_base", lambda: tmp_path)
-    engine = HostEngine()
-    assert (engine.image_id("any"), engine.image_env("any"), engine.pull("any")) == (
-        "host",
-        {},
-        None,
-    )
+    engine = HostBackend()
+    assert engine.container_engine() is None  # no images, no commits on the host
     with engine.container("host", "manywheel-r1-cp313", labels={"a": "b"}) as name:
         (root,) = tmp_path.iterdir()
         assert name == "manywheel-r1-cp313"
@@ -101,7 +97,7 @@ def test_exec_runs_in_the_folder_with_a_clean_environment(
     monkeypatch.setenv("VIRTUAL_ENV", "/callers/venv")
     monkeypatch.setenv("PYTHONPATH", "/callers/src")
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    engine = HostEngine(
+    engine = HostBackend(
         cache_dir=tmp_path / "cache", path_prefix=["/tools/shims"], env={"FROM_ENGINE": "1"}
     )
     with engine.container("host", "ctr", labels={}) as name:
@@ -144,7 +140,7 @@ def test_discover_host_finds_the_interpreters_on_path(tmp_path: Path) -> None:
     a = fake_python(bin_dir, "python3.42", "3.42.1")
     b = fake_python(bin_dir, "python3.42t", "3.42.1", 1)
     fake_python(bin_dir, "python3.42-config", "9.9.9")  # not an interpreter name
-    engine = HostEngine(path_prefix=[str(bin_dir)])
+    engine = HostBackend(path_prefix=[str(bin_dir)])
     facts = discover_host(engine, "unused")
     mine = [t for t in facts.interpreters if t.python.startswith(str(bin_dir))]
     assert [(t.identifier.split("-")[0], t.python, t.free_threaded) for t in mine] == [
@@ -158,7 +154,7 @@ def test_discover_host_finds_the_interpreters_on_path(tmp_path: Path) -> None:
 def test_discover_host_says_when_the_machine_cannot_be_inspected(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = HostEngine()
+    engine = HostBackend()
     monkeypatch.setattr(engine, "run_script", lambda name, script: ExecResult(2, "", "sh: boom\n"))
     with pytest.raises(EngineError, match=r"could not inspect this machine: sh: boom$"):
         discover_host(engine, "x")

@@ -126,14 +126,12 @@ def test_parse_facts_without_opt_python_and_odd_lines() -> None:
     assert f.interpreters[1].python_tag == "cp313"
 
 
-def test_an_image_or_host_without_cpython() -> None:
+def test_an_image_without_cpython() -> None:
     empty = parse_facts("platform manylinux_x86_64\n")
     project = Project(Path("/p"), "p", None)
     with pytest.raises(NothingToBuildError, match="image img:1 has no CPython"):
         select_targets(Options(Path("/p")), project, empty, "img:1", Emitter(None))
-    with pytest.raises(NothingToBuildError, match="this machine has no CPython") as info:
-        select_targets(Options(Path("/p")), project, empty, "host", Emitter(None))
-    assert "python3-venv" in (info.value.tip or "")
+    # (A machine without CPython is refused by discover_host: tests/unit/test_container_cli.py.)
 
 
 def test_requires_python_alone_drops_targets_silently() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from manywheel._config.exclude import Exclusions
 from manywheel._engines import host
-from manywheel._engines.host import HostEngine
+from manywheel._engines.host import HostBackend
 from manywheel._engines.transfer import (
     Parcel,
     ParcelFeeder,
@@ -200,7 +200,7 @@ def test_copy_in_and_out_with_real_tar_in_a_host_folder(
     (project / "pkg").mkdir(parents=True)
     (project / "pkg" / "mod.py").write_text("X = 1\n")
     (project / "__pycache__").mkdir()
-    engine = HostEngine()
+    engine = HostBackend()
     with engine.container("host", "ctr", labels={}) as name:
         layout = engine.layout(name)
         copy_in(engine, name, layout.project, tree=project, files={"extra.txt": b"e"})

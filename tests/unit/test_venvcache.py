@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from manywheel._engines import host
-from manywheel._engines.host import HostEngine
+from manywheel._engines.host import HostBackend
 from manywheel._errors import EngineError
 from manywheel._events import Emitter
 from manywheel._logs import TargetLog
@@ -118,7 +118,7 @@ def test_save_copies_the_snapshot_with_its_record(
     so the waiting build script goes on."""
     monkeypatch.setattr(host, "host_folders_base", lambda: tmp_path)
     content = bytes(range(256)) * 5000  # more than one read
-    engine = HostEngine()
+    engine = HostBackend()
     dest = venv_path(tmp_path / "cache", "ns", "key")
     with engine.container("host", "ctr", labels={}) as name:
         work = Path(engine.layout(name).work)
