@@ -27,7 +27,7 @@ from ._config.options import Options
 from ._config.requirements import requirements_digest
 from ._engines.container import QUICK_TIMEOUT, Engine
 from ._errors import EngineError
-from ._plan import Target
+from ._model import Target
 
 __all__ = [
     "VENV_FORMAT",

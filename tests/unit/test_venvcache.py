@@ -9,8 +9,8 @@ from pathlib import Path
 
 from manywheel._events import Emitter
 from manywheel._logs import TargetLog
-from manywheel._plan import Target
-from manywheel._scripts.build import TargetResult, stream_steps
+from manywheel._model import Target, TargetResult
+from manywheel._scripts.build import stream_steps
 from manywheel._venvcache import (
     clean_venvs,
     drop_venv,
