@@ -18,7 +18,7 @@ from ._engines.transfer import EXCLUDED_NAMES, EXCLUDED_SUFFIXES
 from ._errors import ConfigError
 from ._layout import CONTAINER
 from ._logs import MIN_SECRET_LENGTH
-from ._plan import Plan
+from ._model import Plan
 from ._prepare import IN, preparation_for
 from ._scripts.build import build_script
 from ._scripts.shell import quote

@@ -15,7 +15,7 @@ from ._config.exclude import VCS_NAMES, vcs_state
 from ._config.options import Options
 from ._config.requirements import requirements_digest
 from ._engines.transfer import project_files
-from ._plan import Target
+from ._model import Target
 from ._version import __version__
 
 __all__ = ["Manifest", "fingerprint", "source_digest"]

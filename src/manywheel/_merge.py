@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError
-from ._plan import Plan
+from ._model import Plan
 from ._report import REPORT_FORMAT
 from ._version import __version__
 

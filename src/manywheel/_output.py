@@ -14,7 +14,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from ._errors import OutputError
-from ._plan import Target
+from ._model import Target
 
 __all__ = ["WheelInfo", "check_wheel", "publish", "staging_dir"]
 

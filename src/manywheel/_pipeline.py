@@ -16,15 +16,14 @@ from ._engines.process import QUICK_TIMEOUT
 from ._engines.protocol import Backend
 from ._engines.transfer import Parcel, ParcelFeeder, copy_out_wheels, unpack_command
 from ._errors import EngineError, ManywheelError
-from ._events import Emitter
+from ._events import Emitter, Step
 from ._layout import Layout
 from ._logs import TargetLog
+from ._model import Target, TargetResult
 from ._output import check_wheel
-from ._plan import Target
 from ._scripts.build import (
     COPY_IN_EXIT,
     STEP_EXIT,
-    TargetResult,
     VenvCache,
     build_script,
     stream_steps,
@@ -56,7 +55,7 @@ class TargetJob:
     venv_cache: Path | None = None  # the cached venv tarball to restore, or to save after the build
 
     def step(self, name: str, message: str) -> None:
-        self.emitter.emit("step", message, target=self.target.identifier, step=name)
+        self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))
 
 
 def _marker() -> str:

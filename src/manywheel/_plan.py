@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import platformdirs
@@ -18,8 +18,9 @@ from ._config.project import Project
 from ._engines.protocol import Backend
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import Emitter
+from ._model import ImageFacts, Target
 
-__all__ = ["ImageFacts", "Plan", "Target", "discover", "select_targets"]
+__all__ = ["discover", "select_targets"]
 
 # POSIX sh: runs in any manylinux/musllinux/Debian image.
 DISCOVER_SCRIPT = r"""
@@ -57,40 +58,6 @@ fi
 
 FACTS_FORMAT = 1
 _CP_DIR = re.compile(r"/cp(\d)(\d+)-cp\d+t?$")
-
-
-@dataclass(frozen=True)
-class Target:
-    identifier: str  # e.g. cp313-manylinux_x86_64
-    version: str  # e.g. 3.13.1
-    free_threaded: bool
-    python: str  # interpreter path in the image
-
-    @property
-    def minor(self) -> str:
-        major, minor = self.version.split(".")[:2]
-        return f"{major}.{minor}" + ("t" if self.free_threaded else "")
-
-    @property
-    def python_tag(self) -> str:
-        return self.identifier.split("-")[0].rstrip("t")
-
-
-@dataclass(frozen=True)
-class ImageFacts:
-    platform: str  # e.g. manylinux_x86_64
-    auditwheel_plat: str
-    package_manager: str | None
-    shell: str
-    interpreters: tuple[Target, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    image: str
-    image_id: str
-    facts: ImageFacts
-    targets: tuple[Target, ...]
 
 
 def parse_facts(output: str) -> ImageFacts:

@@ -16,11 +16,11 @@ from ._config.options import Options
 from ._engines.protocol import ContainerEngine
 from ._engines.transfer import copy_in
 from ._errors import BuildFailedError
-from ._events import Emitter
+from ._events import Emitter, Step
 from ._layout import CONTAINER
 from ._leftovers import INSTANCE_LABELS
 from ._logs import mask
-from ._plan import ImageFacts
+from ._model import ImageFacts
 from ._scripts.shell import quote
 
 __all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environment"]
@@ -214,12 +214,12 @@ def prepare_environment(
     """Run the preparation in a container and commit it; reuse the committed image if present."""
     tag = preparation.tag
     if options.cache_prepared and engine.image_id(tag):
-        emitter.info(f"prepared environment {tag} is up to date (setup skipped)", step="prepare")
+        emitter.info(f"prepared environment {tag} is up to date (setup skipped)")
         return tag
     # The cache folder's id labels the image, so that its `cache clean` removes it (whichever
     # cache commits a tag last owns it; the tag is the same for every cache).
     cache = open_cache_root(options.cache_dir, project_dir=options.project_dir)
-    emitter.emit("step", "preparing the build environment", step="prepare")
+    emitter.emit("step", "preparing the build environment", data=Step("prepare"))
     with engine.container(base_image, container_name, labels=run_labels) as ctr:
         copy_in(engine, ctr, IN, files=preparation.files)
         result = engine.run_script(ctr, preparation.script, timeout=6 * 3600)
@@ -242,5 +242,5 @@ def prepare_environment(
             CACHE_LABEL: str(cache.id),
         }
         engine.commit(ctr, tag, labels)
-    emitter.info(f"prepared environment saved as {tag}", step="prepare")
+    emitter.info(f"prepared environment saved as {tag}")
     return tag

@@ -12,8 +12,7 @@ from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
-from ._run import RunResult
-from ._scripts.build import TargetResult
+from ._model import RunResult, TargetResult
 from ._version import __version__
 
 __all__ = ["REPORT_FORMAT", "grafted_libraries", "load_report", "report_data", "write_report"]

@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ._cache import open_cache_root
@@ -30,7 +30,7 @@ from ._engines.host import (
 from ._engines.process import ProcessRegistry
 from ._engines.protocol import Backend, ContainerEngine
 from ._errors import ConfigError, EngineError
-from ._events import Emitter, Listener
+from ._events import BuildStarted, Emitter, Listener, Summary, TargetDone
 from ._layout import CONTAINER
 from ._leftovers import (
     OWNER_FILE,
@@ -45,34 +45,15 @@ from ._leftovers import (
 from ._lock import output_lock
 from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
+from ._model import Plan, RunResult, Target, TargetResult
 from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target
-from ._plan import Plan, Target, discover, select_targets
+from ._plan import discover, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
-from ._scripts.build import TargetResult, venv_recipe
+from ._scripts.build import venv_recipe
 from ._venvcache import project_namespace, venv_key, venv_path
 
-__all__ = ["RunResult", "build", "plan"]
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    plan: Plan
-    results: list[TargetResult] = field(default_factory=list)
-    published: list[Path] = field(default_factory=list)
-    output_dir: Path | None = None
-    log_dir: Path | None = None
-    report: Path | None = None
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(r.status in ("built", "up-to-date") for r in self.results)
-
-    @property
-    def failed(self) -> list[TargetResult]:
-        return [r for r in self.results if r.status not in ("built", "up-to-date")]
+__all__ = ["build", "plan"]
 
 
 def _new_run_id() -> str:
@@ -313,10 +294,9 @@ def _announce(run: _Run, result: TargetResult) -> None:
         "target-done",
         f"{result.target.identifier}: {result.status}",
         target=result.target.identifier,
-        status=result.status,
-        seconds=result.seconds,
-        log=str(result.log),
-        error=result.error,
+        data=TargetDone(
+            result.status, result.seconds, str(result.log) if result.log else None, result.error
+        ),
     )
 
 
@@ -438,9 +418,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         if todo:
             run.emitter.info(
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
-                run_id=run.run_id,
-                log_dir=str(run.log_dir),
-                targets=[t.identifier for t in todo],
+                data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),
             )
             image = _environment(run, plan_, preparation)
             venvs = _venv_caches(run, todo, env_key)
@@ -457,5 +435,5 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         order = {t.identifier: i for i, t in enumerate(plan_.targets)}
         result.results = sorted(fresh + built, key=lambda r: order[r.target.identifier])
         result.seconds = round(time.monotonic() - started, 2)
-        run.emitter.emit("summary", "run finished", result=result)
+        run.emitter.emit("summary", "run finished", data=Summary(result))
         return result

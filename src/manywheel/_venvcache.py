@@ -28,7 +28,7 @@ from ._config.requirements import requirements_digest
 from ._engines.process import QUICK_TIMEOUT
 from ._engines.protocol import Backend
 from ._errors import EngineError
-from ._plan import Target
+from ._model import Target
 
 __all__ = [
     "VENV_FORMAT",

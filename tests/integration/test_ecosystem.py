@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_IMAGE, ROOT, engine_or_skip
+import manywheel as manywheel_api
+from tests.conftest import EXAMPLES, FIXTURE_IMAGE, OUTPUTS, ROOT, engine_or_skip
 from tests.integration.helpers import manywheel, tree_digest, wheels
+from tests.readme import readme_python_block
 
 Example = Callable[[str], Path]
 PYTHONS = ("cp313", "cp314", "cp315")
@@ -136,6 +139,35 @@ def test_matrix_only_report_and_merge(example: Example, tmp_path: Path) -> None:
     assert data["ok"] is True
     bad = manywheel(project, engine, "--only", "cp399-manylinux_x86_64")
     assert bad.returncode == 3, bad.stderr
+
+
+@pytest.mark.engine
+def test_readme_python_example_builds_for_real(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's library example, as written, on a real engine: typed events reach the
+    listener, the result names the wheel that is now in the output folder."""
+    engine = engine_or_skip("docker")  # the library API does not depend on the engine
+    shutil.copytree(EXAMPLES / "c-extension", tmp_path / "examples" / "c-extension", ignore=OUTPUTS)
+    monkeypatch.chdir(tmp_path)
+    for name, value in (("ENGINE", engine), ("IMAGE", FIXTURE_IMAGE), ("PULL", "never"),
+                        ("LOG_DIR", str(tmp_path / "logs"))):  # fmt: skip
+        monkeypatch.setenv(f"MANYWHEEL_{name}", value)
+    namespace: dict[str, object] = {"__name__": "readme"}
+    exec(
+        compile(readme_python_block("Using manywheel from Python"), "README.md", "exec"), namespace
+    )
+    result = namespace["result"]
+    assert isinstance(result, manywheel_api.RunResult)
+    assert result.ok
+    (wheel,) = result.results[0].wheels
+    assert wheel.is_file()
+    assert wheel.parent == tmp_path / "examples" / "c-extension" / "dist"
+    out = capsys.readouterr().out
+    assert "targets: cp313-manylinux_x86_64\n" in out
+    assert "info: building 1 target(s): cp313-manylinux_x86_64\n" in out
+    assert "cp313-manylinux_x86_64: built in " in out  # from the TargetDone payload
+    assert f"cp313-manylinux_x86_64 built {wheel}\n" in out
 
 
 def _read_pty(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> bytes:

@@ -9,7 +9,7 @@ import tomllib
 from manywheel import load_options
 from manywheel._cli import main as cli
 from manywheel._cli.main import _cli_values, main, make_parser
-from manywheel._plan import ImageFacts, Plan, Target
+from manywheel._model import ImageFacts, Plan, Target
 from tests.conftest import PACKAGES
 
 

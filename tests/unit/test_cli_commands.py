@@ -19,10 +19,8 @@ from manywheel._cli.main import Terminated, main
 from manywheel._cli.render import PlainRenderer
 from manywheel._engines.host import HOST_IMAGE
 from manywheel._events import Listener
-from manywheel._plan import ImageFacts, Plan, Target
+from manywheel._model import ImageFacts, Plan, RunResult, Target, TargetResult
 from manywheel._report import load_report
-from manywheel._run import RunResult
-from manywheel._scripts.build import TargetResult
 from tests.unit.fake_exec import CannedEngine
 
 T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")

@@ -24,7 +24,7 @@ from manywheel._engines.host import (
 )
 from manywheel._events import Emitter, Event
 from manywheel._leftovers import OWNER_FILE, this_process
-from manywheel._plan import ImageFacts, Target
+from manywheel._model import ImageFacts, Target
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from manywheel import Options
 from manywheel._manifest import Manifest, fingerprint, source_digest
-from manywheel._plan import Target
+from manywheel._model import Target
 
 T = Target("cp313-manylinux_x86_64", "3.13.1", False, "/p")
 

@@ -8,7 +8,7 @@ import pytest
 
 from manywheel._errors import ConfigError
 from manywheel._merge import github_matrix, merge_reports
-from manywheel._plan import ImageFacts, Plan, Target
+from manywheel._model import ImageFacts, Plan, Target
 
 T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")
 T2 = Target("cp314-manylinux_x86_64", "3.14.1", False, "/opt/python/cp314-cp314/bin/python")

@@ -21,9 +21,9 @@ from manywheel._errors import OutputError
 from manywheel._events import Emitter, Event
 from manywheel._leftovers import OWNER_LABEL, RUN_LABEL, this_process
 from manywheel._manifest import Manifest
+from manywheel._model import RunResult, Target
 from manywheel._pipeline import TargetJob, run_target
-from manywheel._plan import Target
-from manywheel._run import RunResult, build
+from manywheel._run import build
 from manywheel._venvcache import list_venvs, verify_venv
 from tests.unit.fakes import VENV_BYTES, Behaviour, FakeEngine
 
@@ -82,11 +82,11 @@ def test_a_run_builds_each_target_in_its_own_container_and_publishes(world: Worl
     assert _statuses(result) == {CP312: "built", CP313: "built"}
     assert world.wheels() == [WHEEL312, WHEEL313]
     assert sorted(p.name for p in result.published) == [WHEEL312, WHEEL313]
-    done = {e.target: e.data["status"] for e in world.kinds("target-done")}
+    done = {e.target: e.data.status for e in world.kinds("target-done")}
     assert done == {CP312: "built", CP313: "built"}
-    steps = [e.data["step"] for e in world.kinds("step") if e.target == CP312]
+    steps = [e.data.step for e in world.kinds("step") if e.target == CP312]
     assert steps == ["start", "venv", "requirements", "build", "repair"]
-    assert world.kinds("summary")[0].data["result"] is result
+    assert world.kinds("summary")[0].data.result is result
     # Containers: the discovery's, then one per target; every one removed, each labelled.
     made = world.engine.made
     assert sorted(c.name for c in made[1:]) == sorted(
@@ -178,7 +178,7 @@ def test_a_damaged_cached_venv_is_removed_and_made_anew(world: World) -> None:
     assert len(warnings) == 1
     assert str(damaged) in warnings[0].message
     assert "sha256" in warnings[0].message
-    victim = warnings[0].data["target"]
+    victim = warnings[0].target
     assert isinstance(victim, str)
     # The other target restored its intact venv; the damaged one was saved anew.
     assert list(world.engine.restored) == [t for t in (CP312, CP313) if t != victim]
@@ -241,7 +241,7 @@ def test_a_failed_target_says_which_step_failed(
     assert failed.error is not None
     assert failed.error.startswith(error)
     done = [e for e in world.kinds("target-done") if e.target == CP313]
-    assert done[0].data["error"] == failed.error
+    assert done[0].data.error == failed.error
     assert world.wheels() == [WHEEL312]
     assert world.engine.live == {}
     again = world.build()  # only the built one is remembered as up to date

@@ -8,8 +8,8 @@ import pytest
 
 from manywheel import OutputError
 from manywheel._engines.transfer import _safe_wheel_name
+from manywheel._model import Target
 from manywheel._output import check_wheel, publish
-from manywheel._plan import Target
 
 T313 = Target("cp313-manylinux_x86_64", "3.13.1", False, "/p")
 

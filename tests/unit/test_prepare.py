@@ -12,7 +12,7 @@ from manywheel import BuildFailedError, Options
 from manywheel._cache import CACHE_LABEL, open_cache_root
 from manywheel._events import Emitter, Event
 from manywheel._leftovers import INSTANCE_LABELS
-from manywheel._plan import ImageFacts
+from manywheel._model import ImageFacts
 from manywheel._prepare import Preparation, preparation_for, prepare_environment
 from tests.unit.fake_exec import CannedEngine, FakeProc
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from manywheel._cli.github import GitHubRenderer, escape_property
 from manywheel._cli.live import LiveRenderer, use_live_display
 from manywheel._cli.render import PlainRenderer
-from manywheel._events import Emitter, Event
+from manywheel._events import BuildStarted, Emitter, Event, Step, TargetDone
 from manywheel._logs import Masker
 
 A, B = "cp313-manylinux_x86_64", "cp314-manylinux_x86_64"
@@ -19,27 +19,20 @@ def events(log: Path) -> list[Event]:
     """A run with two targets: one builds, one fails (the shape `build` emits)."""
     return [
         Event("info", "using docker (/usr/bin/docker)"),
-        Event("info", f"building 2 target(s): {A}, {B}", data={"targets": [A, B]}),
-        Event("step", "starting container", A, {"step": "start"}),
-        Event("step", "starting container", B, {"step": "start"}),
-        Event("step", "venv", A, {"step": "venv"}),
+        Event("info", f"building 2 target(s): {A}, {B}", data=BuildStarted("r", "/l", (A, B))),
+        Event("step", "starting container", A, Step("start")),
+        Event("step", "starting container", B, Step("start")),
+        Event("step", "venv", A, Step("venv")),
         Event("output", "compiling x.c", A),
         Event("warning", "something to know"),
-        Event("step", "build", B, {"step": "build"}),
+        Event("step", "build", B, Step("build")),
         Event(
             "target-done",
             f"{B}: failed",
             B,
-            {
-                "status": "failed",
-                "seconds": 3.5,
-                "log": str(log),
-                "error": "build step failed (exit 33)",
-            },
+            TargetDone("failed", 3.5, str(log), "build step failed (exit 33)"),
         ),
-        Event(
-            "target-done", f"{A}: built", A, {"status": "built", "seconds": 7.25, "log": str(log)}
-        ),
+        Event("target-done", f"{A}: built", A, TargetDone("built", 7.25, str(log), None)),
         Event("summary", "run finished"),
     ]
 
@@ -155,12 +148,12 @@ def test_no_renderer_shows_a_secret(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     log.write_text("build ok\n")
     stream = [
-        Event("info", f"building 1 target(s) with {secret}", data={"targets": [A]}),
+        Event("info", f"building 1 target(s) with {secret}", data=BuildStarted("r", "/l", (A,))),
         Event("warning", f"an option says {secret}"),
-        Event("step", "build", A, {"step": f"build {secret}"}),
+        Event("step", "build", A, Step(f"build {secret}")),
         Event("output", f"echo {secret} {learnt}", A),
-        Event("target-done", "done", A, {"status": "failed", "seconds": 1.0, "log": str(log),
-                                         "error": f"failed near {secret} {learnt}"}),
+        Event("target-done", "done", A, TargetDone("failed", 1.0, str(log),
+                                                   f"failed near {secret} {learnt}")),
     ]  # fmt: skip
     renderers = {
         "plain": (PlainRenderer(plain_out := io.StringIO(), verbosity=2), plain_out),

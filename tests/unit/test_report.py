@@ -11,7 +11,7 @@ import pytest
 
 from manywheel._cli.main import main
 from manywheel._cli.render import format_size, report_table, summary_lines, summary_row
-from manywheel._plan import ImageFacts, Plan, Target
+from manywheel._model import ImageFacts, Plan, RunResult, Target, TargetResult
 from manywheel._report import (
     REPORT_FORMAT,
     grafted_libraries,
@@ -19,8 +19,6 @@ from manywheel._report import (
     report_data,
     write_report,
 )
-from manywheel._run import RunResult
-from manywheel._scripts.build import TargetResult
 from manywheel._version import __version__
 
 T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")

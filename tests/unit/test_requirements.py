@@ -12,7 +12,7 @@ from manywheel._config.requirements import requirement_files
 from manywheel._errors import ConfigError
 from manywheel._export import export_docker
 from manywheel._manifest import fingerprint
-from manywheel._plan import ImageFacts, Plan, Target
+from manywheel._model import ImageFacts, Plan, Target
 from manywheel._scripts.build import build_script, venv_recipe
 from manywheel._venvcache import venv_key
 

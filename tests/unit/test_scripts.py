@@ -14,10 +14,9 @@ from manywheel._errors import ConfigError
 from manywheel._events import Emitter, Event
 from manywheel._export import export_docker, write_export
 from manywheel._logs import TargetLog
-from manywheel._plan import ImageFacts, Plan, Target
+from manywheel._model import ImageFacts, Plan, Target, TargetResult
 from manywheel._prepare import _mirror_lines, preparation_for
 from manywheel._scripts.build import (
-    TargetResult,
     _environment_lines,
     build_script,
     stream_steps,

@@ -11,8 +11,8 @@ from typing import cast
 
 from manywheel._events import Emitter, Event
 from manywheel._logs import TargetLog
-from manywheel._plan import Target
-from manywheel._scripts.build import TargetResult, stream_steps
+from manywheel._model import Target, TargetResult
+from manywheel._scripts.build import stream_steps
 
 T = Target("cp313-manylinux_x86_64", "3.13.1", False, "/p")
 MARKER = "::mw-test::"

@@ -14,8 +14,8 @@ from manywheel._engines.host import HostBackend
 from manywheel._errors import EngineError
 from manywheel._events import Emitter
 from manywheel._logs import TargetLog
-from manywheel._plan import Target
-from manywheel._scripts.build import TargetResult, stream_steps
+from manywheel._model import Target, TargetResult
+from manywheel._scripts.build import stream_steps
 from manywheel._venvcache import (
     VENV_FORMAT,
     clean_venvs,

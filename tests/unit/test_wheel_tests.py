@@ -13,7 +13,7 @@ import pytest
 
 from manywheel import Options
 from manywheel._layout import Layout
-from manywheel._plan import Target
+from manywheel._model import Target
 from manywheel._scripts import wheel_tests
 from manywheel._scripts.wheel_tests import TEST_EXIT, wants_tests
 

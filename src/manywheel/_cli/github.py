@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .._events import Event
-from .._run import RunResult
+from .._events import Event, TargetDone
+from .._model import RunResult
 from .render import PlainRenderer, summary_row
 
 __all__ = ["GitHubRenderer", "escape_data", "escape_property", "step_summary"]
@@ -39,27 +39,25 @@ class GitHubRenderer(PlainRenderer):
         if event.kind == "warning":
             self._line(f"::warning title=manywheel::{escape_data(event.message)}")
             return
-        if event.kind == "target-done":
-            self._target_done(event)
+        if isinstance(event.data, TargetDone):
+            self._target_done(event.target or "?", event.data)
             return
         super().__call__(event)
 
-    def _target_done(self, event: Event) -> None:
-        ident = event.target or "?"
-        status = str(event.data.get("status"))
-        log = event.data.get("log")
+    def _target_done(self, ident: str, done: TargetDone) -> None:
+        status, log = done.status, done.log
         if status == "up-to-date":
             self._line(f"[{ident}] up to date")
             return
-        self._line(f"::group::{ident}: {status} ({event.data.get('seconds')} s)")
-        if isinstance(log, str) and Path(log).is_file():
+        self._line(f"::group::{ident}: {status} ({done.seconds} s)")
+        if log is not None and Path(log).is_file():
             with open(log, encoding="utf-8", errors="replace") as f:
                 for line in f:
                     # A build printing workflow commands must not trigger them from our group.
                     self._line(line.rstrip("\n").replace("::", ": :"))
         self._line("::endgroup::")
         if status not in ("built", "up-to-date"):
-            error = str(event.data.get("error") or status)
+            error = done.error or status
             title = escape_property(f"manywheel: {ident} {status}")
             self._line(f"::error title={title}::{escape_data(f'{error} (log: {log})')}")
 

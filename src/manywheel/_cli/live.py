@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from .._events import Event
+from .._events import BuildStarted, Event, Step, TargetDone
 
 __all__ = ["LiveRenderer", "use_live_display"]
 
@@ -78,10 +78,9 @@ class LiveRenderer:
 
     def _handle(self, event: Event) -> None:
         now = self._clock()
-        targets = event.data.get("targets")
-        if isinstance(targets, list | tuple):
-            for ident in targets:
-                self._rows.setdefault(str(ident), _Row())
+        if isinstance(event.data, BuildStarted):
+            for ident in event.data.targets:
+                self._rows.setdefault(ident, _Row())
         if event.kind == "output":
             if self.verbosity >= 2:
                 self._above(f"[{event.target}] {event.message}")
@@ -91,17 +90,18 @@ class LiveRenderer:
             row = self._rows.setdefault(event.target, _Row())
             if row.started is None:
                 row.started = now
-            row.state, row.step = "running", str(event.data.get("step") or event.message)
+            step = event.data.step if isinstance(event.data, Step) else ""
+            row.state, row.step = "running", step or event.message
         elif event.kind == "step":
             self._status = event.message
-        elif event.kind == "target-done" and event.target:
+        elif isinstance(done := event.data, TargetDone) and event.target:
             row = self._rows.setdefault(event.target, _Row())
-            row.state = str(event.data.get("status"))
+            row.state = done.status
             row.ended = now
             if row.started is None:
-                row.started = now - float(str(event.data.get("seconds") or 0))
-            if row.state == "failed" and event.data.get("error"):
-                row.step = str(event.data["error"])
+                row.started = now - done.seconds
+            if row.state == "failed" and done.error:
+                row.step = done.error
         elif event.kind == "info" and self.verbosity >= 1:
             if self._rows:
                 self._status = event.message

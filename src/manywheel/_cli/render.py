@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from .._events import Event
-from .._run import RunResult
-from .._scripts.build import TargetResult
+from .._events import Event, TargetDone
+from .._model import RunResult, TargetResult
 
 __all__ = ["PlainRenderer", "format_size", "summary_lines", "summary_row"]
 
@@ -38,11 +37,9 @@ class PlainRenderer:
             return
         elif event.kind == "step" and event.target:
             self._line(f"[{event.target}] {event.message}")
-        elif event.kind == "target-done":
-            extra = (
-                f" in {event.data.get('seconds')} s" if event.data.get("status") == "built" else ""
-            )
-            self._line(f"[{event.target}] {event.data.get('status')}{extra}")
+        elif isinstance(done := event.data, TargetDone):
+            extra = f" in {done.seconds} s" if done.status == "built" else ""
+            self._line(f"[{event.target}] {done.status}{extra}")
         else:
             self._line(f"manywheel: {event.message}")
 

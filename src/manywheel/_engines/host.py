@@ -29,7 +29,8 @@ from .._errors import ConfigError, EngineError, NothingToBuildError
 from .._events import Emitter
 from .._layout import Layout
 from .._leftovers import OWNER_FILE, this_process
-from .._plan import DISCOVER_SCRIPT, ImageFacts, parse_facts
+from .._model import ImageFacts
+from .._plan import DISCOVER_SCRIPT, parse_facts
 from .process import QUICK_TIMEOUT, ExecResult, ProcessRegistry, spawn
 from .protocol import Backend
 

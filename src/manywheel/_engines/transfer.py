@@ -15,6 +15,7 @@ from typing import IO
 
 from .._config.exclude import NOTHING_MORE, Exclusions
 from .._errors import EngineError
+from .._model import Rejected
 from .._scripts.shell import quote
 from .process import QUICK_TIMEOUT
 from .protocol import Backend
@@ -178,12 +179,6 @@ def copy_in(
         raise EngineError(
             f"copying files into container {container} failed: {out.decode(errors='replace').strip()}"
         )
-
-
-@dataclass(frozen=True)
-class Rejected:
-    name: str
-    reason: str
 
 
 def _safe_wheel_name(name: str) -> str | None:

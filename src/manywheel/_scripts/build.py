@@ -7,18 +7,16 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import IO, Literal
 
 from .._config.options import Options
 from .._config.requirements import TOP as TOP_REQUIREMENTS
 from .._config.requirements import requirement_files
-from .._engines.transfer import Rejected
-from .._events import Emitter
+from .._events import Emitter, Step
 from .._layout import CONTAINER, Layout
 from .._logs import TargetLog
-from .._plan import Target
+from .._model import Target, TargetResult
 from .._prepare import ca_exports, pip_exports
 from .installer import choose_lines, install_line, probe_line, uv_exports
 from .shell import export_literal, export_word, quote
@@ -26,7 +24,6 @@ from .shell import export_literal, export_word, quote
 __all__ = [
     "COPY_IN_EXIT",
     "STEP_EXIT",
-    "TargetResult",
     "VenvCache",
     "build_script",
     "stream_steps",
@@ -44,19 +41,6 @@ STEP_EXIT = {
     34: "repair",
     35: "test",
 }
-
-
-@dataclass
-class TargetResult:
-    target: Target
-    status: str = "pending"  # built | failed | cancelled | up-to-date
-    wheels: list[Path] = field(default_factory=list)
-    error: str | None = None
-    log: Path | None = None
-    tail: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    steps: dict[str, float] = field(default_factory=dict)
-    rejected: list[Rejected] = field(default_factory=list)
 
 
 def _repair_line(template: str) -> str:
@@ -381,7 +365,7 @@ def stream_steps(
             result.steps[current] = round(now - step_started, 3)
             current, step_started = text[len(prefix) :].strip(), now
             if current != "done":
-                emitter.emit("step", current, target=ident, step=current)
+                emitter.emit("step", current, target=ident, data=Step(current))
             log.write(f"== {current}")
             continue
         line = log.write_pieces(itertools.chain([raw], pieces), shown=LINE_PIECE)

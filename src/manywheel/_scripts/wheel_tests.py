@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .._config.options import Options
 from .._layout import Layout
-from .._plan import Target
+from .._model import Target
 from .._prepare import pip_exports
 from .shell import quote
 

@@ -1,0 +1,87 @@
+"""The data a run produces and hands out: targets, the plan, each target's result, the run's.
+
+Data only (no behaviour beyond derived properties, no imports from the rest of manywheel):
+front ends, reports and library users read these without importing the orchestrator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ImageFacts", "Plan", "Rejected", "RunResult", "Target", "TargetResult"]
+
+
+@dataclass(frozen=True)
+class Target:
+    identifier: str  # e.g. cp313-manylinux_x86_64
+    version: str  # e.g. 3.13.1
+    free_threaded: bool
+    python: str  # interpreter path in the image
+
+    @property
+    def minor(self) -> str:
+        major, minor = self.version.split(".")[:2]
+        return f"{major}.{minor}" + ("t" if self.free_threaded else "")
+
+    @property
+    def python_tag(self) -> str:
+        return self.identifier.split("-")[0].rstrip("t")
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    platform: str  # e.g. manylinux_x86_64
+    auditwheel_plat: str
+    package_manager: str | None
+    shell: str
+    interpreters: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    image: str
+    image_id: str
+    facts: ImageFacts
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file a build left where its wheels go that was not taken (``reason``: what it was)."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class TargetResult:
+    target: Target
+    status: str = "pending"  # built | failed | cancelled | up-to-date
+    wheels: list[Path] = field(default_factory=list)
+    error: str | None = None
+    log: Path | None = None
+    tail: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    plan: Plan
+    results: list[TargetResult] = field(default_factory=list)
+    published: list[Path] = field(default_factory=list)
+    output_dir: Path | None = None
+    log_dir: Path | None = None
+    report: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status in ("built", "up-to-date") for r in self.results)
+
+    @property
+    def failed(self) -> list[TargetResult]:
+        return [r for r in self.results if r.status not in ("built", "up-to-date")]
