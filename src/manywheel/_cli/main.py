@@ -23,7 +23,7 @@ from .._cache import (
 )
 from .._config.cibuildwheel import to_toml, translate
 from .._config.options import Options, load_options, read_toml, write_atomically
-from .._config.registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
+from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name
 from .._engines.container import detect_engine
 from .._engines.host import HOST_IMAGE
 from .._errors import ConfigError, EngineError, ManywheelError
@@ -383,8 +383,9 @@ def _doctor(ns: argparse.Namespace) -> int:
         image, engine_choice, output_dir = options.image, options.engine, options.output_dir
     except ConfigError as e:  # doctor still checks the host when the config is broken
         print(f"config: FAIL  {e.message}")
-        image, engine_choice = ns.image or DEFAULT_IMAGE, ns.engine or "auto"
-        output_dir = Path(ns.project_dir).absolute() / "dist"
+        defaults = Options(Path(ns.project_dir))
+        image, engine_choice = ns.image or defaults.image, ns.engine or defaults.engine
+        output_dir = defaults.output_dir
     engines = ["docker", "podman"] if engine_choice == "auto" else [engine_choice]
     checks = diagnose(engines, image, output_dir)
     for c in checks:
