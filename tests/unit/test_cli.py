@@ -133,6 +133,29 @@ def test_debug_before_or_after_the_command(
     assert ("Traceback" in err) == ("--debug" in argv)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["build"], ["plan"], ["export", "docker"], ["init"], ["doctor"], ["cache", "list"],
+        ["cache", "clean"],
+    ],
+)  # fmt: skip
+def test_shared_arguments_parse_the_same_in_every_command(argv: list[str]) -> None:
+    """PROJECT_DIR (after export's format), --config where a command reads the configuration,
+    and --debug after the command: each declared once, in a parent parser."""
+    parser = make_parser()
+    assert parser.parse_args(argv).project_dir == "."
+    ns = parser.parse_args([*argv, "proj", "--debug"])
+    assert (ns.project_dir, ns.debug) == ("proj", True)
+    assert parser.parse_args(argv).debug is False
+    if argv[0] == "export":
+        assert ns.format == "docker"
+    if argv[0] in ("build", "plan", "export", "cache"):
+        assert parser.parse_args([*argv, "--config", "x.toml"]).config == Path("x.toml")
+    for command in (["merge", "r.json"], ["report"], ["completion", "bash"]):
+        assert parser.parse_args([*command, "--debug"]).debug is True
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "github-matrix"])
 def test_plan_never_prints_a_secret(
     fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -86,7 +86,7 @@ def test_git_history_changes_the_fingerprint_only_where_it_makes_the_version(
     git(root, "init", "-q", "-b", "main")
     git(root, "add", ".")
     git(root, "commit", "-qm", "one")
-    plain = Options(root, output_dir=root / "dist")
+    plain = Options(root)
     first = source_digest(plain)
     git(root, "commit", "-q", "--allow-empty", "-m", "two")
     assert source_digest(plain) == first  # .git is neither copied nor fingerprinted
@@ -95,7 +95,7 @@ def test_git_history_changes_the_fingerprint_only_where_it_makes_the_version(
     git(root, "add", ".")
     git(root, "commit", "-qm", "scm")
     git(root, "tag", "-a", "v1.0", "-m", "release")
-    scm = Options(root, output_dir=root / "dist")
+    scm = Options(root)
     assert not scm.exclusions().vcs
     tagged = source_digest(scm)
     git(root, "gc", "-q", "--aggressive", "--prune=now")  # packs refs and objects

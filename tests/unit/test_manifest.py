@@ -17,7 +17,7 @@ def project(tmp_path: Path) -> Options:
     (root / "src").mkdir(parents=True)
     (root / "src" / "a.c").write_text("int a;")
     (root / "pyproject.toml").write_text("[project]\nname='x'\n")
-    return Options(root, output_dir=root / "dist")
+    return Options(root)
 
 
 def test_source_digest_tracks_content_not_output(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def _project(tmp_path: Path) -> Path:
 
 def test_source_digest_hashes_non_utf8_names(tmp_path: Path) -> None:
     root = _project(tmp_path)
-    opts = Options(root, output_dir=root / "dist")
+    opts = Options(root)
     first = source_digest(opts)
     assert source_digest(opts) == first
     with open(os.fsencode(root) + b"/" + NAME, "wb") as f:
@@ -41,7 +41,7 @@ def test_source_digest_of_utf8_names_is_unchanged(tmp_path: Path) -> None:
     root = tmp_path / "p"
     root.mkdir()
     (root / "café.txt").write_text("x")
-    opts = Options(root, output_dir=root / "dist")
+    opts = Options(root)
     assert source_digest(opts) == (
         "44f484ed651460d4215633937d0459e937a0a11c2d4b888748e2c36f0b048a0a"
     )

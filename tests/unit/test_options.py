@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from manywheel import ConfigError, load_options
+from manywheel import ConfigError, Options, load_options
+from manywheel._config.registry import DEFAULT_REPAIR, OPTIONS
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -23,6 +24,65 @@ def test_defaults(tmp_path: Path) -> None:
     assert opts.output_dir == tmp_path / "dist"
     assert opts.build_isolation is True
     assert opts.build == ("*",)
+
+
+# Fields of Options that are not options: where the project is and what configured it.
+NOT_OPTIONS = {"project_dir", "config_files", "notes"}
+# The Python type of each option kind (a default of None adds "| None").
+KIND_TYPES = {
+    "str": "str",
+    "text": "str",
+    "bool": "bool",
+    "int": "int",
+    "path": "Path",
+    "words": "tuple[str, ...]",
+    "lines": "tuple[str, ...]",
+    "args": "tuple[str, ...]",
+    "table": "tuple[tuple[str, str], ...]",
+}
+
+
+def test_every_option_is_one_field_with_the_registrys_default(tmp_path: Path) -> None:
+    """The registry declares each option once; Options has a field for each, typed by its
+    kind, whose default is the registry's (a project-relative path resolved)."""
+    names = [f.name for f in fields(Options)]
+    assert sorted(set(names) - NOT_OPTIONS) == sorted(spec.field for spec in OPTIONS)
+    types = {f.name: f.type for f in fields(Options)}
+    plain = Options(tmp_path)
+    for spec in OPTIONS:
+        optional = " | None" if spec.default is None else ""
+        assert types[spec.field] == KIND_TYPES[spec.kind] + optional, spec.name
+        default = spec.default
+        if spec.kind == "path" and isinstance(default, str):
+            default = tmp_path / default
+        assert getattr(plain, spec.field) == default, spec.name
+
+
+@pytest.mark.parametrize("pyproject", [None, '[project]\nname = "x"\nversion = "1"\n'])
+def test_options_built_in_python_equal_the_cli_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pyproject: str | None
+) -> None:
+    """Options(project_dir=p) builds what `manywheel build p` builds with no configuration:
+    the wheels are repaired and land in p/dist (not in the current folder's dist)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    if pyproject is not None:
+        (project / "pyproject.toml").write_text(pyproject)
+    monkeypatch.chdir(tmp_path)
+    plain = Options(project_dir=project)
+    assert plain == load_options(project, environ={})
+    assert plain.repair_command == DEFAULT_REPAIR
+    assert plain.output_dir == project / "dist"
+    # Relative project folders are resolved as the command line resolves them.
+    assert Options(Path("project")) == load_options("project", environ={})
+
+
+def test_empty_values_mean_no_repair_and_the_default_output(tmp_path: Path) -> None:
+    """An empty repair-command turns the repair off; an empty path option means its default."""
+    opts = load_options(tmp_path, environ={}, cli={"repair-command": "", "output-dir": ""})
+    assert opts.repair_command == ""
+    assert opts.output_dir == tmp_path / "dist"
+    assert replace(opts, repair_command=None).repair_command == ""  # type: ignore[arg-type]
 
 
 def test_precedence_file_env_cli(tmp_path: Path) -> None:

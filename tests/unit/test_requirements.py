@@ -111,7 +111,7 @@ def test_included_files_go_into_the_container_and_their_content_into_the_keys(
     tmp_path: Path,
 ) -> None:
     top = tree(tmp_path)
-    opts = Options(tmp_path, output_dir=tmp_path / "dist", build_requirements=top)
+    opts = Options(tmp_path, build_requirements=top)
     script, files = build_script(opts, TARGET, "::m::", 1)
     assert "-r /manywheel/in/requirements.txt" in script
     assert requirement_files(top).inbox.items() <= files.items()

@@ -23,7 +23,7 @@ from .._cache import (
 )
 from .._config.cibuildwheel import to_toml, translate
 from .._config.options import Options, load_options, read_toml, write_atomically
-from .._config.registry import DEFAULT_IMAGE, OPTIONS, OptionSpec, env_name, flag_name
+from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name
 from .._engines.choice import container_engine_for, host_mode
 from .._engines.host import HOST_IMAGE
 from .._errors import ConfigError, EngineError, ManywheelError
@@ -125,17 +125,38 @@ def _cli_values(ns: argparse.Namespace) -> dict[str, object]:
     return values
 
 
-def _add_debug(parser: argparse.ArgumentParser) -> None:
-    # Also after the command; SUPPRESS keeps a `manywheel --debug COMMAND` from being reset.
-    parser.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS,
-        help="show tracebacks for errors",
-    )  # fmt: skip
+class _Shared:
+    """Arguments several commands take, each declared once here; commands add them with
+    ``parents=`` (a parent's arguments come first, positionals in the order of the parents)."""
+
+    def __init__(self) -> None:
+        self.project = argparse.ArgumentParser(add_help=False)
+        self.project.add_argument(
+            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+        )
+        self.config = argparse.ArgumentParser(add_help=False)
+        self.config.add_argument(
+            "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
+        )
+        self.debug = argparse.ArgumentParser(add_help=False)
+        # Also after the command; SUPPRESS keeps a `manywheel --debug COMMAND` from being reset.
+        self.debug.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS,
+            help="show tracebacks for errors",
+        )  # fmt: skip
+
+    def all(self) -> list[argparse.ArgumentParser]:
+        return [self.project, self.config, self.debug]
 
 
-def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_export_merge_completion(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], shared: _Shared
+) -> None:
+    what = argparse.ArgumentParser(add_help=False)  # before PROJECT_DIR: a parent before it
+    what.add_argument("format", choices=("docker",), help="what to write (docker)")
     export = sub.add_parser(
         "export",
+        parents=[what, *shared.all()],
         help="write a Dockerfile and a shell script equivalent to the configuration",
         description="Write a Dockerfile (the prepared environment) and build-wheels.sh (one "
         "container per target, wheels checked, then moved into the output folder, cleanup on "
@@ -143,10 +164,6 @@ def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.Argume
         "image must be available to the engine.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    export.add_argument("format", choices=("docker",), help="what to write (docker)")
-    export.add_argument(
-        "project_dir", nargs="?", default=".", help="the project folder (default: .)"
     )
     export.add_argument(
         "-o",
@@ -156,14 +173,11 @@ def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.Argume
         metavar="DIR",
         help="the folder to write (default: PROJECT_DIR/manywheel-export)",
     )
-    export.add_argument(
-        "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
-    )
     export.add_argument("--only", metavar="IDENTIFIER", help="export just this target")
-    _add_debug(export)
     _add_option_flags(export)
     merge = sub.add_parser(
         "merge",
+        parents=[shared.debug],
         help="combine the reports of several runs (one per CI runner) into one",
         description="Combine reports written with `build --report` (e.g. one per CI matrix "
         "runner) into one report; a target found in two reports is an error. Exit 0 when every "
@@ -174,16 +188,15 @@ def _add_export_merge_completion(sub: argparse._SubParsersAction[argparse.Argume
         "-o", "--output", type=Path, metavar="PATH", help="write the merged JSON report here"
     )
     merge.add_argument("--json", action="store_true", help="print the merged JSON")
-    _add_debug(merge)
     completion = sub.add_parser(
         "completion",
+        parents=[shared.debug],
         help="print a shell completion script",
         description='Print a completion script. bash: eval "$(manywheel completion bash)" '
         "in ~/.bashrc; zsh: the same with zsh in ~/.zshrc; fish: manywheel completion fish > "
         "~/.config/fish/completions/manywheel.fish",
     )
     completion.add_argument("shell", choices=SHELLS)
-    _add_debug(completion)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -195,9 +208,10 @@ def make_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"manywheel {__version__}")
-    parser.add_argument(
+    parser.add_argument(  # its own: it sets the default the commands' --debug leaves alone
         "--debug", action="store_true", help="show tracebacks for errors (before or after COMMAND)"
     )
+    shared = _Shared()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, help_text in (
@@ -206,20 +220,14 @@ def make_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(
             name,
+            parents=shared.all(),
             help=help_text,
             description=help_text,
             epilog=EXIT_CODES,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        p.add_argument(
-            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
-        )
-        p.add_argument(
-            "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
-        )
         p.add_argument("-v", "--verbose", action="count", default=0, help="show build output")
         p.add_argument("-q", "--quiet", action="count", default=0, help="show less")
-        _add_debug(p)
         p.add_argument(
             "--only",
             metavar="IDENTIFIER",
@@ -242,41 +250,37 @@ def make_parser() -> argparse.ArgumentParser:
                 help="also write the JSON report here (it is always written beside the logs)",
             )
         _add_option_flags(p)
-    _add_export_merge_completion(sub)
+    _add_export_merge_completion(sub, shared)
     init = sub.add_parser(
         "init",
+        parents=[shared.project, shared.debug],
         help="write a [tool.manywheel] table into pyproject.toml",
         description="Write a [tool.manywheel] table into the project's pyproject.toml. With "
         "--from-cibuildwheel, translate the Linux keys of [tool.cibuildwheel] and say which "
         "keys have no equivalent.",
     )
-    init.add_argument("project_dir", nargs="?", default=".", help="the project folder (default: .)")
     init.add_argument(
         "--from-cibuildwheel", action="store_true", help="translate [tool.cibuildwheel]"
     )
     init.add_argument("--stdout", action="store_true", help="print the table instead of writing it")
-    _add_debug(init)
     report = sub.add_parser(
         "report",
+        parents=[shared.debug],
         help="show the report of the last build (or of REPORT) as a table",
         description="Show a build report as a table. Reports are JSON files beside the logs "
         "(never in the output folder), one per run; the last run's is logs/latest/report.json.",
     )
     report.add_argument("path", nargs="?", help="a report.json (default: the last run's)")
     report.add_argument("--json", action="store_true", help="print the JSON itself")
-    _add_debug(report)
     doctor = sub.add_parser(
         "doctor",
+        parents=[shared.project, shared.debug],
         help="check engines, permissions, image, disk and limits; print the fix for each problem",
         description="Check what a build needs on this host and print the fix for each problem. "
         "Exit 0 when nothing fails, 1 otherwise.",
     )
-    doctor.add_argument(
-        "project_dir", nargs="?", default=".", help="the project folder (default: .)"
-    )
     doctor.add_argument("--engine", choices=("auto", "docker", "podman", "host"), default=None)
     doctor.add_argument("--image", default=None, help="the image to check (default: the config's)")
-    _add_debug(doctor)
     cache = sub.add_parser(
         "cache",
         help="list or remove prepared environments and downloads",
@@ -292,6 +296,7 @@ def make_parser() -> argparse.ArgumentParser:
     ):  # fmt: skip
         c = cache_sub.add_parser(
             name,
+            parents=shared.all(),
             help=help_text,
             description=f"{help_text.capitalize()} this cache folder made{what}. "
             "Only a folder manywheel made (it holds a .manywheel-cache marker) is cleaned, and only "
@@ -300,13 +305,6 @@ def make_parser() -> argparse.ArgumentParser:
             "cache-dir come from the project's configuration, MANYWHEEL_ENGINE / "
             "MANYWHEEL_CACHE_DIR and these flags, as for build.",
         )
-        c.add_argument(
-            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
-        )
-        c.add_argument(
-            "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
-        )
-        _add_debug(c)
         c.add_argument(
             "--all",
             action="store_true",
@@ -383,8 +381,9 @@ def _doctor(ns: argparse.Namespace) -> int:
         image, engine_choice, output_dir = options.image, options.engine, options.output_dir
     except ConfigError as e:  # doctor still checks the host when the config is broken
         print(f"config: FAIL  {e.message}")
-        image, engine_choice = ns.image or DEFAULT_IMAGE, ns.engine or "auto"
-        output_dir = Path(ns.project_dir).absolute() / "dist"
+        defaults = Options(Path(ns.project_dir))
+        image, engine_choice = ns.image or defaults.image, ns.engine or defaults.engine
+        output_dir = defaults.output_dir
     engines = ["docker", "podman"] if engine_choice == "auto" else [engine_choice]
     checks = diagnose(engines, image, output_dir)
     for c in checks:

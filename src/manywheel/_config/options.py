@@ -9,7 +9,7 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,54 +32,83 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|CREDENTIAL", re.IGNORECASE)
 
 
+def _project_relative(spec: OptionSpec) -> bool:
+    """A path option whose default is relative to the project folder (output-dir: dist)."""
+    return spec.kind == "path" and isinstance(spec.default, str)
+
+
+def _default_of(name: str) -> Any:
+    """The default of an ``Options`` field: its option's, from the registry (declared only
+    there). A project-relative path is None here, resolved by ``Options.__post_init__``."""
+    spec = spec_for(name)
+    if spec is None:
+        raise LookupError(f"no option {name!r} in the registry")
+    return None if _project_relative(spec) else spec.default
+
+
 @dataclass(frozen=True)
 class Options:
-    """Everything one run needs, resolved and validated. Paths are absolute."""
+    """Everything one run needs. ``load_options`` resolves and validates it; constructed
+    directly, each option not given takes the registry's default (as with no configuration),
+    a path default relative to the project (output-dir) resolved against ``project_dir``."""
 
     project_dir: Path
     config_files: tuple[Path, ...] = ()
-    image: str = "quay.io/pypa/manylinux_2_34_x86_64"
-    engine: str = "auto"
-    engine_args: tuple[str, ...] = ()
-    pull: str = "missing"
-    python: tuple[str, ...] = ()
-    build: tuple[str, ...] = ("*",)
-    skip: tuple[str, ...] = ()
-    build_requirements: Path | None = None
-    build_isolation: bool = True
-    installer: str = "auto"  # auto | pip | uv
-    system_packages: tuple[str, ...] = ()
-    repos_dir: Path | None = None
-    pip_index_url: str | None = None
-    pip_extra_index_url: tuple[str, ...] = ()
-    distro_mirror: str | None = None
-    ca_bundle: Path | None = None
-    setup_script: str = ""
-    source: tuple[str, ...] = ()
+    image: str = _default_of("image")
+    engine: str = _default_of("engine")
+    engine_args: tuple[str, ...] = _default_of("engine-args")
+    pull: str = _default_of("pull")
+    python: tuple[str, ...] = _default_of("python")
+    build: tuple[str, ...] = _default_of("build")
+    skip: tuple[str, ...] = _default_of("skip")
+    build_requirements: Path | None = _default_of("build-requirements")
+    build_isolation: bool = _default_of("build-isolation")
+    installer: str = _default_of("installer")  # auto | pip | uv
+    system_packages: tuple[str, ...] = _default_of("system-packages")
+    repos_dir: Path | None = _default_of("repos-dir")
+    pip_index_url: str | None = _default_of("pip-index-url")
+    pip_extra_index_url: tuple[str, ...] = _default_of("pip-extra-index-url")
+    distro_mirror: str | None = _default_of("distro-mirror")
+    ca_bundle: Path | None = _default_of("ca-bundle")
+    setup_script: str = _default_of("setup-script")
+    source: tuple[str, ...] = _default_of("source")
     # (NAME, shell word): exported as `export NAME=word`, so $VAR and $(cmd) expand in the
     # build container and single quotes stay literal, as in cibuildwheel.
-    environment: tuple[tuple[str, str], ...] = ()
-    secret_environment: tuple[str, ...] = ()
-    build_command: str | None = None
-    repair_command: str = ""
-    repair_plat: str = ""
-    before_build: str = ""
-    test_requires: tuple[str, ...] = ()
-    test_command: str | None = None
-    test_skip: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    copy_vcs: str = "auto"  # auto | always | never
-    output_dir: Path = field(default_factory=lambda: Path("dist").absolute())
-    labels: tuple[tuple[str, str], ...] = ()
-    jobs: int = 0
-    force: bool = False
-    cache_prepared: bool = True
-    cache_venv: bool = True
-    cache_dir: Path | None = None
-    shared_cache: bool = True
-    ccache: bool = False
-    log_dir: Path | None = None
+    environment: tuple[tuple[str, str], ...] = _default_of("environment")
+    secret_environment: tuple[str, ...] = _default_of("secret-environment")
+    build_command: str | None = _default_of("build-command")
+    repair_command: str = _default_of("repair-command")
+    repair_plat: str = _default_of("repair-plat")
+    before_build: str = _default_of("before-build")
+    test_requires: tuple[str, ...] = _default_of("test-requires")
+    test_command: str | None = _default_of("test-command")
+    test_skip: tuple[str, ...] = _default_of("test-skip")
+    exclude: tuple[str, ...] = _default_of("exclude")
+    copy_vcs: str = _default_of("copy-vcs")  # auto | always | never
+    output_dir: Path = _default_of("output-dir")
+    labels: tuple[tuple[str, str], ...] = _default_of("labels")
+    jobs: int = _default_of("jobs")
+    force: bool = _default_of("force")
+    cache_prepared: bool = _default_of("cache-prepared")
+    cache_venv: bool = _default_of("cache-venv")
+    cache_dir: Path | None = _default_of("cache-dir")
+    shared_cache: bool = _default_of("shared-cache")
+    ccache: bool = _default_of("ccache")
+    log_dir: Path | None = _default_of("log-dir")
     notes: tuple[str, ...] = ()  # warnings about the configuration (e.g. ignored cibuildwheel keys)
+
+    def __post_init__(self) -> None:
+        # The one place where a default depends on the project, and where None stands for
+        # "empty" in a string option with a default (repair-command None: no repair).
+        set_ = object.__setattr__  # frozen
+        set_(self, "project_dir", Path(self.project_dir).absolute())
+        for spec in OPTIONS:
+            if getattr(self, spec.field) is not None:
+                continue
+            if _project_relative(spec):
+                set_(self, spec.field, (self.project_dir / str(spec.default)).absolute())
+            elif spec.kind in ("str", "text") and spec.default is not None:
+                set_(self, spec.field, "")
 
     def secret_names(self) -> tuple[str, ...]:
         """Variables whose values are secret: secret-environment, and the environment
@@ -310,12 +339,6 @@ def _convert(layer: Layer, spec: OptionSpec, raw: object) -> object:
     return raw or (None if spec.default is None else raw)
 
 
-def _default(spec: OptionSpec, project_dir: Path) -> object:
-    if spec.kind == "path" and isinstance(spec.default, str):
-        return (project_dir / spec.default).absolute()
-    return spec.default
-
-
 def check_cache_dir(path: Path, project_dir: Path | None, where: str | None) -> None:
     """Refuse a cache folder manywheel must never own, as it empties parts of it: ``/``, the
     home folder or a folder above it, the project folder or a folder above it. ``where``: the
@@ -459,7 +482,7 @@ def load_options(
     if cli:
         layers.append(Layer(dict(cli), "command line", Path.cwd(), "cli"))
 
-    values: dict[str, object] = {spec.field: _default(spec, project) for spec in OPTIONS}
+    values: dict[str, object] = {}  # what the layers set; Options has the defaults
     origin: dict[str, str] = {}
     engine_args_layer: Layer | None = None
     for layer in layers:
@@ -471,11 +494,6 @@ def load_options(
             origin[spec.name] = f"{layer.where}"
             if spec.name == "engine-args":
                 engine_args_layer = layer
-    if values["repair_command"] is None:
-        values["repair_command"] = ""
-    values["setup_script"] = values["setup_script"] or ""
-    values["repair_plat"] = values["repair_plat"] or ""
-    values["before_build"] = values["before_build"] or ""
     files = tuple(Path(layer.where.split(" [")[0]) for layer in layers if layer.style == "file")
     notes = tuple(note for layer in layers for note in layer.notes)
     if engine_args_layer is not None:

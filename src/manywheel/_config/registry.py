@@ -1,4 +1,5 @@
-"""The one registry of option names: kind, default, help. TOML, environment and CLI derive from it."""
+"""The one registry of options: name, kind, default, help. TOML, environment, CLI and the
+Options dataclass's defaults derive from it (a default is written here and nowhere else)."""
 
 from __future__ import annotations
 
