@@ -21,13 +21,12 @@ from ._logs import TargetLog
 from ._output import check_wheel
 from ._plan import Target
 from ._scripts.build import (
-    COPY_IN_EXIT,
-    STEP_EXIT,
     TargetResult,
     VenvCache,
     build_script,
     stream_steps,
 )
+from ._scripts.steps import COPY_IN_EXIT, STEP_EXIT
 from ._scripts.wheel_tests import testing_script, wants_tests
 from ._venvcache import drop_venv, save_venv, verify_venv
 
