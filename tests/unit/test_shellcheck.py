@@ -261,3 +261,24 @@ def test_every_exit_code_a_script_fails_with_is_in_the_table(tmp_path: Path) -> 
             allowed = prepare if name.endswith("prepare.sh") else set(STEP_EXIT)
             assert code in allowed, f"{name}: exit {code}"
     assert seen == (prepare | set(STEP_EXIT)) - {COPY_IN_EXIT}  # 29 is the pipeline's own
+
+
+def test_ccache_keeps_a_path_with_spaces_whole(tmp_path: Path) -> None:
+    """shellcheck's info-level SC2086 found the unquoted $PATH in the ccache line (a shell that
+    splits an unquoted export word, as dash before 0.5.11, breaks it): it is quoted now."""
+    text, _ = build_script(replace(Options(tmp_path), ccache=True), TARGET, "::m::", 1)
+    line = next(x for x in text.splitlines() if x.startswith("if [ -d /usr/lib/ccache ]"))
+    assert ":$PATH" not in line
+    assert line.count(':"$PATH"') == 2
+    fake = tmp_path / "usr-lib-ccache"
+    fake.mkdir()
+    script = line.replace("/usr/lib/ccache", str(fake)) + '\nprintf %s "$PATH"'
+    for shell in ("sh", "bash"):
+        r = subprocess.run(
+            [shell, "-c", script],
+            env={"PATH": "/a dir/bin:/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert r.stdout == f"{fake}:/a dir/bin:/usr/bin:/bin"
