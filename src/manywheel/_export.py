@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ._logs import MIN_SECRET_LENGTH
 from ._model import Plan
 from ._prepare import IN, preparation_for
 from ._scripts.build import build_script
-from ._scripts.shell import quote
+from ._scripts.shell import fixed_script, quote
 
 __all__ = ["ExportedFile", "export_docker"]
 
@@ -59,97 +60,24 @@ def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-SCRIPT_HEAD = r"""#!/usr/bin/env bash
-# Written by `manywheel export docker`. Builds every target one after the other in its own
-# container from the image the Dockerfile beside this script describes, checks that each target
-# left exactly one wheel, and only then moves the wheels into the output folder. Containers and
-# the image are removed at the end, on failure and on Ctrl-C too.
-#
-# usage: bash build-wheels.sh [PROJECT_DIR [OUTPUT_DIR]]     (ENGINE=podman to use podman)
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-default_project="$here"/__PROJECT_REL__
-project=$(cd "${1:-$default_project}" && pwd)
-output=${2:-__OUTPUT__}
-engine=${ENGINE:-docker}
-run="$(date +%Y%m%d-%H%M%S)-$$"
-image="localhost/manywheel-export:$run"
-containers=()
-__CHECK_SECRETS__mkdir -p "$output"
-staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
-# The project goes into each container as a copy without what belongs to the host, as
-# manywheel build copies it: caches and environments, VCS metadata (unless the version is
-# computed from it), the `exclude` globs, the output folder, this export folder.
-excludes=(__EXCLUDED__)
-for dir in "$output" "$here"__OWN_DIRS__; do
-  rel=$(realpath -m --relative-to="$project" "$dir")
-  case $rel in .|..|../*|/*) ;; *) excludes+=(--no-wildcards "--exclude=./$rel") ;; esac
-done
+# build-wheels.sh: _scripts/sh/build-wheels.sh with its __PLACEHOLDERS__ filled in, and the
+# check of the secret variables (build-wheels-secrets.sh) when there are any. Secret variables
+# are never written into these files: each build gets them by name from the environment of
+# whoever runs the script (`exec --env NAME`).
+_PLACEHOLDER = re.compile(r"__[A-Z][A-Z_]*[A-Z]__")
 
-cleanup() {
-  rc=$?
-  trap - EXIT INT TERM
-  for c in "${containers[@]+"${containers[@]}"}"; do "$engine" rm -f "$c" >/dev/null 2>&1 || true; done
-  "$engine" rmi -f "$image" >/dev/null 2>&1 || true
-  rm -rf "$staging"
-  if [ "$rc" -ne 0 ]; then echo "build-wheels.sh: failed (exit $rc); $output is unchanged" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-"$engine" build --tag "$image" "$here"
-"""
-
-# Secret variables are never written into these files: each build gets them by name from the
-# environment of whoever runs this script (`exec --env NAME`).
-SCRIPT_SECRETS = r"""missing=()
-for name in __NAMES__; do [ -n "${!name+set}" ] || missing+=("$name"); done
-if [ "${#missing[@]}" -ne 0 ]; then
-  echo "build-wheels.sh: set ${missing[*]} in the environment: secret variables are passed to" \
-    "the builds by name and never written into the exported files" >&2
-  exit 2
-fi
-"""
-
-SCRIPT_TARGET = r"""
-build_target() {  # IDENTIFIER
-  local id=$1 name="manywheel-$run-$1"
-  containers+=("$name")
-  # A container that idles until removed; the build runs in it with exec.
-  "$engine" run --detach --name "$name" --label manywheel.export="$run" "$image" \
-    tail -f /dev/null >/dev/null
-  # The project goes in as a copy (never a writable bind mount).
-  tar -C "$project" "${excludes[@]}" -cf - . | "$engine" cp - "$name:__PROJECT__"
-  tar -C "$here/targets/$id" -cf - . | "$engine" cp - "$name:/"
-  echo "== $id"
-  "$engine" exec __SECRET_NAMES__"$name" bash __IN__/build.sh
-  mkdir -p "$staging/$id"
-  "$engine" cp "$name:__OUT__/." "$staging/$id/"
-  local wheels=("$staging/$id"/*.whl)
-  if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
-    echo "build-wheels.sh: $id: expected exactly one wheel, found ${#wheels[@]}" >&2
-    exit 1
-  fi
-  "$engine" rm -f "$name" >/dev/null
-}
-"""
-
-SCRIPT_TAIL = r"""
-# Every target built: move the wheels in (a rename in the same folder each, never half a file).
-for wheel in "$staging"/*/*.whl; do
-  mv -f "$wheel" "$output/"
-  echo "wrote $output/${wheel##*/}"
-done
-"""
+def _fill(template: str, values: dict[str, str]) -> str:
+    """``template`` with each placeholder it names in ``values`` replaced, in one pass (a value
+    is never searched for placeholders itself); any other is left for later."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), template)
 
 
 def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
     """The files of the export folder for ``options`` and the resolved ``plan``."""
     # Self-contained: no host cache mount, no ccache, tests are manywheel's business. No secret
     # is written into any file: secret variables reach the build by name when it runs (see
-    # SCRIPT_SECRETS), so the build scripts neither set them nor report their values.
+    # build-wheels-secrets.sh), so the build scripts neither set them nor report their values.
     secret = set(options.secret_names())
     opts = replace(
         options,
@@ -203,24 +131,27 @@ def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
     for folder in (options.cache_dir, options.log_dir):
         if folder is not None and folder.is_relative_to(options.project_dir):
             own.append(' "$project"/' + quote(str(folder.relative_to(options.project_dir))))
-    check = SCRIPT_SECRETS.replace("__NAMES__", " ".join(secret_names)) if secret_names else ""
-    text = (
-        SCRIPT_HEAD.replace("__CHECK_SECRETS__", check)
-        .replace("__OUTPUT__", out)
-        .replace("__EXCLUDED__", " ".join(quote(word) for word in excluded))
-        .replace("__OWN_DIRS__", "".join(own))
-    )
-    target = SCRIPT_TARGET
-    for name, value in (
-        ("__SECRET_NAMES__", secrets),  # values come from the caller's environment at exec
-        ("__IN__", IN),
-        ("__PROJECT__", CONTAINER.project),
-        ("__OUT__", CONTAINER.out),
-    ):
-        target = target.replace(name, value)
-    text += target
-    text += "\n" + "".join(f"build_target {quote(t.identifier)}\n" for t in plan.targets)
-    return text + SCRIPT_TAIL
+    check = ""
+    if secret_names:
+        check = _fill(
+            fixed_script("build-wheels-secrets.sh"), {"__NAMES__": " ".join(secret_names)}
+        )
+    return _fill(
+        fixed_script("build-wheels.sh"),
+        {
+            "__CHECK_SECRETS__": check,
+            "__OUTPUT__": out,
+            "__EXCLUDED__": " ".join(quote(word) for word in excluded),
+            "__OWN_DIRS__": "".join(own),
+            "__SECRET_NAMES__": secrets,  # values come from the caller's environment at exec
+            "__IN__": IN,
+            "__PROJECT__": CONTAINER.project,
+            "__OUT__": CONTAINER.out,
+            "__BUILD_TARGETS__": "".join(
+                f"build_target {quote(t.identifier)}\n" for t in plan.targets
+            ),
+        },
+    )  # __PROJECT_REL__ is filled in by write_export, which knows where the folder is
 
 
 def _tar_excludes(exclusions: Exclusions) -> list[str]:

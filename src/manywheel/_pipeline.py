@@ -22,12 +22,11 @@ from ._logs import TargetLog
 from ._model import Target, TargetResult
 from ._output import check_wheel
 from ._scripts.build import (
-    COPY_IN_EXIT,
-    STEP_EXIT,
     VenvCache,
     build_script,
     stream_steps,
 )
+from ._scripts.steps import COPY_IN_EXIT, STEP_EXIT
 from ._scripts.wheel_tests import testing_script, wants_tests
 from ._venvcache import drop_venv, save_venv, verify_venv
 

@@ -19,42 +19,14 @@ from ._engines.protocol import Backend
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import Emitter
 from ._model import ImageFacts, Target
+from ._scripts.shell import fixed_script, quote
 
 __all__ = ["discover", "select_targets"]
 
-# POSIX sh: runs in any manylinux/musllinux/Debian image.
-DISCOVER_SCRIPT = r"""
-arch=$(uname -m)
-if [ -e /etc/alpine-release ] || (ldd --version 2>&1 | grep -qi musl); then libc=musllinux; else libc=manylinux; fi
-echo "platform ${libc}_${arch}"
-echo "auditwheel_plat ${AUDITWHEEL_PLAT:-}"
-for m in dnf yum apt-get apk; do
-  if command -v "$m" >/dev/null 2>&1; then echo "pkgmgr $m"; break; fi
-done
-if command -v bash >/dev/null 2>&1; then echo "shell bash"; else echo "shell sh"; fi
-found=0
-for d in /opt/python/*; do
-  [ -x "$d/bin/python" ] || continue
-  "$d/bin/python" -c 'import sys, sysconfig
-ft = int(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
-print("python", sys.argv[1], sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], ft)' "$d" 2>/dev/null && found=1
-done
-# No manylinux-style /opt/python: the python3.X interpreters on PATH that can make a venv.
-if [ "$found" = 0 ]; then
-  old_ifs=$IFS; IFS=:; set -f
-  for d in $PATH; do
-    set +f
-    for exe in "$d"/python3.[0-9] "$d"/python3.[0-9][0-9] "$d"/python3.[0-9]t "$d"/python3.[0-9][0-9]t; do
-      [ -x "$exe" ] || continue
-      "$exe" -c 'import sys, sysconfig, venv, ensurepip
-ft = int(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
-print("interpreter", sys.argv[1], sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], ft)' "$exe" 2>/dev/null || true
-    done
-    set -f
-  done
-  set +f; IFS=$old_ifs
-fi
-"""
+# POSIX sh (_scripts/sh/discover.sh), with the Python it runs in each interpreter it finds.
+DISCOVER_SCRIPT = (
+    f"mw_discover_py={quote(fixed_script('discover.py'))}\n{fixed_script('discover.sh')}"
+)
 
 FACTS_FORMAT = 1
 _CP_DIR = re.compile(r"/cp(\d)(\d+)-cp\d+t?$")

@@ -22,6 +22,7 @@ from ._leftovers import INSTANCE_LABELS
 from ._logs import mask
 from ._model import ImageFacts
 from ._scripts.shell import quote
+from ._scripts.steps import NO_PACKAGE_MANAGER_EXIT, SETUP_EXIT, SYSTEM_PACKAGES_EXIT
 
 __all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environment"]
 
@@ -112,7 +113,8 @@ def _install_lines(pm: str, packages: tuple[str, ...]) -> list[str]:
     return [
         f"say 'installing system packages with {pm}: {' '.join(packages)}'",
         f"if ! ( {cmd} ); then fail 'installing system packages with {pm} failed: check the "
-        "names in system-packages and the package repositories (repos-dir, distro-mirror)' 21; fi",
+        "names in system-packages and the package repositories (repos-dir, distro-mirror)' "
+        f"{SYSTEM_PACKAGES_EXIT}; fi",
     ]
 
 
@@ -155,7 +157,7 @@ def preparation_for(options: Options, facts: ImageFacts, base_id: str) -> Prepar
     if needs_pm and pm is None:
         lines.append(
             "fail 'the image has no supported package manager (dnf, yum, apt-get or apk), so "
-            "system-packages, repos-dir and distro-mirror cannot be used' 20"
+            f"system-packages, repos-dir and distro-mirror cannot be used' {NO_PACKAGE_MANAGER_EXIT}"
         )
     if ca is not None:
         files["ca-bundle.crt"] = ca
@@ -180,7 +182,7 @@ def preparation_for(options: Options, facts: ImageFacts, base_id: str) -> Prepar
         shell = "bash" if facts.shell == "bash" else "sh"
         lines.append("say 'running setup-script'")
         lines.append(
-            f"cd / && if ! {shell} -e {IN}/setup.sh; then fail 'setup-script failed (see the lines above)' 22; fi"
+            f"cd / && if ! {shell} -e {IN}/setup.sh; then fail 'setup-script failed (see the lines above)' {SETUP_EXIT}; fi"
         )
     script = "\n".join(lines) + "\n"
     digest = hashlib.sha256()

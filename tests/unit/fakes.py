@@ -366,7 +366,7 @@ class FakeEngine:
         restore = f"tar -xf {CONTAINER.inbox}/venv.tar" in script
         if restore:
             self.restored[target] = ctr.files.get(f"{CONTAINER.inbox}/venv.tar", b"")
-        for step in re.findall(r"^step (\S+)$", script, re.MULTILINE):
+        for step in re.findall(r"^step '?([^\s']+)'?$", script, re.MULTILINE):
             proc.line(f"{marker} step {step}")
             if step == "done":
                 continue

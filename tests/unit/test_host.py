@@ -126,7 +126,8 @@ def fake_python(folder: Path, name: str, version: str, free_threaded: int = 0) -
     """A stand-in interpreter that answers the discovery script's question."""
     exe = folder / name
     exe.write_text(
-        f"#!/bin/sh\nprintf 'interpreter %s cpython {version} {free_threaded}\\n' \"$3\"\n"
+        # Called as: EXE -c "$mw_discover_py" interpreter EXE
+        f"#!/bin/sh\nprintf 'interpreter %s cpython {version} {free_threaded}\\n' \"$4\"\n"
     )
     exe.chmod(0o755)
     return exe

@@ -19,28 +19,15 @@ from .._logs import TargetLog
 from .._model import Target, TargetResult
 from .._prepare import ca_exports, pip_exports
 from .installer import choose_lines, install_line, probe_line, uv_exports
-from .shell import export_literal, export_word, quote
+from .shell import export_literal, export_word, fixed_script, quote
+from .steps import BUILD_EXIT, REPAIR_EXIT, REQUIREMENTS_EXIT, SOURCE_EXIT, VENV_EXIT
 
 __all__ = [
-    "COPY_IN_EXIT",
-    "STEP_EXIT",
     "VenvCache",
     "build_script",
     "stream_steps",
     "venv_recipe",
 ]
-
-# Exit codes the script uses to say which step failed (29: unpacking the files it came with).
-COPY_IN_EXIT = 29
-STEP_EXIT = {
-    COPY_IN_EXIT: "copy-in",
-    30: "source",
-    31: "venv",
-    32: "requirements",
-    33: "build",
-    34: "repair",
-    35: "test",
-}
 
 
 def _repair_line(template: str) -> str:
@@ -54,41 +41,14 @@ def _repair_line(template: str) -> str:
 
 
 # Runs the first other ninja on PATH with -j$MANYWHEEL_JOBS (a later -j from the caller wins).
-NINJA_WRAPPER = """#!/bin/sh
-self=$(readlink -f "$0")
-IFS=:
-for d in $PATH; do
-  if [ -x "$d/ninja" ] && [ "$(readlink -f "$d/ninja")" != "$self" ]; then
-    exec "$d/ninja" -j "${MANYWHEEL_JOBS:-1}" "$@"
-  fi
-done
-echo "manywheel: ninja not found on PATH" >&2
-exit 127
-"""
+NINJA_WRAPPER = fixed_script("ninja.sh")
 
 
 # A venv with pip, without ensurepip's slow reinstall of pip: pip is copied from the target
 # interpreter's own installation when it has one (manylinux interpreters do). Without pip
 # ($3 = no-pip) when uv installs and no script of the user's could call pip: creating pip's
 # thousand files costs up to a second of kernel time in a container.
-VENV_SCRIPT = r"""set -eu
-py=$1 dest=$2
-"$py" -m venv --without-pip "$dest"
-[ "${3:-pip}" = no-pip ] && exit 0
-site=$("$dest/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-if src=$("$py" -c 'import os, pip; print(os.path.dirname(os.path.dirname(pip.__file__)))' 2>/dev/null) &&
-  [ -d "$src/pip" ] && ls -d "$src"/pip-*.dist-info >/dev/null 2>&1; then
-  (cd "$src" && tar -cf - pip pip-*.dist-info) | tar -xf - -C "$site"
-  minor=$("$dest/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  for name in pip pip3 "pip$minor"; do
-    printf '#!%s\nimport sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n' \
-      "$dest/bin/python" > "$dest/bin/$name"
-    chmod +x "$dest/bin/$name"
-  done
-else
-  "$dest/bin/python" -m ensurepip --default-pip >/dev/null
-fi
-"""
+VENV_SCRIPT = fixed_script("make-venv.sh")
 
 
 # off: make the venv; restore: unpack {inbox}/venv.tar instead; save: make it, leave a
@@ -136,7 +96,7 @@ def _venv_lines(
     if cache == "restore":
         return [
             "step venv",
-            f"tar -xf {inbox}/venv.tar -C {work} || fail 'unpacking the cached venv failed' 31",
+            f"tar -xf {inbox}/venv.tar -C {work} || fail 'unpacking the cached venv failed' {VENV_EXIT}",
             f"rm -f {inbox}/venv.tar",
             f". {work}/venv/bin/activate",
             "echo 'manywheel: venv and build requirements restored from the cache'",
@@ -150,10 +110,10 @@ def _venv_lines(
         "mw_pip=pip"
         if _scripts_may_call_pip(options)
         else 'mw_pip=pip; if [ "$mw_installer" = uv ]; then mw_pip=no-pip; fi',
-        f"sh {inbox}/make-venv.sh {quote(target.python)} {work}/venv \"$mw_pip\" || fail 'could not create a venv with {target.python}' 31",
+        f"sh {inbox}/make-venv.sh {quote(target.python)} {work}/venv \"$mw_pip\" || fail 'could not create a venv with {target.python}' {VENV_EXIT}",
         f". {work}/venv/bin/activate",
         "step requirements",
-        f"{install_line(words)} || fail 'installing the build requirements failed' 32",
+        f"{install_line(words)} || fail 'installing the build requirements failed' {REQUIREMENTS_EXIT}",
     ]
     if cache == "save":  # copied out before any build code of the project's can touch it
         lines += [
@@ -178,10 +138,10 @@ def _cache_lines(options: Options, layout: Layout) -> list[str]:
     if options.ccache:
         lines += [
             "command -v ccache >/dev/null 2>&1 || fail 'ccache = true, but the image has no "
-            "ccache: add it to system-packages' 31",
+            f"ccache: add it to system-packages' {VENV_EXIT}",
             f"export CCACHE_DIR={cache}/ccache CCACHE_BASEDIR={layout.project} CCACHE_COMPILERCHECK=content",
-            "if [ -d /usr/lib/ccache ]; then export PATH=/usr/lib/ccache:$PATH;"
-            " elif [ -d /usr/lib64/ccache ]; then export PATH=/usr/lib64/ccache:$PATH;"
+            'if [ -d /usr/lib/ccache ]; then export PATH=/usr/lib/ccache:"$PATH";'
+            ' elif [ -d /usr/lib64/ccache ]; then export PATH=/usr/lib64/ccache:"$PATH";'
             ' else export CC="ccache ${CC:-gcc}" CXX="ccache ${CXX:-g++}"; fi',
         ]
     return lines
@@ -195,7 +155,10 @@ def _environment_lines(options: Options, marker: str) -> list[str]:
     while the values are about."""
     names = options.secret_names()
     lines = ["case $- in *x*) mw_x=1; set +x ;; *) mw_x= ;; esac"] if names else []
-    lines += [export_word(k, v) for k, v in options.environment]
+    for k, v in options.environment:
+        if "$(" in v or "`" in v:  # kept as written: a failing command leaves it empty
+            lines.append("# shellcheck disable=SC2155")
+        lines.append(export_word(k, v))
     if names:
         hexed = "$(printf %s \"$mw_v\" | od -An -v -tx1 | tr -d ' \\n')"
         lines += [
@@ -223,8 +186,10 @@ def build_script(
     project, inbox = layout.project, layout.inbox
     built, out = layout.built, layout.out
     lines = [
-        probe_line(),
+        *([probe_line()] if options.installer == "auto" else []),
         "set -eu",
+        "# pipefail where the shell has it (bash, a recent dash), tested first in a subshell",
+        "# shellcheck disable=SC3040",
         "(set -o pipefail) 2>/dev/null && set -o pipefail",
         f"step() {{ printf '%s step %s\\n' {quote(marker)} \"$1\"; }}",
         'fail() { printf \'manywheel: error: %s\\n\' "$1" >&2; exit "$2"; }',
@@ -247,11 +212,19 @@ def build_script(
         words = shlex.split(entry)
         path, args = words[0], " ".join(quote(w) for w in words[1:])
         lines += [
-            f"[ -f {quote(path)} ] || fail {quote(f'source: {path} does not exist in the image (check setup-script and system-packages)')} 30",
+            f"[ -f {quote(path)} ] || fail {quote(f'source: {path} does not exist in the image (check setup-script and system-packages)')} {SOURCE_EXIT}",
             "set +eu; mw_rc=0",
+            *(
+                [
+                    "# bash passes the arguments to the sourced file; a plain sh ignores them",
+                    "# shellcheck disable=SC2240",
+                ]
+                if args
+                else []
+            ),
             f". {quote(path)} {args} || mw_rc=$?",
             "set -eu",
-            f'[ "$mw_rc" = 0 ] || fail "source: {path} failed (exit $mw_rc)" 30',
+            f'[ "$mw_rc" = 0 ] || fail "source: {path} failed (exit $mw_rc)" {SOURCE_EXIT}',
         ]
     # Like cibuildwheel, the environment is evaluated with the target's interpreter first on PATH.
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
@@ -266,11 +239,13 @@ def build_script(
     ]
     if options.before_build.strip():
         files["before-build.sh"] = (options.before_build + "\n").encode()
-        lines.append(f'bash -e {inbox}/before-build.sh || fail "before-build failed (exit $?)" 33')
+        lines.append(
+            f'bash -e {inbox}/before-build.sh || fail "before-build failed (exit $?)" {BUILD_EXIT}'
+        )
     if options.build_command is not None:
         files["build-command.sh"] = (options.build_command + "\n").encode()
         lines.append(
-            f'bash -e {inbox}/build-command.sh || fail "build-command failed (exit $?)" 33'
+            f'bash -e {inbox}/build-command.sh || fail "build-command failed (exit $?)" {BUILD_EXIT}'
         )
     else:
         # pip is build's default installer; --installer needs build >= 1.2, so only uv names it.
@@ -278,10 +253,10 @@ def build_script(
             lines.append('mw_iso=; if [ "$mw_installer" = uv ]; then mw_iso=--installer=uv; fi')
         iso = " $mw_iso" if options.build_isolation else " --no-isolation"
         lines.append(
-            f'python -m build --wheel{iso} --outdir {built} . || fail "the build failed (exit $?)" 33'
+            f'python -m build --wheel{iso} --outdir {built} . || fail "the build failed (exit $?)" {BUILD_EXIT}'
         )
     lines += [
-        f"ls {built}/*.whl >/dev/null 2>&1 || fail 'the build left no wheel in {built}' 33",
+        f"ls {built}/*.whl >/dev/null 2>&1 || fail 'the build left no wheel in {built}' {BUILD_EXIT}",
         "step repair",
         f"export MW_DEST_DIR={out}",
         f"export MW_PLAT={quote(options.repair_plat)}"
@@ -290,7 +265,7 @@ def build_script(
     ]
     if options.repair_command.strip():
         files["repair.sh"] = (_repair_line(options.repair_command) + "\n").encode()
-        repair = f'bash -e {inbox}/repair.sh || fail "repairing $MW_WHEEL failed (exit $?)" 34'
+        repair = f'bash -e {inbox}/repair.sh || fail "repairing $MW_WHEEL failed (exit $?)" {REPAIR_EXIT}'
     else:
         repair = 'cp "$MW_WHEEL" "$MW_DEST_DIR/"'
     lines += [
@@ -301,7 +276,7 @@ def build_script(
         f"    *) {repair} ;;",
         "  esac",
         "done",
-        "step done",
+        "step 'done'",  # quoted: not the keyword (the same to the shell, clearer to a reader)
     ]
     return "\n".join(lines) + "\n", files
 

@@ -10,7 +10,8 @@ pip.conf, so a configured pip keeps the build on pip.
 from __future__ import annotations
 
 from .._config.options import Options
-from .shell import quote
+from .shell import fixed_script, quote
+from .steps import VENV_EXIT
 
 __all__ = ["PIP_CONFIG_FILES", "choose_lines", "install_line", "probe_line", "uv_exports"]
 
@@ -26,8 +27,8 @@ _FIX = 'set installer = "pip", or add uv to the image (system-packages or setup-
 
 
 def probe_line() -> str:
-    """First line of the script: the PIP_* variables the container started with (image ENV,
-    secret-environment), before the script exports its own."""
+    """First line of the script (when the installer is auto): the PIP_* variables the container
+    started with (image ENV, secret-environment), before the script exports its own."""
     return (
         "mw_pip_env=$(env | sed -n 's/^\\(PIP_[A-Za-z0-9_]*\\)=.*/\\1/p' | sort -u | tr '\\n' ' ')"
     )
@@ -48,33 +49,21 @@ def choose_lines(options: Options, config_files: tuple[str, ...] = PIP_CONFIG_FI
     """Set ``mw_installer`` to pip or uv and say why; run after `source` and `environment`."""
     user_pip = sorted({name for name, _ in options.environment if name.startswith("PIP_")})
     lines = [f"mw_installer={quote(options.installer)}"]
-    if user_pip:
+    if user_pip and options.installer == "auto":  # only auto reads it
         lines.append(f'mw_pip_env="$mw_pip_env"{quote(" ".join(user_pip))}')
     if options.installer == "pip":
         lines.append("mw_why='installer = \"pip\"'")
     elif options.installer == "uv":
         missing = quote('installer = "uv", but the image has no uv on PATH: ' + _FIX)
         lines += [
-            f"mw_uv=$(command -v uv 2>/dev/null) || fail {missing} 31",
+            f"mw_uv=$(command -v uv 2>/dev/null) || fail {missing} {VENV_EXIT}",
             "mw_why=\"installer = 'uv': $mw_uv\"",
         ]
     else:
+        # sh/installer-auto.sh: uv when the image has it and nothing configures pip.
         files = " ".join(f'"{path}"' for path in config_files)
-        lines += [
-            "mw_pip_cfg=",
-            f'for mw_f in "${{PIP_CONFIG_FILE:-}}" {files}; do',
-            '  if [ -n "$mw_f" ] && [ -f "$mw_f" ]; then mw_pip_cfg=$mw_f; break; fi',
-            "done",
-            "if ! mw_uv=$(command -v uv 2>/dev/null); then",
-            "  mw_installer=pip mw_why='auto: the image has no uv on PATH'",
-            'elif [ -n "${mw_pip_env% }" ]; then',
-            '  mw_installer=pip mw_why="auto: pip is configured by ${mw_pip_env% }"',
-            'elif [ -n "$mw_pip_cfg" ]; then',
-            '  mw_installer=pip mw_why="auto: pip is configured by $mw_pip_cfg"',
-            "else",
-            '  mw_installer=uv mw_why="auto: found $mw_uv"',
-            "fi",
-        ]
+        auto = fixed_script("installer-auto.sh").replace("__PIP_CONFIG_FILES__", files)
+        lines += auto.splitlines()
     lines.append('echo "manywheel: installing with $mw_installer ($mw_why)"')
     return lines
 

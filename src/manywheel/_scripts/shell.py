@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
+from importlib import resources
 
-__all__ = ["dquote", "export_literal", "export_word", "quote", "split_assignments", "word_value"]
+__all__ = [
+    "dquote",
+    "export_literal",
+    "export_word",
+    "fixed_script",
+    "quote",
+    "split_assignments",
+    "word_value",
+]
 
 quote = shlex.quote
+
+
+@functools.cache
+def fixed_script(name: str) -> str:
+    """A script kept as a file in ``_scripts/sh`` (package data; the tests run shellcheck on it)."""
+    return (resources.files("manywheel._scripts") / "sh" / name).read_text(encoding="utf-8")
 
 
 def dquote(value: str) -> str:

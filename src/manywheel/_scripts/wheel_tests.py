@@ -10,10 +10,9 @@ from .._layout import Layout
 from .._model import Target
 from .._prepare import pip_exports
 from .shell import quote
+from .steps import TEST_EXIT
 
-__all__ = ["TEST_EXIT", "testing_script", "wants_tests"]
-
-TEST_EXIT = 35
+__all__ = ["testing_script", "wants_tests"]
 
 
 def wants_tests(options: Options, target: Target) -> bool:
@@ -65,6 +64,6 @@ def testing_script(
         f"python -m pip install {quote(wheel_path)} {requires} || fail 'installing the wheel for testing failed' {TEST_EXIT}",
         f"mkdir -p {inbox}/testcwd && cd {inbox}/testcwd",
         f'bash -e {inbox}/test-command.sh || fail "test-command failed (exit $?)" {TEST_EXIT}',
-        f"printf '%s step %s\\n' {quote(marker)} done",
+        f"printf '%s step %s\\n' {quote(marker)} 'done'",
     ]
     return "\n".join(lines) + "\n", files

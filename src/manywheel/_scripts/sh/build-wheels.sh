@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Written by `manywheel export docker`. Builds every target one after the other in its own
+# container from the image the Dockerfile beside this script describes, checks that each target
+# left exactly one wheel, and only then moves the wheels into the output folder. Containers and
+# the image are removed at the end, on failure and on Ctrl-C too.
+#
+# usage: bash build-wheels.sh [PROJECT_DIR [OUTPUT_DIR]]     (ENGINE=podman to use podman)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+default_project="$here"/__PROJECT_REL__
+project=$(cd "${1:-$default_project}" && pwd)
+output=${2:-__OUTPUT__}
+engine=${ENGINE:-docker}
+run="$(date +%Y%m%d-%H%M%S)-$$"
+image="localhost/manywheel-export:$run"
+containers=()
+__CHECK_SECRETS__mkdir -p "$output"
+staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
+# The project goes into each container as a copy without what belongs to the host, as
+# manywheel build copies it: caches and environments, VCS metadata (unless the version is
+# computed from it), the `exclude` globs, the output folder, this export folder.
+excludes=(__EXCLUDED__)
+for dir in "$output" "$here"__OWN_DIRS__; do
+  rel=$(realpath -m --relative-to="$project" "$dir")
+  case $rel in .|..|../*|/*) ;; *) excludes+=(--no-wildcards "--exclude=./$rel") ;; esac
+done
+
+cleanup() {
+  rc=$?
+  trap - EXIT INT TERM
+  for c in "${containers[@]+"${containers[@]}"}"; do "$engine" rm -f "$c" >/dev/null 2>&1 || true; done
+  "$engine" rmi -f "$image" >/dev/null 2>&1 || true
+  rm -rf "$staging"
+  if [ "$rc" -ne 0 ]; then echo "build-wheels.sh: failed (exit $rc); $output is unchanged" >&2; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$engine" build --tag "$image" "$here"
+
+build_target() {  # IDENTIFIER
+  local id=$1 name="manywheel-$run-$1"
+  containers+=("$name")
+  # A container that idles until removed; the build runs in it with exec.
+  "$engine" run --detach --name "$name" --label manywheel.export="$run" "$image" \
+    tail -f /dev/null >/dev/null
+  # The project goes in as a copy (never a writable bind mount).
+  tar -C "$project" "${excludes[@]}" -cf - . | "$engine" cp - "$name:__PROJECT__"
+  tar -C "$here/targets/$id" -cf - . | "$engine" cp - "$name:/"
+  echo "== $id"
+  "$engine" exec __SECRET_NAMES__"$name" bash __IN__/build.sh
+  mkdir -p "$staging/$id"
+  "$engine" cp "$name:__OUT__/." "$staging/$id/"
+  local wheels=("$staging/$id"/*.whl)
+  if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
+    echo "build-wheels.sh: $id: expected exactly one wheel, found ${#wheels[@]}" >&2
+    exit 1
+  fi
+  "$engine" rm -f "$name" >/dev/null
+}
+
+__BUILD_TARGETS__
+# Every target built: move the wheels in (a rename in the same folder each, never half a file).
+for wheel in "$staging"/*/*.whl; do
+  mv -f "$wheel" "$output/"
+  echo "wrote $output/${wheel##*/}"
+done
