@@ -19,9 +19,11 @@ from manywheel._cli.main import Terminated, main
 from manywheel._cli.render import PlainRenderer
 from manywheel._engines.host import HOST_IMAGE
 from manywheel._events import Listener
+from manywheel._leftovers import OWNER_LABEL, this_process
 from manywheel._model import ImageFacts, Plan, RunResult, Target, TargetResult
 from manywheel._report import load_report
 from tests.unit.fake_exec import CannedEngine
+from tests.unit.test_leftovers import dead_owner
 
 T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")
 T2 = Target("cp314-manylinux_x86_64", "3.14.1", False, "/opt/python/cp314-cp314/bin/python")
@@ -177,6 +179,28 @@ def test_cache_list_and_clean_with_an_engine(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "removing every manywheel prepared image in docker (--all)"
     assert out[1:] == [f"removed localhost/manywheel-env:{t}" for t in ("aaaa", "bbbb", "cccc")]
+
+
+def test_cache_clean_removes_containers_of_killed_runs_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project(tmp_path)
+    root = open_cache_root(tmp_path / "cache")
+    dead, live = dead_owner().token(), this_process().token()
+    engine = cache_engine([], [])
+    engine.answers[f"ps -a --filter label={OWNER_LABEL}"] = (
+        0, "manywheel-r1-cp313\nmanywheel-r2-cp313\n", "",
+    )  # fmt: skip
+    engine.answers["inspect --format"] = (
+        0, f"/manywheel-r1-cp313\t{dead}\n/manywheel-r2-cp313\t{live}\n", "",
+    )  # fmt: skip
+    monkeypatch.setattr(cli, "container_engine_for", lambda choice: engine)
+    assert main(["cache", "clean", str(folder), "--cache-dir", str(root.path)]) == 0
+    out = capsys.readouterr().out
+    assert "removed container manywheel-r1-cp313, left by a killed manywheel run" in out
+    assert "manywheel-r2-cp313" not in out  # a live run's
+    removed = [args for args in engine.calls if args[:2] == ["rm", "-f"]]
+    assert removed == [["rm", "-f", "-v", "manywheel-r1-cp313"]]
 
 
 def run_result(tmp_path: Path, status: str) -> RunResult:
