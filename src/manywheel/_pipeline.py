@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -26,6 +27,7 @@ from ._scripts.build import (
     build_script,
     stream_steps,
 )
+from ._scripts.shell import quote
 from ._scripts.steps import COPY_IN_EXIT, STEP_EXIT
 from ._scripts.wheel_tests import testing_script, wants_tests
 from ._venvcache import drop_venv, save_venv, verify_venv
@@ -101,6 +103,13 @@ def _run_script(
     return code
 
 
+def _release(engine: Backend, ctr: str, taken: str) -> None:
+    """Let a build script that waits for its venv snapshot go on (best effort: a container
+    that cannot even run ``touch`` fails the build anyway)."""
+    with contextlib.suppress(EngineError, OSError):
+        engine.run_script(ctr, f"touch {quote(taken)}")
+
+
 def _failed(job: TargetJob, ctr: str, code: int, result: TargetResult) -> None:
     result.status = "failed"
     step = STEP_EXIT.get(code)
@@ -146,12 +155,12 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
 
         def keep_snapshot() -> None:  # the script waits, before any build code has run
             assert cache is not None
+            taken = f"{layout.work}/snapshot-taken"
             try:
-                save_venv(
-                    engine, ctr, f"{layout.work}/venv.tar", f"{layout.work}/snapshot-taken", cache
-                )
+                save_venv(engine, ctr, f"{layout.work}/venv.tar", taken, cache)
             except (EngineError, OSError) as e:  # a cache miss next time, nothing worse
                 log.write(f"manywheel: could not keep the venv in the cache: {e}")
+                _release(engine, ctr, taken)  # the script must not wait for a copy that failed
 
         code = _run_script(
             job,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from manywheel import load_options
+from manywheel import _pipeline, load_options
 from manywheel._config.options import Options
 from manywheel._config.registry import DEFAULT_IMAGE
 from manywheel._engines import choice
@@ -25,7 +25,7 @@ from manywheel._model import RunResult, Target
 from manywheel._pipeline import TargetJob, run_target
 from manywheel._run import build
 from manywheel._venvcache import list_venvs, verify_venv
-from tests.unit.fakes import VENV_BYTES, Behaviour, FakeEngine
+from tests.unit.fakes import VENV_BYTES, WAIT, Behaviour, FakeEngine
 
 CP312 = "cp312-manylinux_x86_64"
 CP313 = "cp313-manylinux_x86_64"
@@ -186,6 +186,23 @@ def test_a_damaged_cached_venv_is_removed_and_made_anew(world: World) -> None:
     assert "tar -xf /manywheel/in/venv.tar" not in world.engine.scripts[victim]
     assert verify_venv(damaged) is None
     assert verify_venv(intact) is None
+
+
+def test_a_snapshot_that_cannot_be_kept_does_not_hold_the_build(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_pipeline, "save_venv", full_disk)
+    started = time.monotonic()
+    result = world.build()
+    assert result.ok  # a cache miss next time, nothing worse
+    assert time.monotonic() - started < WAIT / 2  # the waiting script was let go at once
+    assert list_venvs(world.root / "cache" / "manywheel") == []
+    log = result.results[0].log
+    assert log is not None
+    assert "could not keep the venv in the cache" in log.read_text()
 
 
 def test_a_venv_that_restores_but_fails_is_dropped(world: World) -> None:
