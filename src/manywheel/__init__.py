@@ -17,12 +17,13 @@ from ._errors import (
     OutputError,
 )
 from ._events import BuildStarted, Event, EventKind, Listener, Step, Summary, TargetDone
-from ._model import ImageFacts, Plan, Rejected, RunResult, Target, TargetResult
+from ._model import BuildImage, ImageFacts, Plan, Rejected, RunResult, Target, TargetResult
 from ._run import build, plan
 from ._version import __version__
 
 __all__ = [
     "BuildFailedError",
+    "BuildImage",
     "BuildStarted",
     "ConfigError",
     "EngineError",

@@ -19,7 +19,7 @@ from ._engines.transfer import EXCLUDED_NAMES, EXCLUDED_SUFFIXES
 from ._errors import ConfigError
 from ._layout import CONTAINER
 from ._logs import MIN_SECRET_LENGTH
-from ._model import Plan
+from ._model import BuildImage, Plan
 from ._prepare import IN, preparation_for
 from ._scripts.build import build_script
 from ._scripts.shell import fixed_script, quote
@@ -44,10 +44,10 @@ def _dockerfile_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("$", "\\$")
 
 
-def _dockerfile(options: Options, plan: Plan, has_prepare: bool) -> str:
+def _dockerfile(options: Options, image: BuildImage, has_prepare: bool) -> str:
     lines = [
         "# Written by `manywheel export docker`: the prepared build environment.",
-        f"FROM {plan.image}",
+        f"FROM {image.image}",
         f"WORKDIR {CONTAINER.project}",  # creates the folder the project is copied into
     ]
     for key, value in options.labels:
@@ -86,13 +86,22 @@ def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
         environment=tuple((k, v) for k, v in options.environment if k not in secret),
         secret_environment=(),
     )
+    if len(plan.images) != 1:
+        raise ConfigError(
+            "export docker writes the build of one image, and this configuration has "
+            f"{len(plan.images)} ("
+            + ", ".join(f"{im.platform}: {im.image}" for im in plan.images)
+            + ")",
+            tip="export one platform at a time, e.g. --archs x86_64 --libc manylinux",
+        )
+    image = plan.images[0]
     files: list[ExportedFile] = []
-    preparation = preparation_for(opts, plan.facts, plan.image_id)
+    preparation = preparation_for(opts, image.facts, image.image_id)
     if preparation is not None:
         files.append(ExportedFile("prepare/prepare.sh", preparation.script.encode()))
         files += [ExportedFile(f"prepare/{n}", d) for n, d in sorted(preparation.files.items())]
     files.append(
-        ExportedFile("Dockerfile", _dockerfile(opts, plan, preparation is not None).encode())
+        ExportedFile("Dockerfile", _dockerfile(opts, image, preparation is not None).encode())
     )
     budget = os.cpu_count() or 1
     for target in plan.targets:

@@ -15,10 +15,18 @@ __all__ = ["github_matrix", "merge_reports"]
 
 
 def github_matrix(plan: Plan) -> dict[str, list[dict[str, str]]]:
-    """``{"include": [...]}`` for ``strategy.matrix``: one entry per target, for ``--only``."""
+    """``{"include": [...]}`` for ``strategy.matrix``: one entry per target, for ``--only``,
+    with the image it builds in and its platform (a job per architecture can pick a runner)."""
     return {
         "include": [
-            {"only": t.identifier, "python": t.version, "image": plan.image} for t in plan.targets
+            {
+                "only": t.identifier,
+                "python": t.version,
+                "image": plan.image_for(t).image,
+                "platform": t.platform,
+                "arch": t.arch,
+            }
+            for t in plan.targets
         ]
     }
 
@@ -43,7 +51,15 @@ def merge_reports(reports: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, A
                 )
             seen[ident] = path
             targets.append(dict(target, report=str(path)))
-    images = sorted({str(data.get("image")) for _, data in reports})
+    images = sorted(
+        {
+            str(image)
+            for _, data in reports
+            for image in (
+                data["image"] if isinstance(data.get("image"), list) else [data.get("image")]
+            )
+        }
+    )
     return {
         "format": REPORT_FORMAT,
         "manywheel": __version__,

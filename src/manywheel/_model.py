@@ -9,15 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ImageFacts", "Plan", "Rejected", "RunResult", "Target", "TargetResult"]
+__all__ = ["BuildImage", "ImageFacts", "Plan", "Rejected", "RunResult", "Target", "TargetResult"]
 
 
 @dataclass(frozen=True)
 class Target:
-    identifier: str  # e.g. cp313-manylinux_x86_64
+    identifier: str  # e.g. cp313-manylinux_x86_64 (cp313-manylinux_2_28_x86_64 when needed)
     version: str  # e.g. 3.13.1
     free_threaded: bool
     python: str  # interpreter path in the image
+    platform: str = "manylinux_x86_64"  # libc_arch, as the image says (uname -m in it)
+    image: str = ""  # the image it builds in (see Plan.image_for)
+
+    @property
+    def libc(self) -> str:
+        return self.platform.split("_", 1)[0]
+
+    @property
+    def arch(self) -> str:
+        return self.platform.split("_", 1)[1] if "_" in self.platform else self.platform
 
     @property
     def minor(self) -> str:
@@ -39,11 +49,36 @@ class ImageFacts:
 
 
 @dataclass(frozen=True)
-class Plan:
-    image: str
+class BuildImage:
+    """One image of a run, inspected: a target builds in the one its ``image`` names."""
+
+    image: str  # the reference
     image_id: str
     facts: ImageFacts
+    arch: str | None = None  # containers run with this architecture's platform; None: its own
+    key: str = "image"  # the option that named it
+    policy: str | None = None  # manylinux_2_28, when the configuration named it so
+
+    @property
+    def platform(self) -> str:
+        return self.facts.platform
+
+
+@dataclass(frozen=True)
+class Plan:
+    images: tuple[BuildImage, ...]
     targets: tuple[Target, ...]
+
+    def image_for(self, target: Target) -> BuildImage:
+        for image in self.images:
+            if image.image == target.image and image.platform == target.platform:
+                return image
+        if len(self.images) == 1:
+            return self.images[0]
+        raise LookupError(f"no image for {target.identifier}")
+
+    def targets_of(self, image: BuildImage) -> tuple[Target, ...]:
+        return tuple(t for t in self.targets if self.image_for(t) is image)
 
 
 @dataclass(frozen=True)

@@ -37,15 +37,12 @@ def _fits_target(tag: Tag, target: Target, repaired: bool) -> bool:
         )
         or (tag.abi == "none" and tag.interpreter in ("py3", py))
     )
-    arch = target.identifier.split("_", 1)[1] if "_" in target.identifier else ""
     if tag.platform == "any":
         plat_ok = True
-    elif repaired:
-        plat_ok = tag.platform.startswith(("manylinux", "musllinux")) and tag.platform.endswith(
-            arch
-        )
-    else:
-        plat_ok = tag.platform.endswith(arch)
+    elif repaired:  # the target's libc and architecture: manylinux_2_28_aarch64 for aarch64
+        plat_ok = tag.platform.startswith(target.libc) and tag.platform.endswith("_" + target.arch)
+    else:  # linux_aarch64, or a build that tags its wheels itself
+        plat_ok = tag.platform.endswith("_" + target.arch)
     return abi_ok and plat_ok
 
 

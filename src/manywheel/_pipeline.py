@@ -54,6 +54,7 @@ class TargetJob:
     cancelled: threading.Event
     emitter: Emitter
     venv_cache: Path | None = None  # the cached venv tarball to restore, or to save after the build
+    arch: str | None = None  # containers run as this architecture (None: the image's own)
 
     def step(self, name: str, message: str) -> None:
         self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))
@@ -126,7 +127,11 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     dest.mkdir(parents=True, exist_ok=True)
     job.step("start", "starting container")
     with engine.container(
-        job.build_image, job.container_name, labels=job.labels, extra_args=job.create_args
+        job.build_image,
+        job.container_name,
+        labels=job.labels,
+        extra_args=job.create_args,
+        arch=job.arch,
     ) as ctr:
         if job.cancelled.is_set():  # interrupted while the container was starting
             return False
@@ -216,7 +221,11 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     has_ca = job.options.ca_bundle is not None
     job.step("test", "testing in a pristine container")
     with job.engine.container(
-        job.test_image, job.container_name + "-test", labels=job.labels, extra_args=job.create_args
+        job.test_image,
+        job.container_name + "-test",
+        labels=job.labels,
+        extra_args=job.create_args,
+        arch=job.arch,
     ) as ctr:
         layout = job.engine.layout(ctr)
         script, files = testing_script(

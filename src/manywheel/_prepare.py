@@ -191,6 +191,7 @@ def preparation_for(options: Options, facts: ImageFacts, base_id: str) -> Prepar
             {
                 "format": PREPARE_FORMAT,
                 "base": base_id,
+                "platform": facts.platform,  # a prepared image serves one architecture
                 "script": script,
                 "labels": sorted(options.labels),
             },
@@ -212,8 +213,10 @@ def prepare_environment(
     run_labels: dict[str, str],
     log_path: Path,
     emitter: Emitter,
+    arch: str | None = None,
 ) -> str:
-    """Run the preparation in a container and commit it; reuse the committed image if present."""
+    """Run the preparation in a container (as ``arch``) and commit it; reuse the committed
+    image if present."""
     tag = preparation.tag
     if options.cache_prepared and engine.image_id(tag):
         emitter.info(f"prepared environment {tag} is up to date (setup skipped)")
@@ -221,8 +224,8 @@ def prepare_environment(
     # The cache folder's id labels the image, so that its `cache clean` removes it (whichever
     # cache commits a tag last owns it; the tag is the same for every cache).
     cache = open_cache_root(options.cache_dir, project_dir=options.project_dir)
-    emitter.emit("step", "preparing the build environment", data=Step("prepare"))
-    with engine.container(base_image, container_name, labels=run_labels) as ctr:
+    emitter.emit("step", f"preparing the build environment ({base_image})", data=Step("prepare"))
+    with engine.container(base_image, container_name, labels=run_labels, arch=arch) as ctr:
         copy_in(engine, ctr, IN, files=preparation.files)
         result = engine.run_script(ctr, preparation.script, timeout=6 * 3600)
         masked = mask(result.stdout + result.stderr, options.secret_values())

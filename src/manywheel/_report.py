@@ -44,6 +44,8 @@ def _target(result: TargetResult) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "identifier": result.target.identifier,
         "python": result.target.version,
+        "platform": result.target.platform,
+        "image": result.target.image or None,
         "status": result.status,
         "seconds": result.seconds,
         "steps": result.steps,
@@ -66,12 +68,18 @@ def _target(result: TargetResult) -> dict[str, Any]:
 
 
 def report_data(result: RunResult) -> dict[str, Any]:
+    images = [
+        {"image": im.image, "image_id": im.image_id, "platform": im.platform, "key": im.key}
+        for im in result.plan.images
+    ]
     return {
         "format": REPORT_FORMAT,
         "manywheel": __version__,
         "run_id": result.run_id,
-        "image": result.plan.image,
-        "image_id": result.plan.image_id,
+        # one image: its reference and id, as before the matrix; several: lists
+        "image": images[0]["image"] if len(images) == 1 else [i["image"] for i in images],
+        "image_id": images[0]["image_id"] if len(images) == 1 else None,
+        "images": images,
         "output_dir": str(result.output_dir) if result.output_dir else None,
         "seconds": result.seconds,
         "ok": result.ok,

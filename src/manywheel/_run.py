@@ -11,13 +11,16 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
+from ._arch import runs_natively
 from ._cache import open_cache_root
+from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
 from ._engines.choice import pick_backend
+from ._engines.emulation import EMULATION_TIP, emulation_problem
 from ._engines.host import (
     HOST_IMAGE,
     HostBackend,
@@ -29,7 +32,7 @@ from ._engines.host import (
 )
 from ._engines.process import ProcessRegistry
 from ._engines.protocol import Backend, ContainerEngine
-from ._errors import ConfigError, EngineError
+from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import BuildStarted, Emitter, Listener, Summary, TargetDone
 from ._layout import CONTAINER
 from ._leftovers import (
@@ -45,11 +48,12 @@ from ._leftovers import (
 from ._lock import output_lock
 from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
-from ._model import Plan, RunResult, Target, TargetResult
+from ._model import BuildImage, Plan, RunResult, Target, TargetResult
 from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target
-from ._plan import discover, select_targets
+from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
+from ._schedule import longest_first, previous_durations
 from ._scripts.build import venv_recipe
 from ._venvcache import project_namespace, venv_key, venv_path
 
@@ -184,25 +188,70 @@ def _shielded(emitter: Emitter) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _ensure_image(run: _Run, engine: ContainerEngine) -> tuple[str, str]:
-    image, policy = run.options.image, run.options.pull
+def _ensure_image(run: _Run, engine: ContainerEngine, spec: ImageSpec) -> str:
+    """The id of the image ``spec`` names, pulled first if the ``pull`` policy says so."""
+    image, policy = spec.image, run.options.pull
     image_id = engine.image_id(image) if policy != "always" else None
     if image_id is None and policy != "never":
         run.emitter.info(f"pulling {image}")
         try:
-            engine.pull(image)
+            engine.pull(image, arch=spec.arch)
         except EngineError as e:
             raise EngineError(
-                f"image {image} is not available: {e.message}",
+                f"image {image} ('{spec.key}') is not available: {e.message}",
                 tip="check the image name and your registry access, or build/load it locally",
             ) from None
         image_id = engine.image_id(image)
     if image_id is None:
         raise EngineError(
-            f"image {image} is not present in {engine.name} and pull is 'never'",
+            f"image {image} ('{spec.key}') is not present in {engine.name} and pull is 'never'",
             tip=f"load it first ({engine.name} pull/load) or allow pulling (--pull missing)",
         )
-    return image, image_id
+    return image_id
+
+
+def _wanted_specs(options: Options) -> list[ImageSpec]:
+    """The images whose platform ``build``/``skip``/``python`` can select anything from."""
+    specs = options.image_specs()
+    wanted = [
+        s
+        for s in specs
+        if s.platform is None
+        or platform_wanted(options, s.platform)
+        or (s.policy is not None and platform_wanted(options, f"{s.policy}_{s.arch}"))
+    ]
+    if not wanted:
+        raise NothingToBuildError(
+            "no target selected: 'build', 'skip' and 'python' exclude every platform of the "
+            "matrix (" + ", ".join(s.platform or s.image for s in specs) + ")",
+            tip="check 'archs', 'libc', 'build' and 'skip'",
+        )
+    return wanted
+
+
+def check_emulation(specs: list[ImageSpec]) -> None:
+    """Fail early, with the fix, when a foreign architecture cannot run here."""
+    for spec in specs:
+        problem = None if spec.arch is None else emulation_problem(spec.arch)
+        if problem is not None:
+            raise EngineError(f"'{spec.key}': {problem}", tip=EMULATION_TIP)
+
+
+def _inspect(run: _Run, engine: ContainerEngine, specs: list[ImageSpec]) -> list[BuildImage]:
+    """Pull (one at a time) and discover (in parallel) every image of the run."""
+    ids = [_ensure_image(run, engine, spec) for spec in specs]
+
+    def one(i: int) -> BuildImage:
+        spec = specs[i]
+        name = run.name(f"discover-{i}" if len(specs) > 1 else "discover")
+        facts = discover(engine, spec.image, ids[i], name, run.labels, arch=spec.arch)
+        check_platform(spec, facts)
+        return BuildImage(spec.image, ids[i], facts, spec.arch, spec.key, spec.policy)
+
+    if len(specs) == 1:
+        return [one(0)]
+    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
+        return list(pool.map(one, range(len(specs))))
 
 
 def _make_plan(run: _Run) -> Plan:
@@ -211,16 +260,22 @@ def _make_plan(run: _Run) -> Plan:
     images = engine.container_engine()
     if images is None:
         facts = discover_host(engine, run.name("discover"))
-        image, image_id = HOST_IMAGE, host_id(facts)
+        found = [BuildImage(HOST_IMAGE, host_id(facts), facts)]
         if run.options.test_command:
             run.emitter.warning(
                 "host mode: tests run in a fresh venv on this machine, not in a pristine container"
             )
     else:
-        image, image_id = _ensure_image(run, images)
-        facts = discover(engine, image, image_id, run.name("discover"), run.labels)
-    targets = select_targets(run.options, project, facts, image, run.emitter)
-    return Plan(image, image_id, facts, targets)
+        specs = _wanted_specs(run.options)
+        check_emulation(specs)
+        found = _inspect(run, images, specs)
+    targets = select_targets(run.options, project, tuple(found), run.emitter)
+    kept = tuple(
+        im
+        for im in found
+        if any(t.image == im.image and t.platform == im.platform for t in targets)
+    )
+    return Plan(kept, targets)
 
 
 @contextlib.contextmanager
@@ -240,11 +295,27 @@ def plan(options: Options, listener: Listener | None = None) -> Plan:
         return _make_plan(run)
 
 
+@dataclass
+class _Environment:
+    """One image of the run made ready: the preparation it needs, the key that names its
+    contents (for fingerprints and venv caches), and the image its targets build in."""
+
+    image: BuildImage
+    preparation: Preparation | None
+    key: str
+    build_image: str = ""  # the base image, or the prepared one, once _environment ran
+
+
 def _run_targets(
-    run: _Run, plan_: Plan, image: str, staging: Path, venvs: dict[str, Path]
+    run: _Run,
+    targets: list[Target],
+    envs: dict[str, _Environment],
+    staging: Path,
+    venvs: dict[str, Path],
 ) -> list[TargetResult]:
+    """Build ``targets`` (started in this order) in parallel; ``envs``: by identifier."""
     options, engine = run.options, run.require_engine()
-    jobs = options.effective_jobs(len(plan_.targets))
+    jobs = options.effective_jobs(len(targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
     create_args = run.create_args()
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
@@ -255,21 +326,22 @@ def _run_targets(
                     engine=engine,
                     options=options,
                     target=target,
-                    build_image=image,
-                    test_image=plan_.image,
+                    build_image=envs[target.identifier].build_image,
+                    test_image=envs[target.identifier].image.image,
                     container_name=run.name(target.identifier),
                     labels=run.labels,
                     staging=staging,
                     log_path=run.log_dir / f"{target.identifier}.log",
                     core_budget=budget,
-                    shell=plan_.facts.shell,
+                    shell=envs[target.identifier].image.facts.shell,
                     create_args=create_args,
                     cancelled=run.cancelled,
                     emitter=run.emitter,
                     venv_cache=venvs.get(target.identifier),
+                    arch=envs[target.identifier].image.arch,
                 ),
             )
-            for target in plan_.targets
+            for target in targets
         ]
         try:
             pending = set(futures)
@@ -321,43 +393,62 @@ def _skip_up_to_date(
     return fresh, todo
 
 
-def _environment(run: _Run, plan_: Plan, preparation: Preparation | None) -> str:
-    """The image the targets build in: the base image, or the prepared one (made if needed)."""
+def _environments(run: _Run, plan_: Plan) -> dict[BuildImage, _Environment]:
+    """Each image's preparation (none in host mode) and content key."""
+    found: dict[BuildImage, _Environment] = {}
+    for im in plan_.images:
+        prep = (
+            None
+            if run.container_engine() is None
+            else preparation_for(run.options, im.facts, im.image_id)
+        )
+        found[im] = _Environment(im, prep, prep.key if prep is not None else im.image_id, im.image)
+    return found
+
+
+def _prepare(run: _Run, env: _Environment, index: int) -> None:
+    """Make the image the environment's targets build in: the prepared one, if it needs one."""
     engine = run.container_engine()
-    if preparation is None or engine is None:
-        return plan_.image
-    return prepare_environment(
+    if env.preparation is None or engine is None:
+        return
+    suffix = "" if index == 0 else f"-{index}"
+    env.build_image = prepare_environment(
         engine,
         run.options,
-        preparation,
-        plan_.image,
-        container_name=run.name("prepare"),
+        env.preparation,
+        env.image.image,
+        container_name=run.name("prepare" + suffix),
         run_labels=run.labels,
-        log_path=run.log_dir / "prepare.log",
+        log_path=run.log_dir / f"prepare{suffix}.log",
         emitter=run.emitter,
+        arch=env.image.arch,
     )
 
 
-def _venv_caches(run: _Run, targets: list[Target], env_key: str) -> dict[str, Path]:
+def _venv_caches(
+    run: _Run, targets: list[Target], envs: dict[str, _Environment]
+) -> dict[str, Path]:
     """Where each target's build venv is cached (none in host mode: its paths differ per run)."""
     if not run.options.cache_venv or run.container_engine() is None:
         return {}
     root = run.cache_root()
     recipe = venv_recipe(run.options)
     return {
-        t.identifier: venv_path(root, run.namespace(), venv_key(run.options, t, env_key, recipe))
+        t.identifier: venv_path(
+            root, run.namespace(), venv_key(run.options, t, envs[t.identifier].key, recipe)
+        )
         for t in targets
     }
 
 
 def _build_and_publish(
-    run: _Run, plan_: Plan, targets: list[Target], image: str, venvs: dict[str, Path]
+    run: _Run, targets: list[Target], envs: dict[str, _Environment], venvs: dict[str, Path]
 ) -> tuple[list[TargetResult], list[Path]]:
     """Build ``targets``, check their wheels, move the good ones into the output folder."""
     options = run.options
     staging = staging_dir(run.log_dir)
     try:
-        results = _run_targets(run, replace(plan_, targets=tuple(targets)), image, staging, venvs)
+        results = _run_targets(run, targets, envs, staging, venvs)
         good = [r for r in results if r.status == "built"]
         kept = run.log_dir / "kept-wheels"  # not swept by later runs, unlike staging/
         try:
@@ -396,19 +487,17 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             raise ConfigError("output-dir must not be the project folder itself")
         plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
         check_writable(options.output_dir)
+        history = previous_durations(run.log_dir.parent)  # before `latest` points at this run
         run.log_dir.mkdir(parents=True, exist_ok=True)
         (run.log_dir / OWNER_FILE).write_text(this_process().token() + "\n")
         latest_link(run.log_dir.parent, run.run_id)
         _remove_leftovers(run)
-        preparation = (
-            None
-            if run.container_engine() is None
-            else preparation_for(options, plan_.facts, plan_.image_id)
-        )
-        env_key = preparation.key if preparation is not None else plan_.image_id
+        by_image = _environments(run, plan_)
+        envs = {t.identifier: by_image[plan_.image_for(t)] for t in plan_.targets}
         sources = source_digest(options)
         fingerprints = {
-            t.identifier: fingerprint(options, t, env_key, sources) for t in plan_.targets
+            t.identifier: fingerprint(options, t, envs[t.identifier].key, sources)
+            for t in plan_.targets
         }
         manifest = Manifest(options.output_dir)
         if manifest.problem is not None:
@@ -416,13 +505,16 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         fresh, todo = _skip_up_to_date(run, plan_.targets, fingerprints, manifest)
         result = RunResult(run.run_id, plan_, output_dir=options.output_dir, log_dir=run.log_dir)
         if todo:
+            todo = longest_first(todo, history, lambda t: not runs_natively(t.arch))
             run.emitter.info(
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),
             )
-            image = _environment(run, plan_, preparation)
-            venvs = _venv_caches(run, todo, env_key)
-            built, result.published = _build_and_publish(run, plan_, todo, image, venvs)
+            needed = {id(envs[t.identifier]): envs[t.identifier] for t in todo}
+            for index, env in enumerate(needed.values()):
+                _prepare(run, env, index)
+            venvs = _venv_caches(run, todo, envs)
+            built, result.published = _build_and_publish(run, todo, envs, venvs)
             for r in built:
                 if r.status == "built":
                     manifest.record(

@@ -116,7 +116,13 @@ class CannedEngine(Engine):
 
     @contextlib.contextmanager
     def container(
-        self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
+        self,
+        image: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        extra_args: Sequence[str] = (),
+        arch: str | None = None,
     ) -> Iterator[str]:
         self.containers_made.append(f"{image} as {name}")
         yield name

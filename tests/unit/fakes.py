@@ -77,6 +77,7 @@ class FakeContainer:
     image: str
     labels: dict[str, str]
     extra_args: tuple[str, ...]
+    arch: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     procs: list[FakeProc] = field(default_factory=list)
     removed: bool = False
@@ -227,9 +228,15 @@ class FakeEngine:
 
     @contextlib.contextmanager
     def container(
-        self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
+        self,
+        image: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        extra_args: Sequence[str] = (),
+        arch: str | None = None,
     ) -> Iterator[str]:
-        ctr = FakeContainer(name, image, dict(labels), tuple(extra_args))
+        ctr = FakeContainer(name, image, dict(labels), tuple(extra_args), arch)
         with self._lock:
             assert name not in self.live, f"container {name} already exists"
             self.made.append(ctr)
@@ -312,7 +319,7 @@ class FakeEngine:
     def image_env(self, ref: str) -> dict[str, str]:
         return {}
 
-    def pull(self, ref: str) -> None:
+    def pull(self, ref: str, *, arch: str | None = None) -> None:
         self.pulled.append(ref)
         self.images_present.add(ref)
 

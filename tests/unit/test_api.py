@@ -21,9 +21,13 @@ TARGETS = (
     manywheel.Target(B, "3.14.0", False, "/opt/python/cp314-cp314/bin/python"),
 )
 PLAN = manywheel.Plan(
-    "img:1",
-    "sha256:1",
-    manywheel.ImageFacts("manylinux_x86_64", "", "dnf", "bash", TARGETS),
+    (
+        manywheel.BuildImage(
+            "img:1",
+            "sha256:1",
+            manywheel.ImageFacts("manylinux_x86_64", "", "dnf", "bash", TARGETS),
+        ),
+    ),
     TARGETS,
 )
 

@@ -9,7 +9,7 @@ import tomllib
 from manywheel import load_options
 from manywheel._cli import main as cli
 from manywheel._cli.main import _cli_values, main, make_parser
-from manywheel._model import ImageFacts, Plan, Target
+from manywheel._model import BuildImage, ImageFacts, Plan, Target
 from tests.conftest import PACKAGES
 
 
@@ -90,8 +90,12 @@ def test_init_from_cibuildwheel_writes_equivalent_table(
     project = tmp_path / "cibw-project"
     shutil.copytree(PACKAGES / "cibw-project", project)
     assert main(["init", "--from-cibuildwheel", str(project)]) == 0
-    assert "not carried over: archs" in capsys.readouterr().err
+    assert "not carried over: macos" in capsys.readouterr().err
     table = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["manywheel"]
+    assert table["archs"] == ["auto64"]  # cibuildwheel's archs, libcs and default images
+    assert table["libc"] == ["manylinux", "musllinux"]
+    assert table["manylinux-x86_64-image"] == "manylinux_2_28"
+    assert table["musllinux-x86_64-image"] == "musllinux_1_2"
     assert table["setup-script"] == "echo 'before-all ran' > /opt/mw-before-all"
     assert table["test-command"] == "pytest {project}/tests -q"
     assert table["environment"] == {"CFLAGS": "-DMW_GREETING=from-cibw"}
@@ -170,7 +174,9 @@ def test_plan_never_prints_a_secret(
     monkeypatch.setenv("MY_SECRET", "host-5678efgh")
     target = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/bin/python")
     facts = ImageFacts("manylinux_x86_64", "", None, "bash", (target,))
-    monkeypatch.setattr(cli, "plan", lambda *a: Plan("img:1", "sha256:1", facts, (target,)))
+    monkeypatch.setattr(
+        cli, "plan", lambda *a: Plan((BuildImage("img:1", "sha256:1", facts),), (target,))
+    )
     assert main(["plan", str(tmp_path), "--format", fmt]) == 0
     out = capsys.readouterr().out
     assert "cp313-manylinux_x86_64" in out

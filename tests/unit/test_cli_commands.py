@@ -20,7 +20,7 @@ from manywheel._cli.render import PlainRenderer
 from manywheel._engines.host import HOST_IMAGE
 from manywheel._events import Listener
 from manywheel._leftovers import OWNER_LABEL, this_process
-from manywheel._model import ImageFacts, Plan, RunResult, Target, TargetResult
+from manywheel._model import BuildImage, ImageFacts, Plan, RunResult, Target, TargetResult
 from manywheel._report import load_report
 from tests.unit.fake_exec import CannedEngine
 from tests.unit.test_leftovers import dead_owner
@@ -47,7 +47,7 @@ def fake_plan(
 
     def plan(options: Options, listener: Listener) -> Plan:
         seen.append(options)
-        return Plan(image, "sha256:" + "ab" * 32, FACTS, targets)
+        return Plan((BuildImage(image, "sha256:" + "ab" * 32, FACTS),), targets)
 
     monkeypatch.setattr(cli, "plan", plan)
     return seen
@@ -63,9 +63,23 @@ def test_plan_formats(
         "image": "img:1",
         "image_id": "sha256:" + "ab" * 32,
         "platform": "manylinux_x86_64",
+        "images": [
+            {
+                "image": "img:1",
+                "image_id": "sha256:" + "ab" * 32,
+                "platform": "manylinux_x86_64",
+                "key": "image",
+            }
+        ],
         "targets": [
-            {"identifier": T1.identifier, "version": "3.13.9", "python": T1.python},
-            {"identifier": T2.identifier, "version": "3.14.1", "python": T2.python},
+            {
+                "identifier": t.identifier,
+                "version": t.version,
+                "python": t.python,
+                "platform": "manylinux_x86_64",
+                "image": "img:1",
+            }
+            for t in (T1, T2)
         ],
     }
     assert main(["plan", str(folder), "--format", "github-matrix"]) == 0
@@ -211,7 +225,7 @@ def run_result(tmp_path: Path, status: str) -> RunResult:
                           error=None if status == "built" else "build step failed (exit 33)")  # fmt: skip
     return RunResult(
         "run-1",
-        Plan("img:1", "sha256:1", FACTS, (T1,)),
+        Plan((BuildImage("img:1", "sha256:1", FACTS),), (T1,)),
         [result],
         published=[wheel] if status == "built" else [],
         output_dir=tmp_path / "dist",

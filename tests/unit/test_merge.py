@@ -8,7 +8,7 @@ import pytest
 
 from manywheel._errors import ConfigError
 from manywheel._merge import github_matrix, merge_reports
-from manywheel._model import ImageFacts, Plan, Target
+from manywheel._model import BuildImage, ImageFacts, Plan, Target
 
 T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")
 T2 = Target("cp314-manylinux_x86_64", "3.14.1", False, "/opt/python/cp314-cp314/bin/python")
@@ -16,11 +16,23 @@ T2 = Target("cp314-manylinux_x86_64", "3.14.1", False, "/opt/python/cp314-cp314/
 
 def test_github_matrix_one_entry_per_target() -> None:
     facts = ImageFacts("manylinux_x86_64", "", "dnf", "bash", (T1, T2))
-    plan = Plan("img:1", "sha256:x", facts, (T1, T2))
+    plan = Plan((BuildImage("img:1", "sha256:x", facts),), (T1, T2))
     assert github_matrix(plan) == {
         "include": [
-            {"only": T1.identifier, "python": "3.13.9", "image": "img:1"},
-            {"only": T2.identifier, "python": "3.14.1", "image": "img:1"},
+            {
+                "only": T1.identifier,
+                "python": "3.13.9",
+                "image": "img:1",
+                "platform": "manylinux_x86_64",
+                "arch": "x86_64",
+            },
+            {
+                "only": T2.identifier,
+                "python": "3.14.1",
+                "image": "img:1",
+                "platform": "manylinux_x86_64",
+                "arch": "x86_64",
+            },
         ]
     }
 

@@ -328,8 +328,11 @@ def test_a_target_cancelled_while_its_container_starts_builds_nothing(
             *,
             labels: Mapping[str, str],
             extra_args: Sequence[str] = (),
+            arch: str | None = None,
         ) -> Iterator[str]:
-            with super().container(image, name, labels=labels, extra_args=extra_args) as ctr:
+            with super().container(
+                image, name, labels=labels, extra_args=extra_args, arch=arch
+            ) as ctr:
                 cancelled.set()  # Ctrl-C came while the engine was starting it
                 yield ctr
 

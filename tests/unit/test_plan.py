@@ -9,6 +9,7 @@ from manywheel import ConfigError, EngineError, NothingToBuildError, Options
 from manywheel import _plan as plan_module
 from manywheel._config.project import Project
 from manywheel._events import Emitter, Event
+from manywheel._model import BuildImage
 from manywheel._plan import DISCOVER_SCRIPT, discover, parse_facts, select_targets
 from tests.unit.fake_exec import CannedEngine
 
@@ -32,7 +33,10 @@ def facts():  # type: ignore[no-untyped-def]
 def select(options: Options, requires: str | None = None, events: list[Event] | None = None):  # type: ignore[no-untyped-def]
     project = Project(Path("/p"), "p", SpecifierSet(requires) if requires else None)
     emitter = Emitter(events.append if events is not None else None)
-    return [t.identifier for t in select_targets(options, project, facts(), "img", emitter)]
+    return [
+        t.identifier
+        for t in select_targets(options, project, (BuildImage("img", "id", facts()),), emitter)
+    ]
 
 
 def test_parse_facts() -> None:
@@ -130,7 +134,9 @@ def test_an_image_without_cpython() -> None:
     empty = parse_facts("platform manylinux_x86_64\n")
     project = Project(Path("/p"), "p", None)
     with pytest.raises(NothingToBuildError, match="image img:1 has no CPython"):
-        select_targets(Options(Path("/p")), project, empty, "img:1", Emitter(None))
+        select_targets(
+            Options(Path("/p")), project, (BuildImage("img:1", "id", empty),), Emitter(None)
+        )
     # (A machine without CPython is refused by discover_host: tests/unit/test_container_cli.py.)
 
 

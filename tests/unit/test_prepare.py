@@ -170,7 +170,7 @@ def test_preparing_runs_the_script_masks_the_log_and_commits(tmp_path: Path) -> 
         CACHE_LABEL: str(cache_id),
     }
     assert [(e.kind, e.message) for e in events] == [
-        ("step", "preparing the build environment"),
+        ("step", "preparing the build environment (base:1)"),
         ("info", f"prepared environment saved as {p.tag}"),
     ]
 

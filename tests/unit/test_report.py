@@ -11,7 +11,7 @@ import pytest
 
 from manywheel._cli.main import main
 from manywheel._cli.render import format_size, report_table, summary_lines, summary_row
-from manywheel._model import ImageFacts, Plan, RunResult, Target, TargetResult
+from manywheel._model import BuildImage, ImageFacts, Plan, RunResult, Target, TargetResult
 from manywheel._report import (
     REPORT_FORMAT,
     grafted_libraries,
@@ -54,7 +54,7 @@ def run_result(tmp_path: Path) -> RunResult:
     ]  # fmt: skip
     return RunResult(
         "20260101-000000-abcdef",
-        Plan("img:1", "sha256:" + "1" * 64, facts, (T1, T2, T3)),
+        Plan((BuildImage("img:1", "sha256:" + "1" * 64, facts),), (T1, T2, T3)),
         results,
         published=[wheel],
         output_dir=tmp_path / "dist",
@@ -158,7 +158,9 @@ def test_summary_counts_up_to_date_targets(tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path / "dist")
     result = RunResult(
         "r",
-        Plan("img", "id", ImageFacts("manylinux_x86_64", "", None, "sh", (T1,)), (T1,)),
+        Plan(
+            (BuildImage("img", "id", ImageFacts("manylinux_x86_64", "", None, "sh", (T1,))),), (T1,)
+        ),
         [TargetResult(T1, "up-to-date", [wheel])],
         output_dir=tmp_path / "dist",
     )

@@ -12,7 +12,7 @@ from manywheel._config.requirements import requirement_files
 from manywheel._errors import ConfigError
 from manywheel._export import export_docker
 from manywheel._manifest import fingerprint
-from manywheel._model import ImageFacts, Plan, Target
+from manywheel._model import BuildImage, ImageFacts, Plan, Target
 from manywheel._scripts.build import build_script, venv_recipe
 from manywheel._venvcache import venv_key
 
@@ -122,7 +122,7 @@ def test_included_files_go_into_the_container_and_their_content_into_the_keys(
     assert fingerprint(opts, TARGET, "env", "src") != fp
     # The export sends the same files along with each target's script.
     facts = ImageFacts("manylinux_x86_64", "", "apt-get", "bash", (TARGET,))
-    exported = export_docker(opts, Plan("img:1", "sha256:x", facts, (TARGET,)))
+    exported = export_docker(opts, Plan((BuildImage("img:1", "sha256:x", facts),), (TARGET,)))
     inbox = f"targets/{TARGET.identifier}/manywheel/in/"
     sent = {f.path[len(inbox) :]: f.data for f in exported if f.path.startswith(inbox)}
     assert requirement_files(top).inbox.items() <= sent.items()

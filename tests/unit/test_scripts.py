@@ -14,7 +14,7 @@ from manywheel._errors import ConfigError
 from manywheel._events import Emitter, Event
 from manywheel._export import export_docker, write_export
 from manywheel._logs import TargetLog
-from manywheel._model import ImageFacts, Plan, Target, TargetResult
+from manywheel._model import BuildImage, ImageFacts, Plan, Target, TargetResult
 from manywheel._prepare import _mirror_lines, preparation_for
 from manywheel._scripts.build import (
     _environment_lines,
@@ -226,7 +226,7 @@ def test_venv_has_pip_unless_uv_installs_and_no_user_script_runs(tmp_path: Path)
 
 def _exported_listing(project: Path, options: Options) -> set[str]:
     """The files the exported script copies, run with real bash and tar (no engine needed)."""
-    files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+    files = export_docker(options, Plan((BuildImage("img:1", "sha256:x", FACTS),), (TARGET,)))
     text = next(f.data.decode() for f in files if f.path == "build-wheels.sh")
     start = text.index("excludes=(")
     block = text[start : text.index("\ndone\n", start) + len("\ndone\n")]
@@ -320,7 +320,8 @@ def test_export_never_writes_a_secret(tmp_path: Path) -> None:
         secret_environment=("MY_SECRET",),
     )  # fmt: skip
     files = {
-        f.path: f.data.decode() for f in export_docker(opts, Plan("img:1", "x", FACTS, (TARGET,)))
+        f.path: f.data.decode()
+        for f in export_docker(opts, Plan((BuildImage("img:1", "x", FACTS),), (TARGET,)))
     }
     for path, data in files.items():
         for secret in ("tok-1234abcd", "cat /project/pw", "API_TOKEN=", "DB_PASSWORD="):
@@ -339,7 +340,7 @@ def test_export_never_writes_a_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="secret variable would be written into"):
         export_docker(
             replace(opts, build_command="make TOKEN=tok-1234abcd"),
-            Plan("img:1", "x", FACTS, (TARGET,)),
+            Plan((BuildImage("img:1", "x", FACTS),), (TARGET,)),
         )
 
 
@@ -356,7 +357,7 @@ def test_export_keeps_git_for_a_project_versioned_from_it(tmp_path: Path) -> Non
 def test_exported_labels_cannot_inject_dockerfile_lines(tmp_path: Path) -> None:
     labels = (("maintainer", "me\nRUN touch /pwned"), ('k"\\ey', "$HOME 'x' \\n"))
     options = Options(tmp_path, labels=labels)
-    files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+    files = export_docker(options, Plan((BuildImage("img:1", "sha256:x", FACTS),), (TARGET,)))
     text = next(f.data.decode() for f in files if f.path == "Dockerfile")
     assert not [line for line in text.splitlines() if line.startswith("RUN touch")]
     label_lines = [line for line in text.splitlines() if line.startswith("LABEL ")]
@@ -372,7 +373,7 @@ def test_exported_script_quotes_the_paths_it_is_written_with(tmp_path: Path) -> 
     project = tmp_path / "pro ject $(touch pwned)"
     for output in (project / "wheel house", tmp_path / "out's"):
         options = Options(project, output_dir=output)
-        files = export_docker(options, Plan("img:1", "sha256:x", FACTS, (TARGET,)))
+        files = export_docker(options, Plan((BuildImage("img:1", "sha256:x", FACTS),), (TARGET,)))
         folder = tmp_path / "export `x`"
         write_export(files, folder, project)
         (project).mkdir(exist_ok=True)

@@ -31,7 +31,7 @@ import pytest
 from manywheel import Options
 from manywheel._export import export_docker, write_export
 from manywheel._layout import CONTAINER
-from manywheel._model import ImageFacts, Plan, Target
+from manywheel._model import BuildImage, ImageFacts, Plan, Target
 from manywheel._plan import DISCOVER_SCRIPT
 from manywheel._prepare import preparation_for
 from manywheel._scripts.build import VenvCache, build_script
@@ -159,7 +159,7 @@ def generated_scripts(tmp: Path) -> list[Script]:
     )
     for name, opts in (("export", exported), ("export-plain", base)):
         folder = tmp / name
-        files = export_docker(opts, Plan("img:1", "x", FACTS, (TARGET,)))
+        files = export_docker(opts, Plan((BuildImage("img:1", "x", FACTS),), (TARGET,)))
         write_export(files, folder, project)
         for f in files:
             if f.path.endswith(".sh") or f.path.endswith("/ninja"):

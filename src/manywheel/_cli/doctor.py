@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .._arch import native_arch, runs_natively
 from .._engines.container import QUICK_TIMEOUT, Engine
+from .._engines.emulation import BINFMT_DIR, EMULATION_TIP, emulation_problem
 from .._errors import EngineError
 from .._leftovers import reap_containers
 
@@ -198,10 +200,29 @@ def _check_engine(name: str, image: str) -> list[Check]:
     return checks
 
 
-def diagnose(engines: list[str], image: str, output_dir: Path) -> list[Check]:
+def _emulation(arch: str, binfmt_dir: Path) -> Check:
+    if runs_natively(arch):
+        return Check(MACHINE, f"arch {arch}", "ok", f"runs natively on this {native_arch()}")
+    problem = emulation_problem(arch, binfmt_dir=binfmt_dir)
+    if problem is not None:
+        return Check(MACHINE, f"arch {arch}", "fail", problem, EMULATION_TIP)
+    return Check(MACHINE, f"arch {arch}", "ok", "emulated by QEMU (binfmt_misc, F flag)")
+
+
+def diagnose(
+    engines: list[str],
+    image: str,
+    output_dir: Path,
+    archs: tuple[str, ...] = (),
+    *,
+    binfmt_dir: Path = BINFMT_DIR,
+) -> list[Check]:
+    """Every check for ``engines`` with ``image`` (a container of it must start), and for
+    building ``archs`` here (foreign ones need QEMU registered with the fix-binary flag)."""
     checks: list[Check] = []
     for name in engines:
         checks += _check_engine(name, image)
+    checks += [_emulation(arch, binfmt_dir) for arch in archs]
     parent = output_dir if output_dir.exists() else output_dir.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

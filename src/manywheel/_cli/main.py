@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .._arch import LIBCS, expand_archs, runs_natively
 from .._cache import (
     clean_downloads,
     clean_prepared,
@@ -21,9 +22,9 @@ from .._cache import (
     list_prepared,
     open_cache_root,
 )
-from .._config.cibuildwheel import to_toml, translate
+from .._config.cibuildwheel import Translation, to_toml, translate
 from .._config.options import Options, load_options, read_toml, write_atomically
-from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name
+from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name, image_key
 from .._engines.choice import container_engine_for, host_mode
 from .._engines.host import HOST_IMAGE
 from .._errors import ConfigError, EngineError, ManywheelError
@@ -281,6 +282,13 @@ def make_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--engine", choices=("auto", "docker", "podman", "host"), default=None)
     doctor.add_argument("--image", default=None, help="the image to check (default: the config's)")
+    doctor.add_argument(
+        "--archs",
+        action="append",
+        default=None,
+        metavar="ARCH",
+        help="architectures to check emulation for (default: the config's 'archs')",
+    )
     cache = sub.add_parser(
         "cache",
         help="list or remove prepared environments and downloads",
@@ -344,19 +352,37 @@ def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
         show(json.dumps(github_matrix(result)))
         return 0
     if fmt == "json":
-        data = {
-            "image": result.image,
-            "image_id": result.image_id,
-            "platform": result.facts.platform,
+        first = result.images[0]
+        data: dict[str, object] = {}
+        if len(result.images) == 1:  # as before the matrix
+            data = {"image": first.image, "image_id": first.image_id, "platform": first.platform}
+        data |= {
+            "images": [
+                {
+                    "image": im.image,
+                    "image_id": im.image_id,
+                    "platform": im.platform,
+                    "key": im.key,
+                }
+                for im in result.images
+            ],
             "targets": [
-                {"identifier": t.identifier, "version": t.version, "python": t.python}
+                {
+                    "identifier": t.identifier,
+                    "version": t.version,
+                    "python": t.python,
+                    "platform": t.platform,
+                    "image": result.image_for(t).image,
+                }
                 for t in result.targets
             ],
         }
         show(json.dumps(data, indent=2))
         return 0
-    show(f"image:    {result.image} ({result.image_id[:19]})")
-    show(f"platform: {result.facts.platform}")
+    for im in result.images:
+        emulated = "" if runs_natively(im.platform.split("_", 1)[1]) else ", emulated"
+        show(f"image:    {im.image} ({im.image_id[:19]})")
+        show(f"platform: {im.platform}{emulated}")
     show("targets:")
     for t in result.targets:
         show(f"  {t.identifier}  (Python {t.version}, {t.python})")
@@ -376,16 +402,23 @@ def _doctor(ns: argparse.Namespace) -> int:
         cli["engine"] = ns.engine
     if ns.image:
         cli["image"] = ns.image
+    if ns.archs:
+        cli["archs"] = " ".join(ns.archs)
+    archs: tuple[str, ...] = ()
     try:
         options = load_options(ns.project_dir, cli=cli)
         image, engine_choice, output_dir = options.image, options.engine, options.output_dir
+        specs = options.image_specs()
+        archs = tuple(dict.fromkeys(s.arch for s in specs if s.arch is not None))
+        if specs[0].key != "image" or len(specs) > 1:
+            image = specs[0].image  # the matrix's first image stands for the engine checks
     except ConfigError as e:  # doctor still checks the host when the config is broken
         print(f"config: FAIL  {e.message}")
         defaults = Options(Path(ns.project_dir))
         image, engine_choice = ns.image or defaults.image, ns.engine or defaults.engine
         output_dir = defaults.output_dir
     engines = ["docker", "podman"] if engine_choice == "auto" else [engine_choice]
-    checks = diagnose(engines, image, output_dir)
+    checks = diagnose(engines, image, output_dir, archs)
     for c in checks:
         print(f"{c.engine:7} {c.name:22} {c.status.upper():5} {c.detail}")
         if c.fix and c.status in ("fail", "warn"):
@@ -462,7 +495,7 @@ def _export(ns: argparse.Namespace, listener: Listener) -> int:
             tip="use --engine docker or podman (it resolves the targets in the image)",
         )
     resolved = plan(options, listener)
-    if resolved.image == HOST_IMAGE:  # auto fell back to host mode: no image to export
+    if resolved.images[0].image == HOST_IMAGE:  # auto fell back to host mode: no image to export
         raise EngineError(
             "export docker needs a working container engine to inspect the image",
             tip="start docker or podman (`manywheel doctor` shows what is wrong)",
@@ -501,6 +534,18 @@ def _listener(verbosity: int) -> Listener:
     return PlainRenderer(sys.stderr, verbosity)
 
 
+def _default_images(found: Translation) -> dict[str, str]:
+    """cibuildwheel's images for the platforms its `archs` give on this machine (written out:
+    manywheel's own defaults are newer policies)."""
+    words = found.values.get("archs") or ()
+    try:
+        archs = expand_archs(tuple(words.split() if isinstance(words, str) else words))
+    except ValueError:
+        return {}
+    keys = {image_key(libc, arch) for libc in LIBCS for arch in archs}
+    return {k: v for k, v in found.default_images.items() if k in keys}
+
+
 def _init(ns: argparse.Namespace) -> int:
     pyproject = Path(ns.project_dir) / "pyproject.toml"
     tool = read_toml(pyproject).get("tool", {}) if pyproject.is_file() else {}
@@ -513,7 +558,7 @@ def _init(ns: argparse.Namespace) -> int:
         if not isinstance(tool.get("cibuildwheel"), dict):
             raise ConfigError(f"{pyproject} has no [tool.cibuildwheel] table")
         found = translate(tool["cibuildwheel"])
-        values = found.values
+        values = {**found.values, **_default_images(found)}
         for item in found.ignored:
             print(f"manywheel: not carried over: {item}", file=sys.stderr)
     text = to_toml(values)

@@ -9,11 +9,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._arch import ARCHS, LIBCS
+from .registry import image_key
+
 __all__ = ["Translation", "to_toml", "translate"]
 
-_IMAGE_SHORT = re.compile(r"^(manylinux(?:1|2010|2014|_2_\d+)|musllinux_1_\d)$")
 # The cibuildwheel keys that mean nothing on Linux, or that manywheel does its own way.
-_NOT_LINUX = {"macos", "windows", "ios", "pyodide", "archs", "platform", "output-dir"}
+_NOT_LINUX = {"macos", "windows", "ios", "pyodide", "android", "platform", "output-dir"}
+# cibuildwheel's defaults where manywheel's differ: its archs, both libcs (musllinux is built
+# unless `skip` drops it), and its images (a short name each, as its defaults file has them).
+CIBW_ARCHS = ("auto",)
+CIBW_IMAGES = {
+    image_key(libc, arch.name): (
+        "musllinux_1_2"
+        if libc == "musllinux"
+        else {"armv7l": "manylinux_2_31", "riscv64": "manylinux_2_39"}.get(
+            arch.name, "manylinux_2_28"
+        )
+    )
+    for libc in LIBCS
+    for arch in ARCHS
+}
 
 
 @dataclass
@@ -22,12 +38,9 @@ class Translation:
 
     values: dict[str, Any] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
-
-
-def _image(value: str) -> str:
-    if _IMAGE_SHORT.match(value):
-        return f"quay.io/pypa/{value}_x86_64"
-    return value
+    # The images of the platforms whose key the table does not set (cibuildwheel's defaults):
+    # weaker than every layer's `image`, unlike a key the project sets.
+    default_images: dict[str, str] = field(default_factory=dict)
 
 
 def _engine(value: str, out: Translation) -> None:
@@ -79,8 +92,12 @@ def translate(table: Mapping[str, Any]) -> Translation:
             out.values["setup-script"] = _text(value)
         elif key == "before-build":
             out.values["before-build"] = _text(value)
-        elif key == "manylinux-x86_64-image":
-            out.values["image"] = _image(str(value))
+        elif key in CIBW_IMAGES:
+            out.values[key] = str(value)
+        elif key == "archs":
+            out.values["archs"] = value
+        elif re.fullmatch(r"manylinux-pypy_\w+-image", key):
+            out.ignored.append(f"{key} (manywheel builds CPython; PyPy images are not used)")
         elif key == "container-engine":
             _engine(str(value), out)
         elif key == "build-frontend":
@@ -89,6 +106,9 @@ def translate(table: Mapping[str, Any]) -> Translation:
             out.ignored.append(f"{key} (not used for Linux builds)")
         else:
             out.ignored.append(f"{key} (no manywheel equivalent)")
+    out.values.setdefault("archs", list(CIBW_ARCHS))
+    out.values["libc"] = list(LIBCS)
+    out.default_images = {k: v for k, v in CIBW_IMAGES.items() if k not in out.values}
     return out
 
 

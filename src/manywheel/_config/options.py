@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._arch import ARCHS, LIBCS
 from .._errors import ConfigError
 from .._scripts.shell import dquote, split_assignments, word_value
 from .cibuildwheel import translate
 from .exclude import Exclusions, bad_glob, vcs_versioning
-from .registry import OPTIONS, OptionSpec, env_name, flag_name, spec_for
+from .matrix import ImageSpec, image_specs
+from .registry import OPTIONS, OptionSpec, env_name, flag_name, image_key, spec_for
 from .requirements import requirement_files
 
 if sys.version_info >= (3, 11):
@@ -55,6 +57,23 @@ class Options:
     project_dir: Path
     config_files: tuple[Path, ...] = ()
     image: str = _default_of("image")
+    archs: tuple[str, ...] = _default_of("archs")
+    libc: tuple[str, ...] = _default_of("libc")
+    # The per-platform image keys (registry: image_key), read through image_keys().
+    manylinux_x86_64_image: tuple[str, ...] = _default_of("manylinux-x86_64-image")
+    manylinux_i686_image: tuple[str, ...] = _default_of("manylinux-i686-image")
+    manylinux_aarch64_image: tuple[str, ...] = _default_of("manylinux-aarch64-image")
+    manylinux_ppc64le_image: tuple[str, ...] = _default_of("manylinux-ppc64le-image")
+    manylinux_s390x_image: tuple[str, ...] = _default_of("manylinux-s390x-image")
+    manylinux_armv7l_image: tuple[str, ...] = _default_of("manylinux-armv7l-image")
+    manylinux_riscv64_image: tuple[str, ...] = _default_of("manylinux-riscv64-image")
+    musllinux_x86_64_image: tuple[str, ...] = _default_of("musllinux-x86_64-image")
+    musllinux_i686_image: tuple[str, ...] = _default_of("musllinux-i686-image")
+    musllinux_aarch64_image: tuple[str, ...] = _default_of("musllinux-aarch64-image")
+    musllinux_ppc64le_image: tuple[str, ...] = _default_of("musllinux-ppc64le-image")
+    musllinux_s390x_image: tuple[str, ...] = _default_of("musllinux-s390x-image")
+    musllinux_armv7l_image: tuple[str, ...] = _default_of("musllinux-armv7l-image")
+    musllinux_riscv64_image: tuple[str, ...] = _default_of("musllinux-riscv64-image")
     engine: str = _default_of("engine")
     engine_args: tuple[str, ...] = _default_of("engine-args")
     pull: str = _default_of("pull")
@@ -96,6 +115,10 @@ class Options:
     ccache: bool = _default_of("ccache")
     log_dir: Path | None = _default_of("log-dir")
     notes: tuple[str, ...] = ()  # warnings about the configuration (e.g. ignored cibuildwheel keys)
+    # Per-platform image keys' defaults from the configuration's source ((key, image) pairs:
+    # cibuildwheel's when read from [tool.cibuildwheel]); a key set anywhere, or `image` for
+    # manylinux on this machine's architecture, wins over them.
+    default_images: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # The one place where a default depends on the project, and where None stands for
@@ -109,6 +132,26 @@ class Options:
                 set_(self, spec.field, (self.project_dir / str(spec.default)).absolute())
             elif spec.kind in ("str", "text") and spec.default is not None:
                 set_(self, spec.field, "")
+
+    def image_keys(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """The per-platform image keys that are set, by (libc, arch)."""
+        keys = {
+            (libc, arch.name): getattr(self, image_key(libc, arch.name).replace("-", "_"))
+            for libc in LIBCS
+            for arch in ARCHS
+        }
+        return {k: v for k, v in keys.items() if v}
+
+    def image_specs(self, where: str = "configuration") -> tuple[ImageSpec, ...]:
+        """The images this run builds in (see ``matrix``)."""
+        return image_specs(
+            self.archs,
+            self.libc,
+            self.image_keys(),
+            self.image,
+            defaults=dict(self.default_images),
+            where=where,
+        )
 
     def secret_names(self) -> tuple[str, ...]:
         """Variables whose values are secret: secret-environment, and the environment
@@ -154,6 +197,7 @@ class Layer:
     base_dir: Path  # relative paths resolve against it
     style: str  # "file", "env" or "cli": how a key is named in messages
     notes: tuple[str, ...] = ()  # what the user should know about this source
+    default_images: tuple[tuple[str, str], ...] = ()  # see Options.default_images
 
     def key_name(self, name: str) -> str:
         if self.style == "env":
@@ -199,7 +243,8 @@ def _file_layers(project_dir: Path, config_file: Path | None) -> list[Layer]:
             found = translate(tool["cibuildwheel"])
             where = f"{pyproject} [tool.cibuildwheel]"
             notes = tuple(f"{where}: ignored {item}" for item in found.ignored)
-            layers.append(Layer(found.values, where, project_dir, "file", notes))
+            defaults = tuple(found.default_images.items())
+            layers.append(Layer(found.values, where, project_dir, "file", notes, defaults))
     extra = config_file or (project_dir / "manywheel.toml")
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"config file {config_file} does not exist")
@@ -381,6 +426,7 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
             f"{where('image')}: 'image' is {options.image!r}, not an image reference",
             tip="write a reference like quay.io/pypa/manylinux_2_34_x86_64 (no spaces)",
         )
+    options.image_specs(where=where("archs"))  # the matrix makes sense
     for selector in options.python:
         if not _PY_SELECTOR.match(selector):
             raise ConfigError(
@@ -496,6 +542,7 @@ def load_options(
                 engine_args_layer = layer
     files = tuple(Path(layer.where.split(" [")[0]) for layer in layers if layer.style == "file")
     notes = tuple(note for layer in layers for note in layer.notes)
+    values["default_images"] = tuple(item for layer in layers for item in layer.default_images)
     if engine_args_layer is not None:
         notes += _project_engine_args(engine_args_layer, values["engine_args"], project)
     options = Options(project_dir=project, config_files=files, notes=notes, **values)  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .._arch import ARCH_GROUPS, ARCHS, LIBCS
+
 __all__ = ["OPTIONS", "OptionKind", "OptionSpec", "env_name", "flag_name", "spec_for"]
 
 OptionKind = Literal["str", "bool", "int", "words", "lines", "args", "table", "path", "text"]
@@ -35,10 +37,66 @@ def flag_name(name: str) -> str:
 
 
 DEFAULT_IMAGE = "quay.io/pypa/manylinux_2_34_x86_64"
+# The image each (libc, arch) of the matrix builds in when its key is not set: the newest
+# manylinux policy the manylinux project publishes for the architecture, musllinux_1_2.
+DEFAULT_POLICY = {"armv7l": "manylinux_2_35", "riscv64": "manylinux_2_39"}
+DEFAULT_MANYLINUX = "manylinux_2_34"
+DEFAULT_MUSLLINUX = "musllinux_1_2"
+
+
+def image_key(libc: str, arch: str) -> str:
+    """The option naming the image(s) of one (libc, arch), as cibuildwheel names it."""
+    return f"{libc}-{arch}-image"
+
+
+def _image_keys() -> tuple[OptionSpec, ...]:
+    specs = []
+    for libc in LIBCS:
+        for arch in ARCHS:
+            default = (
+                DEFAULT_MUSLLINUX
+                if libc == "musllinux"
+                else DEFAULT_POLICY.get(arch.name, DEFAULT_MANYLINUX)
+            )
+            specs.append(
+                OptionSpec(
+                    image_key(libc, arch.name),
+                    "words",
+                    (),
+                    f"Image(s) for {libc} {arch.name} targets: references, or short names like "
+                    f"{default} (quay.io/pypa/{default}_{arch.name}, the default when the "
+                    "matrix has this platform); naming one adds the platform to the matrix.",
+                    metavar="IMAGE",
+                )
+            )
+    return tuple(specs)
+
+
 DEFAULT_REPAIR = "auditwheel repair {plat_args} -w {dest_dir} {wheel}"
 
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("image", "str", DEFAULT_IMAGE, "Container image to build in.", metavar="IMAGE"),
+    OptionSpec(
+        "archs",
+        "words",
+        (),
+        "Architectures to build for: "
+        + ", ".join(a.name for a in ARCHS)
+        + ", or "
+        + ", ".join(ARCH_GROUPS)
+        + " (native and auto: this machine's). Default: those of the "
+        "image keys set, else the one of 'image'. Foreign ones run under QEMU (binfmt_misc).",
+        metavar="ARCH",
+    ),
+    OptionSpec(
+        "libc",
+        "words",
+        (),
+        "C libraries to build for: manylinux (glibc), musllinux. Default: those of the image "
+        "keys set, else manylinux.",
+        metavar="LIBC",
+    ),
+    *_image_keys(),
     OptionSpec(
         "engine",
         "str",

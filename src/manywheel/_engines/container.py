@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from .._arch import arch_info
 from .._errors import EngineError
 from .._layout import CONTAINER, Layout
 from .process import QUICK_TIMEOUT, ExecResult, ProcessRegistry, spawn
@@ -53,6 +54,7 @@ class Engine:
         self.registry = registry or ProcessRegistry()
         self._lock = threading.Lock()
         self._lifelines: dict[str, subprocess.Popen[bytes]] = {}
+        self._personality: dict[str, tuple[str, ...]] = {}  # container -> command prefix
 
     def __repr__(self) -> str:
         return f"Engine({self.name!r})"
@@ -134,8 +136,8 @@ class Engine:
             env[k] = v
         return env
 
-    def pull(self, ref: str) -> None:
-        self.call(["pull", ref], timeout=PULL_TIMEOUT)
+    def pull(self, ref: str, *, arch: str | None = None) -> None:
+        self.call(["pull", *_platform(arch)[0], ref], timeout=PULL_TIMEOUT)
 
     def images(self, label: str) -> list[dict[str, str]]:
         """Images with ``label``: repository, tag, id, created, size (same fields on both engines)."""
@@ -166,6 +168,7 @@ class Engine:
         labels: Mapping[str, str],
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        arch: str | None = None,
     ) -> str:
         """Create and start the container; return once its main process runs.
 
@@ -173,16 +176,24 @@ class Engine:
         (through the attached ``run -i`` client): when manywheel ends in any way, even killed,
         the pipe closes, the main process exits and ``--rm`` removes the container, so no
         container outlives its run. The work happens in exec calls; ``remove`` ends it sooner.
+
+        ``arch``: run the image as that architecture (``--platform``; a foreign one runs under
+        the kernel's QEMU). A 32-bit one runs every process under ``linux32``, so that
+        ``uname -m`` says i686 (not the 64-bit kernel's x86_64) and builds tag their wheels
+        for it.
         """
-        args = ["run", "-i", "--rm", "--name", name, *extra_args]
+        platform, prefix = _platform(arch)
+        args = ["run", "-i", "--rm", "--name", name, *platform, *extra_args]
         for k, v in (env or {}).items():
             args += ["--env", f"{k}={v}"]
         for k, v in labels.items():  # after the user's arguments: manywheel's labels win
             args += ["--label", f"{k}={v}"]
-        args += ["--entrypoint", "/bin/sh", image, "-c", LIFELINE]
+        entry = [prefix[0], image, *prefix[1:], "/bin/sh"] if prefix else ["/bin/sh", image]
+        args += ["--entrypoint", *entry, "-c", LIFELINE]
         proc = self.popen(args, stdin=subprocess.PIPE)
         with self._lock:
             self._lifelines[name] = proc
+            self._personality[name] = prefix
         if not _wait_ready(proc, PULL_TIMEOUT):
             self._end_lifeline(name, wait=1.0)
             err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
@@ -194,6 +205,7 @@ class Engine:
     def _end_lifeline(self, name: str, wait: float) -> None:
         with self._lock:
             proc = self._lifelines.pop(name, None)
+            self._personality.pop(name, None)
         if proc is None:
             return
         with contextlib.suppress(OSError):
@@ -221,7 +233,7 @@ class Engine:
         for k in env or {}:
             args += ["--env", k]  # value taken from our environment: never on a command line
         return self._spawn(
-            [self.binary, *args, name, *command],
+            [self.binary, *args, name, *self._prefix(name), *command],
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
@@ -230,11 +242,15 @@ class Engine:
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
         return self.call(
-            ["exec", "-i", name, "/bin/sh", "-s"],
+            ["exec", "-i", name, *self._prefix(name), "/bin/sh", "-s"],
             timeout=timeout,
             input_bytes=script.encode(),
             check=False,
         )
+
+    def _prefix(self, name: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._personality.get(name, ())
 
     def remove(self, names: Sequence[str]) -> None:
         """Remove containers now, with the anonymous volumes an image's VOLUME lines give them:
@@ -257,14 +273,28 @@ class Engine:
 
     @contextlib.contextmanager
     def container(
-        self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
+        self,
+        image: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        extra_args: Sequence[str] = (),
+        arch: str | None = None,
     ) -> Iterator[str]:
         """A started container that is removed on the way out, whatever happened."""
         try:
-            self.create(image, name, labels=labels, extra_args=extra_args)
+            self.create(image, name, labels=labels, extra_args=extra_args, arch=arch)
             yield name
         finally:
             self.remove([name])
+
+
+def _platform(arch: str | None) -> tuple[list[str], tuple[str, ...]]:
+    """The engine's arguments for running as ``arch``, and the prefix of every command."""
+    if arch is None:
+        return [], ()
+    info = arch_info(arch)
+    return ["--platform", info.oci], (("linux32",) if info.bits == 32 else ())
 
 
 def _answers(binary: str) -> tuple[bool, str]:

@@ -24,6 +24,7 @@ from typing import IO
 
 import platformdirs
 
+from .._arch import native_arch
 from .._config.options import Options
 from .._errors import ConfigError, EngineError, NothingToBuildError
 from .._events import Emitter
@@ -67,6 +68,17 @@ def check_host_options(options: Options) -> None:
         )
         if value
     ]
+    foreign = [
+        spec.platform
+        for spec in options.image_specs()
+        if spec.arch is not None and spec.arch != native_arch()
+    ]
+    if foreign:
+        raise ConfigError(
+            f"host mode builds for this machine's {native_arch()} only, not "
+            + ", ".join(p or "" for p in foreign),
+            tip="use a container engine (--engine docker or podman) for other architectures",
+        )
     if wanted:
         raise ConfigError(
             "host mode builds with this machine as it is, so it cannot apply " + ", ".join(wanted),
@@ -118,8 +130,16 @@ class HostBackend:
     # -- containers are folders -----------------------------------------------------------
     @contextlib.contextmanager
     def container(
-        self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
+        self,
+        image: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        extra_args: Sequence[str] = (),
+        arch: str | None = None,
     ) -> Iterator[str]:
+        if arch is not None and arch != native_arch():
+            raise EngineError(f"host mode builds for this machine's {native_arch()}, not {arch}")
         root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=host_folders_base()))
         with self._lock:
             self._roots[name] = root

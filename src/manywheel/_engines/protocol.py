@@ -37,9 +37,16 @@ class Backend(Protocol):
         ...
 
     def container(
-        self, image: str, name: str, *, labels: Mapping[str, str], extra_args: Sequence[str] = ()
+        self,
+        image: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        extra_args: Sequence[str] = (),
+        arch: str | None = None,
     ) -> AbstractContextManager[str]:
-        """A started sandbox named ``name``, removed on the way out whatever happened."""
+        """A started sandbox named ``name``, removed on the way out whatever happened;
+        ``arch``: run as that architecture (None: the image's, or this machine's)."""
         ...
 
     def exec_(
@@ -89,7 +96,9 @@ class ContainerEngine(Backend, Protocol):
 
     def image_env(self, ref: str) -> dict[str, str]: ...
 
-    def pull(self, ref: str) -> None: ...
+    def pull(self, ref: str, *, arch: str | None = None) -> None:
+        """Pull ``ref`` (for ``arch``'s platform if given)."""
+        ...
 
     def images(self, label: str) -> list[dict[str, str]]:
         """Images with ``label``: Repository, Tag, ID, CreatedSince, Size."""
