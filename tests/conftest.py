@@ -15,6 +15,9 @@ EXAMPLES = ROOT / "examples"
 PACKAGES = Path(__file__).resolve().parent / "packages"
 OUTPUTS = shutil.ignore_patterns("dist", "build", "*.egg-info", "manywheel-export")
 FIXTURE_IMAGE = os.environ.get("MANYWHEEL_FIXTURE_IMAGE", "localhost/manywheel-fixture:forky")
+# The same fixture for i386 (run as i686) and arm64 (run as aarch64, under QEMU).
+FIXTURE_IMAGE_I386 = FIXTURE_IMAGE + "-i386"
+FIXTURE_IMAGE_ARM64 = FIXTURE_IMAGE + "-arm64"
 
 
 def required_engines() -> set[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._arch import runs_natively
+from ._arch import arch_info, runs_natively
 from ._cache import open_cache_root
 from ._config.matrix import ImageSpec
 from ._config.options import Options
@@ -207,6 +207,13 @@ def _ensure_image(run: _Run, engine: ContainerEngine, spec: ImageSpec) -> str:
             f"image {image} ('{spec.key}') is not present in {engine.name} and pull is 'never'",
             tip=f"load it first ({engine.name} pull/load) or allow pulling (--pull missing)",
         )
+    if spec.arch is not None:
+        have, want = engine.image_arch(image), arch_info(spec.arch).oci.split("/")[1]
+        if have and have != want:
+            raise ConfigError(
+                f"'{spec.key}' is {image}, an image for {have}, not {spec.arch} ({want})",
+                tip=f"name a {spec.platform} image for {spec.key}",
+            )
     return image_id
 
 

@@ -18,10 +18,12 @@ def manywheel(
     command: str = "build",
     env: dict[str, str] | None = None,
     timeout: float = 900,
+    image: str | None = FIXTURE_IMAGE,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the manywheel CLI as a user would, against the fixture image."""
+    """Run the manywheel CLI as a user would, against the fixture image (``image=None``: no
+    --image, for runs that name their images with the per-platform keys)."""
     cmd = [sys.executable, "-m", "manywheel", command, str(project), "--engine", engine]
-    cmd += ["--image", FIXTURE_IMAGE, "--pull", "never"]
+    cmd += [*(["--image", image] if image else []), "--pull", "never"]
     if command == "build":
         cmd += ["--log-dir", str(project.parent / "logs")]
     return subprocess.run(

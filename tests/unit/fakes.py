@@ -201,6 +201,7 @@ class FakeEngine:
         self.made: list[FakeContainer] = []  # every container ever started, in order
         self.live: dict[str, FakeContainer] = {}
         self.images_present = set(images_present)
+        self.image_archs: dict[str, str] = {}  # image -> its architecture (default amd64)
         self.pulled: list[str] = []
         self.committed: list[tuple[str, str, dict[str, str]]] = []
         self.scripts: dict[str, str] = {}  # target -> its last build script
@@ -318,6 +319,9 @@ class FakeEngine:
 
     def image_env(self, ref: str) -> dict[str, str]:
         return {}
+
+    def image_arch(self, ref: str) -> str | None:
+        return self.image_archs.get(ref, "amd64") if ref in self.images_present else None
 
     def pull(self, ref: str, *, arch: str | None = None) -> None:
         self.pulled.append(ref)

@@ -128,6 +128,11 @@ class Engine:
         r = self.call(["image", "inspect", "--format", "{{.Id}}", ref], check=False)
         return r.stdout.strip() or None if r.returncode == 0 else None
 
+    def image_arch(self, ref: str) -> str | None:
+        """The image's architecture as the engine records it (amd64, arm64, 386, ...)."""
+        r = self.call(["image", "inspect", "--format", "{{.Architecture}}", ref], check=False)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+
     def image_env(self, ref: str) -> dict[str, str]:
         r = self.call(["image", "inspect", "--format", "{{json .Config.Env}}", ref])
         env: dict[str, str] = {}

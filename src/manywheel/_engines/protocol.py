@@ -94,6 +94,10 @@ class ContainerEngine(Backend, Protocol):
 
     def image_id(self, ref: str) -> str | None: ...
 
+    def image_arch(self, ref: str) -> str | None:
+        """The architecture the image is for, as the engine names it (amd64, arm64, 386)."""
+        ...
+
     def image_env(self, ref: str) -> dict[str, str]: ...
 
     def pull(self, ref: str, *, arch: str | None = None) -> None:

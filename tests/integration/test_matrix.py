@@ -1,0 +1,113 @@
+"""The whole wheel matrix in one run: x86_64, i686 (natively, under linux32) and aarch64
+(under QEMU), each in the fixture image of its architecture (issue 11)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from manywheel._engines.emulation import emulation_problem
+from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, FIXTURE_IMAGE_I386, required_engines
+from tests.integration.helpers import leftover_containers, manywheel, wheels
+
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(1800)]
+Example = Callable[[str], Path]
+
+PYTHONS = ("cp313", "cp314", "cp315")
+IMAGES = {"x86_64": FIXTURE_IMAGE, "i686": FIXTURE_IMAGE_I386, "aarch64": FIXTURE_IMAGE_ARM64}
+PLATFORM = {"x86_64": "linux/amd64", "i686": "linux/386", "aarch64": "linux/arm64"}
+KEYS = [arg for arch, image in IMAGES.items() for arg in (f"--manylinux-{arch}-image", image)]
+
+
+@pytest.fixture
+def matrix_engine(engine: str) -> str:
+    """The engine, with the fixture images of every architecture and QEMU for aarch64."""
+    problems = [] if emulation_problem("aarch64") is None else [emulation_problem("aarch64")]
+    for image in IMAGES.values():
+        r = subprocess.run([engine, "image", "inspect", image], capture_output=True, check=False)
+        if r.returncode != 0:
+            problems.append(f"{image} missing in {engine} (run tests/images/build-fixture.sh)")
+    if problems:
+        if engine in required_engines():
+            pytest.fail("matrix test cannot run: " + "; ".join(str(p) for p in problems))
+        pytest.skip("MATRIX NOT AVAILABLE, test skipped: " + "; ".join(str(p) for p in problems))
+    return engine
+
+
+def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -> None:
+    engine = matrix_engine
+    project = example("c-extension")
+    r = manywheel(
+        project,
+        engine,
+        *KEYS,
+        "--before-build",
+        'echo "MW-UNAME=$(uname -m)"',
+        "--test-command",
+        "python -c \"import mw_cext, platform; print('MW-TESTED', platform.machine(), "
+        'mw_cext.add(2, 3))"',
+        image=None,
+        timeout=1800,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    built = wheels(project)
+    assert len(built) == 9, [w.name for w in built]
+    logs = project.parent / "logs" / "latest"
+    for arch in IMAGES:
+        for cp in PYTHONS:
+            ident = f"{cp}-manylinux_{arch}"
+            assert f"{ident}  built" in r.stdout  # one summary for the whole matrix
+            (wheel,) = [
+                w for w in built if f"-{cp}-{cp}-" in w.name and w.name.endswith(f"_{arch}.whl")
+            ]
+            assert "manylinux_2_" in wheel.name, wheel.name
+            with zipfile.ZipFile(wheel) as zf:
+                assert zf.testzip() is None
+            log = (logs / f"{ident}.log").read_text()
+            assert f"MW-UNAME={arch}" in log  # uname -m in the build says the target's arch
+            # tested in a pristine container of its own platform, through the wheel's import
+            assert f"MW-TESTED {arch} 5" in log
+    report = json.loads((logs / "report.json").read_text())
+    assert len(report["targets"]) == 9
+    assert {t["platform"] for t in report["targets"]} == {f"manylinux_{a}" for a in IMAGES}
+    assert len(report["images"]) == 3
+    assert leftover_containers(engine, project) == []
+
+    # Independently of manywheel: each wheel installs and imports in a plain container of its
+    # platform, with every Python of that image.
+    for arch, image in IMAGES.items():
+        script = "\n".join(
+            f"/opt/python/{cp}-{cp}/bin/python -m pip install -q --no-index --find-links /wheels "
+            f"mw-cext && /opt/python/{cp}-{cp}/bin/python -c "
+            "'import mw_cext, platform; print(platform.machine(), mw_cext.add(2, 3))'"
+            for cp in PYTHONS
+        )
+        prefix = ["linux32"] if arch == "i686" else []
+        out = subprocess.run(
+            [engine, "run", "--rm", "--platform", PLATFORM[arch], "-v",
+             f"{project / 'dist'}:/wheels:ro", image, *prefix, "sh", "-euc", script],
+            capture_output=True, text=True, check=False, timeout=900,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.stdout.split("\n")[:3] == [f"{arch} 5"] * 3
+
+    # Unchanged: nothing is rebuilt, each platform's fingerprint stays its own.
+    again = manywheel(project, engine, *KEYS, image=None, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("up-to-date") >= 9
+
+
+def test_a_wrong_image_for_a_platform_is_refused_before_building(
+    matrix_engine: str, example: Example
+) -> None:
+    project = example("c-extension")
+    r = manywheel(project, matrix_engine, "--manylinux-aarch64-image", FIXTURE_IMAGE, image=None)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "'manylinux-aarch64-image' is localhost/manywheel-fixture:forky" in r.stderr
+    assert "manylinux_x86_64" in r.stderr
+    assert not (project / "dist").exists()
