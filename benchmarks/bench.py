@@ -3,7 +3,7 @@
 
 Usage::
 
-    python benchmarks/bench.py [--engine docker|podman] [--cases c-example,heavy,noop,syspkgs]
+    python benchmarks/bench.py [--engine docker|podman] [--cases c-example,heavy,noop,syspkgs,matrix]
                                [--repeat 1] [--image IMAGE] [--keep]
 
 Every case runs real builds in containers and prints one table of times, ratios and goals at
@@ -33,7 +33,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 C_EXAMPLE = REPO / "examples" / "c-extension"
 DEFAULT_IMAGE = "localhost/manywheel-fixture:forky"
-CASES = ("c-example", "heavy", "noop", "syspkgs")
+CASES = ("c-example", "heavy", "noop", "syspkgs", "matrix")
+# The matrix case: the fixture image of each architecture (tests/images/build-fixture.sh);
+# i686 runs natively (under linux32), aarch64 under QEMU.
+MATRIX_ARCHS = {"x86_64": "", "i686": "-i386", "aarch64": "-arm64"}
 PYTHONS = ("3.13", "3.14", "3.15")
 SYSTEM_PACKAGES = "libzstd-dev zlib1g-dev"
 RUN_TIMEOUT = 1800.0  # seconds for one build command; a hung run is stopped, not waited on
@@ -466,7 +469,13 @@ class Bench:
     # -- manywheel -----------------------------------------------------------------------------
 
     def manywheel_build(
-        self, label: str, project: Path, output: Path, *extra: str, force: bool = False
+        self,
+        label: str,
+        project: Path,
+        output: Path,
+        *extra: str,
+        force: bool = False,
+        expect: int = len(PYTHONS),
     ) -> Run:
         args = [
             "build",
@@ -493,9 +502,9 @@ class Bench:
             label, self.manywheel.argv(*args), cwd=self.work, env=child_env(), log=log
         )
         wheels = sorted(p.name for p in output.glob("*.whl")) if output.is_dir() else []
-        if run.ok and len(wheels) < len(PYTHONS):
+        if run.ok and len(wheels) < expect:
             run.returncode = -2
-            run.lines.append((run.seconds, f"bench: expected {len(PYTHONS)} wheels, got {wheels}"))
+            run.lines.append((run.seconds, f"bench: expected {expect} wheels, got {wheels}"))
         if run.ok:
             rss = f", peak RSS {run.peak_rss_kib / 1024:.0f} MB" if run.peak_rss_kib else ""
             if run.tree_rss_kib:
@@ -548,12 +557,20 @@ class Bench:
         return config
 
     def cibuildwheel_build(
-        self, label: str, project: Path, output: Path, frontend: str = "build"
+        self,
+        label: str,
+        project: Path,
+        output: Path,
+        frontend: str = "build",
+        images: dict[str, str] | None = None,
     ) -> Run | None:
+        """cibuildwheel on the three targets; ``images``: by architecture, for the matrix."""
         if self.cibuildwheel is None:
             return None
-        identifiers = " ".join(f"{t}-manylinux_x86_64" for t in targets_tags())
-        extra = {}
+        archs = images or {"x86_64": self.image}
+        identifiers = " ".join(f"{t}-manylinux_{a}" for a in archs for t in targets_tags())
+        expect = len(PYTHONS) * len(archs)
+        extra = {f"CIBW_MANYLINUX_{a.upper()}_IMAGE": image for a, image in archs.items()}
         if "uv" in frontend:
             # uv trusts its own CA roots unless told to use the system's, which is what the
             # fixture image has (and what pip, through truststore, uses); manywheel sets this.
@@ -563,9 +580,8 @@ class Bench:
                 **extra,
                 "CIBW_BUILD_FRONTEND": frontend,
                 "CIBW_PLATFORM": "linux",
-                "CIBW_ARCHS": "x86_64",
+                "CIBW_ARCHS": " ".join(archs),
                 "CIBW_BUILD": identifiers,
-                "CIBW_MANYLINUX_X86_64_IMAGE": self.image,
                 "CIBW_CONTAINER_ENGINE": self.cibw_engine_config(),
                 "CIBW_TEST_SKIP": "*",  # tests off
                 "CIBW_TEST_COMMAND": "",
@@ -581,9 +597,9 @@ class Bench:
             log=log,
         )
         wheels = sorted(p.name for p in output.glob("*.whl")) if output.is_dir() else []
-        if run.ok and len(wheels) < len(PYTHONS):
+        if run.ok and len(wheels) < expect:
             run.returncode = -2
-            run.lines.append((run.seconds, f"bench: expected {len(PYTHONS)} wheels, got {wheels}"))
+            run.lines.append((run.seconds, f"bench: expected {expect} wheels, got {wheels}"))
         if run.ok:
             self.say(f"    {fmt_s(run.seconds)}; load {os.getloadavg()[0]:.1f}")
             if run.peak_rss_kib is not None:
@@ -708,6 +724,42 @@ class Bench:
         self.rows.append(
             Row(
                 "c-example (3 targets, cold)",
+                fmt_or_failed(mw),
+                cibw_text,
+                ratio(cibw, mw),
+                "(informational)",
+            )
+        )
+
+    def case_matrix(self) -> None:
+        """The C example for x86_64, i686 and aarch64 (QEMU) in one run of each tool."""
+        images = {arch: self.image + suffix for arch, suffix in MATRIX_ARCHS.items()}
+        self.say("\n[matrix] examples/c-extension, 3 Pythons x " + ", ".join(images) + ", cold")
+        missing = [image for image in images.values() if image_id(self.engine, image) is None]
+        if missing:
+            self.note(f"matrix skipped: {', '.join(missing)} not present (build-fixture.sh)")
+            return
+        keys = [a for arch, image in images.items() for a in (f"--manylinux-{arch}-image", image)]
+        mw_runs: list[Run] = []
+        cibw_runs: list[Run] = []
+        for i in range(self.repeat):
+            project = self.copy_project(C_EXAMPLE, "matrix-mw")
+            run = self.manywheel_build(
+                f"matrix-{i + 1}", project, project.parent / "out", *keys, expect=9
+            )
+            mw_runs.append(run)
+            if self.cibuildwheel is not None:
+                project = self.copy_project(C_EXAMPLE, "matrix-cibw")
+                other = self.cibuildwheel_build(
+                    f"matrix-cibw-{i + 1}", project, project.parent / "out", images=images
+                )
+                if other is not None:
+                    cibw_runs.append(other)
+        mw = ok_median(mw_runs)
+        cibw_text, cibw = self.cibw_cell(cibw_runs)
+        self.rows.append(
+            Row(
+                "matrix: C example, x86_64 + i686 + aarch64 (QEMU), 9 targets, cold",
                 fmt_or_failed(mw),
                 cibw_text,
                 ratio(cibw, mw),
@@ -1118,6 +1170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "heavy": bench.case_heavy,
         "noop": bench.case_noop,
         "syspkgs": bench.case_syspkgs,
+        "matrix": bench.case_matrix,
     }
     interrupted = False
     try:
