@@ -29,7 +29,7 @@ DISCOVER_SCRIPT = (
     f"mw_discover_py={quote(fixed_script('discover.py'))}\n{fixed_script('discover.sh')}"
 )
 
-FACTS_FORMAT = 1
+FACTS_FORMAT = 2  # 2: targets carry their platform; cached per image id and architecture
 _CP_DIR = re.compile(r"/cp(\d)(\d+)-cp\d+t?$")
 
 

@@ -236,7 +236,7 @@ def _wanted_specs(options: Options) -> list[ImageSpec]:
     return wanted
 
 
-def check_emulation(specs: list[ImageSpec]) -> None:
+def _check_emulation(specs: list[ImageSpec]) -> None:
     """Fail early, with the fix, when a foreign architecture cannot run here."""
     for spec in specs:
         problem = None if spec.arch is None else emulation_problem(spec.arch)
@@ -274,7 +274,7 @@ def _make_plan(run: _Run) -> Plan:
             )
     else:
         specs = _wanted_specs(run.options)
-        check_emulation(specs)
+        _check_emulation(specs)
         found = _inspect(run, images, specs)
     targets = select_targets(run.options, project, tuple(found), run.emitter)
     kept = tuple(
