@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ._arch import arch_info
 from ._config.exclude import VCS_NAMES, Exclusions
 from ._config.options import Options
 from ._engines.transfer import EXCLUDED_NAMES, EXCLUDED_SUFFIXES
@@ -42,6 +43,15 @@ def _dockerfile_string(value: str) -> str:
     is written, and read back, as a backslash and an ``n``, so no value can start a new line.
     """
     return json.dumps(value, ensure_ascii=False).replace("$", "\\$")
+
+
+def _image_folder(plan: Plan, image: BuildImage) -> str:
+    """Where an image's Dockerfile goes: the export folder itself for one image (as before the
+    matrix), else images/<platform> (with the policy when a platform has several)."""
+    if len(plan.images) == 1:
+        return ""
+    (label,) = {t.identifier.split("-", 1)[1] for t in plan.targets_of(image)}
+    return f"images/{label}/"
 
 
 def _dockerfile(options: Options, image: BuildImage, has_prepare: bool) -> str:
@@ -86,23 +96,19 @@ def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
         environment=tuple((k, v) for k, v in options.environment if k not in secret),
         secret_environment=(),
     )
-    if len(plan.images) != 1:
-        raise ConfigError(
-            "export docker writes the build of one image, and this configuration has "
-            f"{len(plan.images)} ("
-            + ", ".join(f"{im.platform}: {im.image}" for im in plan.images)
-            + ")",
-            tip="export one platform at a time, e.g. --archs x86_64 --libc manylinux",
-        )
-    image = plan.images[0]
     files: list[ExportedFile] = []
-    preparation = preparation_for(opts, image.facts, image.image_id)
-    if preparation is not None:
-        files.append(ExportedFile("prepare/prepare.sh", preparation.script.encode()))
-        files += [ExportedFile(f"prepare/{n}", d) for n, d in sorted(preparation.files.items())]
-    files.append(
-        ExportedFile("Dockerfile", _dockerfile(opts, image, preparation is not None).encode())
-    )
+    for im in plan.images:
+        folder = _image_folder(plan, im)
+        preparation = preparation_for(opts, im.facts, im.image_id)
+        if preparation is not None:
+            prepare = preparation.script.encode()
+            files.append(ExportedFile(f"{folder}prepare/prepare.sh", prepare))
+            files += [
+                ExportedFile(f"{folder}prepare/{n}", d)
+                for n, d in sorted(preparation.files.items())
+            ]
+        dockerfile = _dockerfile(opts, im, preparation is not None)
+        files.append(ExportedFile(f"{folder}Dockerfile", dockerfile.encode()))
     budget = os.cpu_count() or 1
     for target in plan.targets:
         script, extra = build_script(opts, target, "manywheel:", budget)
@@ -156,11 +162,25 @@ def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
             "__IN__": IN,
             "__PROJECT__": CONTAINER.project,
             "__OUT__": CONTAINER.out,
+            "__BUILD_IMAGES__": "".join(
+                f"build_image {quote(_image_folder(plan, im) or '.')}{_platform_word(im)}\n"
+                for im in plan.images
+            ),
             "__BUILD_TARGETS__": "".join(
-                f"build_target {quote(t.identifier)}\n" for t in plan.targets
+                f"build_target {quote(t.identifier)} {plan.images.index(plan.image_for(t))}"
+                f"{_platform_word(plan.image_for(t), prefix=True)}\n"
+                for t in plan.targets
             ),
         },
     )  # __PROJECT_REL__ is filled in by write_export, which knows where the folder is
+
+
+def _platform_word(image: BuildImage, *, prefix: bool = False) -> str:
+    """The platform argument of build_image / build_target (and linux32 for a 32-bit one)."""
+    if image.arch is None:
+        return ""
+    info = arch_info(image.arch)
+    return f" {info.oci}" + (" linux32" if prefix and info.bits == 32 else "")
 
 
 def _tar_excludes(exclusions: Exclusions) -> list[str]:

@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
 # Runs inside the fixture rootfs (chroot): manylinux-style interpreter layout and tools.
+#
+# FIXTURE_WHEELS (set for an emulated architecture, see emulated-rootfs.sh): a folder with
+# installer-*.whl, and cpXY/ and tools/ holding the wheels of each venv, pip among them, chosen and
+# downloaded for this platform on the host. They are installed with `installer` rather than pip,
+# whose resolver is slow under emulation, and without bytecode, which the caller compiles.
 set -euo pipefail
 # The Debian archive reachable here may serve a snapshot whose Release files are past their
 # Valid-Until date; apt in the image must still accept them.
 echo 'Acquire::Check-Valid-Until "false";' > /etc/apt/apt.conf.d/99manywheel-fixture
+wheels=${FIXTURE_WHEELS:-}
+
+# venv_from_wheels VERSION DEST FOLDER: the venv pythonVERSION -m venv makes, with FOLDER's wheels.
+venv_from_wheels() {
+  local v=$1 dest=$2 folder=$3 installer
+  "python$v" -m venv --without-pip "$dest"
+  installer=$(echo "$wheels"/installer-*.whl)
+  PYTHONPATH=$installer "$dest/bin/python" -m installer --no-compile-bytecode "$folder"/*.whl
+  cp -p "$dest/bin/pip3" "$dest/bin/pip$v"  # what pip adds when it installs itself
+}
+
 for v in 3.13 3.14 3.15; do
   tag=cp${v/./}
   dest=/opt/python/$tag-$tag
+  if [ -n "$wheels" ]; then
+    venv_from_wheels "$v" "$dest" "$wheels/$tag"
+    continue
+  fi
   "python$v" -m venv "$dest"
   "$dest/bin/python" -m pip install --quiet --upgrade pip build
 done
 # auditwheel and uv in their own venv, linked on PATH, as manylinux does.
-python3.13 -m venv /opt/_internal/tools
-/opt/_internal/tools/bin/python -m pip install --quiet auditwheel uv
+if [ -n "$wheels" ]; then
+  venv_from_wheels 3.13 /opt/_internal/tools "$wheels/tools"
+else
+  python3.13 -m venv /opt/_internal/tools
+  /opt/_internal/tools/bin/python -m pip install --quiet auditwheel uv
+fi
 ln -sf /opt/_internal/tools/bin/auditwheel /usr/local/bin/auditwheel
 ln -sf /opt/_internal/tools/bin/uv /usr/local/bin/uv
 auditwheel --version

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -111,3 +112,36 @@ def test_a_wrong_image_for_a_platform_is_refused_before_building(
     assert "'manylinux-aarch64-image' is localhost/manywheel-fixture:forky" in r.stderr
     assert "manylinux_x86_64" in r.stderr
     assert not (project / "dist").exists()
+
+
+def test_the_export_builds_each_platform_in_its_image(matrix_engine: str, example: Example) -> None:
+    """export docker with a matrix: one Dockerfile per image, each built and run with its
+    platform (i686 under linux32), every wheel tagged for its architecture."""
+    engine = matrix_engine
+    project = example("c-extension")
+    keys = [
+        "--manylinux-i686-image", FIXTURE_IMAGE_I386,
+        "--manylinux-aarch64-image", FIXTURE_IMAGE_ARM64,
+        "--python", "3.13",
+    ]  # fmt: skip
+    r = manywheel(project, engine, *keys, command="export", image=None)
+    assert r.returncode == 0, r.stdout + r.stderr
+    folder = project / "manywheel-export"
+    assert (folder / "images" / "manylinux_i686" / "Dockerfile").is_file()
+    assert (folder / "images" / "manylinux_aarch64" / "Dockerfile").is_file()
+    run = subprocess.run(
+        ["bash", str(folder / "build-wheels.sh")], capture_output=True, text=True, check=False,
+        timeout=1200, env={**os.environ, "ENGINE": engine},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    names = sorted(w.name for w in wheels(project))
+    assert len(names) == 2, names
+    assert names[0].endswith("_aarch64.whl") and "-cp313-" in names[0]
+    assert names[1].endswith("_i686.whl") and "-cp313-" in names[1]
+    out = subprocess.run(
+        [engine, "images", "--format", "{{.Repository}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "manywheel-export" not in out

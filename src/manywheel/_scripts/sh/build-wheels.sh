@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Written by `manywheel export docker`. Builds every target one after the other in its own
-# container from the image the Dockerfile beside this script describes, checks that each target
-# left exactly one wheel, and only then moves the wheels into the output folder. Containers and
-# the image are removed at the end, on failure and on Ctrl-C too.
+# container from the image the Dockerfile beside this script describes (with several images:
+# the Dockerfile of images/<platform>/, run with that platform), checks that each target left
+# exactly one wheel, and only then moves the wheels into the output folder. Containers and the
+# images are removed at the end, on failure and on Ctrl-C too.
 #
 # usage: bash build-wheels.sh [PROJECT_DIR [OUTPUT_DIR]]     (ENGINE=podman to use podman)
 set -euo pipefail
@@ -12,8 +13,8 @@ project=$(cd "${1:-$default_project}" && pwd)
 output=${2:-__OUTPUT__}
 engine=${ENGINE:-docker}
 run="$(date +%Y%m%d-%H%M%S)-$$"
-image="localhost/manywheel-export:$run"
 containers=()
+images=()
 __CHECK_SECRETS__mkdir -p "$output"
 staging=$(mktemp -d "$output/.manywheel-export-XXXXXX")
 # The project goes into each container as a copy without what belongs to the host, as
@@ -29,7 +30,7 @@ cleanup() {
   rc=$?
   trap - EXIT INT TERM
   for c in "${containers[@]+"${containers[@]}"}"; do "$engine" rm -f "$c" >/dev/null 2>&1 || true; done
-  "$engine" rmi -f "$image" >/dev/null 2>&1 || true
+  for i in "${images[@]+"${images[@]}"}"; do "$engine" rmi -f "$i" >/dev/null 2>&1 || true; done
   rm -rf "$staging"
   if [ "$rc" -ne 0 ]; then echo "build-wheels.sh: failed (exit $rc); $output is unchanged" >&2; fi
   exit "$rc"
@@ -38,19 +39,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$engine" build --tag "$image" "$here"
+build_image() {  # FOLDER [PLATFORM]: the image of the Dockerfile in FOLDER, for PLATFORM
+  local tag="localhost/manywheel-export:$run-${#images[@]}"
+  images+=("$tag")
+  "$engine" build ${2:+--platform "$2"} --tag "$tag" "$here/$1"
+}
 
-build_target() {  # IDENTIFIER
-  local id=$1 name="manywheel-$run-$1"
+build_target() {  # IDENTIFIER IMAGE-NUMBER [PLATFORM [PREFIX]]
+  local id=$1 image=${images[$2]} platform=${3:-} name="manywheel-$run-$1"
+  local prefix=()  # linux32 for a 32-bit platform: uname -m must say i686
+  if [ -n "${4:-}" ]; then prefix=("$4"); fi
   containers+=("$name")
   # A container that idles until removed; the build runs in it with exec.
-  "$engine" run --detach --name "$name" --label manywheel.export="$run" "$image" \
-    tail -f /dev/null >/dev/null
+  "$engine" run --detach ${platform:+--platform "$platform"} --name "$name" \
+    --label manywheel.export="$run" "$image" "${prefix[@]+"${prefix[@]}"}" tail -f /dev/null >/dev/null
   # The project goes in as a copy (never a writable bind mount).
   tar -C "$project" "${excludes[@]}" -cf - . | "$engine" cp - "$name:__PROJECT__"
   tar -C "$here/targets/$id" -cf - . | "$engine" cp - "$name:/"
   echo "== $id"
-  "$engine" exec __SECRET_NAMES__"$name" bash __IN__/build.sh
+  "$engine" exec __SECRET_NAMES__"$name" "${prefix[@]+"${prefix[@]}"}" bash __IN__/build.sh
   mkdir -p "$staging/$id"
   "$engine" cp "$name:__OUT__/." "$staging/$id/"
   local wheels=("$staging/$id"/*.whl)
@@ -61,7 +68,7 @@ build_target() {  # IDENTIFIER
   "$engine" rm -f "$name" >/dev/null
 }
 
-__BUILD_TARGETS__
+__BUILD_IMAGES____BUILD_TARGETS__
 # Every target built: move the wheels in (a rename in the same folder each, never half a file).
 for wheel in "$staging"/*/*.whl; do
   mv -f "$wheel" "$output/"
