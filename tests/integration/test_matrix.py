@@ -136,8 +136,10 @@ def test_the_export_builds_each_platform_in_its_image(matrix_engine: str, exampl
     assert run.returncode == 0, run.stdout + run.stderr
     names = sorted(w.name for w in wheels(project))
     assert len(names) == 2, names
-    assert names[0].endswith("_aarch64.whl") and "-cp313-" in names[0]
-    assert names[1].endswith("_i686.whl") and "-cp313-" in names[1]
+    assert names[0].endswith("_aarch64.whl")
+    assert "-cp313-" in names[0]
+    assert names[1].endswith("_i686.whl")
+    assert "-cp313-" in names[1]
     out = subprocess.run(
         [engine, "images", "--format", "{{.Repository}}"],
         capture_output=True,
