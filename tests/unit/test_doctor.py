@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 from typing import NamedTuple
 
@@ -292,3 +293,20 @@ def test_run_helper_reports_missing_binary_and_timeout(tmp_path: Path) -> None:
     assert "No such file" in out
     assert doctor._run(["sh", "-c", "echo out; echo err >&2; exit 3"]) == (3, "out\nerr")
     assert doctor._run(["sleep", "5"], timeout=0.2) == (124, "no answer within 0 s")
+
+
+def test_cli_doctor_with_libc_alone_checks_this_machines_image(
+    host: FakeHost,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    (tmp_path / "pyproject.toml").write_text('[tool.manywheel]\nlibc = ["musllinux"]\n')
+    assert main(["doctor", str(tmp_path), "--engine", "docker"]) == 0
+    out = capsys.readouterr().out
+    assert "config: FAIL" not in out
+    assert (
+        "docker  image                  OK    quay.io/pypa/musllinux_1_2_x86_64 is present" in out
+    )
+    assert "host    arch x86_64            OK    runs natively on this x86_64" in out

@@ -81,6 +81,15 @@ def test_libc_times_archs_libc_first() -> None:
     assert [s.platform for s in specs(("auto32",), ("musllinux",))] == ["musllinux_i686"]
 
 
+def test_libc_alone_builds_for_this_machines_arch() -> None:
+    assert [s.platform for s in specs(libcs=("musllinux",))] == ["musllinux_x86_64"]
+    both = image_specs((), ("manylinux", "musllinux"), {}, DEFAULT_IMAGE, machine="aarch64")
+    assert [(s.platform, s.image) for s in both] == [
+        ("manylinux_aarch64", f"{Q}/manylinux_2_34_aarch64"),
+        ("musllinux_aarch64", f"{Q}/musllinux_1_2_aarch64"),
+    ]
+
+
 def test_keys_alone_give_the_archs_and_libcs() -> None:
     only_aarch64 = specs(keys={("manylinux", "aarch64"): ("my/arm:1",)})
     assert only_aarch64 == (

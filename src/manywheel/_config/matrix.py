@@ -87,7 +87,8 @@ def image_specs(
     if not wanted_archs and not libcs and not named:
         return (ImageSpec(image, "image"),)
     native = ("manylinux", native_arch(machine))
-    arch_list = wanted_archs or tuple(dict.fromkeys(a for _, a in named))
+    # No archs and no key set (libc alone): this machine's architecture.
+    arch_list = wanted_archs or tuple(dict.fromkeys(a for _, a in named)) or (native[1],)
     libc_list = tuple(dict.fromkeys(libcs)) or tuple(dict.fromkeys(c for c, _ in named))
     if not libc_list:
         libc_list = ("manylinux",)
