@@ -282,6 +282,29 @@ def test_an_unknown_arch_names_the_file_and_the_key(tmp_path: Path) -> None:
     assert info.value.exit_code == 2
 
 
+def test_an_unknown_libc_names_the_file_and_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_options(write(tmp_path, 'libc = ["glibc"]\n'), environ={})
+    assert info.value.message == (
+        f"{tmp_path / 'pyproject.toml'} [tool.manywheel]: 'libc' has unknown value 'glibc'"
+    )
+    # ...also when archs comes from somewhere else
+    with pytest.raises(ConfigError) as info:
+        load_options(write(tmp_path, 'libc = ["glibc"]\n'), environ={"MANYWHEEL_ARCHS": "i686"})
+    assert info.value.message.startswith(f"{tmp_path / 'pyproject.toml'} [tool.manywheel]: ")
+
+
+def test_an_image_key_of_the_other_libc_names_the_file_and_the_key(tmp_path: Path) -> None:
+    project = write(tmp_path, 'archs = ["aarch64"]\n')
+    (project / "manywheel.toml").write_text('manylinux-aarch64-image = "musllinux_1_2"\n')
+    with pytest.raises(ConfigError) as info:
+        load_options(project, environ={})
+    assert info.value.message == (
+        f"{project / 'manywheel.toml'}: 'manylinux-aarch64-image' is 'musllinux_1_2', "
+        "a musllinux image"
+    )
+
+
 def test_archs_from_the_environment(tmp_path: Path) -> None:
     project = write(tmp_path, 'archs = ["x86_64"]\n')
     opts = load_options(project, environ={"MANYWHEEL_ARCHS": "aarch64,i686"})
