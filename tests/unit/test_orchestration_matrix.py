@@ -305,3 +305,16 @@ def test_two_images_of_one_platform_build_side_by_side(world: World) -> None:
         "demo-1.0-cp313-cp313-manylinux2014_x86_64.whl",
         "demo-1.0-cp313-cp313-manylinux_2_28_x86_64.whl",
     ]
+
+
+@pytest.mark.parametrize("named", ["short names", "references"])
+def test_only_one_policy_qualified_target(world: World, named: str) -> None:
+    """What a CI matrix job runs: `build --only IDENTIFIER` of one of the two images."""
+    world.engine.facts_by_image[OLD] = facts("manylinux_x86_64", "manylinux2014_x86_64")
+    world.engine.facts_by_image[NEW] = facts("manylinux_x86_64", "manylinux_2_28_x86_64")
+    images = "manylinux2014 manylinux_2_28" if named == "short names" else f"{OLD} {NEW}"
+    result = world.build(**{"manylinux-x86_64-image": images}, build="cp313-manylinux_2_28_x86_64")
+    assert [(r.target.identifier, r.status) for r in result.results] == [
+        ("cp313-manylinux_2_28_x86_64", "built")
+    ]
+    assert [im.image for im in result.plan.images] == [NEW]
