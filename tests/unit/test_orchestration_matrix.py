@@ -318,3 +318,12 @@ def test_only_one_policy_qualified_target(world: World, named: str) -> None:
         ("cp313-manylinux_2_28_x86_64", "built")
     ]
     assert [im.image for im in result.plan.images] == [NEW]
+
+
+def test_a_damaged_last_report_does_not_stop_the_build(world: World) -> None:
+    root = world.root / "state" / "manywheel" / "logs"
+    (root / "old").mkdir(parents=True)
+    (root / "old" / "report.json").write_text(json.dumps({"format": REPORT_FORMAT, "targets": 5}))
+    (root / "latest").symlink_to("old")
+    assert world.build(**THREE).ok
+    assert started(world)[:3] == tuple(ident(ARM, m) for m in (12, 13, 14))

@@ -86,10 +86,11 @@ def test_previous_durations_are_the_built_targets_seconds(tmp_path: Path) -> Non
         (["a", "list"], None),
         ({"format": REPORT_FORMAT}, None),
         ({"format": REPORT_FORMAT, "targets": None}, None),
+        ({"format": REPORT_FORMAT, "targets": 5}, None),
         ({"format": REPORT_FORMAT, "targets": {"cp313-manylinux_x86_64": 3.0}}, None),
     ],
     ids=["invalid-json", "empty", "other-format", "a-list", "no-targets", "null-targets",
-         "table-targets"],
+         "number-targets", "table-targets"],
 )  # fmt: skip
 def test_a_damaged_report_gives_no_history(tmp_path: Path, data: object, raw: str | None) -> None:
     assert previous_durations(report(tmp_path, data, raw=raw)) == {}
