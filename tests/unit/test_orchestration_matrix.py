@@ -327,3 +327,17 @@ def test_a_damaged_last_report_does_not_stop_the_build(world: World) -> None:
     (root / "latest").symlink_to("old")
     assert world.build(**THREE).ok
     assert started(world)[:3] == tuple(ident(ARM, m) for m in (12, 13, 14))
+
+
+def test_a_cibuildwheel_project_skipping_musllinux_pulls_its_manylinux_image_only(
+    world: World,
+) -> None:
+    (world.project / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1.0"\n\n[tool.cibuildwheel]\nskip = "*-musllinux_*"\n'
+    )
+    found = plan(world.options())
+    assert world.engine.pulled_as == [("quay.io/pypa/manylinux_2_28_x86_64", "x86_64")]
+    assert [t.identifier for t in found.targets] == [
+        "cp312-manylinux_x86_64",
+        "cp313-manylinux_x86_64",
+    ]
