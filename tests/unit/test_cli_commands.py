@@ -450,3 +450,18 @@ def test_the_report_of_two_images(tmp_path: Path) -> None:
     # Reports of matrix runs merge: every image of every report.
     merged = merge_reports([(Path("a.json"), data), (Path("b.json"), dict(one, targets=[]))])
     assert merged["image"] == ["arm:1", "img:1", "x86:1"]
+
+
+def test_export_writes_one_image_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "plan", lambda options, listener: TWO)
+    folder = project(tmp_path)
+    assert main(["export", "docker", str(folder), "--engine", "docker"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "manywheel: error: export docker writes the build of one image, and this configuration "
+        "has 2 (manylinux_x86_64: x86:1, manylinux_aarch64: arm:1)"
+    ) in err
+    assert "manywheel: tip: export one platform at a time, e.g. --archs x86_64" in err
+    assert not (folder / "manywheel-export").exists()
