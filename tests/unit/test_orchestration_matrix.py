@@ -19,6 +19,7 @@ from manywheel._model import RunResult
 from manywheel._prepare import PREPARED_REPO
 from manywheel._report import REPORT_FORMAT, report_data
 from manywheel._run import plan
+from manywheel._venvcache import list_venvs
 from tests.unit.fakes import FakeContainer, FakeEngine
 from tests.unit.test_orchestration import World
 
@@ -122,6 +123,8 @@ def test_three_images_build_nine_targets_each_in_its_image_and_arch(world: World
         for m in (12, 13, 14)
     )
     assert world.engine.live == {}
+    # A cached build venv per target, whatever its image.
+    assert len(list_venvs(world.root / "cache" / "manywheel")) == 9
     # The report lists the three images, and each target's image and platform.
     data = report_data(result)
     assert data["image"] == [X86, I686, ARM]
@@ -341,3 +344,13 @@ def test_a_cibuildwheel_project_skipping_musllinux_pulls_its_manylinux_image_onl
         "cp312-manylinux_x86_64",
         "cp313-manylinux_x86_64",
     ]
+
+
+def test_a_missing_image_names_its_key(world: World) -> None:
+    world.engine.images_present = {X86, I686}
+    with pytest.raises(EngineError) as info:
+        world.build(**THREE, pull="never")
+    assert info.value.message == (
+        "image arm:1 ('manylinux-aarch64-image') is not present in docker and pull is 'never'"
+    )
+    assert world.engine.pulled == []
