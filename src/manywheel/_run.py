@@ -220,13 +220,24 @@ def _ensure_image(run: _Run, engine: ContainerEngine, spec: ImageSpec) -> str:
 def _wanted_specs(options: Options) -> list[ImageSpec]:
     """The images whose platform ``build``/``skip``/``python`` can select anything from."""
     specs = options.image_specs()
-    wanted = [
-        s
+
+    def selects(s: ImageSpec) -> bool:
+        return (
+            s.platform is None
+            or platform_wanted(options, s.platform)
+            or (s.policy is not None and platform_wanted(options, f"{s.policy}_{s.arch}"))
+        )
+
+    # Several images of one platform: their identifiers name their policies only as a group
+    # (cp313-manylinux_2_28_x86_64), and an image named by a reference says its policy only
+    # once inspected; so such a group is kept whole whenever any of it may be selected.
+    platforms = [s.platform for s in specs]
+    groups = {
+        s.platform
         for s in specs
-        if s.platform is None
-        or platform_wanted(options, s.platform)
-        or (s.policy is not None and platform_wanted(options, f"{s.policy}_{s.arch}"))
-    ]
+        if platforms.count(s.platform) > 1 and (s.policy is None or selects(s))
+    }
+    wanted = [s for s in specs if selects(s) or s.platform in groups]
     if not wanted:
         raise NothingToBuildError(
             "no target selected: 'build', 'skip' and 'python' exclude every platform of the "

@@ -25,7 +25,8 @@ def previous_durations(log_root: Path) -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     found: dict[str, float] = {}
-    for entry in data.get("targets") or []:
+    targets = data.get("targets")
+    for entry in targets if isinstance(targets, list) else []:
         if not isinstance(entry, dict) or entry.get("status") != "built":
             continue
         seconds, ident = entry.get("seconds"), entry.get("identifier")

@@ -192,17 +192,20 @@ class FakeEngine:
         facts: str = FACTS,
         behaviours: Mapping[str, Behaviour] | None = None,
         images_present: Sequence[str] = (),
+        facts_by_image: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.binary = f"/fake/{name}"
         self.registry = ProcessRegistry()
         self.facts = facts
+        self.facts_by_image = dict(facts_by_image or {})  # what discovery says in an image
         self.behaviours = dict(behaviours or {})
         self.made: list[FakeContainer] = []  # every container ever started, in order
         self.live: dict[str, FakeContainer] = {}
         self.images_present = set(images_present)
         self.image_archs: dict[str, str] = {}  # image -> its architecture (default amd64)
         self.pulled: list[str] = []
+        self.pulled_as: list[tuple[str, str | None]] = []  # (reference, arch) of each pull
         self.committed: list[tuple[str, str, dict[str, str]]] = []
         self.scripts: dict[str, str] = {}  # target -> its last build script
         self.restored: dict[str, bytes] = {}  # target -> the cached venv it was given
@@ -272,9 +275,10 @@ class FakeEngine:
         return popen
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
-        if script == DISCOVER_SCRIPT:
-            return ExecResult(0, self.facts, "")
         ctr = self.live.get(name)
+        if script == DISCOVER_SCRIPT:
+            image = ctr.image if ctr is not None else ""
+            return ExecResult(0, self.facts_by_image.get(image, self.facts), "")
         if ctr is not None and script.startswith("touch "):
             ctr.files[shlex.split(script)[1]] = b""
         return ExecResult(0, "", "")
@@ -325,6 +329,7 @@ class FakeEngine:
 
     def pull(self, ref: str, *, arch: str | None = None) -> None:
         self.pulled.append(ref)
+        self.pulled_as.append((ref, arch))
         self.images_present.add(ref)
 
     def images(self, label: str) -> list[dict[str, str]]:
@@ -413,9 +418,15 @@ class FakeEngine:
 
 
 def _fitting_wheel(target: str) -> str:
+    """A wheel repaired for the target's libc and arch (its identifier may name a policy:
+    cp313-manylinux_2_28_x86_64)."""
     tag, platform = target.split("-", 1)
-    arch = platform.split("_", 1)[1]
-    return f"demo-1.0-{tag}-{tag}-manylinux_2_17_{arch}.whl"
+    found = re.fullmatch(r"((manylinux|musllinux)(?:_\d+_\d+|\d+)?)_(\w+)", platform)
+    assert found is not None, platform
+    policy, libc, arch = found.groups()
+    if policy == libc:
+        policy = "musllinux_1_2" if libc == "musllinux" else "manylinux_2_17"
+    return f"demo-1.0-{tag}-{tag}-{policy}_{arch}.whl"
 
 
 def _unpack_only(proc: FakeProc, ctr: FakeContainer) -> int:

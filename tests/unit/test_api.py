@@ -141,3 +141,27 @@ def test_front_ends_and_reports_take_types_from_the_model(module: str) -> None:
 
 def test_the_model_is_data_only() -> None:
     assert _imports(SRC / "_model.py") == set()
+
+
+def test_a_plan_finds_each_targets_image() -> None:
+    x86 = manywheel.Target(A, "3.13.1", False, "/p", "manylinux_x86_64", "img:1")
+    arm = manywheel.Target("cp313-manylinux_aarch64", "3.13.1", False, "/p",
+                           "manylinux_aarch64", "arm:1")  # fmt: skip
+    images = (
+        manywheel.BuildImage("img:1", "sha256:1",
+                             manywheel.ImageFacts("manylinux_x86_64", "", "dnf", "bash", ())),
+        manywheel.BuildImage("arm:1", "sha256:2",
+                             manywheel.ImageFacts("manylinux_aarch64", "", "dnf", "bash", ()),
+                             "aarch64", "manylinux-aarch64-image"),
+    )  # fmt: skip
+    plan = manywheel.Plan(images, (x86, arm))
+    assert plan.image_for(arm) is images[1]
+    assert plan.targets_of(images[0]) == (x86,)
+    assert plan.targets_of(images[1]) == (arm,)
+    assert (arm.libc, arm.arch, images[1].platform) == ("manylinux", "aarch64", "manylinux_aarch64")
+    # A target made without its image: the only image of a one-image plan...
+    assert PLAN.image_for(TARGETS[0]) is PLAN.images[0]
+    assert PLAN.targets_of(PLAN.images[0]) == TARGETS
+    # ...and no image of several.
+    with pytest.raises(LookupError, match=f"no image for {A}"):
+        plan.image_for(TARGETS[0])

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
+import pytest
 import tomllib
 
+from manywheel import _run, load_options
+from manywheel._cli.main import main
 from manywheel._config.cibuildwheel import to_toml, translate
+from manywheel._config.matrix import ImageSpec
 
 CIBW = {
     "build": "cp311-* cp312-*",
@@ -76,3 +83,104 @@ def test_toml_round_trip() -> None:
     t = translate(CIBW)
     parsed = tomllib.loads(to_toml(t.values))["tool"]["manywheel"]
     assert parsed == t.values
+
+
+Q = "quay.io/pypa"
+
+
+def cibw_project(tmp_path: Path, table: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\n\n[tool.cibuildwheel]\n' + table
+    )
+    return tmp_path
+
+
+@pytest.fixture
+def on_x86_64(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+
+
+@pytest.mark.usefixtures("on_x86_64")
+def test_archs_string_and_both_libcs_in_cibuildwheels_images(tmp_path: Path) -> None:
+    opts = load_options(cibw_project(tmp_path, 'archs = "auto64"\n'), environ={})
+    assert (opts.archs, opts.libc) == (("auto64",), ("manylinux", "musllinux"))
+    assert opts.image_specs() == (
+        ImageSpec(f"{Q}/manylinux_2_28_x86_64", "manylinux-x86_64-image", "manylinux", "x86_64",
+                  "manylinux_2_28"),
+        ImageSpec(f"{Q}/musllinux_1_2_x86_64", "musllinux-x86_64-image", "musllinux", "x86_64",
+                  "musllinux_1_2"),
+    )  # fmt: skip
+    assert opts.notes == ()
+
+
+@pytest.mark.usefixtures("on_x86_64")
+def test_default_archs_are_auto(tmp_path: Path) -> None:
+    opts = load_options(cibw_project(tmp_path, 'build = "cp313-*"\n'), environ={})
+    assert opts.archs == ("auto",)
+    assert [s.platform for s in opts.image_specs()] == ["manylinux_x86_64", "musllinux_x86_64"]
+    linux = cibw_project(tmp_path, '[tool.cibuildwheel.linux]\narchs = ["x86_64", "aarch64"]\n')
+    assert [(s.platform, s.image) for s in load_options(linux, environ={}).image_specs()] == [
+        ("manylinux_x86_64", f"{Q}/manylinux_2_28_x86_64"),
+        ("manylinux_aarch64", f"{Q}/manylinux_2_28_aarch64"),
+        ("musllinux_x86_64", f"{Q}/musllinux_1_2_x86_64"),
+        ("musllinux_aarch64", f"{Q}/musllinux_1_2_aarch64"),
+    ]
+
+
+@pytest.mark.usefixtures("on_x86_64")
+def test_an_image_key_short_name_becomes_its_reference(tmp_path: Path) -> None:
+    project = cibw_project(
+        tmp_path,
+        'manylinux-x86_64-image = "manylinux2014"\nskip = "*-musllinux_*"\n'
+        'musllinux-x86_64-image = "ghcr.io/me/musl:1"\n',
+    )
+    opts = load_options(project, environ={})
+    assert opts.image_keys() == {
+        ("manylinux", "x86_64"): ("manylinux2014",),
+        ("musllinux", "x86_64"): ("ghcr.io/me/musl:1",),
+    }
+    assert [(s.key, s.image, s.policy) for s in opts.image_specs()] == [
+        ("manylinux-x86_64-image", f"{Q}/manylinux2014_x86_64", "manylinux2014"),
+        ("musllinux-x86_64-image", "ghcr.io/me/musl:1", None),
+    ]
+    # The musllinux platform is in the matrix, and dropped at plan time by skip.
+    assert [s.platform for s in _run._wanted_specs(opts)] == ["manylinux_x86_64"]
+
+
+@pytest.mark.usefixtures("on_x86_64")
+def test_the_users_image_wins_over_cibuildwheels_default_images(tmp_path: Path) -> None:
+    project = cibw_project(tmp_path, 'archs = ["x86_64", "i686"]\n')
+    opts = load_options(project, environ={"MANYWHEEL_IMAGE": "mine:1"})
+    assert [(s.platform, s.key, s.image) for s in opts.image_specs()] == [
+        ("manylinux_x86_64", "image", "mine:1"),
+        ("manylinux_i686", "manylinux-i686-image", f"{Q}/manylinux_2_28_i686"),
+        ("musllinux_x86_64", "musllinux-x86_64-image", f"{Q}/musllinux_1_2_x86_64"),
+        ("musllinux_i686", "musllinux-i686-image", f"{Q}/musllinux_1_2_i686"),
+    ]
+    # A key the user sets wins over both.
+    opts = load_options(project, environ={"MANYWHEEL_MANYLINUX_I686_IMAGE": "manylinux_2_34"})
+    assert opts.image_specs()[1].image == f"{Q}/manylinux_2_34_i686"
+    # manywheel's own table replaces the cibuildwheel one, defaults and all.
+    (project / "pyproject.toml").write_text('[tool.manywheel]\narchs = ["i686"]\n')
+    assert load_options(project, environ={}).image_specs()[0].image == f"{Q}/manylinux_2_34_i686"
+
+
+@pytest.mark.usefixtures("on_x86_64")
+def test_init_writes_cibuildwheels_images_for_this_machines_archs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cibw_project(tmp_path, 'archs = "auto64 aarch64"\n')
+    assert main(["init", "--from-cibuildwheel", "--stdout", str(tmp_path)]) == 0
+    table = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
+    assert table == {
+        "archs": "auto64 aarch64",
+        "libc": ["manylinux", "musllinux"],
+        "manylinux-x86_64-image": "manylinux_2_28",
+        "manylinux-aarch64-image": "manylinux_2_28",
+        "musllinux-x86_64-image": "musllinux_1_2",
+        "musllinux-aarch64-image": "musllinux_1_2",
+    }
+    cibw_project(tmp_path, 'archs = ["sparc"]\n')  # archs it cannot read: no images added
+    assert main(["init", "--from-cibuildwheel", "--stdout", str(tmp_path)]) == 0
+    table = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
+    assert table == {"archs": ["sparc"], "libc": ["manylinux", "musllinux"]}

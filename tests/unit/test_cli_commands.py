@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import platform
 import signal
 import sys
 from pathlib import Path
@@ -20,8 +21,9 @@ from manywheel._cli.render import PlainRenderer
 from manywheel._engines.host import HOST_IMAGE
 from manywheel._events import Listener
 from manywheel._leftovers import OWNER_LABEL, this_process
+from manywheel._merge import merge_reports
 from manywheel._model import BuildImage, ImageFacts, Plan, RunResult, Target, TargetResult
-from manywheel._report import load_report
+from manywheel._report import load_report, report_data
 from tests.unit.fake_exec import CannedEngine
 from tests.unit.test_leftovers import dead_owner
 
@@ -368,3 +370,98 @@ def test_entrypoint_exits_with_mains_code(
         cli.entrypoint()
     assert info.value.code == 2
     assert "cannot read the report" in capsys.readouterr().err
+
+
+A1 = Target("cp313-manylinux_aarch64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python",
+            "manylinux_aarch64", "arm:1")  # fmt: skip
+X1 = Target(T1.identifier, T1.version, False, T1.python, "manylinux_x86_64", "x86:1")
+TWO = Plan(
+    (
+        BuildImage("x86:1", "sha256:" + "11" * 32, FACTS, "x86_64", "manylinux-x86_64-image"),
+        BuildImage("arm:1", "sha256:" + "22" * 32,
+                   ImageFacts("manylinux_aarch64", "manylinux_2_28_aarch64", "dnf", "bash", (A1,)),
+                   "aarch64", "manylinux-aarch64-image"),
+    ),
+    (X1, A1),
+)  # fmt: skip
+
+
+def test_plan_formats_with_two_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "plan", lambda options, listener: TWO)
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    folder = project(tmp_path)
+    assert main(["plan", str(folder), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {  # no single image: only the list
+        "images": [
+            {"image": "x86:1", "image_id": "sha256:" + "11" * 32,
+             "platform": "manylinux_x86_64", "key": "manylinux-x86_64-image"},
+            {"image": "arm:1", "image_id": "sha256:" + "22" * 32,
+             "platform": "manylinux_aarch64", "key": "manylinux-aarch64-image"},
+        ],
+        "targets": [
+            {"identifier": X1.identifier, "version": "3.13.9", "python": X1.python,
+             "platform": "manylinux_x86_64", "image": "x86:1"},
+            {"identifier": A1.identifier, "version": "3.13.9", "python": A1.python,
+             "platform": "manylinux_aarch64", "image": "arm:1"},
+        ],
+    }  # fmt: skip
+    assert main(["plan", str(folder), "--format", "github-matrix"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "include": [
+            {"only": X1.identifier, "python": "3.13.9", "image": "x86:1",
+             "platform": "manylinux_x86_64", "arch": "x86_64"},
+            {"only": A1.identifier, "python": "3.13.9", "image": "arm:1",
+             "platform": "manylinux_aarch64", "arch": "aarch64"},
+        ]
+    }  # fmt: skip
+    assert main(["plan", str(folder)]) == 0
+    assert capsys.readouterr().out.splitlines()[:7] == [
+        "image:    x86:1 (sha256:111111111111)",
+        "platform: manylinux_x86_64",
+        "image:    arm:1 (sha256:222222222222)",
+        "platform: manylinux_aarch64, emulated",
+        "targets:",
+        f"  {X1.identifier}  (Python 3.13.9, {X1.python})",
+        f"  {A1.identifier}  (Python 3.13.9, {A1.python})",
+    ]
+
+
+def test_the_report_of_two_images(tmp_path: Path) -> None:
+    wheel = tmp_path / "dist" / "demo-1-cp313-cp313-manylinux_2_28_aarch64.whl"
+    results = [TargetResult(X1, "failed", [], seconds=1.0, error="build step failed (exit 1)"),
+               TargetResult(A1, "built", [wheel], seconds=60.0)]  # fmt: skip
+    data = report_data(RunResult("run-2", TWO, results, output_dir=tmp_path / "dist"))
+    assert data["image"] == ["x86:1", "arm:1"]
+    assert data["image_id"] is None
+    assert [(i["image"], i["platform"], i["key"]) for i in data["images"]] == [
+        ("x86:1", "manylinux_x86_64", "manylinux-x86_64-image"),
+        ("arm:1", "manylinux_aarch64", "manylinux-aarch64-image"),
+    ]
+    assert [(t["identifier"], t["image"], t["platform"], t["status"]) for t in data["targets"]] == [
+        (X1.identifier, "x86:1", "manylinux_x86_64", "failed"),
+        (A1.identifier, "arm:1", "manylinux_aarch64", "built"),
+    ]
+    # A report of one image keeps the shape it had before the matrix.
+    one = report_data(run_result(tmp_path, "built"))
+    assert (one["image"], one["image_id"]) == ("img:1", "sha256:1")
+    assert one["targets"][0]["image"] is None  # a target made without its image
+    # Reports of matrix runs merge: every image of every report.
+    merged = merge_reports([(Path("a.json"), data), (Path("b.json"), dict(one, targets=[]))])
+    assert merged["image"] == ["arm:1", "img:1", "x86:1"]
+
+
+def test_export_writes_one_image_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "plan", lambda options, listener: TWO)
+    folder = project(tmp_path)
+    assert main(["export", "docker", str(folder), "--engine", "docker"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "manywheel: error: export docker writes the build of one image, and this configuration "
+        "has 2 (manylinux_x86_64: x86:1, manylinux_aarch64: arm:1)"
+    ) in err
+    assert "manywheel: tip: export one platform at a time, e.g. --archs x86_64" in err
+    assert not (folder / "manywheel-export").exists()

@@ -218,3 +218,55 @@ def test_a_host_without_cpython_says_what_to_install() -> None:
     with pytest.raises(NothingToBuildError, match="this machine has no CPython") as caught:
         discover_host(FakeEngine(facts="platform manylinux_x86_64\nshell bash\n"), "x")
     assert caught.value.tip == "install python3-venv (Debian/Ubuntu) or use a container engine"
+
+
+def test_a_foreign_container_runs_with_its_platform(recorder: Recorder) -> None:
+    engine = Engine("docker", "/usr/bin/docker")
+    extra = ("--network", "none")
+    with engine.container("img:1", "c", labels={"l": "v"}, extra_args=extra, arch="aarch64"):
+        engine.run_script("c", "echo hi")
+        engine.exec_("c", ["ls"]).communicate()
+    assert recorder.argv()[:3] == [
+        ["/usr/bin/docker", "run", "-i", "--rm", "--name", "c",
+         "--platform", "linux/arm64", "--network", "none", "--label", "l=v",
+         "--entrypoint", "/bin/sh", "img:1", "-c", LIFELINE],
+        ["/usr/bin/docker", "exec", "-i", "c", "/bin/sh", "-s"],  # a 64-bit one: no prefix
+        ["/usr/bin/docker", "exec", "c", "ls"],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("arch", "oci"), [("i686", "linux/386"), ("armv7l", "linux/arm/v7")])
+def test_a_32_bit_container_runs_every_command_under_linux32(
+    recorder: Recorder, arch: str, oci: str
+) -> None:
+    engine = Engine("podman", "podman")
+    engine.create("img:1", "c32", labels={"l": "v"}, extra_args=("--cpus", "2"), arch=arch)
+    engine.create("img:1", "c64", labels={}, arch="x86_64")
+    engine.exec_("c32", ["/bin/sh", "-c", "uname -m"]).communicate()
+    engine.run_script("c32", "echo hi")
+    engine.exec_("c64", ["uname", "-m"]).communicate()
+    engine.remove(["c32", "c64"])
+    engine.exec_("c32", ["ls"]).communicate()  # a container of that name made later: its own
+    assert recorder.argv() == [
+        ["podman", "run", "-i", "--rm", "--name", "c32", "--platform", oci, "--cpus", "2",
+         "--label", "l=v", "--entrypoint", "linux32", "img:1", "/bin/sh", "-c", LIFELINE],
+        ["podman", "run", "-i", "--rm", "--name", "c64", "--platform", "linux/amd64",
+         "--entrypoint", "/bin/sh", "img:1", "-c", LIFELINE],
+        ["podman", "exec", "c32", "linux32", "/bin/sh", "-c", "uname -m"],
+        ["podman", "exec", "-i", "c32", "linux32", "/bin/sh", "-s"],
+        ["podman", "exec", "c64", "uname", "-m"],
+        ["podman", "rm", "-f", "-v", "--time", "0", "c32", "c64"],
+        ["podman", "exec", "c32", "ls"],
+    ]  # fmt: skip
+
+
+def test_pull_names_the_platform_of_the_arch(recorder: Recorder) -> None:
+    engine = Engine("docker", "docker")
+    engine.pull("quay.io/pypa/manylinux_2_34_aarch64", arch="aarch64")
+    engine.pull("quay.io/pypa/manylinux_2_34_i686", arch="i686")
+    engine.pull("img:1")
+    assert recorder.argv() == [
+        ["docker", "pull", "--platform", "linux/arm64", "quay.io/pypa/manylinux_2_34_aarch64"],
+        ["docker", "pull", "--platform", "linux/386", "quay.io/pypa/manylinux_2_34_i686"],
+        ["docker", "pull", "img:1"],
+    ]

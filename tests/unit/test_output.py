@@ -101,3 +101,44 @@ def test_publish_moves_with_normal_permissions(tmp_path: Path) -> None:
     (done,) = publish([wheel], tmp_path / "dist", staging)
     assert done.read_bytes() == wheel.read_bytes()
     assert done.stat().st_mode & 0o044 == 0o044  # readable by others, like any build output
+
+
+I686 = Target("cp313-manylinux_i686", "3.13.1", False, "/p", "manylinux_i686")
+MUSL = Target("cp313-musllinux_x86_64", "3.13.1", False, "/p", "musllinux_x86_64")
+ARM = Target("cp313-manylinux_aarch64", "3.13.1", False, "/p", "manylinux_aarch64")
+# Two aarch64 images in the matrix: the identifier names the policy, the platform does not.
+ARM_228 = Target("cp313-manylinux_2_28_aarch64", "3.13.1", False, "/p", "manylinux_aarch64")
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "repaired", "fits"),
+    [
+        (I686, "pkg-1.0-cp313-cp313-manylinux_2_17_i686.manylinux2014_i686.whl", True, True),
+        (I686, "pkg-1.0-cp313-cp313-manylinux_2_17_x86_64.whl", True, False),
+        (I686, "pkg-1.0-cp313-cp313-linux_i686.whl", False, True),
+        (I686, "pkg-1.0-cp313-cp313-linux_x86_64.whl", False, False),
+        (I686, "pkg-1.0-cp313-cp313-musllinux_1_2_i686.whl", True, False),
+        (T313, "pkg-1.0-cp313-cp313-musllinux_1_2_x86_64.whl", True, False),
+        (T313, "pkg-1.0-cp313-cp313-manylinux_2_17_i686.whl", True, False),
+        (MUSL, "pkg-1.0-cp313-cp313-musllinux_1_2_x86_64.whl", True, True),
+        (MUSL, "pkg-1.0-cp313-cp313-manylinux_2_17_x86_64.whl", True, False),
+        (MUSL, "pkg-1.0-cp313-cp313-linux_x86_64.whl", False, True),
+        (MUSL, "pkg-1.0-py3-none-any.whl", True, True),
+        (ARM, "pkg-1.0-cp313-cp313-manylinux_2_28_aarch64.whl", True, True),
+        (ARM, "pkg-1.0-cp313-cp313-manylinux_2_28_x86_64.whl", True, False),
+        (ARM, "pkg-1.0-cp312-abi3-manylinux_2_28_aarch64.whl", True, True),
+        (ARM_228, "pkg-1.0-cp313-cp313-manylinux_2_28_aarch64.whl", True, True),
+        (ARM_228, "pkg-1.0-cp313-cp313-manylinux2014_aarch64.whl", True, True),
+        (ARM_228, "pkg-1.0-cp313-cp313-manylinux_2_28_x86_64.whl", True, False),
+        (ARM_228, "pkg-1.0-cp313-cp313-musllinux_1_2_aarch64.whl", True, False),
+    ],
+)
+def test_wheels_fit_their_targets_libc_and_arch(
+    tmp_path: Path, target: Target, name: str, repaired: bool, fits: bool
+) -> None:
+    result = check_wheel(make_wheel(tmp_path / name), target, repaired=repaired)
+    if fits:
+        assert not isinstance(result, str), result
+    else:
+        assert isinstance(result, str)
+        assert f"do not fit target {target.identifier}" in result

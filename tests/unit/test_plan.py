@@ -7,10 +7,18 @@ from packaging.specifiers import SpecifierSet
 
 from manywheel import ConfigError, EngineError, NothingToBuildError, Options
 from manywheel import _plan as plan_module
+from manywheel._config.matrix import ImageSpec
 from manywheel._config.project import Project
 from manywheel._events import Emitter, Event
 from manywheel._model import BuildImage
-from manywheel._plan import DISCOVER_SCRIPT, discover, parse_facts, select_targets
+from manywheel._plan import (
+    DISCOVER_SCRIPT,
+    check_platform,
+    discover,
+    parse_facts,
+    platform_wanted,
+    select_targets,
+)
 from tests.unit.fake_exec import CannedEngine
 
 FACTS_OUTPUT = """\
@@ -176,3 +184,251 @@ def test_discover_failure_names_the_image(tmp_path: Path, monkeypatch: pytest.Mo
     ):
         discover(engine, "img:1", "sha256:1", "n", {})
     assert not (tmp_path / "manywheel" / "facts").exists()  # a failure is not remembered
+
+
+# -- a matrix of images ----------------------------------------------------------------------
+
+MUSL_OUTPUT = """\
+platform musllinux_x86_64
+auditwheel_plat musllinux_1_2_x86_64
+pkgmgr apk
+shell sh
+python /opt/python/cp313-cp313 cpython 3.13.1 0
+python /opt/python/cp314-cp314 cpython 3.14.0 0
+"""
+I686_OUTPUT = """\
+platform manylinux_i686
+auditwheel_plat manylinux_2_34_i686
+pkgmgr dnf
+shell bash
+python /opt/python/cp313-cp313 cpython 3.13.1 0
+python /opt/python/cp314-cp314 cpython 3.14.0 0
+"""
+AARCH64_OUTPUT = """\
+platform manylinux_aarch64
+auditwheel_plat manylinux_2_28_aarch64
+pkgmgr dnf
+shell bash
+python /opt/python/cp313-cp313 cpython 3.13.1 0
+python /opt/python/cp313-cp313t cpython 3.13.1 1
+"""
+X86 = BuildImage("x86:1", "sha256:x", parse_facts(FACTS_OUTPUT), "x86_64", "image")
+I686 = BuildImage("i686:1", "sha256:i", parse_facts(I686_OUTPUT), "i686", "manylinux-i686-image")
+ARM = BuildImage("arm:1", "sha256:a", parse_facts(AARCH64_OUTPUT), "aarch64",
+                 "manylinux-aarch64-image")  # fmt: skip
+MUSL = BuildImage("musl:1", "sha256:m", parse_facts(MUSL_OUTPUT), "x86_64",
+                  "musllinux-x86_64-image")  # fmt: skip
+MATRIX = (X86, I686, ARM, MUSL)
+
+
+def select_in(images: tuple[BuildImage, ...], **changes: object) -> list[str]:
+    options = Options(Path("/p"), **changes)  # type: ignore[arg-type]
+    project = Project(Path("/p"), "p", None)
+    return [t.identifier for t in select_targets(options, project, images, Emitter(None))]
+
+
+@pytest.mark.parametrize(
+    ("output", "said", "identifiers"),
+    [
+        (MUSL_OUTPUT, ("musllinux_x86_64", "musllinux_1_2_x86_64", "apk", "sh"),
+         ["cp313-musllinux_x86_64", "cp314-musllinux_x86_64"]),
+        (I686_OUTPUT, ("manylinux_i686", "manylinux_2_34_i686", "dnf", "bash"),
+         ["cp313-manylinux_i686", "cp314-manylinux_i686"]),
+        (AARCH64_OUTPUT, ("manylinux_aarch64", "manylinux_2_28_aarch64", "dnf", "bash"),
+         ["cp313-manylinux_aarch64", "cp313t-manylinux_aarch64"]),
+    ],
+)  # fmt: skip
+def test_parse_facts_of_other_platforms(
+    output: str, said: tuple[str, str, str, str], identifiers: list[str]
+) -> None:
+    f = parse_facts(output)
+    assert (f.platform, f.auditwheel_plat, f.package_manager, f.shell) == said
+    platform = said[0]
+    assert [t.identifier for t in f.interpreters] == identifiers
+    libc, arch = platform.split("_", 1)
+    for t in f.interpreters:
+        assert (t.platform, t.libc, t.arch) == (platform, libc, arch)
+        assert t.python.startswith("/opt/python/cp31")
+
+
+def test_targets_of_several_images_carry_their_image_and_platform() -> None:
+    options = Options(Path("/p"))
+    project = Project(Path("/p"), "p", None)
+    targets = select_targets(options, project, MATRIX, Emitter(None))
+    assert [(t.identifier, t.image, t.platform) for t in targets] == [
+        ("cp312-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
+        ("cp313-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
+        ("cp313t-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
+        ("cp314-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
+        ("cp313-manylinux_i686", "i686:1", "manylinux_i686"),
+        ("cp314-manylinux_i686", "i686:1", "manylinux_i686"),
+        ("cp313-manylinux_aarch64", "arm:1", "manylinux_aarch64"),
+        ("cp313t-manylinux_aarch64", "arm:1", "manylinux_aarch64"),
+        ("cp313-musllinux_x86_64", "musl:1", "musllinux_x86_64"),
+        ("cp314-musllinux_x86_64", "musl:1", "musllinux_x86_64"),
+    ]
+    assert len({t.identifier for t in targets}) == len(targets)
+    assert targets[8].python == "/opt/python/cp313-cp313/bin/python"
+    assert {t.arch for t in targets} == {"x86_64", "i686", "aarch64"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "selected"),
+    [
+        ({"build": ("*-manylinux_aarch64",)},
+         ["cp313-manylinux_aarch64", "cp313t-manylinux_aarch64"]),
+        ({"build": ("cp313-*",)},
+         ["cp313-manylinux_x86_64", "cp313-manylinux_i686", "cp313-manylinux_aarch64",
+          "cp313-musllinux_x86_64"]),
+        ({"build": ("cp314-*",), "skip": ("*-musllinux_*",)},
+         ["cp314-manylinux_x86_64", "cp314-manylinux_i686"]),
+        ({"build": ("cp313-manylinux_i686",)}, ["cp313-manylinux_i686"]),  # --only
+        ({"build": ("*_x86_64",), "skip": ("*t-*", "cp312-*")},
+         ["cp313-manylinux_x86_64", "cp314-manylinux_x86_64", "cp313-musllinux_x86_64",
+          "cp314-musllinux_x86_64"]),
+        # A Python only one image has is fine.
+        ({"python": ("3.12",)}, ["cp312-manylinux_x86_64"]),
+        ({"python": ("3.13t",)}, ["cp313t-manylinux_x86_64", "cp313t-manylinux_aarch64"]),
+        ({"python": ("3.14",), "skip": ("*-manylinux_x86_64",)},
+         ["cp314-manylinux_i686", "cp314-musllinux_x86_64"]),
+    ],
+)  # fmt: skip
+def test_build_skip_and_python_select_across_the_matrix(
+    changes: dict[str, object], selected: list[str]
+) -> None:
+    assert select_in(MATRIX, **changes) == selected
+
+
+def test_a_python_no_image_has_is_an_error_naming_what_they_have() -> None:
+    with pytest.raises(ConfigError) as info:
+        select_in(MATRIX, python=("3.9", "3.12"))
+    assert info.value.message == (
+        "'python': 3.9 not found in any image (it has 3.12, 3.13, 3.13t, 3.14)"
+    )
+    with pytest.raises(ConfigError) as info:
+        select_in((ARM,), python=("3.14",))
+    assert info.value.message == "'python': 3.14 not found in arm:1 (it has 3.13, 3.13t)"
+
+
+def test_nothing_selected_across_the_matrix_lists_every_target() -> None:
+    with pytest.raises(NothingToBuildError) as info:
+        select_in((I686, ARM), build=("*-musllinux_*",))
+    assert info.value.message == (
+        "no target selected: cp313-manylinux_i686, cp314-manylinux_i686, "
+        "cp313-manylinux_aarch64, cp313t-manylinux_aarch64 all excluded"
+    )
+
+
+def test_an_image_of_the_matrix_without_cpython_is_named() -> None:
+    empty = BuildImage("empty:1", "sha256:e", parse_facts("platform manylinux_aarch64\n"),
+                       "aarch64", "manylinux-aarch64-image")  # fmt: skip
+    with pytest.raises(NothingToBuildError, match="image empty:1 has no CPython"):
+        select_in((X86, empty))
+
+
+def _x86(image: str, plat: str, policy: str | None, key: str = "manylinux-x86_64-image"):  # type: ignore[no-untyped-def]
+    facts = parse_facts(FACTS_OUTPUT.replace("manylinux_2_34_x86_64", plat))
+    return BuildImage(image, "sha256:" + image, facts, "x86_64", key, policy)
+
+
+def test_two_images_of_one_platform_are_told_apart_by_their_policy() -> None:
+    old = _x86("old:1", "", "manylinux2014")  # the policy its short name gave
+    new = _x86("new:1", "manylinux_2_28_x86_64", None)  # the policy its AUDITWHEEL_PLAT says
+    targets = select_targets(
+        Options(Path("/p"), python=("3.13",)), Project(Path("/p"), "p", None),
+        (old, new, I686), Emitter(None),
+    )  # fmt: skip
+    assert [(t.identifier, t.image, t.platform) for t in targets] == [
+        ("cp313-manylinux2014_x86_64", "old:1", "manylinux_x86_64"),
+        ("cp313-manylinux_2_28_x86_64", "new:1", "manylinux_x86_64"),
+        ("cp313-manylinux_i686", "i686:1", "manylinux_i686"),  # alone on its platform
+    ]
+    assert select_in((old, new), build=("*-manylinux_2_28_*",), python=("3.12",)) == [
+        "cp312-manylinux_2_28_x86_64"
+    ]
+
+
+def test_two_images_of_one_platform_need_a_policy_each() -> None:
+    with pytest.raises(ConfigError) as info:
+        select_in((_x86("a:1", "manylinux_2_28_x86_64", None), _x86("b:1", "", None)))
+    assert info.value.message == (
+        "'manylinux-x86_64-image': several manylinux_x86_64 images, and b:1 says no policy "
+        "(no AUDITWHEEL_PLAT in it, not named by a short name like manylinux_2_28)"
+    )
+    assert "short name" in (info.value.tip or "")
+    # One image without a policy is fine: nothing to tell apart.
+    assert select_in((_x86("b:1", "", None),), python=("3.13",)) == ["cp313-manylinux_x86_64"]
+
+
+def test_two_images_of_the_same_policy_clash() -> None:
+    a = _x86("a:1", "manylinux_2_28_x86_64", None)
+    b = _x86("b:1", "", "manylinux_2_28")
+    with pytest.raises(ConfigError) as info:
+        select_in((a, b))
+    assert info.value.message == (
+        "'manylinux-x86_64-image': two manylinux_x86_64 images of the same policy (a:1, b:1); "
+        "their identifiers would clash"
+    )
+    assert info.value.tip == "keep one image per policy and platform"
+
+
+def test_check_platform_compares_the_image_with_its_key() -> None:
+    spec = ImageSpec("arm:1", "manylinux-aarch64-image", "manylinux", "aarch64")
+    check_platform(spec, parse_facts(AARCH64_OUTPUT))  # as said
+    with pytest.raises(ConfigError) as info:
+        check_platform(spec, parse_facts(FACTS_OUTPUT))
+    assert info.value.message == (
+        "'manylinux-aarch64-image' is arm:1, but that image is manylinux_x86_64 "
+        "(uname -m and its C library, run as aarch64)"
+    )
+    assert info.value.tip == "name a manylinux_aarch64 image for manylinux-aarch64-image"
+    musl = ImageSpec("m:1", "musllinux-x86_64-image", "musllinux", "x86_64")
+    with pytest.raises(ConfigError, match="that image is manylinux_x86_64"):
+        check_platform(musl, parse_facts(FACTS_OUTPUT))  # a glibc image for musllinux
+    check_platform(ImageSpec("any:1", "image"), parse_facts(MUSL_OUTPUT))  # single image: its own
+
+
+@pytest.mark.parametrize(
+    ("changes", "label", "wanted"),
+    [
+        ({}, "musllinux_x86_64", True),
+        ({"skip": ("*-musllinux_*",)}, "musllinux_x86_64", False),
+        ({"skip": ("*-musllinux_*",)}, "manylinux_x86_64", True),
+        ({"build": ("cp313-*",)}, "musllinux_x86_64", True),
+        ({"build": ("cp313-*",)}, "manylinux_aarch64", True),
+        ({"build": ("*-manylinux_aarch64",)}, "manylinux_i686", False),
+        ({"build": ("*-manylinux_aarch64",)}, "manylinux_aarch64", True),
+        ({"python": ("3.13",)}, "musllinux_x86_64", True),
+        ({"python": ("3.13",), "skip": ("cp313-*",)}, "manylinux_x86_64", False),
+        ({"python": ("3.13t",), "skip": ("*t-*",)}, "manylinux_x86_64", False),
+        ({"build": ("cp314t-*",)}, "manylinux_aarch64", True),  # free-threaded identifiers
+        ({"build": ("cp313-manylinux_i686",)}, "manylinux_i686", True),  # --only
+        ({"build": ("cp313-manylinux_i686",)}, "manylinux_x86_64", False),
+        ({"python": ("cp313-manylinux_i686",)}, "manylinux_i686", True),
+        ({"python": ("cp313-manylinux_i686",)}, "musllinux_i686", False),
+        ({"build": ("*-manylinux_2_28_x86_64",)}, "manylinux_2_28_x86_64", True),
+    ],
+)
+def test_platform_wanted(changes: dict[str, object], label: str, wanted: bool) -> None:
+    options = Options(Path("/p"), **changes)  # type: ignore[arg-type]
+    assert platform_wanted(options, label) is wanted
+
+
+def test_discover_runs_the_image_as_its_arch_and_remembers_per_arch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plan_module.platformdirs, "user_cache_path", lambda app: tmp_path / app)
+    seen: list[str | None] = []
+
+    class Recording(CannedEngine):
+        def container(self, image: str, name: str, **kw: object):  # type: ignore[no-untyped-def,override]
+            seen.append(kw.get("arch"))  # type: ignore[arg-type]
+            return super().container(image, name, **kw)  # type: ignore[arg-type]
+
+    engine = Recording({"exec -i": (0, AARCH64_OUTPUT, "")})
+    facts = discover(engine, "arm:1", "sha256:a", "n", {}, arch="aarch64")
+    assert facts.platform == "manylinux_aarch64"
+    assert discover(engine, "arm:1", "sha256:a", "n", {}, arch="aarch64") == facts
+    assert seen == ["aarch64"]  # asked once for that arch
+    discover(engine, "arm:1", "sha256:a", "n", {})  # the same id run as its own: asked again
+    assert seen == ["aarch64", None]

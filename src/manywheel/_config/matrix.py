@@ -11,6 +11,7 @@ unless that platform's key is set.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .._arch import LIBCS, expand_archs, native_arch
@@ -65,29 +66,36 @@ def image_specs(
     defaults: dict[str, str] | None = None,
     machine: str | None = None,
     where: str = "configuration",
+    origin: Mapping[str, str] | None = None,
 ) -> tuple[ImageSpec, ...]:
     """The images of a run. ``keys``: the per-platform image keys that are set, by (libc, arch);
     ``defaults``: images by key name for those that are not (else manywheel's defaults).
-    Raises ConfigError for words ``archs`` or ``libc`` do not know."""
+    Raises ConfigError for words ``archs`` or ``libc`` do not know, naming where the key was
+    set (``origin``: by option name; else ``where``)."""
+
+    def at(key: str) -> str:
+        return (origin or {}).get(key, where)
+
     try:
         wanted_archs = expand_archs(archs, machine)
     except ValueError as e:
         raise ConfigError(
-            f"{where}: 'archs' has unknown architecture '{e}'",
+            f"{at('archs')}: 'archs' has unknown architecture '{e}'",
             tip="use x86_64, i686, aarch64, ppc64le, s390x, armv7l, riscv64, "
             "or native, auto, auto64, auto32, all",
         ) from None
     for libc in libcs:
         if libc not in LIBCS:
             raise ConfigError(
-                f"{where}: 'libc' has unknown value '{libc}'",
+                f"{at('libc')}: 'libc' has unknown value '{libc}'",
                 tip="use manylinux (glibc) and/or musllinux",
             )
     named = {k: v for k, v in keys.items() if v}
     if not wanted_archs and not libcs and not named:
         return (ImageSpec(image, "image"),)
     native = ("manylinux", native_arch(machine))
-    arch_list = wanted_archs or tuple(dict.fromkeys(a for _, a in named))
+    # No archs and no key set (libc alone): this machine's architecture.
+    arch_list = wanted_archs or tuple(dict.fromkeys(a for _, a in named)) or (native[1],)
     libc_list = tuple(dict.fromkeys(libcs)) or tuple(dict.fromkeys(c for c, _ in named))
     if not libc_list:
         libc_list = ("manylinux",)
@@ -104,7 +112,7 @@ def image_specs(
                 ref, policy = short_image(name, arch)
                 if policy is not None and not policy.startswith(libc):
                     raise ConfigError(
-                        f"{where}: '{key}' is '{name}', a {policy.split('_')[0]} image",
+                        f"{at(key)}: '{key}' is '{name}', a {policy.split('_')[0]} image",
                         tip=f"name a {libc} image for {key}",
                     )
                 spec = ImageSpec(ref, key, libc, arch, policy)

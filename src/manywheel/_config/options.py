@@ -142,8 +142,10 @@ class Options:
         }
         return {k: v for k, v in keys.items() if v}
 
-    def image_specs(self, where: str = "configuration") -> tuple[ImageSpec, ...]:
-        """The images this run builds in (see ``matrix``)."""
+    def image_specs(
+        self, where: str = "configuration", origin: Mapping[str, str] | None = None
+    ) -> tuple[ImageSpec, ...]:
+        """The images this run builds in (see ``matrix``; ``origin``: where each key was set)."""
         return image_specs(
             self.archs,
             self.libc,
@@ -151,6 +153,7 @@ class Options:
             self.image,
             defaults=dict(self.default_images),
             where=where,
+            origin=origin,
         )
 
     def secret_names(self) -> tuple[str, ...]:
@@ -426,7 +429,7 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
             f"{where('image')}: 'image' is {options.image!r}, not an image reference",
             tip="write a reference like quay.io/pypa/manylinux_2_34_x86_64 (no spaces)",
         )
-    options.image_specs(where=where("archs"))  # the matrix makes sense
+    options.image_specs(where="defaults", origin=origin)  # the matrix makes sense
     for selector in options.python:
         if not _PY_SELECTOR.match(selector):
             raise ConfigError(
