@@ -163,7 +163,7 @@ def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
             "__PROJECT__": CONTAINER.project,
             "__OUT__": CONTAINER.out,
             "__BUILD_IMAGES__": "".join(
-                f"build_image {quote(_image_folder(plan, im) or '.')}{_platform_word(im)}\n"
+                f"build_image {quote(_image_folder(plan, im).rstrip('/') or '.')}{_platform_word(im)}\n"
                 for im in plan.images
             ),
             "__BUILD_TARGETS__": "".join(

@@ -63,6 +63,7 @@ clean_env=(/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 # The native CPythons: their packages extracted (not installed: nothing runs), plus the merged-/usr
 # links the extraction leaves out.
+chmod 755 "$work"  # apt downloads as the _apt user
 py_minimal=()
 for v in $versions; do py_minimal+=("python$v-minimal"); done
 ( IFS=,; mmdebstrap --quiet --variant=extract --aptopt="$apt_opt" --include="${py_minimal[*]}" \

@@ -203,7 +203,7 @@ class FakeEngine:
         self.made: list[FakeContainer] = []  # every container ever started, in order
         self.live: dict[str, FakeContainer] = {}
         self.images_present = set(images_present)
-        self.image_archs: dict[str, str] = {}  # image -> its architecture (default amd64)
+        self.image_archs: dict[str, str] = {}  # image -> its recorded architecture, if known
         self.pulled: list[str] = []
         self.pulled_as: list[tuple[str, str | None]] = []  # (reference, arch) of each pull
         self.committed: list[tuple[str, str, dict[str, str]]] = []
@@ -325,7 +325,7 @@ class FakeEngine:
         return {}
 
     def image_arch(self, ref: str) -> str | None:
-        return self.image_archs.get(ref, "amd64") if ref in self.images_present else None
+        return self.image_archs.get(ref) if ref in self.images_present else None
 
     def pull(self, ref: str, *, arch: str | None = None) -> None:
         self.pulled.append(ref)

@@ -452,16 +452,21 @@ def test_the_report_of_two_images(tmp_path: Path) -> None:
     assert merged["image"] == ["arm:1", "img:1", "x86:1"]
 
 
-def test_export_writes_one_image_only(
+def test_export_of_a_matrix_writes_a_dockerfile_per_image(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cli, "plan", lambda options, listener: TWO)
-    folder = project(tmp_path)
-    assert main(["export", "docker", str(folder), "--engine", "docker"]) == 2
-    err = capsys.readouterr().err
-    assert (
-        "manywheel: error: export docker writes the build of one image, and this configuration "
-        "has 2 (manylinux_x86_64: x86:1, manylinux_aarch64: arm:1)"
-    ) in err
-    assert "manywheel: tip: export one platform at a time, e.g. --archs x86_64" in err
-    assert not (folder / "manywheel-export").exists()
+    folder = project(tmp_path, 'system-packages = ["zlib-devel"]\n')
+    assert main(["export", "docker", str(folder), "--engine", "docker"]) == 0
+    out = folder / "manywheel-export"
+    assert not (out / "Dockerfile").exists()
+    x86 = (out / "images" / "manylinux_x86_64" / "Dockerfile").read_text()
+    arm = (out / "images" / "manylinux_aarch64" / "Dockerfile").read_text()
+    assert "FROM x86:1" in x86
+    assert "FROM arm:1" in arm
+    assert (out / "images" / "manylinux_aarch64" / "prepare" / "prepare.sh").is_file()
+    script = (out / "build-wheels.sh").read_text()
+    assert "build_image images/manylinux_x86_64 linux/amd64\n" in script
+    assert "build_image images/manylinux_aarch64 linux/arm64\n" in script
+    assert f"build_target {X1.identifier} 0 linux/amd64\n" in script
+    assert f"build_target {A1.identifier} 1 linux/arm64\n" in script

@@ -158,6 +158,18 @@ def test_an_image_of_the_wrong_platform_stops_the_run_before_any_build(world: Wo
     assert not world.dist.exists()
 
 
+def test_an_image_recorded_for_another_arch_is_refused_before_it_runs(world: World) -> None:
+    world.engine.image_archs = {X86: "amd64", I686: "386", ARM: "amd64"}
+    with pytest.raises(ConfigError) as info:
+        world.build(**THREE)
+    assert (
+        info.value.message
+        == "'manylinux-aarch64-image' is arm:1, an image for amd64, not aarch64 (arm64)"
+    )
+    assert info.value.tip == "name a manylinux_aarch64 image for manylinux-aarch64-image"
+    assert world.engine.made == []  # not even discovered
+
+
 def test_a_musl_image_for_a_manylinux_key_is_refused(world: World) -> None:
     with pytest.raises(ConfigError, match="that image is musllinux_x86_64"):
         world.build(**{"manylinux-x86_64-image": MUSL})

@@ -68,7 +68,8 @@ build_target() {  # IDENTIFIER IMAGE-NUMBER [PLATFORM [PREFIX]]
   "$engine" rm -f "$name" >/dev/null
 }
 
-__BUILD_IMAGES____BUILD_TARGETS__
+__BUILD_IMAGES__
+__BUILD_TARGETS__
 # Every target built: move the wheels in (a rename in the same folder each, never half a file).
 for wheel in "$staging"/*/*.whl; do
   mv -f "$wheel" "$output/"
