@@ -11,8 +11,10 @@ from pathlib import Path
 
 import platformdirs
 
+from ._arch import ARCHS, LIBCS
 from ._config.exclude import VCS_NAMES, vcs_state
 from ._config.options import Options
+from ._config.registry import image_key
 from ._config.requirements import requirements_digest
 from ._engines.transfer import project_files
 from ._model import Target
@@ -24,7 +26,12 @@ FORMAT = 1
 # Options that cannot change the wheels a target produces.
 _NOT_INPUTS = frozenset(
     {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
-     "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes"}
+     "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes",
+     # What selects the targets and their images: a target's own image and interpreter are in
+     # its fingerprint (its id through the environment key), so adding an architecture or
+     # skipping another target rebuilds nothing that was built.
+     "build", "skip", "python", "image", "archs", "libc", "default_images",
+     *(image_key(libc, arch.name).replace("-", "_") for libc in LIBCS for arch in ARCHS)}
 )  # fmt: skip
 
 

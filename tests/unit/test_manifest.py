@@ -54,6 +54,25 @@ def test_fingerprint_depends_on_inputs_not_on_run_settings(tmp_path: Path) -> No
     assert fingerprint(opts, other, "env", "src") != fp
 
 
+def test_growing_the_matrix_or_the_selection_rebuilds_no_built_target(tmp_path: Path) -> None:
+    """A target's wheel depends on its own image (its id is in the environment key) and
+    interpreter, not on which other targets and images the run selects."""
+    opts = project(tmp_path)
+    fp = fingerprint(opts, T, "env", "src")
+    wider = replace(
+        opts,
+        archs=("x86_64", "aarch64"),
+        libc=("manylinux", "musllinux"),
+        manylinux_aarch64_image=("manylinux_2_28",),
+        skip=("cp314-*",),
+        build=("cp31*",),
+        python=("3.13",),
+    )
+    assert fingerprint(wider, T, "env", "src") == fp
+    elsewhere = Target(T.identifier, T.version, False, T.python, T.platform, "other:1")
+    assert fingerprint(opts, elsewhere, "env", "src") != fp  # another image: built anew
+
+
 def test_manifest_round_trip_and_tamper(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     out.mkdir()
