@@ -67,7 +67,8 @@ def runs_natively(arch: str, machine: str | None = None) -> bool:
     """True when ``arch`` runs on this machine's kernel without emulation (its own
     architecture, or the 32-bit one its kernel also runs, as i686 on x86_64)."""
     host = native_arch(machine)
-    return arch == host or arch_info(arch).companion_of == host
+    info = _BY_NAME.get(_SYNONYMS.get(arch, arch))
+    return arch == host or (info is not None and info.companion_of == host)
 
 
 def expand_archs(words: tuple[str, ...], machine: str | None = None) -> tuple[str, ...]:

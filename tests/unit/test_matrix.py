@@ -100,9 +100,18 @@ def test_keys_alone_give_the_archs_and_libcs() -> None:
         ImageSpec(f"{Q}/musllinux_1_1_i686", "musllinux-i686-image",
                   "musllinux", "i686", "musllinux_1_1"),
     )  # fmt: skip
-    # Two keys: their archs times their libcs (the others in their default images).
+    # Two keys: just their two platforms, not their archs times their libcs.
     both = specs(keys={("manylinux", "aarch64"): ("a:1",), ("musllinux", "x86_64"): ("m:1",)})
     assert [(s.platform, s.image) for s in both] == [
+        ("manylinux_aarch64", "a:1"),
+        ("musllinux_x86_64", "m:1"),
+    ]
+    # With libc (or archs) set, the product again, the keys filling their platforms.
+    product = specs(
+        libcs=("manylinux", "musllinux"),
+        keys={("manylinux", "aarch64"): ("a:1",), ("musllinux", "x86_64"): ("m:1",)},
+    )
+    assert [(s.platform, s.image) for s in product] == [
         ("manylinux_aarch64", "a:1"),
         ("manylinux_x86_64", f"{Q}/manylinux_2_34_x86_64"),
         ("musllinux_aarch64", f"{Q}/musllinux_1_2_aarch64"),

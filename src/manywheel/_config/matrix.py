@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .._arch import LIBCS, expand_archs, native_arch
+from .._arch import ARCHS, LIBCS, expand_archs, native_arch
 from .._errors import ConfigError
 from .registry import (
     DEFAULT_IMAGE,
@@ -94,28 +94,28 @@ def image_specs(
     if not wanted_archs and not libcs and not named:
         return (ImageSpec(image, "image"),)
     native = ("manylinux", native_arch(machine))
-    # No archs and no key set (libc alone): this machine's architecture.
-    arch_list = wanted_archs or tuple(dict.fromkeys(a for _, a in named)) or (native[1],)
-    libc_list = tuple(dict.fromkeys(libcs)) or tuple(dict.fromkeys(c for c, _ in named))
-    if not libc_list:
-        libc_list = ("manylinux",)
+    if not wanted_archs and not libcs:  # image keys alone: just their platforms
+        platforms = [p for p in ((c, a.name) for c in LIBCS for a in ARCHS) if p in named]
+    else:  # archs x libc, each defaulting to the keys' (else this machine's arch, manylinux)
+        arch_list = wanted_archs or tuple(dict.fromkeys(a for _, a in named)) or (native[1],)
+        libc_list = tuple(dict.fromkeys(libcs)) or tuple(dict.fromkeys(c for c, _ in named))
+        platforms = [(c, a) for c in libc_list or ("manylinux",) for a in arch_list]
     specs: list[ImageSpec] = []
-    for libc in libc_list:
-        for arch in arch_list:
-            key = image_key(libc, arch)
-            names = named.get((libc, arch))
-            if not names and (libc, arch) == native and image != DEFAULT_IMAGE:
-                key, names = "image", (image,)  # image: manylinux on this machine's arch
-            if not names:
-                names = ((defaults or {}).get(key) or _default(libc, arch),)
-            for name in names:
-                ref, policy = short_image(name, arch)
-                if policy is not None and not policy.startswith(libc):
-                    raise ConfigError(
-                        f"{at(key)}: '{key}' is '{name}', a {policy.split('_')[0]} image",
-                        tip=f"name a {libc} image for {key}",
-                    )
-                spec = ImageSpec(ref, key, libc, arch, policy)
-                if spec not in specs:
-                    specs.append(spec)
+    for libc, arch in platforms:
+        key = image_key(libc, arch)
+        names = named.get((libc, arch))
+        if not names and (libc, arch) == native and image != DEFAULT_IMAGE:
+            key, names = "image", (image,)  # image: manylinux on this machine's arch
+        if not names:
+            names = ((defaults or {}).get(key) or _default(libc, arch),)
+        for name in names:
+            ref, policy = short_image(name, arch)
+            if policy is not None and not policy.startswith(libc):
+                raise ConfigError(
+                    f"{at(key)}: '{key}' is '{name}', a {policy.split('_')[0]} image",
+                    tip=f"name a {libc} image for {key}",
+                )
+            spec = ImageSpec(ref, key, libc, arch, policy)
+            if spec not in specs:
+                specs.append(spec)
     return tuple(specs)

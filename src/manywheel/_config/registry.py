@@ -65,7 +65,8 @@ def _image_keys() -> tuple[OptionSpec, ...]:
                     (),
                     f"Image(s) for {libc} {arch.name} targets: references, or short names like "
                     f"{default} (quay.io/pypa/{default}_{arch.name}, the default when the "
-                    "matrix has this platform); naming one adds the platform to the matrix.",
+                    "matrix has this platform). Without archs and libc, the platforms whose keys are set "
+                    "are the matrix.",
                     metavar="IMAGE",
                 )
             )
