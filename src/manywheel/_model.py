@@ -20,6 +20,8 @@ class Target:
     python: str  # interpreter path in the image
     platform: str = "manylinux_x86_64"  # libc_arch, as the image says (uname -m in it)
     image: str = ""  # the image it builds in (see Plan.image_for)
+    implementation: str = "cpython"  # or pypy, graalpy (sys.implementation.name)
+    prerelease: bool = False  # an alpha or beta release (sys.version_info.releaselevel)
 
     @property
     def libc(self) -> str:
@@ -36,6 +38,7 @@ class Target:
 
     @property
     def python_tag(self) -> str:
+        """cp313 (also of cp313t), pp311, gp313_253: the identifier's first part."""
         return self.identifier.split("-")[0].rstrip("t")
 
 

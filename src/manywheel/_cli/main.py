@@ -332,12 +332,13 @@ def make_parser() -> argparse.ArgumentParser:
 def _options(ns: argparse.Namespace) -> Options:
     cli = _cli_values(ns)
     if getattr(ns, "only", None):
-        if not re.fullmatch(r"cp\d+t?-[a-z]+linux_\w+", ns.only):
+        if not re.fullmatch(r"(cp\d+t?|pp\d+|gp\d+_\d+)-[a-z]+linux_\w+", ns.only):
             raise ConfigError(
                 f"--only {ns.only!r} is not a target identifier",
                 tip="use one of the identifiers `manywheel plan` lists, e.g. cp313-manylinux_x86_64",
             )
-        cli.update({"build": ns.only, "skip": "", "python": ""})
+        # Its group need not be enabled: naming it in `python` builds it whatever its group.
+        cli.update({"build": ns.only, "skip": "", "python": ns.only})
     return load_options(ns.project_dir, cli=cli, config_file=ns.config)
 
 

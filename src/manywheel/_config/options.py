@@ -9,9 +9,11 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .._arch import ARCHS, LIBCS
 from .._errors import ConfigError
@@ -21,6 +23,7 @@ from .exclude import Exclusions, bad_glob, vcs_versioning
 from .matrix import ImageSpec, image_specs
 from .registry import OPTIONS, OptionSpec, env_name, flag_name, image_key, spec_for
 from .requirements import requirement_files
+from .selectors import ENABLE_GROUPS, RETIRED_GROUPS, parse_enable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +32,7 @@ else:  # pragma: no cover
 
 __all__ = ["Layer", "Options", "check_cache_dir", "load_options", "read_toml", "write_atomically"]
 
-_PY_SELECTOR = re.compile(r"^(\d+\.\d+t?|(cp|pp)[A-Za-z0-9_*?\[\]!-]*)$")
+_PY_SELECTOR = re.compile(r"^(\d+\.\d+t?|(cp|pp|gp)[A-Za-z0-9_*?\[\]!{},.-]*)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|CREDENTIAL", re.IGNORECASE)
 
@@ -80,6 +83,8 @@ class Options:
     python: tuple[str, ...] = _default_of("python")
     build: tuple[str, ...] = _default_of("build")
     skip: tuple[str, ...] = _default_of("skip")
+    enable: tuple[str, ...] = _default_of("enable")
+    requires_python: str | None = _default_of("requires-python")
     build_requirements: Path | None = _default_of("build-requirements")
     build_isolation: bool = _default_of("build-isolation")
     installer: str = _default_of("installer")  # auto | pip | uv
@@ -460,6 +465,22 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
     for name in options.secret_environment:
         if not _ENV_NAME.match(name):
             raise ConfigError(f"{where('secret-environment')}: '{name}' is not a variable name")
+    try:
+        parse_enable(options.enable)
+    except ValueError as e:
+        raise ConfigError(
+            f"{where('enable')}: 'enable' has unknown group '{e}'",
+            tip="use " + ", ".join(ENABLE_GROUPS) + " or all",
+        ) from None
+    if options.requires_python is not None:
+        try:
+            SpecifierSet(options.requires_python)
+        except InvalidSpecifier:
+            raise ConfigError(
+                f"{where('requires-python')}: 'requires-python' is {options.requires_python!r}, "
+                "not a version specifier",
+                tip="write it like '>=3.12'",
+            ) from None
     for glob in options.exclude:
         if (why := bad_glob(glob)) is not None:
             raise ConfigError(
@@ -539,7 +560,12 @@ def load_options(
             spec = spec_for(key)
             if spec is None:
                 raise _unknown_key(layer, key)
-            values[spec.field] = _convert(layer, spec, raw)
+            value = _convert(layer, spec, raw)
+            if spec.additive and isinstance(value, tuple):
+                for word in value:  # where each word came from (for messages about it)
+                    origin.setdefault(f"{spec.name}:{word}", layer.where)
+                value = tuple(dict.fromkeys((*values.get(spec.field, ()), *value)))  # type: ignore[misc]
+            values[spec.field] = value
             origin[spec.name] = f"{layer.where}"
             if spec.name == "engine-args":
                 engine_args_layer = layer
@@ -550,4 +576,15 @@ def load_options(
         notes += _project_engine_args(engine_args_layer, values["engine_args"], project)
     options = Options(project_dir=project, config_files=files, notes=notes, **values)  # type: ignore[arg-type]
     _check(options, origin)
-    return options
+    return replace(options, notes=options.notes + _retired_notes(options, origin))
+
+
+def _retired_notes(options: Options, origin: Mapping[str, str]) -> tuple[str, ...]:
+    """A warning for each group cibuildwheel retired that ``enable`` names (cibuildwheel 4
+    stops on them; many released sdists still have them)."""
+    _, retired = parse_enable(options.enable)
+    return tuple(
+        f"{origin.get('enable:' + group, 'configuration')}: enable group '{group}' is retired and "
+        f"ignored: {RETIRED_GROUPS[group]}"
+        for group in retired
+    )

@@ -22,6 +22,8 @@ class OptionSpec:
     choices: tuple[str, ...] = ()
     metavar: str = "VALUE"
     secret: bool = False
+    # Each layer adds to the value of the layers below it instead of replacing it (enable).
+    additive: bool = False
 
     @property
     def field(self) -> str:
@@ -124,8 +126,32 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "default: every CPython in the image that the project's requires-python allows.",
         metavar="SELECTOR",
     ),
-    OptionSpec("build", "words", ("*",), "Identifier globs to build.", metavar="GLOB"),
-    OptionSpec("skip", "words", (), "Identifier globs to skip.", metavar="GLOB"),
+    OptionSpec(
+        "build",
+        "words",
+        ("*",),
+        "Identifier globs to build; braces expand (cp{312,313}-*).",
+        metavar="GLOB",
+    ),
+    OptionSpec("skip", "words", (), "Identifier globs to skip; braces expand.", metavar="GLOB"),
+    OptionSpec(
+        "enable",
+        "words",
+        (),
+        "Groups of interpreters built only when enabled: cpython-prerelease (alpha and beta "
+        "CPythons, told by their release level), pypy, pypy-eol, graalpy, or all. Each layer "
+        "(file, environment, command line) adds to the groups of the layers below it.",
+        metavar="GROUP",
+        additive=True,
+    ),
+    OptionSpec(
+        "requires-python",
+        "str",
+        None,
+        "Version specifier of the Pythons to build for (>=3.12), instead of the project's own "
+        "requires-python (pyproject.toml, setup.cfg or setup.py).",
+        metavar="SPECIFIER",
+    ),
     OptionSpec(
         "build-requirements",
         "path",

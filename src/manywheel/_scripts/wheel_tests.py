@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 
 from .._config.options import Options
+from .._config.selectors import selector_matches
 from .._layout import Layout
 from .._model import Target
 from .._prepare import pip_exports
@@ -18,7 +18,7 @@ __all__ = ["testing_script", "wants_tests"]
 def wants_tests(options: Options, target: Target) -> bool:
     if not options.test_command:
         return False
-    return not any(fnmatch.fnmatchcase(target.identifier, g) for g in options.test_skip)
+    return not selector_matches(options.test_skip, target.identifier)
 
 
 def _command(options: Options, wheel_path: str, project: str) -> str:
