@@ -22,7 +22,7 @@ from .._cache import (
     list_prepared,
     open_cache_root,
 )
-from .._config.cibuildwheel import Translation, to_toml, translate
+from .._config.cibuildwheel import Translation, overrides_of, to_toml, translate
 from .._config.options import Options, load_options, read_toml, write_atomically
 from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name, image_key
 from .._engines.choice import container_engine_for, host_mode
@@ -555,14 +555,19 @@ def _init(ns: argparse.Namespace) -> int:
             f"{pyproject} already has [tool.manywheel]", tip="edit it, or use --stdout to compare"
         )
     values: dict[str, object] = {}
+    overrides: list[dict[str, object]] = []
     if ns.from_cibuildwheel:
         if not isinstance(tool.get("cibuildwheel"), dict):
             raise ConfigError(f"{pyproject} has no [tool.cibuildwheel] table")
-        found = translate(tool["cibuildwheel"])
+        try:
+            found = translate(tool["cibuildwheel"])
+            overrides = overrides_of(tool["cibuildwheel"])
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         values = {**found.values, **_default_images(found)}
         for item in found.ignored:
             print(f"manywheel: not carried over: {item}", file=sys.stderr)
-    text = to_toml(values)
+    text = to_toml(values, overrides)
     if ns.stdout:
         print(text, end="")
         return 0
