@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import subprocess
 import threading
@@ -83,12 +82,12 @@ def _run_script(
         Parcel(layout.project, options.project_dir, options.exclusions()),
         Parcel(layout.inbox, files=inbox),
     ]
-    secret_env = {k: os.environ[k] for k in options.secret_environment if k in os.environ}
     command = (
         f"{unpack_command(parcels)} || exit {COPY_IN_EXIT}; "
         f"exec {job.shell} {layout.inbox}/{script}"
     )
-    proc = job.engine.exec_(ctr, ["/bin/sh", "-c", command], stdin=subprocess.PIPE, env=secret_env)
+    passed = options.passed_environment()
+    proc = job.engine.exec_(ctr, ["/bin/sh", "-c", command], stdin=subprocess.PIPE, env=passed)
     assert proc.stdin is not None
     feeder = ParcelFeeder(proc.stdin, parcels)
     proc.stdin = None  # the feeder owns and closes it

@@ -99,10 +99,10 @@ class _Run:
         shared.mkdir(parents=True, exist_ok=True)
         return shared
 
-    def create_args(self) -> tuple[str, ...]:
-        """Arguments for every build container: the shared cache mount, then the user's."""
+    def create_args(self, options: Options) -> tuple[str, ...]:
+        """Arguments for a target's containers: the shared cache mount, then the user's."""
         shared = self.shared_cache()
-        args = self.options.engine_args
+        args = options.engine_args
         return args if shared is None else ("--volume", f"{shared}:{CONTAINER.cache}", *args)
 
     def require_engine(self) -> Backend:
@@ -273,6 +273,16 @@ def _inspect(run: _Run, engine: ContainerEngine, specs: list[ImageSpec]) -> list
 
 
 def _make_plan(run: _Run) -> Plan:
+    try:
+        return _resolve(run)
+    except NothingToBuildError as e:
+        if not run.options.allow_empty:
+            raise
+        run.emitter.info(f"{e.message}; allow-empty is set, so there is nothing to do")
+        return Plan((), ())
+
+
+def _resolve(run: _Run) -> Plan:
     project = read_project(run.options.project_dir)
     engine = run.require_engine()
     images = engine.container_engine()
@@ -330,19 +340,21 @@ def _run_targets(
     envs: dict[str, _Environment],
     staging: Path,
     venvs: dict[str, Path],
+    *,
+    options_of: dict[str, Options],
 ) -> list[TargetResult]:
-    """Build ``targets`` (started in this order) in parallel; ``envs``: by identifier."""
-    options, engine = run.options, run.require_engine()
-    jobs = options.effective_jobs(len(targets))
+    """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``: by
+    identifier."""
+    engine = run.require_engine()
+    jobs = run.options.effective_jobs(len(targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
-    create_args = run.create_args()
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
         futures = [
             pool.submit(
                 run_target,
                 TargetJob(
                     engine=engine,
-                    options=options,
+                    options=options_of[target.identifier],
                     target=target,
                     build_image=envs[target.identifier].build_image,
                     test_image=envs[target.identifier].image.image,
@@ -352,7 +364,7 @@ def _run_targets(
                     log_path=run.log_dir / f"{target.identifier}.log",
                     core_budget=budget,
                     shell=envs[target.identifier].image.facts.shell,
-                    create_args=create_args,
+                    create_args=run.create_args(options_of[target.identifier]),
                     cancelled=run.cancelled,
                     emitter=run.emitter,
                     venv_cache=venvs.get(target.identifier),
@@ -411,16 +423,24 @@ def _skip_up_to_date(
     return fresh, todo
 
 
-def _environments(run: _Run, plan_: Plan) -> dict[BuildImage, _Environment]:
-    """Each image's preparation (none in host mode) and content key."""
-    found: dict[BuildImage, _Environment] = {}
-    for im in plan_.images:
-        prep = (
-            None
-            if run.container_engine() is None
-            else preparation_for(run.options, im.facts, im.image_id)
+def _environments(
+    run: _Run, plan_: Plan, options_of: dict[str, Options]
+) -> dict[str, _Environment]:
+    """Each target's environment: its image's preparation (none in host mode) and content
+    key. Targets whose preparation is the same share one (a setup-script override makes its
+    targets an environment of their own)."""
+    found: dict[str, _Environment] = {}
+    shared: dict[tuple[str, str], _Environment] = {}
+    host = run.container_engine() is None
+    for target in plan_.targets:
+        im = plan_.image_for(target)
+        options = options_of[target.identifier]
+        prep = None if host else preparation_for(options, im.facts, im.image_id)
+        key = prep.key if prep is not None else im.image_id
+        env = shared.setdefault(
+            (im.image_id + im.platform, key), _Environment(im, prep, key, im.image)
         )
-        found[im] = _Environment(im, prep, prep.key if prep is not None else im.image_id, im.image)
+        found[target.identifier] = env
     return found
 
 
@@ -444,29 +464,32 @@ def _prepare(run: _Run, env: _Environment, index: int) -> None:
 
 
 def _venv_caches(
-    run: _Run, targets: list[Target], envs: dict[str, _Environment]
+    run: _Run, targets: list[Target], envs: dict[str, _Environment], options_of: dict[str, Options]
 ) -> dict[str, Path]:
     """Where each target's build venv is cached (none in host mode: its paths differ per run)."""
     if not run.options.cache_venv or run.container_engine() is None:
         return {}
     root = run.cache_root()
-    recipe = venv_recipe(run.options)
-    return {
-        t.identifier: venv_path(
-            root, run.namespace(), venv_key(run.options, t, envs[t.identifier].key, recipe)
-        )
-        for t in targets
-    }
+    found = {}
+    for t in targets:
+        options = options_of[t.identifier]
+        key = venv_key(options, t, envs[t.identifier].key, venv_recipe(options))
+        found[t.identifier] = venv_path(root, run.namespace(), key)
+    return found
 
 
 def _build_and_publish(
-    run: _Run, targets: list[Target], envs: dict[str, _Environment], venvs: dict[str, Path]
+    run: _Run,
+    targets: list[Target],
+    envs: dict[str, _Environment],
+    venvs: dict[str, Path],
+    options_of: dict[str, Options],
 ) -> tuple[list[TargetResult], list[Path]]:
     """Build ``targets``, check their wheels, move the good ones into the output folder."""
     options = run.options
     staging = staging_dir(run.log_dir)
     try:
-        results = _run_targets(run, targets, envs, staging, venvs)
+        results = _run_targets(run, targets, envs, staging, venvs, options_of=options_of)
         good = [r for r in results if r.status == "built"]
         kept = run.log_dir / "kept-wheels"  # not swept by later runs, unlike staging/
         try:
@@ -504,17 +527,22 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         if options.output_dir.resolve() == options.project_dir.resolve():
             raise ConfigError("output-dir must not be the project folder itself")
         plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
+        if not plan_.targets:  # allow-empty
+            return RunResult(run.run_id, plan_, output_dir=options.output_dir)
         check_writable(options.output_dir)
         history = previous_durations(run.log_dir.parent)  # before `latest` points at this run
         run.log_dir.mkdir(parents=True, exist_ok=True)
         (run.log_dir / OWNER_FILE).write_text(this_process().token() + "\n")
         latest_link(run.log_dir.parent, run.run_id)
         _remove_leftovers(run)
-        by_image = _environments(run, plan_)
-        envs = {t.identifier: by_image[plan_.image_for(t)] for t in plan_.targets}
+        options_of = {t.identifier: options.for_target(t.identifier) for t in plan_.targets}
+        for target_options in options_of.values():  # an override's secrets are secret too
+            for value in target_options.secret_values():
+                run.emitter.masker.add(value)
+        envs = _environments(run, plan_, options_of)
         sources = source_digest(options)
         fingerprints = {
-            t.identifier: fingerprint(options, t, envs[t.identifier].key, sources)
+            t.identifier: fingerprint(options_of[t.identifier], t, envs[t.identifier].key, sources)
             for t in plan_.targets
         }
         manifest = Manifest(options.output_dir)
@@ -531,8 +559,8 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             needed = {id(envs[t.identifier]): envs[t.identifier] for t in todo}
             for index, env in enumerate(needed.values()):
                 _prepare(run, env, index)
-            venvs = _venv_caches(run, todo, envs)
-            built, result.published = _build_and_publish(run, todo, envs, venvs)
+            venvs = _venv_caches(run, todo, envs, options_of)
+            built, result.published = _build_and_publish(run, todo, envs, venvs, options_of)
             for r in built:
                 if r.status == "built":
                     manifest.record(

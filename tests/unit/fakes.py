@@ -212,6 +212,8 @@ class FakeEngine:
         self.running = 0  # build scripts running now
         self.most_running = 0  # ...at most, so far
         self.hanging: set[str] = set()  # targets waiting in their hang_at step
+        # container -> the variables its last exec given any got by name
+        self.exec_env: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
     def attach(self, registry: ProcessRegistry | None = None) -> FakeEngine:
@@ -266,6 +268,8 @@ class FakeEngine:
             body: Callable[[FakeProc], int] = _no_such_container
         else:
             body = self._body(ctr, list(command))
+        if env:
+            self.exec_env[name] = dict(env)
         proc = FakeProc(command, body, with_stdin=stdin == subprocess.PIPE)
         popen = cast("subprocess.Popen[bytes]", proc)
         if ctr is not None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from manywheel import ConfigError, load_options
+from manywheel import ConfigError, Options, load_options
+from manywheel._cli import main as cli_main
 from manywheel._config.cibw_env import cibw_variables
+from manywheel._model import Plan, Target
 
 
 def cibw(tmp_path: Path, table: str = "", *, tool: str = "cibuildwheel") -> Path:
@@ -104,7 +106,13 @@ def test_values_in_cibuildwheels_string_formats(tmp_path: Path) -> None:
         "CIBW_OUTPUT_DIR": "wheelhouse",
         "CIBW_PROJECT_REQUIRES_PYTHON": ">=3.13",
     }
-    opts = load_options(cibw(tmp_path, 'enable = ["graalpy"]\n'), environ=env)
+    project = cibw(tmp_path, 'enable = ["graalpy"]\n')
+    (project / "tests").mkdir()
+    (project / "data dir").mkdir()
+    (project / "data dir" / "x.png").write_bytes(b"")
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('[dependency-groups]\ndev = ["pytest"]\ndocs = ["sphinx"]\n')
+    opts = load_options(project, environ=env)
     assert opts.environment == (("CFLAGS", "'-O2 -g'"), ("PATH", '"$PATH:/opt/bin"'))
     assert opts.environment_pass == ("TOKEN_NAME", "BUILD_TIME")
     assert opts.config_settings == (
@@ -192,3 +200,35 @@ def test_which_variables_configure_a_build() -> None:
         "PATH": "/bin",
     }
     assert cibw_variables(env) == ["CIBW_ALLOW_EMPTY", "CIBW_BEFORE_ALL_LINUX", "CIBW_BUILD"]
+
+
+def test_a_cibuildwheel_config_file_and_the_command_line_of_cibuildwheel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "p").mkdir()
+    project = cibw(tmp_path / "p", 'build = "cp313-*"\n')
+    (project / "ci").mkdir()
+    (project / "ci" / "cibw.toml").write_text('[tool.cibuildwheel]\ntest-command = "pytest"\n')
+    seen: list[object] = []
+    monkeypatch.setattr(cli_main, "plan", lambda options, listener: seen.append(options) or PLAN)
+    argv = ["build", str(project), "--config-file", "{package}/ci/cibw.toml", "--platform", "linux"]
+    assert cli_main.main([*argv, "--print-build-identifiers"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "cp313-manylinux_x86_64",
+        "cp314-manylinux_x86_64",
+    ]
+    (options,) = seen
+    assert isinstance(options, Options)
+    assert (options.build, options.test_command) == (("cp313-*",), "pytest")
+    with pytest.raises(SystemExit) as info:  # argparse: not a choice
+        cli_main.main(["build", str(project), "--platform", "macos"])
+    assert info.value.code == 2
+
+
+PLAN = Plan(
+    (),
+    (
+        Target("cp313-manylinux_x86_64", "3.13.1", False, "/p"),
+        Target("cp314-manylinux_x86_64", "3.14.1", False, "/p"),
+    ),
+)

@@ -155,7 +155,8 @@ def test_shared_arguments_parse_the_same_in_every_command(argv: list[str]) -> No
     if argv[0] == "export":
         assert ns.format == "docker"
     if argv[0] in ("build", "plan", "export", "cache"):
-        assert parser.parse_args([*argv, "--config", "x.toml"]).config == Path("x.toml")
+        assert parser.parse_args([*argv, "--config", "x.toml"]).config == "x.toml"
+        assert parser.parse_args([*argv, "--config-file", "y.toml"]).config == "y.toml"
     for command in (["merge", "r.json"], ["report"], ["completion", "bash"]):
         assert parser.parse_args([*command, "--debug"]).debug is True
 

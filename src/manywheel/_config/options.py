@@ -6,7 +6,6 @@ import difflib
 import os
 import re
 import shlex
-import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from .._errors import ConfigError
 from .._scripts.shell import dquote, split_assignments, word_value
 from .cibuildwheel import cibuildwheel_layers
 from .cibw_env import cibw_env_layers, cibw_variables
+from .depgroups import group_requirements
 from .exclude import Exclusions, bad_glob, vcs_versioning
 from .layer import Layer
 from .matrix import ImageSpec, image_specs
@@ -27,11 +27,7 @@ from .overrides import INHERIT_RULES, Stage, fold, mergeable
 from .registry import OPTIONS, OptionSpec, env_name, flag_name, image_key, spec_for
 from .requirements import requirement_files
 from .selectors import ENABLE_GROUPS, RETIRED_GROUPS, parse_enable
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .toml import read_toml
 
 __all__ = ["Layer", "Options", "check_cache_dir", "load_options", "read_toml", "write_atomically"]
 
@@ -215,6 +211,12 @@ class Options:
         values += [os.environ[k] for k in self.secret_environment if os.environ.get(k)]
         return tuple(values)
 
+    def passed_environment(self) -> dict[str, str]:
+        """Host variables passed into the build and test containers by name: the secret ones,
+        environment-pass, and SOURCE_DATE_EPOCH when it is set (as cibuildwheel passes it)."""
+        names = (*self.secret_environment, *self.environment_pass, "SOURCE_DATE_EPOCH")
+        return {k: os.environ[k] for k in dict.fromkeys(names) if k in os.environ}
+
     def own_folders(self) -> tuple[Path, ...]:
         """manywheel's folders (output, cache, logs): when they lie inside the project, they
         are neither copied into builds nor part of its fingerprint."""
@@ -235,18 +237,6 @@ class Options:
         target compiles alone; sharing the cores makes the run end at total work / cores."""
         wanted = self.jobs if self.jobs > 0 else 2 * (os.cpu_count() or 1)
         return max(1, min(wanted, targets))
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return dict(tomllib.load(f))
-    except tomllib.TOMLDecodeError as e:  # type: ignore[misc,unused-ignore]
-        raise ConfigError(
-            f"{path}: invalid TOML: {e}", tip="fix the syntax error at the line and column shown"
-        ) from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -326,11 +316,19 @@ def _config_layers(
         raise ConfigError(f"config file {config_file} does not exist")
     if extra.is_file():
         data = read_toml(extra)
-        if "tool" in data:
-            table = data.get("tool", {}).get("manywheel", data.get("tool", {}).get("cibuildwheel"))
+        tools = data.get("tool", {}) if "tool" in data else {"manywheel": data}
+        if "manywheel" not in tools and isinstance(tools.get("cibuildwheel"), dict):
+            # A cibuildwheel --config-file: its tables over pyproject.toml's.
+            try:
+                found = cibuildwheel_layers(
+                    tools["cibuildwheel"], f"{extra} [tool.cibuildwheel]", extra.parent
+                )
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            layers += found if not from_cibw else found[1:]
+            from_cibw = from_cibw or tool.get("manywheel") is None
         else:
-            table = data
-        layers += _manywheel_layers(table if table is not None else {}, str(extra), extra.parent)
+            layers += _manywheel_layers(tools.get("manywheel", {}), str(extra), extra.parent)
     if from_cibw:
         try:
             layers += cibw_env_layers(environ, Path.cwd())
@@ -589,6 +587,15 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
                 "not a version specifier",
                 tip="write it like '>=3.12'",
             ) from None
+    for rel in options.test_sources:
+        if not (options.project_dir / rel).exists():
+            raise ConfigError(
+                f"{where('test-sources')}: 'test-sources' names {rel}, which is not in the "
+                f"project ({options.project_dir})",
+                tip="list files and folders relative to the project root",
+            )
+    if options.test_groups:
+        group_requirements(options.project_dir, options.test_groups)
     for glob in options.exclude:
         if (why := bad_glob(glob)) is not None:
             raise ConfigError(

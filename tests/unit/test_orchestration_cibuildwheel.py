@@ -1,0 +1,133 @@
+"""Whole runs (``_run.build``) of cibuildwheel configurations with the in-memory backend:
+per-target options from overrides, a prepared environment per setup-script, variables passed
+by name, allow-empty."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from manywheel import load_options
+from manywheel._cli.main import main
+from manywheel._config.registry import DEFAULT_IMAGE
+from manywheel._engines import choice
+from manywheel._errors import NothingToBuildError
+from manywheel._manifest import fingerprint
+from manywheel._model import Target
+from manywheel._prepare import PREPARED_REPO
+from tests.unit.fakes import FakeEngine
+from tests.unit.test_orchestration import CP312, CP313, World
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    """test_orchestration's world: a project, the fake engine with the default image."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "demo.c").write_text("int demo;\n")
+    (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
+    engine = FakeEngine(images_present=[DEFAULT_IMAGE, "quay.io/pypa/manylinux_2_28_x86_64"])
+    monkeypatch.setattr(choice, "detect_engine", lambda _, registry=None: engine.attach(registry))
+    return World(tmp_path, project, engine, [])
+
+
+def configure(world: World, body: str) -> None:
+    (world.project / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1.0"\n\n' + body
+    )
+
+
+OVERRIDES = """
+[tool.manywheel]
+before-build = "echo base"
+test-command = "pytest"
+
+[[tool.manywheel.overrides]]
+select = "cp313-*"
+before-build = "echo for-313"
+setup-script = "echo set up 313"
+engine-args = ["--cpus", "1"]
+environment = { ONLY_313 = "yes" }
+"""
+
+
+def test_overrides_reach_the_build_the_preparation_and_the_containers(world: World) -> None:
+    configure(world, OVERRIDES)
+    result = world.build()
+    assert result.ok
+    scripts = world.engine.scripts
+    assert "ONLY_313" in scripts[CP313]
+    assert "ONLY_313" not in scripts[CP312]
+    builds = {c.name.rsplit("-", 3)[-3]: c for c in world.engine.made if "-cp31" in c.name}
+    cp313 = next(c for c in world.engine.made if c.name.endswith("cp313-manylinux-x86-64"))
+    cp312 = next(c for c in world.engine.made if c.name.endswith("cp312-manylinux-x86-64"))
+    assert cp313.extra_args[2:] == ("--cpus", "1")
+    assert cp312.extra_args[2:] == ()
+    # cp313 has a setup-script of its own: a prepared image for it alone.
+    assert [tag.startswith(PREPARED_REPO) for _, tag, _ in world.engine.committed] == [True]
+    assert cp313.image.startswith(PREPARED_REPO)
+    assert not cp312.image.startswith(PREPARED_REPO)
+    assert builds
+
+
+def test_an_override_is_in_the_fingerprint_of_its_targets_only(
+    world: World, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine.toml"  # outside the project: its sources stay the same
+    target = {t: Target(t, "3.13.1", False, "/p") for t in (CP312, CP313)}
+
+    def prints(before_build: str) -> dict[str, str]:
+        mine.write_text(f'[[overrides]]\nselect = "cp313-*"\nbefore-build = "{before_build}"\n')
+        opts = load_options(world.project, environ={}, config_file=mine)
+        return {t: fingerprint(opts.for_target(t), target[t], "env", "src") for t in target}
+
+    first, second = prints("echo a"), prints("echo b")
+    assert first[CP312] == second[CP312]
+    assert first[CP313] != second[CP313]
+
+
+def test_source_date_epoch_and_environment_pass_go_in_by_name(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(
+        world, '[tool.cibuildwheel]\nenvironment-pass = ["BUILD_TIME"]\nskip = "*-musllinux_*"\n'
+    )
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    monkeypatch.setenv("BUILD_TIME", "noon")
+    result = world.build()
+    assert result.ok, [r.error for r in result.results]
+    env = world.engine.exec_env[next(c.name for c in world.engine.made if "cp313" in c.name)]
+    assert env == {"BUILD_TIME": "noon", "SOURCE_DATE_EPOCH": "1700000000"}
+
+
+def test_allow_empty_turns_nothing_to_build_into_success(world: World) -> None:
+    with pytest.raises(NothingToBuildError):
+        world.build(build="cp27-*")
+    result = world.build(build="cp27-*", **{"allow-empty": True})
+    assert result.ok
+    assert result.results == []
+    assert any("allow-empty is set" in e.message for e in world.kinds("info"))
+    assert not (world.project / "dist").exists()
+
+
+def test_the_frontend_and_config_settings_reach_the_build(world: World, tmp_path: Path) -> None:
+    configure(
+        world,
+        '[tool.manywheel]\nbuild-frontend = "pip"\nconfig-settings = { "--build-option" = "--x" }\n',
+    )
+    assert world.build().ok
+    assert "python -m pip wheel . --no-deps" in world.engine.scripts[CP313]
+    assert "-C--build-option=--x" in world.engine.scripts[CP313]
+
+
+def test_plan_with_allow_empty_prints_no_target(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["plan", str(world.project), "--engine", "docker", "--build", "cp27-*"]
+    assert main([*args, "--allow-empty", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"images": [], "targets": []}
+    assert main([*args, "--format", "json"]) == 3
