@@ -236,6 +236,7 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         )
         if code != 0 and not job.cancelled.is_set():
             _failed(job, ctr, code, result)
+            result.error = f"{result.error}; its wheel {result.wheels[0].name} is not published"
             result.wheels = []
             return False
     return not job.cancelled.is_set()

@@ -424,7 +424,7 @@ def _skip_up_to_date(
 
 
 def _environments(
-    run: _Run, plan_: Plan, options_of: dict[str, Options]
+    run: _Run, plan_: Plan, options_of: dict[str, Options], sources: str
 ) -> dict[str, _Environment]:
     """Each target's environment: its image's preparation (none in host mode) and content
     key. Targets whose preparation is the same share one (a setup-script override makes its
@@ -435,7 +435,7 @@ def _environments(
     for target in plan_.targets:
         im = plan_.image_for(target)
         options = options_of[target.identifier]
-        prep = None if host else preparation_for(options, im.facts, im.image_id)
+        prep = None if host else preparation_for(options, im.facts, im.image_id, sources)
         key = prep.key if prep is not None else im.image_id
         env = shared.setdefault(
             (im.image_id + im.platform, key), _Environment(im, prep, key, im.image)
@@ -539,8 +539,8 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         for target_options in options_of.values():  # an override's secrets are secret too
             for value in target_options.secret_values():
                 run.emitter.masker.add(value)
-        envs = _environments(run, plan_, options_of)
         sources = source_digest(options)
+        envs = _environments(run, plan_, options_of, sources)
         fingerprints = {
             t.identifier: fingerprint(options_of[t.identifier], t, envs[t.identifier].key, sources)
             for t in plan_.targets

@@ -69,6 +69,7 @@ class Behaviour:
     lines: tuple[str, ...] = ("compiling", "linking")
     stop_container: bool = False  # when failing: the container is gone too (killed from outside)
     meet: threading.Barrier | None = None  # at the build step, wait for the other targets there
+    test_exit: int = 0  # what its test script exits with
 
 
 @dataclass
@@ -208,6 +209,7 @@ class FakeEngine:
         self.pulled_as: list[tuple[str, str | None]] = []  # (reference, arch) of each pull
         self.committed: list[tuple[str, str, dict[str, str]]] = []
         self.scripts: dict[str, str] = {}  # target -> its last build script
+        self.tests: list[tuple[str, str]] = []  # (target, test script) of each test run
         self.restored: dict[str, bytes] = {}  # target -> the cached venv it was given
         self.running = 0  # build scripts running now
         self.most_running = 0  # ...at most, so far
@@ -369,7 +371,13 @@ class FakeEngine:
             return 98
         if path.endswith("/test.sh"):
             proc.line(f"{marker.group(1)} step test")
-            return 0
+            tested = re.search(r"^export CIBUILDWHEEL_BUILD_IDENTIFIER=(\S+)$", script, re.M)
+            how = self.behaviours.get(tested.group(1).strip("'") if tested else "", Behaviour())
+            with self._lock:
+                self.tests.append((tested.group(1).strip("'") if tested else "", script))
+            if how.test_exit:
+                proc.line("FAILED tests/test_x.py::test_x")
+            return how.test_exit
         assert ident is not None
         target = ident.group(1).strip("'")
         with self._lock:

@@ -17,7 +17,7 @@ from manywheel._errors import NothingToBuildError
 from manywheel._manifest import fingerprint
 from manywheel._model import Target
 from manywheel._prepare import PREPARED_REPO
-from tests.unit.fakes import FakeEngine
+from tests.unit.fakes import Behaviour, FakeEngine
 from tests.unit.test_orchestration import CP312, CP313, World
 
 
@@ -131,3 +131,29 @@ def test_plan_with_allow_empty_prints_no_target(
     assert main([*args, "--allow-empty", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"images": [], "targets": []}
     assert main([*args, "--format", "json"]) == 3
+
+
+def test_the_setup_script_runs_with_the_project_in_its_container(world: World) -> None:
+    configure(
+        world, '[tool.cibuildwheel]\nbefore-all = "make -C {package}/lib"\nskip = "*-musllinux_*"\n'
+    )
+    result = world.build()
+    assert result.ok
+    (preparing,) = [c for c in world.engine.made if c.name.endswith("-prepare")]
+    assert preparing.files["/project/demo.c"] == b"int demo;\n"
+    assert preparing.files["/manywheel/in/setup.sh"] == b"make -C /project/lib\n"
+
+
+def test_a_failing_test_fails_its_target_and_keeps_its_wheel_out(world: World) -> None:
+    world.engine.behaviours[CP313] = Behaviour(test_exit=35)
+    result = world.build(**{"test-command": "pytest {project}/tests"})
+    assert not result.ok
+    status = {r.target.identifier: (r.status, r.error) for r in result.results}
+    assert status[CP312] == ("built", None)
+    assert status[CP313] == (
+        "failed",
+        "test step failed (exit 35); its wheel demo-1.0-cp313-cp313-manylinux_2_17_x86_64.whl "
+        "is not published",
+    )
+    assert world.wheels() == ["demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
+    assert sorted(t for t, _ in world.engine.tests) == [CP312, CP313]

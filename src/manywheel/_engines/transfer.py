@@ -148,11 +148,13 @@ def copy_in(
     dest: str,
     *,
     tree: Path | None = None,
-    exclude: Iterable[Path] = (),
+    exclude: Iterable[Path] | Exclusions = (),
     files: Mapping[str, bytes | Path] | None = None,
 ) -> None:
-    """Extract ``tree`` (a host folder) and ``files`` (relative name -> content) under ``dest``."""
-    parcel = Parcel(dest, tree, Exclusions(tuple(exclude)), files or {})
+    """Extract ``tree`` (a host folder, minus ``exclude``: folders, or whole exclusions) and
+    ``files`` (relative name -> content) under ``dest``."""
+    left_out = exclude if isinstance(exclude, Exclusions) else Exclusions(tuple(exclude))
+    parcel = Parcel(dest, tree, left_out, files or {})
     proc = engine.exec_(
         container,
         ["/bin/sh", "-c", unpack_command([parcel])],
