@@ -31,7 +31,7 @@ from ._scripts.steps import COPY_IN_EXIT, STEP_EXIT
 from ._scripts.wheel_tests import testing_script, wants_tests
 from ._venvcache import drop_venv, save_venv, verify_venv
 
-__all__ = ["TargetJob", "run_target"]
+__all__ = ["TargetJob", "run_target", "test_covered"]
 
 
 @dataclass(frozen=True)
@@ -269,4 +269,27 @@ def run_target(job: TargetJob) -> TargetResult:
             result.tail = log.tail()
             if result.error:  # shown in the summary, the report and annotations
                 result.error = log.mask(result.error)
+    return result
+
+
+def test_covered(job: TargetJob, wheel: Path) -> TargetResult:
+    """A target covered by an earlier target's wheel (abi3): that wheel tested on it."""
+    result = TargetResult(job.target, "covered", [wheel], log=job.log_path, covered_by=wheel.name)
+    started = time.monotonic()
+    with TargetLog(job.log_path, job.options.secret_values()) as log:
+        log.write(f"manywheel: covered by {wheel.name}: not built, its wheel tested here")
+        try:
+            if not wants_tests(job.options, job.target) or _test(job, log, result):
+                result.status = "covered" if not job.cancelled.is_set() else "cancelled"
+            elif job.cancelled.is_set():
+                result.status = "cancelled"
+        except (ManywheelError, OSError) as e:
+            result.status = "cancelled" if job.cancelled.is_set() else "failed"
+            result.error = e.message if isinstance(e, ManywheelError) else str(e)
+        finally:
+            result.seconds = round(time.monotonic() - started, 2)
+            result.tail = log.tail()
+            if result.error:
+                result.error = log.mask(result.error)
+    result.wheels = [wheel] if result.status == "covered" else []
     return result

@@ -11,14 +11,16 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ._abi3 import Coverage
 from ._arch import arch_info, runs_natively
 from ._cache import open_cache_root
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
+from ._config.sdist import unpack_sdist
 from ._engines.choice import pick_backend
 from ._engines.emulation import EMULATION_TIP, emulation_problem
 from ._engines.host import (
@@ -50,11 +52,13 @@ from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
 from ._model import BuildImage, Plan, RunResult, Target, TargetResult
 from ._output import check_writable, publish, staging_dir
-from ._pipeline import TargetJob, run_target
+from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
 from ._schedule import longest_first, previous_durations
 from ._scripts.build import venv_recipe
+from ._scripts.wheel_tests import wants_tests
+from ._sdist import make_sdist
 from ._venvcache import project_namespace, venv_key, venv_path
 
 __all__ = ["build", "plan"]
@@ -73,6 +77,7 @@ class _Run:
         self.run_id = _new_run_id()
         self.registry = ProcessRegistry()
         self.cancelled = threading.Event()
+        self._stops: list[threading.Event] = []  # each target's, set with `cancelled`
         self.engine: Backend | None = None
         self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
@@ -87,7 +92,7 @@ class _Run:
     def namespace(self) -> str:
         """This project's part of the caches: what one project's builds write, no other
         project's build ever reads (see the README's security model)."""
-        return project_namespace(self.options.project_dir)
+        return project_namespace(self.options.source_archive or self.options.project_dir)
 
     def shared_cache(self) -> Path | None:
         """The part of the cache folder that this project's builds may write (downloads,
@@ -158,9 +163,20 @@ class _Run:
             env=env,
         )
 
+    def stop_event(self) -> threading.Event:
+        """An event that stops one target's job (its target is covered), and is set with the
+        whole run's on cleanup."""
+        event = threading.Event()
+        self._stops.append(event)
+        if self.cancelled.is_set():
+            event.set()
+        return event
+
     def cleanup(self) -> None:
         """Remove every container this run started; stop every child process. Bounded."""
         self.cancelled.set()
+        for event in self._stops:
+            event.set()
         engine = self.engine
         if engine is None:
             return
@@ -342,53 +358,107 @@ def _run_targets(
     venvs: dict[str, Path],
     *,
     options_of: dict[str, Options],
+    coverage: Coverage,
 ) -> list[TargetResult]:
     """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``: by
-    identifier."""
+    identifier. A target that ``coverage`` finds covered by an earlier target's wheel is
+    stopped (or its wheel dropped) and that wheel is tested on it instead."""
     engine = run.require_engine()
     jobs = run.options.effective_jobs(len(targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
+    job_of = {
+        t.identifier: TargetJob(
+            engine=engine,
+            options=options_of[t.identifier],
+            target=t,
+            build_image=envs[t.identifier].build_image,
+            test_image=envs[t.identifier].image.image,
+            container_name=run.name(t.identifier),
+            labels=run.labels,
+            staging=staging,
+            log_path=run.log_dir / f"{t.identifier}.log",
+            core_budget=budget,
+            shell=envs[t.identifier].image.facts.shell,
+            create_args=run.create_args(options_of[t.identifier]),
+            cancelled=run.stop_event(),
+            emitter=run.emitter,
+            venv_cache=venvs.get(t.identifier),
+            arch=envs[t.identifier].image.arch,
+        )
+        for t in targets
+    }
+    results: dict[str, TargetResult] = {}
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
-        futures = [
-            pool.submit(
-                run_target,
-                TargetJob(
-                    engine=engine,
-                    options=options_of[target.identifier],
-                    target=target,
-                    build_image=envs[target.identifier].build_image,
-                    test_image=envs[target.identifier].image.image,
-                    container_name=run.name(target.identifier),
-                    labels=run.labels,
-                    staging=staging,
-                    log_path=run.log_dir / f"{target.identifier}.log",
-                    core_budget=budget,
-                    shell=envs[target.identifier].image.facts.shell,
-                    create_args=run.create_args(options_of[target.identifier]),
-                    cancelled=run.cancelled,
-                    emitter=run.emitter,
-                    venv_cache=venvs.get(target.identifier),
-                    arch=envs[target.identifier].image.arch,
-                ),
-            )
-            for target in targets
-        ]
+        # future -> (target, "build" or "test": a covered target's test of the covering wheel)
+        futures: dict[concurrent.futures.Future[TargetResult], tuple[str, str]] = {}
+        for target, wheel in coverage.settle():  # covered by an up-to-date wheel
+            if target.identifier in job_of:
+                new = _cover(run, pool, job_of[target.identifier], wheel, results)
+                if new is not None:
+                    futures[new] = (target.identifier, "test")
+        for t in targets:
+            if t.identifier not in coverage.covered:
+                futures[pool.submit(run_target, job_of[t.identifier])] = (t.identifier, "build")
         try:
             pending = set(futures)
             while pending:  # short waits keep the main thread responsive to signals
                 done, pending = concurrent.futures.wait(pending, timeout=0.25)
                 for future in done:
-                    _announce(run, future.result())
+                    ident, kind = futures[future]
+                    result = future.result()
+                    if kind == "test":
+                        results[ident] = result
+                        _announce(run, result)
+                        continue
+                    if ident in coverage.covered:  # stopped: covered while it built
+                        for own in result.wheels:
+                            own.unlink(missing_ok=True)
+                        continue
+                    results[ident] = result
+                    coverage.finished(ident, result.wheels[0] if result.status == "built" else None)
+                    for target, wheel in coverage.settle():
+                        new = _cover(run, pool, job_of[target.identifier], wheel, results)
+                        if new is not None:
+                            futures[new] = (target.identifier, "test")
+                            pending.add(new)
+                    if ident not in coverage.covered:
+                        _announce(run, result)
         except BaseException:
             with _shielded(run.emitter):  # a second Ctrl-C must not cut this short
                 run.cleanup()  # containers go first, so the workers' exec calls return
                 pool.shutdown(wait=False, cancel_futures=True)
                 # A worker whose `run` or exec was on its way during the sweep can still
                 # start a container or a build after it: sweep until every worker returned.
-                while concurrent.futures.wait(futures, timeout=1.0).not_done:
+                while concurrent.futures.wait(list(futures), timeout=1.0).not_done:
                     run.cleanup()
             raise
-    return [f.result() for f in futures]
+    return [results[t.identifier] for t in targets]
+
+
+def _cover(
+    run: _Run,
+    pool: concurrent.futures.ThreadPoolExecutor,
+    job: TargetJob,
+    wheel: Path,
+    results: dict[str, TargetResult],
+) -> concurrent.futures.Future[TargetResult] | None:
+    """``job``'s target is covered by ``wheel``: stop its build (or drop the wheel it made),
+    then test ``wheel`` on it (a future), or say it is covered (None)."""
+    ident = job.target.identifier
+    if ident in results:  # it finished first: its own wheel goes
+        for own in results.pop(ident).wheels:
+            own.unlink(missing_ok=True)
+    else:  # still building (or waiting to): stop it; what it made is dropped when it ends
+        job.cancelled.set()
+        with contextlib.suppress(EngineError):
+            job.engine.remove([job.container_name, job.container_name + "-test"])
+    run.emitter.info(f"{ident}: covered by {wheel.name}, not built")
+    tested = replace(job, cancelled=run.stop_event())
+    if wants_tests(job.options, job.target):
+        return pool.submit(test_covered, tested, wheel)
+    results[ident] = TargetResult(job.target, "covered", [wheel], covered_by=wheel.name)
+    _announce(run, results[ident])
+    return None
 
 
 def _announce(run: _Run, result: TargetResult) -> None:
@@ -483,26 +553,72 @@ def _build_and_publish(
     targets: list[Target],
     envs: dict[str, _Environment],
     venvs: dict[str, Path],
+    *,
     options_of: dict[str, Options],
+    coverage: Coverage,
+    sdist: Path | None = None,
 ) -> tuple[list[TargetResult], list[Path]]:
-    """Build ``targets``, check their wheels, move the good ones into the output folder."""
+    """Build ``targets``, check their wheels, move the good ones (and ``sdist``, with any)
+    into the output folder."""
     options = run.options
     staging = staging_dir(run.log_dir)
     try:
-        results = _run_targets(run, targets, envs, staging, venvs, options_of=options_of)
+        results = _run_targets(
+            run, targets, envs, staging, venvs, options_of=options_of, coverage=coverage
+        )
+        _fail_untested(results)
         good = [r for r in results if r.status == "built"]
         kept = run.log_dir / "kept-wheels"  # not swept by later runs, unlike staging/
+        files = [r.wheels[0] for r in good] + ([sdist] if sdist is not None and good else [])
         try:
-            published = publish([r.wheels[0] for r in good], options.output_dir, kept)
+            published = publish(files, options.output_dir, kept)
         except BaseException:
             with contextlib.suppress(OSError):  # else it stays as staging/, named in the error
                 staging.rename(kept)
             raise
-        for r in good:
-            r.wheels = [options.output_dir / r.wheels[0].name]
+        for r in results:
+            if r.status in ("built", "covered"):
+                r.wheels = [options.output_dir / r.wheels[0].name]
         return results, published
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fail_untested(results: list[TargetResult]) -> None:
+    """A wheel whose tests failed on a target it covers is not published: the target that
+    built it fails, and so do the others it covers."""
+    bad: dict[str, list[str]] = {}
+    for r in results:
+        if r.status == "failed" and r.covered_by:
+            bad.setdefault(r.covered_by, []).append(r.target.identifier)
+    for r in results:
+        name = r.wheels[0].name if r.wheels else r.covered_by
+        if name in bad and r.status in ("built", "covered"):
+            r.status = "failed"
+            r.error = f"its wheel {name} failed the tests of {', '.join(bad[name])}; not published"
+            r.wheels = []
+
+
+def _from_sdist(
+    run: _Run, first: Target, envs: dict[str, _Environment], options_of: dict[str, Options]
+) -> tuple[Path, dict[str, Options]]:
+    """build-from-sdist: make the project's sdist (in a container of the first target's base
+    image), unpack it, and build every target from it."""
+    env = envs[first.identifier]
+    sdist = make_sdist(
+        run.require_engine(),
+        run.options,
+        env.image.image,
+        first,
+        name=run.name("sdist"),
+        labels=run.labels,
+        staging=run.log_dir / "sdist",
+        log_path=run.log_dir / "sdist.log",
+        emitter=run.emitter,
+        arch=env.image.arch,
+    )
+    tree = unpack_sdist(sdist, run.log_dir / "sdist-tree")
+    return sdist, {k: replace(v, project_dir=tree) for k, v in options_of.items()}
 
 
 def _remove_leftovers(run: _Run) -> None:
@@ -560,9 +676,19 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             for index, env in enumerate(needed.values()):
                 _prepare(run, env, index)
             venvs = _venv_caches(run, todo, envs, options_of)
-            built, result.published = _build_and_publish(run, todo, envs, venvs, options_of)
+            sdist = None
+            if options.build_from_sdist:
+                sdist, options_of = _from_sdist(run, todo[0], envs, options_of)
+            coverage = Coverage(
+                plan_.targets,
+                lambda t: (envs[t.identifier].key, t.platform),
+                {r.target.identifier: r.wheels[0] for r in fresh},
+            )
+            built, result.published = _build_and_publish(
+                run, todo, envs, venvs, options_of=options_of, coverage=coverage, sdist=sdist
+            )
             for r in built:
-                if r.status == "built":
+                if r.status in ("built", "covered"):
                     manifest.record(
                         r.target.identifier, fingerprints[r.target.identifier], r.wheels[0]
                     )

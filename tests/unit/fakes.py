@@ -70,6 +70,7 @@ class Behaviour:
     stop_container: bool = False  # when failing: the container is gone too (killed from outside)
     meet: threading.Barrier | None = None  # at the build step, wait for the other targets there
     test_exit: int = 0  # what its test script exits with
+    delay: float = 0.0  # seconds its build step takes (unless its container goes first)
 
 
 @dataclass
@@ -287,6 +288,10 @@ class FakeEngine:
             return ExecResult(0, self.facts_by_image.get(image, self.facts), "")
         if ctr is not None and script.startswith("touch "):
             ctr.files[shlex.split(script)[1]] = b""
+        made = re.search(r"python -m build --sdist --outdir (\S+) \.", script)
+        if ctr is not None and made is not None:  # an sdist of the project copied in
+            ctr.files[f"{made.group(1)}/demo-1.0.tar.gz"] = _sdist_of(ctr)
+            return ExecResult(0, "Successfully built demo-1.0.tar.gz\n", "")
         return ExecResult(0, "", "")
 
     def remove(self, names: Sequence[str]) -> None:
@@ -406,6 +411,8 @@ class FakeEngine:
                 proc.line(f"{target}: {step}: {text}")
             if how.meet is not None and step == "build":
                 how.meet.wait(WAIT)  # BrokenBarrierError unless the others build at the same time
+            if how.delay and step == "build" and proc.killed.wait(how.delay):
+                return 137
             if how.hang_at == step:
                 with self._lock:
                     self.hanging.add(target)
@@ -427,6 +434,21 @@ class FakeEngine:
                 name = how.wheel or _fitting_wheel(target)
                 ctr.files[f"{CONTAINER.out}/{name}"] = wheel_bytes(name)
         return 0
+
+
+def _sdist_of(ctr: FakeContainer) -> bytes:
+    """An sdist (demo-1.0/...) of what the container has under /project, with a PKG-INFO."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        files = {
+            p[len("/project/") :]: d for p, d in ctr.files.items() if p.startswith("/project/")
+        }
+        files["PKG-INFO"] = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(f"demo-1.0/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def _fitting_wheel(target: str) -> str:

@@ -27,7 +27,9 @@ def test_defaults(tmp_path: Path) -> None:
 
 
 # Fields of Options that are not options: where the project is and what configured it.
-NOT_OPTIONS = {"project_dir", "config_files", "notes", "default_images", "stages"}
+NOT_OPTIONS = {
+    "project_dir", "config_files", "notes", "default_images", "stages", "source_archive"
+}  # fmt: skip
 # The Python type of each option kind (a default of None adds "| None").
 KIND_TYPES = {
     "str": "str",

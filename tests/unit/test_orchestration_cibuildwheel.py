@@ -5,18 +5,21 @@ by name, allow-empty."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from manywheel import load_options
 from manywheel._cli.main import main
+from manywheel._cli.render import summary_lines
 from manywheel._config.registry import DEFAULT_IMAGE
 from manywheel._engines import choice
 from manywheel._errors import NothingToBuildError
 from manywheel._manifest import fingerprint
 from manywheel._model import Target
 from manywheel._prepare import PREPARED_REPO
+from manywheel._report import report_data
 from tests.unit.fakes import Behaviour, FakeEngine
 from tests.unit.test_orchestration import CP312, CP313, World
 
@@ -157,3 +160,72 @@ def test_a_failing_test_fails_its_target_and_keeps_its_wheel_out(world: World) -
     )
     assert world.wheels() == ["demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
     assert sorted(t for t, _ in world.engine.tests) == [CP312, CP313]
+
+
+ABI3 = "demo-1.0-cp312-abi3-manylinux_2_17_x86_64.whl"
+
+
+@pytest.mark.parametrize("follower", ["finishes first", "still builds"])
+def test_an_abi3_wheel_covers_the_later_target(world: World, follower: str) -> None:
+    """cp312's abi3 wheel serves cp313: cp313 is stopped (or its wheel dropped), not built, and
+    the abi3 wheel is tested on it; one wheel lands, and both are up to date next time."""
+    slow = {"finishes first": CP312, "still builds": CP313}[follower]
+    world.engine.behaviours[CP312] = Behaviour(wheel=ABI3)
+    world.engine.behaviours[slow] = replace(world.engine.behaviours.get(slow, Behaviour()), delay=2)
+    result = world.build(**{"test-command": "pytest"})
+    assert result.ok, [r.error for r in result.results]
+    status = {r.target.identifier: (r.status, r.covered_by) for r in result.results}
+    assert status == {CP312: ("built", None), CP313: ("covered", ABI3)}
+    assert world.wheels() == [ABI3]
+    assert [p.name for p in result.published] == [ABI3]
+    # The abi3 wheel is tested on both (a cp313 that finished first also tested its own).
+    tested = sorted(t for t, script in world.engine.tests if ABI3 in script)
+    assert tested == [CP312, CP313]
+    assert any("cp313-manylinux_x86_64: covered by" in e.message for e in world.kinds("info"))
+    lines = summary_lines(result)
+    assert f"{CP313}: covered by {ABI3} (not built; its tests ran with it)" in lines
+    report = {t["identifier"]: t for t in report_data(result)["targets"]}
+    assert (report[CP313]["status"], report[CP313]["covered_by"]) == ("covered", ABI3)
+    again = world.build(**{"test-command": "pytest"})
+    assert {r.target.identifier: r.status for r in again.results} == {
+        CP312: "up-to-date",
+        CP313: "up-to-date",
+    }
+
+
+def test_a_covered_targets_failing_test_keeps_the_abi3_wheel_out(world: World) -> None:
+    world.engine.behaviours[CP312] = Behaviour(wheel=ABI3)
+    world.engine.behaviours[CP313] = Behaviour(test_exit=35, delay=1)
+    result = world.build(**{"test-command": "pytest"})
+    assert not result.ok
+    status = {r.target.identifier: r.status for r in result.results}
+    assert status == {CP312: "failed", CP313: "failed"}
+    errors = {r.target.identifier: r.error for r in result.results}
+    assert errors[CP312] == f"its wheel {ABI3} failed the tests of {CP313}; not published"
+    assert world.wheels() == []
+
+
+def test_without_tests_a_covered_target_is_just_covered(world: World) -> None:
+    world.engine.behaviours[CP312] = Behaviour(wheel=ABI3)
+    world.engine.behaviours[CP313] = Behaviour(delay=1)
+    result = world.build()
+    assert {r.target.identifier: r.status for r in result.results} == {
+        CP312: "built",
+        CP313: "covered",
+    }
+    assert world.engine.tests == []
+    assert f"{CP313}: covered by {ABI3} (not built)" in summary_lines(result)
+
+
+def test_build_from_sdist_builds_every_wheel_from_the_sdist(world: World) -> None:
+    result = world.build(**{"build-from-sdist": True})
+    assert result.ok
+    sdist_name = "demo-1.0.tar.gz"
+    assert sorted(p.name for p in result.published)[-1] == sdist_name
+    assert (world.dist / sdist_name).is_file()
+    made = [c for c in world.engine.made if c.name.endswith("-sdist")]
+    assert len(made) == 1
+    for ident in (CP312, CP313):
+        build = next(c for c in world.engine.made if c.name.endswith(ident.replace("_", "-")))
+        assert build.files["/project/PKG-INFO"].startswith(b"Metadata-Version")  # the sdist's tree
+    assert any("made the sdist demo-1.0.tar.gz" in e.message for e in world.kinds("info"))

@@ -134,7 +134,10 @@ class _Shared:
     def __init__(self) -> None:
         self.project = argparse.ArgumentParser(add_help=False)
         self.project.add_argument(
-            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+            "project_dir",
+            nargs="?",
+            default=".",
+            help="the project folder (default: .), or an sdist (.tar.gz) to build from",
         )
         self.config = argparse.ArgumentParser(add_help=False)
         self.config.add_argument(

@@ -26,6 +26,7 @@ from .matrix import ImageSpec, image_specs
 from .overrides import INHERIT_RULES, Stage, fold, mergeable
 from .registry import OPTIONS, OptionSpec, env_name, flag_name, image_key, spec_for
 from .requirements import requirement_files
+from .sdist import is_sdist, open_sdist
 from .selectors import ENABLE_GROUPS, RETIRED_GROUPS, parse_enable
 from .toml import read_toml
 
@@ -143,6 +144,7 @@ class Options:
     # Every layer of the configuration, weakest first, when some are overrides (else empty):
     # for_target folds them for one target.
     stages: tuple[Stage, ...] = ()
+    source_archive: Path | None = None  # the sdist the project was unpacked from, if any
 
     def __post_init__(self) -> None:
         # The one place where a default depends on the project, and where None stands for
@@ -652,6 +654,9 @@ def load_options(
     ``cli`` maps option names (kebab-case) to raw values as the command line gave them.
     """
     project = Path(project_dir).absolute()
+    archive = project if is_sdist(project) else None
+    if archive is not None:  # an sdist: its folder is the project, output-dir is from here
+        project = open_sdist(archive)
     try:
         exists = project.is_dir() and os.access(project, os.R_OK | os.X_OK)
     except OSError:
@@ -702,12 +707,15 @@ def load_options(
     defaults = {name: _default_of(_SPECS[name].name) for name in fields}
     values = fold(_SPECS, tuple(stages), None, fields, defaults)
     values["default_images"] = tuple(item for layer in layers for item in layer.default_images)
+    if archive is not None and "output_dir" not in values:
+        values["output_dir"] = Path.cwd() / str(spec_for("output-dir").default)  # type: ignore[union-attr]
     overrides = [stage for stage in stages if stage.select is not None]
     options = Options(
         project_dir=project,
         config_files=_files(layers),
         notes=tuple(dict.fromkeys(notes)),
         stages=tuple(stages) if overrides else (),
+        source_archive=archive,
         **values,  # type: ignore[arg-type]
     )
     _check(options, origin)
