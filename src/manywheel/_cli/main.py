@@ -151,8 +151,8 @@ class _Shared:
         self.debug = argparse.ArgumentParser(add_help=False)
         # Also after the command; SUPPRESS keeps a `manywheel --debug COMMAND` from being reset.
         self.debug.add_argument(
-            "--debug", action="store_true", default=argparse.SUPPRESS,
-            help="show tracebacks for errors",
+            "--debug", "--debug-traceback", dest="debug", action="store_true",
+            default=argparse.SUPPRESS, help="show tracebacks for errors",
         )  # fmt: skip
 
     def all(self) -> list[argparse.ArgumentParser]:
