@@ -77,6 +77,17 @@ class Coverage:
         """A target ended: with its wheel, or without one (failed, cancelled)."""
         self._finished[identifier] = wheel
 
+    def decided(self, identifier: str) -> bool:
+        """Whether every earlier target of the image is settled: whether ``identifier`` is
+        covered is known (it is in ``covered`` if it is)."""
+        for targets in self._groups.values():
+            for target in targets:
+                if target.identifier == identifier:
+                    return True
+                if target.identifier not in self._kept and target.identifier not in self.covered:
+                    break
+        return False
+
     def settle(self) -> list[tuple[Target, Path]]:
         """The targets that are now known to be covered, each with the wheel that covers it."""
         found: list[tuple[Target, Path]] = []

@@ -54,6 +54,10 @@ class TargetJob:
     emitter: Emitter
     venv_cache: Path | None = None  # the cached venv tarball to restore, or to save after the build
     arch: str | None = None  # containers run as this architecture (None: the image's own)
+    # abi3 (see _abi3): told the checked wheel (None: there is none) as soon as it is known,
+    # and the tests wait until `settled` says the wheel stays (else `cancelled` is set).
+    on_wheel: Callable[[str, Path | None], None] | None = None
+    settled: threading.Event | None = None
 
     def step(self, name: str, message: str) -> None:
         self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))
@@ -242,6 +246,14 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     return not job.cancelled.is_set()
 
 
+def _wait_until_settled(job: TargetJob) -> bool:
+    """Whether the target's own wheel stays (a wheel of an earlier target may cover it)."""
+    while job.settled is not None and not job.settled.wait(0.1):
+        if job.cancelled.is_set():
+            break
+    return not job.cancelled.is_set()
+
+
 def run_target(job: TargetJob) -> TargetResult:
     """Build, verify and test one target; never raises for a failure of the target itself."""
     result = TargetResult(job.target, log=job.log_path)
@@ -253,8 +265,10 @@ def run_target(job: TargetJob) -> TargetResult:
                 and _build(job, log, result)
                 and _verify(job, log, result)
             )
+            if job.on_wheel is not None:
+                job.on_wheel(job.target.identifier, result.wheels[0] if ok else None)
             if ok and wants_tests(job.options, job.target):
-                ok = _test(job, log, result)
+                ok = _wait_until_settled(job) and _test(job, log, result)
             if ok:
                 result.status = "built"
             elif job.cancelled.is_set():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -55,7 +56,7 @@ from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
-from ._schedule import longest_first, previous_durations
+from ._schedule import longest_first, previous_durations, previously_covered
 from ._scripts.build import venv_recipe
 from ._scripts.wheel_tests import wants_tests
 from ._sdist import make_sdist
@@ -359,13 +360,16 @@ def _run_targets(
     *,
     options_of: dict[str, Options],
     coverage: Coverage,
+    held: set[str],
 ) -> list[TargetResult]:
     """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``: by
     identifier. A target that ``coverage`` finds covered by an earlier target's wheel is
-    stopped (or its wheel dropped) and that wheel is tested on it instead."""
+    stopped (or its wheel dropped) and that wheel is tested on it instead; a ``held`` one (it
+    was covered last time) starts only once it is known not to be covered."""
     engine = run.require_engine()
     jobs = run.options.effective_jobs(len(targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
+    wheels: queue.SimpleQueue[tuple[str, Path | None]] = queue.SimpleQueue()
     job_of = {
         t.identifier: TargetJob(
             engine=engine,
@@ -384,81 +388,124 @@ def _run_targets(
             emitter=run.emitter,
             venv_cache=venvs.get(t.identifier),
             arch=envs[t.identifier].image.arch,
+            on_wheel=lambda ident, wheel: wheels.put((ident, wheel)),
+            settled=threading.Event(),
         )
         for t in targets
     }
-    results: dict[str, TargetResult] = {}
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
-        # future -> (target, "build" or "test": a covered target's test of the covering wheel)
-        futures: dict[concurrent.futures.Future[TargetResult], tuple[str, str]] = {}
-        for target, wheel in coverage.settle():  # covered by an up-to-date wheel
-            if target.identifier in job_of:
-                new = _cover(run, pool, job_of[target.identifier], wheel, results)
-                if new is not None:
-                    futures[new] = (target.identifier, "test")
-        for t in targets:
-            if t.identifier not in coverage.covered:
-                futures[pool.submit(run_target, job_of[t.identifier])] = (t.identifier, "build")
+        builds = _Builds(run, pool, job_of, coverage, wheels)
         try:
-            pending = set(futures)
-            while pending:  # short waits keep the main thread responsive to signals
-                done, pending = concurrent.futures.wait(pending, timeout=0.25)
-                for future in done:
-                    ident, kind = futures[future]
-                    result = future.result()
-                    if kind == "test":
-                        results[ident] = result
-                        _announce(run, result)
-                        continue
-                    if ident in coverage.covered:  # stopped: covered while it built
-                        for own in result.wheels:
-                            own.unlink(missing_ok=True)
-                        continue
-                    results[ident] = result
-                    coverage.finished(ident, result.wheels[0] if result.status == "built" else None)
-                    for target, wheel in coverage.settle():
-                        new = _cover(run, pool, job_of[target.identifier], wheel, results)
-                        if new is not None:
-                            futures[new] = (target.identifier, "test")
-                            pending.add(new)
-                    if ident not in coverage.covered:
-                        _announce(run, result)
+            builds.start(targets, held)
+            while builds.pending:  # short waits keep the main thread responsive to signals
+                builds.step(timeout=0.25)
         except BaseException:
             with _shielded(run.emitter):  # a second Ctrl-C must not cut this short
                 run.cleanup()  # containers go first, so the workers' exec calls return
                 pool.shutdown(wait=False, cancel_futures=True)
                 # A worker whose `run` or exec was on its way during the sweep can still
                 # start a container or a build after it: sweep until every worker returned.
-                while concurrent.futures.wait(list(futures), timeout=1.0).not_done:
+                while concurrent.futures.wait(list(builds.futures), timeout=1.0).not_done:
                     run.cleanup()
             raise
-    return [results[t.identifier] for t in targets]
+    return [builds.results[t.identifier] for t in targets]
 
 
-def _cover(
-    run: _Run,
-    pool: concurrent.futures.ThreadPoolExecutor,
-    job: TargetJob,
-    wheel: Path,
-    results: dict[str, TargetResult],
-) -> concurrent.futures.Future[TargetResult] | None:
-    """``job``'s target is covered by ``wheel``: stop its build (or drop the wheel it made),
-    then test ``wheel`` on it (a future), or say it is covered (None)."""
-    ident = job.target.identifier
-    if ident in results:  # it finished first: its own wheel goes
-        for own in results.pop(ident).wheels:
-            own.unlink(missing_ok=True)
-    else:  # still building (or waiting to): stop it; what it made is dropped when it ends
-        job.cancelled.set()
-        with contextlib.suppress(EngineError):
-            job.engine.remove([job.container_name, job.container_name + "-test"])
-    run.emitter.info(f"{ident}: covered by {wheel.name}, not built")
-    tested = replace(job, cancelled=run.stop_event())
-    if wants_tests(job.options, job.target):
-        return pool.submit(test_covered, tested, wheel)
-    results[ident] = TargetResult(job.target, "covered", [wheel], covered_by=wheel.name)
-    _announce(run, results[ident])
-    return None
+class _Builds:
+    """The targets' jobs in a pool, and what abi3 coverage (``_abi3``) makes of them: a covered
+    target is stopped (or its wheel dropped) and the covering wheel tested on it; a target's
+    own tests wait until its wheel is known to stay."""
+
+    def __init__(
+        self,
+        run: _Run,
+        pool: concurrent.futures.ThreadPoolExecutor,
+        job_of: dict[str, TargetJob],
+        coverage: Coverage,
+        wheels: queue.SimpleQueue[tuple[str, Path | None]],
+    ) -> None:
+        self.run, self.pool, self.job_of, self.coverage = run, pool, job_of, coverage
+        self.wheels = wheels  # (target, checked wheel or None), told by the jobs
+        self.results: dict[str, TargetResult] = {}
+        # future -> (target, "build" or "test": a covered target's test of the covering wheel)
+        self.futures: dict[concurrent.futures.Future[TargetResult], tuple[str, str]] = {}
+        self.pending: set[concurrent.futures.Future[TargetResult]] = set()
+        self.reported: set[str] = set()
+        self.held: list[str] = []  # not started until decided (covered last time)
+
+    def _submit(
+        self, kind: str, ident: str, future: concurrent.futures.Future[TargetResult]
+    ) -> None:
+        self.futures[future] = (ident, kind)
+        self.pending.add(future)
+
+    def start(self, targets: list[Target], held: set[str]) -> None:
+        self.held = [t.identifier for t in targets if t.identifier in held]
+        self._settle()  # the first target of each image; those an up-to-date wheel covers
+        for t in targets:
+            if t.identifier not in self.coverage.covered and t.identifier not in self.held:
+                self._build(t.identifier)
+
+    def _build(self, ident: str) -> None:
+        self._submit("build", ident, self.pool.submit(run_target, self.job_of[ident]))
+
+    def step(self, timeout: float) -> None:
+        done, _ = concurrent.futures.wait(self.pending, timeout=timeout)
+        self.pending -= done
+        while not self.wheels.empty():  # a build's checked wheel (before its tests)
+            ident, wheel = self.wheels.get()
+            self.reported.add(ident)
+            if ident not in self.coverage.covered:
+                self.coverage.finished(ident, wheel)
+        finished = []
+        for future in done:
+            ident, kind = self.futures[future]
+            result = future.result()
+            if kind == "build" and ident in self.coverage.covered:  # stopped: covered
+                for own in result.wheels:
+                    own.unlink(missing_ok=True)
+                continue
+            self.results[ident] = result
+            finished.append((kind, result))
+            if kind == "build" and ident not in self.reported:
+                self.coverage.finished(ident, None)
+        self._settle()
+        for kind, result in finished:  # (a build that turned out covered is no news)
+            if kind == "test" or result.target.identifier not in self.coverage.covered:
+                _announce(self.run, result)
+
+    def _settle(self) -> None:
+        """Act on what coverage now knows: stop the covered, let the others test."""
+        for target, wheel in self.coverage.settle():
+            self._cover(self.job_of[target.identifier], wheel)
+        for ident, job in self.job_of.items():
+            if job.settled is not None and self.coverage.decided(ident):
+                job.settled.set()
+        for ident in [i for i in self.held if self.coverage.decided(i)]:
+            self.held.remove(ident)
+            if ident not in self.coverage.covered:
+                self._build(ident)  # covered last time, not this time
+
+    def _cover(self, job: TargetJob, wheel: Path) -> None:
+        """``job``'s target is covered by ``wheel``: stop its build (or drop the wheel it
+        made), then test ``wheel`` on it, or say it is covered."""
+        ident = job.target.identifier
+        if ident in self.results:  # it finished first: its own wheel goes
+            for own in self.results.pop(ident).wheels:
+                own.unlink(missing_ok=True)
+        else:  # still building or waiting: stop it; what it made is dropped when it ends
+            job.cancelled.set()
+            with contextlib.suppress(EngineError):
+                job.engine.remove([job.container_name, job.container_name + "-test"])
+        self.run.emitter.info(f"{ident}: covered by {wheel.name}, not built")
+        if wants_tests(job.options, job.target):
+            tested = replace(job, cancelled=self.run.stop_event(), on_wheel=None, settled=None)
+            self._submit("test", ident, self.pool.submit(test_covered, tested, wheel))
+        else:
+            self.results[ident] = TargetResult(
+                job.target, "covered", [wheel], covered_by=wheel.name
+            )
+            _announce(self.run, self.results[ident])
 
 
 def _announce(run: _Run, result: TargetResult) -> None:
@@ -556,6 +603,7 @@ def _build_and_publish(
     *,
     options_of: dict[str, Options],
     coverage: Coverage,
+    held: set[str],
     sdist: Path | None = None,
 ) -> tuple[list[TargetResult], list[Path]]:
     """Build ``targets``, check their wheels, move the good ones (and ``sdist``, with any)
@@ -564,8 +612,9 @@ def _build_and_publish(
     staging = staging_dir(run.log_dir)
     try:
         results = _run_targets(
-            run, targets, envs, staging, venvs, options_of=options_of, coverage=coverage
-        )
+            run, targets, envs, staging, venvs,
+            options_of=options_of, coverage=coverage, held=held,
+        )  # fmt: skip
         _fail_untested(results)
         good = [r for r in results if r.status == "built"]
         kept = run.log_dir / "kept-wheels"  # not swept by later runs, unlike staging/
@@ -647,6 +696,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             return RunResult(run.run_id, plan_, output_dir=options.output_dir)
         check_writable(options.output_dir)
         history = previous_durations(run.log_dir.parent)  # before `latest` points at this run
+        held = previously_covered(run.log_dir.parent)
         run.log_dir.mkdir(parents=True, exist_ok=True)
         (run.log_dir / OWNER_FILE).write_text(this_process().token() + "\n")
         latest_link(run.log_dir.parent, run.run_id)
@@ -685,8 +735,9 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
                 {r.target.identifier: r.wheels[0] for r in fresh},
             )
             built, result.published = _build_and_publish(
-                run, todo, envs, venvs, options_of=options_of, coverage=coverage, sdist=sdist
-            )
+                run, todo, envs, venvs, options_of=options_of, coverage=coverage, held=held,
+                sdist=sdist,
+            )  # fmt: skip
             for r in built:
                 if r.status in ("built", "covered"):
                     manifest.record(

@@ -95,3 +95,14 @@ def test_a_wheel_that_is_up_to_date_covers_too() -> None:
         ("cp313-manylinux_x86_64", ABI3),
         ("cp314-manylinux_x86_64", ABI3),
     ]
+
+
+def test_a_target_is_decided_once_the_earlier_ones_are_settled() -> None:
+    coverage = Coverage(ORDER, lambda t: t.arch)
+    ids = [t.identifier for t in ORDER]
+    coverage.settle()
+    assert [coverage.decided(i) for i in ids] == [True, False, False, False, True]
+    coverage.finished(ids[0], Path("own.whl"))  # cp312's wheel (not abi3): cp313 tests on
+    coverage.settle()
+    assert [coverage.decided(i) for i in ids] == [True, True, False, False, True]
+    assert not coverage.decided("cp399-nowhere")

@@ -19,7 +19,7 @@ from manywheel._errors import NothingToBuildError
 from manywheel._manifest import fingerprint
 from manywheel._model import Target
 from manywheel._prepare import PREPARED_REPO
-from manywheel._report import report_data
+from manywheel._report import report_data, write_report
 from tests.unit.fakes import Behaviour, FakeEngine
 from tests.unit.test_orchestration import CP312, CP313, World
 
@@ -178,9 +178,12 @@ def test_an_abi3_wheel_covers_the_later_target(world: World, follower: str) -> N
     assert status == {CP312: ("built", None), CP313: ("covered", ABI3)}
     assert world.wheels() == [ABI3]
     assert [p.name for p in result.published] == [ABI3]
-    # The abi3 wheel is tested on both (a cp313 that finished first also tested its own).
-    tested = sorted(t for t, script in world.engine.tests if ABI3 in script)
-    assert tested == [CP312, CP313]
+    # The abi3 wheel is tested on both; a cp313 that finished first waited for cp312's wheel
+    # before testing its own, so it never tested a wheel that is dropped.
+    assert sorted((t, ABI3 in script) for t, script in world.engine.tests) == [
+        (CP312, True),
+        (CP313, True),
+    ]
     assert any("cp313-manylinux_x86_64: covered by" in e.message for e in world.kinds("info"))
     lines = summary_lines(result)
     assert f"{CP313}: covered by {ABI3} (not built; its tests ran with it)" in lines
@@ -229,3 +232,29 @@ def test_build_from_sdist_builds_every_wheel_from_the_sdist(world: World) -> Non
         build = next(c for c in world.engine.made if c.name.endswith(ident.replace("_", "-")))
         assert build.files["/project/PKG-INFO"].startswith(b"Metadata-Version")  # the sdist's tree
     assert any("made the sdist demo-1.0.tar.gz" in e.message for e in world.kinds("info"))
+
+
+def test_a_target_covered_last_time_waits_instead_of_building_on_speculation(
+    world: World,
+) -> None:
+    world.engine.behaviours[CP312] = Behaviour(wheel=ABI3)
+    first = world.build()
+    assert first.log_dir is not None
+    write_report(report_data(first), first.log_dir / "report.json")  # as the CLI writes it
+    (world.project / "demo.c").write_text("int demo = 2;\n")  # everything is rebuilt...
+    made = len(world.engine.made)
+    result = world.build()
+    assert {r.target.identifier: r.status for r in result.results} == {
+        CP312: "built",
+        CP313: "covered",
+    }
+    started = [c.name for c in world.engine.made[made:]]
+    assert not any(n.endswith("cp313-manylinux-x86-64") for n in started)  # ...but cp313
+    # No longer abi3: the held target builds once cp312's wheel is known not to cover it.
+    world.engine.behaviours[CP312] = Behaviour()
+    (world.project / "demo.c").write_text("int demo = 3;\n")
+    result = world.build()
+    assert {r.target.identifier: r.status for r in result.results} == {
+        CP312: "built",
+        CP313: "built",
+    }
