@@ -60,12 +60,18 @@ def merge_reports(reports: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, A
             )
         }
     )
+    every: dict[tuple[str, str], dict[str, Any]] = {}  # each image of the matrix once
+    for _, data in reports:
+        for image in data.get("images") or []:
+            if isinstance(image, dict):
+                every.setdefault((str(image.get("image")), str(image.get("platform"))), image)
     return {
         "format": REPORT_FORMAT,
         "manywheel": __version__,
         "run_id": "merged:" + ",".join(str(data.get("run_id")) for _, data in reports),
         "image": images[0] if len(images) == 1 else images,
         "image_id": None,
+        "images": list(every.values()),
         "output_dir": None,
         "seconds": round(max(float(data.get("seconds") or 0) for _, data in reports), 2),
         "ok": all(bool(data.get("ok")) for _, data in reports),

@@ -65,3 +65,14 @@ def test_merge_refuses_a_target_twice() -> None:
                 (Path("b.json"), report("r2", T1.identifier)),
             ]
         )
+
+
+def test_merge_of_a_matrix_lists_each_image_once() -> None:
+    x86 = {"image": "x:1", "image_id": "sha256:1", "platform": "manylinux_x86_64", "key": "image"}
+    arm = {"image": "a:1", "image_id": "sha256:2", "platform": "manylinux_aarch64",
+           "key": "manylinux-aarch64-image"}  # fmt: skip
+    one = dict(report("r1", T1.identifier), image="x:1", images=[x86])
+    two = dict(report("r2", "cp313-manylinux_aarch64"), image=["x:1", "a:1"], images=[x86, arm])
+    merged = merge_reports([(Path("a.json"), one), (Path("b.json"), two)])
+    assert merged["images"] == [x86, arm]
+    assert merged["image"] == ["a:1", "x:1"]
