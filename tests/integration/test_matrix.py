@@ -79,14 +79,14 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
     assert len(report["images"]) == 3
     assert leftover_containers(engine, project) == []
 
-    # Independently of manywheel: each wheel installs and imports in a plain container of its
-    # platform, with every Python of that image.
+    # Independently of manywheel's own test containers: the cp313 wheel of each platform
+    # installs and imports in a plain container of that platform (pip under QEMU is slow: one
+    # Python each).
     for arch, image in IMAGES.items():
-        script = "\n".join(
-            f"/opt/python/{cp}-{cp}/bin/python -m pip install -q --no-index --find-links /wheels "
-            f"mw-cext && /opt/python/{cp}-{cp}/bin/python -c "
+        script = (
+            "/opt/python/cp313-cp313/bin/python -m pip install -q --no-index --find-links "
+            "/wheels mw-cext && /opt/python/cp313-cp313/bin/python -c "
             "'import mw_cext, platform; print(platform.machine(), mw_cext.add(2, 3))'"
-            for cp in PYTHONS
         )
         prefix = ["linux32"] if arch == "i686" else []
         out = subprocess.run(
@@ -95,7 +95,7 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
             capture_output=True, text=True, check=False, timeout=900,
         )  # fmt: skip
         assert out.returncode == 0, out.stdout + out.stderr
-        assert out.stdout.split("\n")[:3] == [f"{arch} 5"] * 3
+        assert out.stdout.strip() == f"{arch} 5"
 
     # Unchanged: nothing is rebuilt, each platform's fingerprint stays its own.
     again = manywheel(project, engine, *KEYS, image=None, timeout=600)
