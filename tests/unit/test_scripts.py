@@ -139,15 +139,20 @@ def test_preparation_script_installs_with_detected_manager(tmp_path: Path) -> No
 
 
 def test_mirror_rewrite_really_rewrites_sources(tmp_path: Path) -> None:
-    """Run the generated sed lines on real-looking repo files."""
-    apt = tmp_path / "sources.list"
+    """Run the generated sed lines on real-looking repo files, in a folder standing for /etc
+    (never on this machine's own: the test may run as root)."""
+    etc = tmp_path / "etc"
+    (etc / "apt" / "sources.list.d").mkdir(parents=True)
+    apt = etc / "apt" / "sources.list"
     apt.write_text(
         "deb http://deb.debian.org/debian forky main\ndeb [arch=amd64] https://x.org/debian-security forky-security main\n"
     )
-    script = "\n".join(_mirror_lines("apt-get", "https://m.example")).replace(
-        "/etc/apt/sources.list ", f"{apt} "
-    )
+    deb822 = etc / "apt" / "sources.list.d" / "debian.sources"
+    deb822.write_text("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: forky\n")
+    script = "\n".join(_mirror_lines("apt-get", "https://m.example")).replace("/etc/", f"{etc}/")
+    assert "/etc/" not in script.replace(f"{etc}/", "")
     subprocess.run(["bash", "-c", script], check=True)
+    assert deb822.read_text() == "Types: deb\nURIs: https://m.example/debian\nSuites: forky\n"
     assert apt.read_text() == (
         "deb https://m.example/debian forky main\n"
         "deb [arch=amd64] https://m.example/debian-security forky-security main\n"
@@ -159,6 +164,7 @@ def test_mirror_rewrite_really_rewrites_sources(tmp_path: Path) -> None:
     script = "\n".join(_mirror_lines("dnf", "https://m.example")).replace(
         "/etc/yum.repos.d/*.repo", str(repo)
     )
+    assert "/etc/" not in script
     subprocess.run(["bash", "-c", script], check=True)
     assert repo.read_text() == (
         "[baseos]\n#mirrorlist=https://mirrors.almalinux.org/mirrorlist/9/baseos\n"
