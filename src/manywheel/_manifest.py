@@ -58,8 +58,11 @@ def source_digest(options: Options) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(options: Options, target: Target, environment_key: str, sources: str) -> str:
-    """Everything that decides a target's wheel: sources, options, environment, interpreter."""
+def fingerprint(
+    options: Options, target: Target, environment_key: str, sources: str, epoch: int | None = None
+) -> str:
+    """Everything that decides a target's wheel: sources, options, environment, interpreter,
+    SOURCE_DATE_EPOCH."""
     opts = {k: v for k, v in asdict(options).items() if k not in _NOT_INPUTS}
     inputs = {
         "format": FORMAT,
@@ -69,6 +72,7 @@ def fingerprint(options: Options, target: Target, environment_key: str, sources:
         "requirements": requirements_digest(options.build_requirements),
         "environment": environment_key,
         "target": asdict(target),
+        "source_date_epoch": epoch,
         "secrets": [hashlib.sha256(s.encode()).hexdigest() for s in options.secret_values()],
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()

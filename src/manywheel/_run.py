@@ -32,6 +32,7 @@ from ._engines.host import (
 )
 from ._engines.process import ProcessRegistry
 from ._engines.protocol import Backend, ContainerEngine
+from ._epoch import source_date_epoch
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import BuildStarted, Emitter, Listener, Summary, TargetDone
 from ._layout import CONTAINER
@@ -76,6 +77,7 @@ class _Run:
         self.engine: Backend | None = None
         self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
+        self.epoch: int | None = None  # SOURCE_DATE_EPOCH of the builds (None: not reproducible)
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
@@ -357,6 +359,7 @@ def _run_targets(
                     emitter=run.emitter,
                     venv_cache=venvs.get(target.identifier),
                     arch=envs[target.identifier].image.arch,
+                    epoch=run.epoch,
                 ),
             )
             for target in targets
@@ -504,6 +507,8 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         if options.output_dir.resolve() == options.project_dir.resolve():
             raise ConfigError("output-dir must not be the project folder itself")
         plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
+        date = source_date_epoch(options) if options.reproducible else None
+        run.epoch = date.value if date is not None else None
         check_writable(options.output_dir)
         history = previous_durations(run.log_dir.parent)  # before `latest` points at this run
         run.log_dir.mkdir(parents=True, exist_ok=True)
@@ -514,7 +519,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         envs = {t.identifier: by_image[plan_.image_for(t)] for t in plan_.targets}
         sources = source_digest(options)
         fingerprints = {
-            t.identifier: fingerprint(options, t, envs[t.identifier].key, sources)
+            t.identifier: fingerprint(options, t, envs[t.identifier].key, sources, run.epoch)
             for t in plan_.targets
         }
         manifest = Manifest(options.output_dir)
@@ -522,8 +527,11 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             run.emitter.warning(manifest.problem)
         fresh, todo = _skip_up_to_date(run, plan_.targets, fingerprints, manifest)
         result = RunResult(run.run_id, plan_, output_dir=options.output_dir, log_dir=run.log_dir)
+        result.source_date_epoch = run.epoch
         if todo:
             todo = longest_first(todo, history, lambda t: not runs_natively(t.arch))
+            if date is not None:
+                run.emitter.info(f"reproducible: SOURCE_DATE_EPOCH={date.value} ({date.origin})")
             run.emitter.info(
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),
