@@ -27,6 +27,7 @@ FORMAT = 1
 _NOT_INPUTS = frozenset(
     {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
      "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes",
+     "check_reproducible",
      # What selects the targets and their images: a target's own image and interpreter are in
      # its fingerprint (its id through the environment key), so adding an architecture or
      # skipping another target rebuilds nothing that was built.

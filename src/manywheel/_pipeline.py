@@ -58,6 +58,7 @@ class TargetJob:
     venv_cache: Path | None = None  # the cached venv tarball to restore, or to save after the build
     arch: str | None = None  # containers run as this architecture (None: the image's own)
     epoch: int | None = None  # SOURCE_DATE_EPOCH of a reproducible build (None: reproducible off)
+    path_suffix: str = ""  # added to the work and project folders (the check's second build)
 
     def step(self, name: str, message: str) -> None:
         self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))
@@ -138,7 +139,7 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     ) as ctr:
         if job.cancelled.is_set():  # interrupted while the container was starting
             return False
-        layout = engine.layout(ctr)
+        layout = engine.layout(ctr).moved(job.path_suffix)
         cache = job.venv_cache
         mode: VenvCache = "off" if cache is None else "save"
         if cache is not None and cache.is_file():

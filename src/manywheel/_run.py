@@ -54,6 +54,7 @@ from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
+from ._reproducibility import check_target
 from ._schedule import longest_first, previous_durations
 from ._scripts.build import venv_recipe
 from ._venvcache import project_namespace, venv_key, venv_path
@@ -338,10 +339,11 @@ def _run_targets(
     jobs = options.effective_jobs(len(targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
     create_args = run.create_args()
+    each = check_target if options.check_reproducible else run_target
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
         futures = [
             pool.submit(
-                run_target,
+                each,
                 TargetJob(
                     engine=engine,
                     options=options,
@@ -402,7 +404,7 @@ def _skip_up_to_date(
     for target in targets:
         wheel = (
             None
-            if run.options.force
+            if run.options.force or run.options.check_reproducible
             else manifest.up_to_date(target.identifier, fingerprints[target.identifier])
         )
         if wheel is None:

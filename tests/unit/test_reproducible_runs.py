@@ -1,16 +1,18 @@
-"""Whole runs with ``reproducible`` (in-memory backend, no engine)."""
+"""Whole runs with ``reproducible`` and ``check-reproducible`` (in-memory backend, no engine)."""
 
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import pytest
 
+from manywheel._cli.main import main
 from manywheel._errors import ConfigError
-from manywheel._report import report_data
+from manywheel._report import load_report, report_data
 from tests.unit import fakes
-from tests.unit.fakes import wheel_bytes
+from tests.unit.fakes import Behaviour, wheel_bytes
 from tests.unit.test_orchestration import CP312, CP313, WHEEL312, WHEEL313, World, world
 
 __all__ = ["world"]  # the fixture, shared with test_orchestration
@@ -100,3 +102,88 @@ def test_a_wheel_that_cannot_be_normalized_fails_its_target(
         f"normalizing {WHEEL312} failed: demo/__init__.py is in the archive twice",
     )
     assert world.wheels() == []
+
+
+def test_check_reproducible_builds_twice_elsewhere_and_keeps_a_same_wheel(world: World) -> None:
+    world.build()
+    result = world.build(**{"check-reproducible": True})  # implies force: nothing is up to date
+    assert result.ok
+    assert {r.status for r in result.results} == {"built"}
+    names = sorted(c.name for c in world.engine.made[-4:])
+    run = f"manywheel-{result.run_id}"
+    assert names == sorted(
+        [f"{run}-{t}".replace("_", "-") for t in (CP312, CP313)]
+        + [f"{run}-{t}".replace("_", "-") + "-check" for t in (CP312, CP313)]
+    )
+    second = world.engine.scripts[CP312]  # the last script run for it: the second build's
+    assert "cd /project-check" in second
+    assert "TMPDIR=/manywheel-check/tmp" in second
+    assert "-ffile-prefix-map=/manywheel-check=/manywheel" in second
+    assert "venv.tar" not in second  # a fresh venv: the cached one is not relocatable
+    steps = [e.data.step for e in world.kinds("step") if e.target == CP312]
+    assert steps.count("start") == 2
+    assert "check" in steps
+    assert result.log_dir is not None
+    log = (result.log_dir / f"{CP312}.log").read_text()
+    assert "made the same wheel, byte for byte" in log
+    assert (result.log_dir / f"{CP312}-check.log").is_file()
+    assert world.wheels() == [WHEEL312, WHEEL313]
+
+
+def test_check_reproducible_fails_a_target_whose_wheels_differ(world: World) -> None:
+    world.engine.behaviours[CP313] = Behaviour(unstable=True)
+    result = world.build(**{"check-reproducible": True})
+    assert not result.ok
+    by = {r.target.identifier: r for r in result.results}
+    assert by[CP312].status == "built"
+    failed = by[CP313]
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.startswith(
+        "not reproducible: demo/__init__.py: the content differs (10 and 10 bytes, text); "
+        "line 1: 'build = "
+    )
+    assert result.log_dir is not None
+    kept = result.log_dir / "check" / CP313
+    assert f"both wheels are in {kept}" in failed.error
+    assert (kept / "first" / WHEEL313).is_file()
+    assert (kept / "second" / WHEEL313).is_file()
+    assert failed.tail[-1] == f"manywheel: {failed.error}"
+    assert world.wheels() == [WHEEL312]  # the target failed: its wheel is not published
+
+
+def test_check_reproducible_with_a_failing_second_build(world: World) -> None:
+    original = world.engine._build
+
+    def second_fails(proc, ctr, script, marker, target):  # type: ignore[no-untyped-def]
+        if "/project-check" in script:
+            world.engine.behaviours[target] = Behaviour(fail_at="build", code=33)
+        return original(proc, ctr, script, marker, target)
+
+    world.engine._build = second_fails  # type: ignore[method-assign]
+    result = world.build(**{"check-reproducible": True})
+    assert {r.status for r in result.results} == {"failed"}
+    error = result.results[0].error
+    assert error is not None
+    assert error.startswith("the second build for check-reproducible failed: build step failed")
+    assert world.wheels() == []
+
+
+def test_check_mode_is_no_input_of_the_wheel(world: World) -> None:
+    world.build(**{"check-reproducible": True})
+    assert {r.status for r in world.build().results} == {"up-to-date"}
+
+
+def test_the_cli_exits_1_and_explains_when_a_check_fails(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.engine.behaviours[CP312] = Behaviour(unstable=True)
+    code = main(["build", str(world.project), "--engine", "docker", "--check-reproducible", "-q"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert f"{CP312} failed: not reproducible: demo/__init__.py" in out
+    report = load_report(world.root / "state" / "manywheel" / "logs" / "latest" / "report.json")
+    assert report["source_date_epoch"] == 315532800
+    assert [t["status"] for t in report["targets"]] == ["failed", "built"]
+    assert json.dumps(report).count("not reproducible") == 1
+    assert world.wheels() == [WHEEL313]

@@ -125,6 +125,12 @@ def generated_scripts(tmp: Path) -> list[Script]:
     scripts += _build("ccache", replace(base, ccache=True))
     scripts += _build("no-shared-cache", replace(base, shared_cache=False, repair_command=""))
     scripts += _build("reproducible", base, "save", epoch=1700000000)
+    scripts += _build(
+        "reproducible-moved",
+        replace(base, build_isolation=False, ccache=True),
+        epoch=0,
+        layout=CONTAINER.moved("-check"),
+    )
     wheel = tmp / "pkg-1.0-cp313-cp313-manylinux_2_34_x86_64.whl"
     wheel.write_bytes(b"")
     tested = replace(

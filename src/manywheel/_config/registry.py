@@ -307,6 +307,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "and each wheel's archive normalized (sorted members, fixed times and permissions).",
     ),
     OptionSpec(
+        "check-reproducible",
+        "bool",
+        False,
+        "Build every target twice (fresh containers, other folders) and fail a target whose two "
+        "wheels differ, naming the first differing member and, for ELF files, their differing "
+        "sections; implies force.",
+    ),
+    OptionSpec(
         "cache-prepared",
         "bool",
         True,
