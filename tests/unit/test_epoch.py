@@ -31,6 +31,16 @@ def git(cwd: Path, *args: str, when: int | None = None) -> None:
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
+def folder_in_checkout(tmp_path: Path, name: str) -> Path:
+    """A new folder ``name`` in a new git checkout (tmp_path/repo), nothing committed yet."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    folder = repo / name
+    folder.mkdir()
+    return folder
+
+
 def test_without_anything_it_is_1980(tmp_path: Path) -> None:
     date = source_date_epoch(Options(project(tmp_path)), environ={})
     assert (date.value, date.origin) == (DEFAULT_EPOCH, "the default, 1980-01-01T00:00:00Z")
@@ -46,11 +56,8 @@ def test_an_unpacked_sdist_gives_its_pkg_info_time(tmp_path: Path) -> None:
 
 @needs_git
 def test_a_git_checkout_gives_the_last_commit_of_the_project_folder(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    folder = repo / "pkg"
-    folder.mkdir()
+    folder = folder_in_checkout(tmp_path, "pkg")
+    repo = folder.parent
     (folder / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
     (folder / "PKG-INFO").write_text("not used: the commit comes first\n")
     git(repo, "add", ".")
@@ -65,11 +72,7 @@ def test_a_git_checkout_gives_the_last_commit_of_the_project_folder(tmp_path: Pa
 
 @needs_git
 def test_a_folder_git_does_not_track_falls_through(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    folder = repo / "untracked"
-    folder.mkdir()
+    folder = folder_in_checkout(tmp_path, "untracked")
     assert source_date_epoch(Options(folder), environ={}).value == DEFAULT_EPOCH
 
 
