@@ -32,6 +32,7 @@ from ._engines.host import (
 )
 from ._engines.process import ProcessRegistry
 from ._engines.protocol import Backend, ContainerEngine
+from ._epoch import source_date_epoch
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import BuildStarted, Emitter, Listener, Summary, TargetDone
 from ._layout import CONTAINER
@@ -53,6 +54,7 @@ from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
+from ._reproducibility import check_target
 from ._schedule import longest_first, previous_durations
 from ._scripts.build import venv_recipe
 from ._venvcache import project_namespace, venv_key, venv_path
@@ -76,6 +78,7 @@ class _Run:
         self.engine: Backend | None = None
         self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
+        self.epoch: int | None = None  # SOURCE_DATE_EPOCH of the builds (None: not reproducible)
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
@@ -336,10 +339,11 @@ def _run_targets(
     jobs = options.effective_jobs(len(targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
     create_args = run.create_args()
+    each = check_target if options.check_reproducible else run_target
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
         futures = [
             pool.submit(
-                run_target,
+                each,
                 TargetJob(
                     engine=engine,
                     options=options,
@@ -357,6 +361,7 @@ def _run_targets(
                     emitter=run.emitter,
                     venv_cache=venvs.get(target.identifier),
                     arch=envs[target.identifier].image.arch,
+                    epoch=run.epoch,
                 ),
             )
             for target in targets
@@ -399,7 +404,7 @@ def _skip_up_to_date(
     for target in targets:
         wheel = (
             None
-            if run.options.force
+            if run.options.force or run.options.check_reproducible
             else manifest.up_to_date(target.identifier, fingerprints[target.identifier])
         )
         if wheel is None:
@@ -504,6 +509,8 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         if options.output_dir.resolve() == options.project_dir.resolve():
             raise ConfigError("output-dir must not be the project folder itself")
         plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
+        date = source_date_epoch(options) if options.reproducible else None
+        run.epoch = date.value if date is not None else None
         check_writable(options.output_dir)
         history = previous_durations(run.log_dir.parent)  # before `latest` points at this run
         run.log_dir.mkdir(parents=True, exist_ok=True)
@@ -514,7 +521,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         envs = {t.identifier: by_image[plan_.image_for(t)] for t in plan_.targets}
         sources = source_digest(options)
         fingerprints = {
-            t.identifier: fingerprint(options, t, envs[t.identifier].key, sources)
+            t.identifier: fingerprint(options, t, envs[t.identifier].key, sources, run.epoch)
             for t in plan_.targets
         }
         manifest = Manifest(options.output_dir)
@@ -522,8 +529,11 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             run.emitter.warning(manifest.problem)
         fresh, todo = _skip_up_to_date(run, plan_.targets, fingerprints, manifest)
         result = RunResult(run.run_id, plan_, output_dir=options.output_dir, log_dir=run.log_dir)
+        result.source_date_epoch = run.epoch
         if todo:
             todo = longest_first(todo, history, lambda t: not runs_natively(t.arch))
+            if date is not None:
+                run.emitter.info(f"reproducible: SOURCE_DATE_EPOCH={date.value} ({date.origin})")
             run.emitter.info(
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),

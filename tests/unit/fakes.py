@@ -43,13 +43,14 @@ VENV_BYTES = b"a venv tarball, as the fake container makes it\n" * 20
 WAIT = 10.0  # no fake wait may last longer than this
 
 
-def wheel_bytes(name: str) -> bytes:
-    """A small valid wheel archive (WHEEL and RECORD in its .dist-info) named ``name``."""
+def wheel_bytes(name: str, code: str = "") -> bytes:
+    """A small valid wheel archive (WHEEL and RECORD in its .dist-info) named ``name``, its
+    ``__init__.py`` holding ``code``; its members dated now, as a build backend would."""
     dist, version = name.split("-")[:2]
     info = f"{dist}-{version}.dist-info"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(f"{dist}/__init__.py", "")
+        zf.writestr(f"{dist}/__init__.py", code)
         zf.writestr(
             f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
         )
@@ -69,6 +70,7 @@ class Behaviour:
     lines: tuple[str, ...] = ("compiling", "linking")
     stop_container: bool = False  # when failing: the container is gone too (killed from outside)
     meet: threading.Barrier | None = None  # at the build step, wait for the other targets there
+    unstable: bool = False  # each build's wheel differs (its __init__.py counts the builds)
 
 
 @dataclass
@@ -212,6 +214,7 @@ class FakeEngine:
         self.running = 0  # build scripts running now
         self.most_running = 0  # ...at most, so far
         self.hanging: set[str] = set()  # targets waiting in their hang_at step
+        self.builds = 0  # build scripts run so far
         self._lock = threading.Lock()
 
     def attach(self, registry: ProcessRegistry | None = None) -> FakeEngine:
@@ -370,6 +373,7 @@ class FakeEngine:
         target = ident.group(1).strip("'")
         with self._lock:
             self.scripts[target] = script
+            self.builds += 1
             self.running += 1
             self.most_running = max(self.most_running, self.running)
         try:
@@ -413,7 +417,10 @@ class FakeEngine:
                 ctr.files.pop(f"{work}/venv.tar", None)
             if step == "repair":
                 name = how.wheel or _fitting_wheel(target)
-                ctr.files[f"{CONTAINER.out}/{name}"] = wheel_bytes(name)
+                out = re.search(r"^export MW_DEST_DIR=(\S+)$", script, re.MULTILINE)
+                assert out is not None
+                code = f"build = {self.builds}\n" if how.unstable else ""
+                ctr.files[f"{out.group(1)}/{name}"] = wheel_bytes(name, code)
         return 0
 
 

@@ -76,3 +76,40 @@ def test_merge_of_a_matrix_lists_each_image_once() -> None:
     merged = merge_reports([(Path("a.json"), one), (Path("b.json"), two)])
     assert merged["images"] == [x86, arm]
     assert merged["image"] == ["a:1", "x:1"]
+
+
+def built(run: str, ident: str, sha256: str, epoch: int = 315532800) -> dict[str, object]:
+    wheel = {"file": "demo.whl", "sha256": sha256}
+    return {"format": 1, "run_id": run, "image": "img:1", "seconds": 10, "ok": True,
+            "source_date_epoch": epoch,
+            "targets": [{"identifier": ident, "status": "built", "seconds": 9, "wheel": wheel}]}  # fmt: skip
+
+
+def test_merge_keeps_one_entry_when_two_runners_built_the_same_wheel() -> None:
+    merged = merge_reports(
+        [
+            (Path("a.json"), built("r1", T1.identifier, "ab" * 32)),
+            (Path("b.json"), built("r2", T1.identifier, "ab" * 32)),
+            (Path("c.json"), built("r3", T1.identifier, "ab" * 32)),
+        ]
+    )
+    (target,) = merged["targets"]
+    assert (target["report"], target["also_in"]) == ("a.json", ["b.json", "c.json"])
+    assert merged["warnings"] == []
+    assert merged["source_date_epoch"] == 315532800
+
+
+def test_merge_warns_when_two_runners_built_the_same_target_differently() -> None:
+    merged = merge_reports(
+        [
+            (Path("a.json"), built("r1", T1.identifier, "ab" * 32)),
+            (Path("b.json"), built("r2", T1.identifier, "cd" * 32, epoch=1700000000)),
+        ]
+    )
+    assert [t["report"] for t in merged["targets"]] == ["a.json", "b.json"]
+    assert merged["warnings"] == [
+        f"{T1.identifier} was built twice with different wheels: sha256 {'ab' * 32} in "
+        f"a.json, {'cd' * 32} in b.json"
+    ]
+    assert merged["source_date_epoch"] == [315532800, 1700000000]
+    assert merged["ok"] is True  # a warning: both builds succeeded

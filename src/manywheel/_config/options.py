@@ -108,6 +108,8 @@ class Options:
     labels: tuple[tuple[str, str], ...] = _default_of("labels")
     jobs: int = _default_of("jobs")
     force: bool = _default_of("force")
+    reproducible: bool = _default_of("reproducible")
+    check_reproducible: bool = _default_of("check-reproducible")
     cache_prepared: bool = _default_of("cache-prepared")
     cache_venv: bool = _default_of("cache-venv")
     cache_dir: Path | None = _default_of("cache-dir")
