@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Install and configure docker and podman on a fresh Debian machine, start dockerd,
-# and build the fixture image for both. Idempotent; needs root.
+# Install and configure docker and podman on a fresh Debian machine, start dockerd, register
+# QEMU for arm64 binaries, and build the fixture images (x86_64, i386, arm64) for both.
+# Idempotent; needs root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for cmd in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap; do
+for cmd in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap mmdebstrap:mmdebstrap \
+  qemu-aarch64-static:qemu-user-static; do
   command -v "${cmd%%:*}" >/dev/null || need+=("${cmd##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" uidmap >/dev/null
 fi
+
+# arm64 binaries (the arm64 fixture, its containers) run under qemu-user-static, registered with
+# binfmt_misc with the F flag (the interpreter is opened now, so it works in containers and
+# chroots too). Without systemd nothing registers it, so it is done here as systemd-binfmt would,
+# from the package's binfmt.d file; a registration without the F flag is replaced.
+binfmt=/proc/sys/fs/binfmt_misc
+mountpoint -q "$binfmt" || mount -t binfmt_misc binfmt_misc "$binfmt"
+entry=$binfmt/qemu-aarch64
+if [ -e "$entry" ] && ! grep -q '^flags:.*F' "$entry"; then echo -1 > "$entry"; fi
+[ -e "$entry" ] || cat /usr/lib/binfmt.d/qemu-aarch64.conf > "$binfmt/register"
+grep -qx enabled "$entry" || echo 1 > "$entry"
 
 # podman: crun fails on hybrid cgroups here; ulimits must stay under the sandbox's hard limits.
 nofile=$(( $(ulimit -Hn) < 16384 ? $(ulimit -Hn) : 16384 ))

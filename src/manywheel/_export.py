@@ -17,6 +17,7 @@ from ._arch import arch_info
 from ._config.exclude import VCS_NAMES, Exclusions
 from ._config.options import Options
 from ._engines.transfer import EXCLUDED_NAMES, EXCLUDED_SUFFIXES
+from ._epoch import source_date_epoch
 from ._errors import ConfigError
 from ._layout import CONTAINER
 from ._logs import MIN_SECRET_LENGTH
@@ -110,8 +111,9 @@ def export_docker(options: Options, plan: Plan) -> list[ExportedFile]:
         dockerfile = _dockerfile(opts, im, preparation is not None)
         files.append(ExportedFile(f"{folder}Dockerfile", dockerfile.encode()))
     budget = os.cpu_count() or 1
+    epoch = source_date_epoch(options).value if options.reproducible else None
     for target in plan.targets:
-        script, extra = build_script(opts, target, "manywheel:", budget)
+        script, extra = build_script(opts, target, "manywheel:", budget, epoch=epoch)
         base = f"targets/{target.identifier}{IN}"
         files.append(ExportedFile(f"{base}/build.sh", script.encode()))
         files += [ExportedFile(f"{base}/{n}", d) for n, d in sorted(extra.items())]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["CONTAINER", "Layout"]
 
@@ -27,6 +27,11 @@ class Layout:
     def out(self) -> str:
         """Where the repaired wheel goes; copied out from here."""
         return f"{self.work}/out"
+
+    def moved(self, suffix: str) -> Layout:
+        """The same layout with ``suffix`` added to the work and project folders (the
+        reproducibility check's second build); the mounted cache stays where it is."""
+        return replace(self, work=self.work + suffix, project=self.project + suffix)
 
 
 CONTAINER = Layout()

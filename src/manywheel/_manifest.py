@@ -27,6 +27,7 @@ FORMAT = 1
 _NOT_INPUTS = frozenset(
     {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
      "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes", "allow_empty",
+     "check_reproducible",
      # Every layer, overrides too: a target's own options (for_target) are what count.
      "stages", "source_archive",
      # What selects the targets and their images: a target's own image and interpreter are in
@@ -60,8 +61,11 @@ def source_digest(options: Options) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(options: Options, target: Target, environment_key: str, sources: str) -> str:
-    """Everything that decides a target's wheel: sources, options, environment, interpreter."""
+def fingerprint(
+    options: Options, target: Target, environment_key: str, sources: str, epoch: int | None = None
+) -> str:
+    """Everything that decides a target's wheel: sources, options, environment, interpreter,
+    SOURCE_DATE_EPOCH."""
     opts = {k: v for k, v in asdict(options).items() if k not in _NOT_INPUTS}
     inputs = {
         "format": FORMAT,
@@ -71,6 +75,7 @@ def fingerprint(options: Options, target: Target, environment_key: str, sources:
         "requirements": requirements_digest(options.build_requirements),
         "environment": environment_key,
         "target": asdict(target),
+        "source_date_epoch": epoch,
         "secrets": [hashlib.sha256(s.encode()).hexdigest() for s in options.secret_values()],
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()

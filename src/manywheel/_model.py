@@ -129,6 +129,7 @@ class RunResult:
     log_dir: Path | None = None
     report: Path | None = None
     seconds: float = 0.0
+    source_date_epoch: int | None = None  # the builds' SOURCE_DATE_EPOCH (None: not reproducible)
 
     @property
     def ok(self) -> bool:

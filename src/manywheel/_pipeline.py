@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from ._events import Emitter, Step
 from ._layout import Layout
 from ._logs import TargetLog
 from ._model import Target, TargetResult
+from ._normalize import normalize_wheel
 from ._output import check_wheel
 from ._scripts.build import (
     VenvCache,
@@ -58,6 +60,8 @@ class TargetJob:
     # and the tests wait until `settled` says the wheel stays (else `cancelled` is set).
     on_wheel: Callable[[str, Path | None], None] | None = None
     settled: threading.Event | None = None
+    epoch: int | None = None  # SOURCE_DATE_EPOCH of a reproducible build (None: reproducible off)
+    path_suffix: str = ""  # added to the work and project folders (the check's second build)
 
     def step(self, name: str, message: str) -> None:
         self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))
@@ -138,7 +142,7 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
     ) as ctr:
         if job.cancelled.is_set():  # interrupted while the container was starting
             return False
-        layout = engine.layout(ctr)
+        layout = engine.layout(ctr).moved(job.path_suffix)
         cache = job.venv_cache
         mode: VenvCache = "off" if cache is None else "save"
         if cache is not None and cache.is_file():
@@ -154,7 +158,7 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
                 )
                 log.write(f"manywheel: removed the damaged cached venv {cache}: {problem}")
         script, files = build_script(
-            options, job.target, marker, job.core_budget, layout, venv_cache=mode
+            options, job.target, marker, job.core_budget, layout, venv_cache=mode, epoch=job.epoch
         )
         files["build.sh"] = script.encode()
         inbox: dict[str, bytes | Path] = dict(files)
@@ -192,6 +196,24 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         result.wheels, result.rejected = copy_out_wheels(engine, ctr, layout.out, dest)
     for r in result.rejected:
         log.write(f"manywheel: rejected {r.name!r} from the container: {r.reason}")
+    return True
+
+
+def _normalize(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
+    """Rewrite the checked wheel's archive the same way every time (``reproducible``),
+    before it is tested and published."""
+    if job.epoch is None:
+        return True
+    for wheel in result.wheels:
+        try:
+            normalize_wheel(wheel, job.epoch)
+        except (zipfile.BadZipFile, ValueError, OSError) as e:
+            result.status = "failed"
+            result.error = f"normalizing {wheel.name} failed: {e}"
+            result.wheels = []
+            log.write(f"manywheel: {result.error}")
+            return False
+        log.write(f"manywheel: normalized {wheel.name} (times from SOURCE_DATE_EPOCH={job.epoch})")
     return True
 
 
@@ -264,6 +286,7 @@ def run_target(job: TargetJob) -> TargetResult:
                 not job.cancelled.is_set()
                 and _build(job, log, result)
                 and _verify(job, log, result)
+                and _normalize(job, log, result)
             )
             if job.on_wheel is not None:
                 job.on_wheel(job.target.identifier, result.wheels[0] if ok else None)

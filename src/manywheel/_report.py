@@ -83,6 +83,7 @@ def report_data(result: RunResult) -> dict[str, Any]:
         "images": images,
         "output_dir": str(result.output_dir) if result.output_dir else None,
         "seconds": result.seconds,
+        "source_date_epoch": result.source_date_epoch,
         "ok": result.ok,
         "targets": [_target(r) for r in result.results],
     }

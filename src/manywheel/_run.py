@@ -35,6 +35,7 @@ from ._engines.host import (
 )
 from ._engines.process import ProcessRegistry
 from ._engines.protocol import Backend, ContainerEngine
+from ._epoch import source_date_epoch
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import BuildStarted, Emitter, Listener, Summary, TargetDone
 from ._layout import CONTAINER
@@ -56,6 +57,7 @@ from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
+from ._reproducibility import check_target
 from ._schedule import longest_first, previous_durations, previously_covered
 from ._scripts.build import venv_recipe
 from ._scripts.wheel_tests import wants_tests
@@ -82,6 +84,7 @@ class _Run:
         self.engine: Backend | None = None
         self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
+        self.epoch: int | None = None  # SOURCE_DATE_EPOCH of the builds (None: not reproducible)
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
@@ -388,6 +391,7 @@ def _run_targets(
             emitter=run.emitter,
             venv_cache=venvs.get(t.identifier),
             arch=envs[t.identifier].image.arch,
+            epoch=run.epoch,
             on_wheel=lambda ident, wheel: wheels.put((ident, wheel)),
             settled=threading.Event(),
         )
@@ -447,13 +451,17 @@ class _Builds:
                 self._build(t.identifier)
 
     def _build(self, ident: str) -> None:
-        self._submit("build", ident, self.pool.submit(run_target, self.job_of[ident]))
+        job = self.job_of[ident]
+        each = check_target if job.options.check_reproducible else run_target
+        self._submit("build", ident, self.pool.submit(each, job))
 
     def step(self, timeout: float) -> None:
         done, _ = concurrent.futures.wait(self.pending, timeout=timeout)
         self.pending -= done
         while not self.wheels.empty():  # a build's checked wheel (before its tests)
             ident, wheel = self.wheels.get()
+            if ident in self.reported:
+                continue  # check-reproducible's second build: the first one's wheel counts
             self.reported.add(ident)
             if ident not in self.coverage.covered:
                 self.coverage.finished(ident, wheel)
@@ -528,7 +536,7 @@ def _skip_up_to_date(
     for target in targets:
         wheel = (
             None
-            if run.options.force
+            if run.options.force or run.options.check_reproducible
             else manifest.up_to_date(target.identifier, fingerprints[target.identifier])
         )
         if wheel is None:
@@ -694,6 +702,8 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
         if not plan_.targets:  # allow-empty
             return RunResult(run.run_id, plan_, output_dir=options.output_dir)
+        date = source_date_epoch(options) if options.reproducible else None
+        run.epoch = date.value if date is not None else None
         check_writable(options.output_dir)
         history = previous_durations(run.log_dir.parent)  # before `latest` points at this run
         held = previously_covered(run.log_dir.parent)
@@ -708,7 +718,9 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         sources = source_digest(options)
         envs = _environments(run, plan_, options_of, sources)
         fingerprints = {
-            t.identifier: fingerprint(options_of[t.identifier], t, envs[t.identifier].key, sources)
+            t.identifier: fingerprint(
+                options_of[t.identifier], t, envs[t.identifier].key, sources, run.epoch
+            )
             for t in plan_.targets
         }
         manifest = Manifest(options.output_dir)
@@ -716,8 +728,11 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             run.emitter.warning(manifest.problem)
         fresh, todo = _skip_up_to_date(run, plan_.targets, fingerprints, manifest)
         result = RunResult(run.run_id, plan_, output_dir=options.output_dir, log_dir=run.log_dir)
+        result.source_date_epoch = run.epoch
         if todo:
             todo = longest_first(todo, history, lambda t: not runs_natively(t.arch))
+            if date is not None:
+                run.emitter.info(f"reproducible: SOURCE_DATE_EPOCH={date.value} ({date.origin})")
             run.emitter.info(
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),

@@ -108,7 +108,10 @@ JSON
   rm -rf "$stage"
 }
 
-for arch in $archs; do
+# describe ARCH: sets image, oci_arch, recipe_hash (of the scripts that make ARCH's rootfs) and
+# tarball; stale: the engines that lack the image of this recipe.
+describe() {
+  local arch=$1 engine recipe
   case $arch in
     amd64) oci_arch=amd64 image=$base_image ;;
     i386) oci_arch=386 image=$base_image-i386 ;;
@@ -119,13 +122,36 @@ for arch in $archs; do
   runs_natively "$arch" || recipe+=("$here/emulated-rootfs.sh")
   recipe_hash=$( { cat "${recipe[@]}"; echo "$arch"; } | sha256sum | cut -c1-16)
   tarball="$cache/rootfs-$arch-$recipe_hash.tar"
+  stale=()
   for engine in "${engines[@]}"; do
-    have=$("$engine" image inspect --format '{{index .Config.Labels "manywheel.fixture.recipe"}}' "$image" 2>/dev/null || true)
-    if [ "$have" = "$recipe_hash" ]; then
+    if [ "$("$engine" image inspect --format '{{index .Config.Labels "manywheel.fixture.recipe"}}' "$image" 2>/dev/null)" = "$recipe_hash" ]; then
       echo "build-fixture: $image is up to date for $engine"
-      continue
+    else
+      stale+=("$engine")
     fi
-    [ -s "$tarball" ] || make_rootfs "$arch" "$tarball"
+  done
+}
+
+# An emulated rootfs takes minutes of mostly one core: it is made in the background while the
+# native ones are made and imported.
+declare -A background=()
+trap 'wait' EXIT  # a failure elsewhere lets a background build end, never orphaned
+for arch in $archs; do
+  describe "$arch" >/dev/null
+  if ! runs_natively "$arch" && [ ${#stale[@]} -gt 0 ] && [ ! -s "$tarball" ]; then
+    make_rootfs "$arch" "$tarball" > >(sed -u "s/^/[$arch] /") 2>&1 &
+    background[$arch]=$!
+  fi
+done
+
+for arch in $archs; do
+  describe "$arch"
+  [ ${#stale[@]} -gt 0 ] || continue
+  if [ -n "${background[$arch]:-}" ]; then
+    wait "${background[$arch]}" || { echo "build-fixture: the $arch rootfs failed" >&2; exit 1; }
+  fi
+  [ -s "$tarball" ] || make_rootfs "$arch" "$tarball"
+  for engine in "${stale[@]}"; do
     "$engine" rmi -f "$image" >/dev/null 2>&1 || true
     if [ "$engine" = docker ] && [ "$oci_arch" != "$(docker version --format '{{.Server.Arch}}')" ]; then
       docker_load "$image" "$oci_arch" "$recipe_hash" "$tarball"

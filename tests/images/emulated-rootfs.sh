@@ -89,14 +89,14 @@ done
 probe='import sys, importlib.util; print(sys.version, importlib.util.MAGIC_NUMBER)'
 compile() {
   local v=$1 level=$2 native target
-  native=$(chroot "$work" "${clean_env[@]}" "python$v" -c "$probe")
-  target=$(chroot "$root" "${clean_env[@]}" "python$v" -c "$probe")
+  native=$("${clean_env[@]}" chroot "$work" "python$v" -c "$probe")
+  target=$("${clean_env[@]}" chroot "$root" "python$v" -c "$probe")
   if [ "$native" = "$target" ]; then
-    sed 's|^|/target|' | chroot "$work" "${clean_env[@]}" "python$v" -E -S -m compileall -q \
+    sed 's|^|/target|' | "${clean_env[@]}" chroot "$work" "python$v" -E -S -m compileall -q \
       -o "$level" -s /target -p / -i -
   else
     echo "emulated-rootfs: the native python$v is not the target's, compiling emulated (slow)" >&2
-    chroot "$root" "${clean_env[@]}" "python$v" -E -S -m compileall -q -o "$level" -i -
+    "${clean_env[@]}" chroot "$root" "python$v" -E -S -m compileall -q -o "$level" -i -
   fi
 }
 for list in "$root"/var/lib/manywheel-fixture/py_compile-*.list; do
@@ -108,19 +108,24 @@ done
 rm -rf "$root/var/lib/manywheel-fixture"
 
 # The wheels, for the target's CPythons and glibc, chosen and downloaded by the host's pip.
-glibc=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' libc6)  # 2.42-3
+glibc=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' libc6)  # e.g. 2.43-7
 glibc=${glibc#2.}
 python3 -m venv "$work/host-pip"
 pip=(/usr/bin/env -i "PATH=$PATH" "HOME=$HOME" PIP_CONFIG_FILE=/dev/null
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt
   ${PIP_INDEX_URL:+"PIP_INDEX_URL=$PIP_INDEX_URL"} "$work/host-pip/bin/python" -m pip)
+platforms=()  # as the target's pip takes them: manylinux_2_<its glibc> down to manylinux_2_17
+for ((minor = ${glibc%%[!0-9]*}; minor >= 17; minor--)); do
+  platforms+=(--platform "manylinux_2_${minor}_$machine")
+done
+platforms+=(--platform "linux_$machine")
 wheels=$root/tmp/wheels
 download() {  # FOLDER PYTHON_VERSION REQUIREMENT...
   local folder=$1 v=$2
   shift 2
   "${pip[@]}" download --quiet --dest "$wheels/$folder" --only-binary=:all: \
     --implementation cp --python-version "$v" --abi "cp${v/./}" --abi abi3 --abi none \
-    --platform "manylinux_2_${glibc%%[!0-9]*}_$machine" --platform "linux_$machine" "$@"
+    "${platforms[@]}" "$@"
 }
 for v in $versions; do download "cp${v/./}" "$v" pip build; done
 download tools 3.13 pip auditwheel uv  # the tools venv of fixture-setup.sh
@@ -128,7 +133,7 @@ download . 3.13 installer
 
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 cp "$here/fixture-setup.sh" "$root/tmp/fixture-setup.sh"
-chroot "$root" "${clean_env[@]}" FIXTURE_WHEELS=/tmp/wheels bash /tmp/fixture-setup.sh
+"${clean_env[@]}" FIXTURE_WHEELS=/tmp/wheels chroot "$root" bash /tmp/fixture-setup.sh
 rm -rf "$root/tmp/fixture-setup.sh" "$wheels"
 
 # The environments' bytecode, as pip would have compiled it; then what the tests use of them.
@@ -138,9 +143,8 @@ for site in "$root"/opt/python/*/lib/python3.*/site-packages \
   echo "${site#"$root"}" | compile "${v##*/python}" 0
 done
 # shellcheck disable=SC2016  # expanded in the target
-chroot "$root" "${clean_env[@]}" sh -euc '
-  for py in /opt/python/*/bin/python /opt/_internal/tools/bin/python; do
-    "$py" -m pip check >/dev/null
-    "$py" -m pip --version
+"${clean_env[@]}" chroot "$root" sh -euc '
+  for py in /opt/_internal/tools/bin/python /opt/python/*/bin/python; do
+    "$py" -m pip check >/dev/null  # the host chose the wheels: is each venv complete?
   done
   for py in /opt/python/*/bin/python; do "$py" -m build --version; done'

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -62,7 +64,7 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
     for arch in IMAGES:
         for cp in PYTHONS:
             ident = f"{cp}-manylinux_{arch}"
-            assert f"{ident}  built" in r.stdout  # one summary for the whole matrix
+            assert re.search(rf"^{ident} +built ", r.stdout, re.M)  # one summary for all
             (wheel,) = [
                 w for w in built if f"-{cp}-{cp}-" in w.name and w.name.endswith(f"_{arch}.whl")
             ]
@@ -79,14 +81,14 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
     assert len(report["images"]) == 3
     assert leftover_containers(engine, project) == []
 
-    # Independently of manywheel: each wheel installs and imports in a plain container of its
-    # platform, with every Python of that image.
+    # Independently of manywheel's own test containers: the cp313 wheel of each platform
+    # installs and imports in a plain container of that platform (pip under QEMU is slow: one
+    # Python each).
     for arch, image in IMAGES.items():
-        script = "\n".join(
-            f"/opt/python/{cp}-{cp}/bin/python -m pip install -q --no-index --find-links /wheels "
-            f"mw-cext && /opt/python/{cp}-{cp}/bin/python -c "
+        script = (
+            "/opt/python/cp313-cp313/bin/python -m pip install -q --no-index --find-links "
+            "/wheels mw-cext && /opt/python/cp313-cp313/bin/python -c "
             "'import mw_cext, platform; print(platform.machine(), mw_cext.add(2, 3))'"
-            for cp in PYTHONS
         )
         prefix = ["linux32"] if arch == "i686" else []
         out = subprocess.run(
@@ -95,7 +97,7 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
             capture_output=True, text=True, check=False, timeout=900,
         )  # fmt: skip
         assert out.returncode == 0, out.stdout + out.stderr
-        assert out.stdout.split("\n")[:3] == [f"{arch} 5"] * 3
+        assert out.stdout.strip() == f"{arch} 5"
 
     # Unchanged: nothing is rebuilt, each platform's fingerprint stays its own.
     again = manywheel(project, engine, *KEYS, image=None, timeout=600)
@@ -110,25 +112,25 @@ def test_a_wrong_image_for_a_platform_is_refused_before_building(
     r = manywheel(project, matrix_engine, "--manylinux-aarch64-image", FIXTURE_IMAGE, image=None)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "'manylinux-aarch64-image' is localhost/manywheel-fixture:forky" in r.stderr
-    assert "manylinux_x86_64" in r.stderr
+    assert "an image for amd64, not aarch64 (arm64)" in r.stderr  # before it even runs
     assert not (project / "dist").exists()
 
 
 def test_the_export_builds_each_platform_in_its_image(matrix_engine: str, example: Example) -> None:
     """export docker with a matrix: one Dockerfile per image, each built and run with its
-    platform (i686 under linux32), every wheel tagged for its architecture."""
+    platform (i686 under linux32), every wheel tagged for its architecture. (aarch64 on docker
+    only: a target under QEMU takes minutes, and both engines run it in the matrix build.)"""
     engine = matrix_engine
     project = example("c-extension")
-    keys = [
-        "--manylinux-i686-image", FIXTURE_IMAGE_I386,
-        "--manylinux-aarch64-image", FIXTURE_IMAGE_ARM64,
-        "--python", "3.13",
-    ]  # fmt: skip
-    r = manywheel(project, engine, *keys, command="export", image=None)
+    archs = ["i686", "aarch64"] if engine == "docker" else ["i686", "x86_64"]
+    keys = [a for arch in archs for a in (f"--manylinux-{arch}-image", IMAGES[arch])]
+    cmd = [sys.executable, "-m", "manywheel", "export", "docker", str(project), "--engine", engine,
+           "--pull", "never", "--python", "3.13", *keys]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = project / "manywheel-export"
-    assert (folder / "images" / "manylinux_i686" / "Dockerfile").is_file()
-    assert (folder / "images" / "manylinux_aarch64" / "Dockerfile").is_file()
+    for arch in archs:
+        assert (folder / "images" / f"manylinux_{arch}" / "Dockerfile").is_file()
     run = subprocess.run(
         ["bash", str(folder / "build-wheels.sh")], capture_output=True, text=True, check=False,
         timeout=1200, env={**os.environ, "ENGINE": engine},
@@ -136,10 +138,9 @@ def test_the_export_builds_each_platform_in_its_image(matrix_engine: str, exampl
     assert run.returncode == 0, run.stdout + run.stderr
     names = sorted(w.name for w in wheels(project))
     assert len(names) == 2, names
-    assert names[0].endswith("_aarch64.whl")
-    assert "-cp313-" in names[0]
-    assert names[1].endswith("_i686.whl")
-    assert "-cp313-" in names[1]
+    for arch in archs:
+        (name,) = [n for n in names if n.endswith(f"_{arch}.whl")]
+        assert "-cp313-cp313-manylinux" in name
     out = subprocess.run(
         [engine, "images", "--format", "{{.Repository}}"],
         capture_output=True,

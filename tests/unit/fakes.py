@@ -43,13 +43,14 @@ VENV_BYTES = b"a venv tarball, as the fake container makes it\n" * 20
 WAIT = 10.0  # no fake wait may last longer than this
 
 
-def wheel_bytes(name: str) -> bytes:
-    """A small valid wheel archive (WHEEL and RECORD in its .dist-info) named ``name``."""
+def wheel_bytes(name: str, code: str = "") -> bytes:
+    """A small valid wheel archive (WHEEL and RECORD in its .dist-info) named ``name``, its
+    ``__init__.py`` holding ``code``; its members dated now, as a build backend would."""
     dist, version = name.split("-")[:2]
     info = f"{dist}-{version}.dist-info"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(f"{dist}/__init__.py", "")
+        zf.writestr(f"{dist}/__init__.py", code)
         zf.writestr(
             f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
         )
@@ -71,6 +72,7 @@ class Behaviour:
     meet: threading.Barrier | None = None  # at the build step, wait for the other targets there
     test_exit: int = 0  # what its test script exits with
     delay: float = 0.0  # seconds its build step takes (unless its container goes first)
+    unstable: bool = False  # each build's wheel differs (its __init__.py counts the builds)
 
 
 @dataclass
@@ -217,6 +219,7 @@ class FakeEngine:
         self.hanging: set[str] = set()  # targets waiting in their hang_at step
         # container -> the variables its last exec given any got by name
         self.exec_env: dict[str, dict[str, str]] = {}
+        self.builds = 0  # build scripts run so far
         self._lock = threading.Lock()
 
     def attach(self, registry: ProcessRegistry | None = None) -> FakeEngine:
@@ -387,6 +390,7 @@ class FakeEngine:
         target = ident.group(1).strip("'")
         with self._lock:
             self.scripts[target] = script
+            self.builds += 1
             self.running += 1
             self.most_running = max(self.most_running, self.running)
         try:
@@ -432,7 +436,10 @@ class FakeEngine:
                 ctr.files.pop(f"{work}/venv.tar", None)
             if step == "repair":
                 name = how.wheel or _fitting_wheel(target)
-                ctr.files[f"{CONTAINER.out}/{name}"] = wheel_bytes(name)
+                out = re.search(r"^export MW_DEST_DIR=(\S+)$", script, re.MULTILINE)
+                assert out is not None
+                code = f"build = {self.builds}\n" if how.unstable else ""
+                ctr.files[f"{out.group(1)}/{name}"] = wheel_bytes(name, code)
         return 0
 
 

@@ -267,3 +267,15 @@ def test_image_must_be_one_reference(tmp_path: Path, image: str) -> None:
     """It is written into the exported Dockerfile's FROM line."""
     with pytest.raises(ConfigError, match="'image' is"):
         load_options(write(tmp_path, ""), environ={}, cli={"image": image})
+
+
+def test_reproducible_is_on_unless_turned_off(tmp_path: Path) -> None:
+    assert Options(tmp_path).reproducible is True
+    assert Options(tmp_path).check_reproducible is False
+    off = load_options(tmp_path, environ={"MANYWHEEL_REPRODUCIBLE": "false"})
+    assert off.reproducible is False
+    (tmp_path / "pyproject.toml").write_text("[tool.manywheel]\nreproducible = false\n")
+    assert load_options(tmp_path, environ={}).reproducible is False
+    assert load_options(tmp_path, cli={"reproducible": True}, environ={}).reproducible is True
+    checked = load_options(tmp_path, environ={"MANYWHEEL_CHECK_REPRODUCIBLE": "1"})
+    assert checked.check_reproducible is True

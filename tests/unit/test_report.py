@@ -232,8 +232,30 @@ def test_cli_merge_combines_runner_reports(
     failing = write_report(full, tmp_path / "c.json")
     assert main(["merge", str(failing)]) == 1
     capsys.readouterr()
-    # The same target in two reports, and a file that is no report: errors, exit 2.
-    assert main(["merge", str(a), str(failing)]) == 2
-    assert f"target {T1.identifier} is also in {a}" in capsys.readouterr().err
+    # The same wheel from two runners: one entry, which names both reports.
+    assert main(["merge", str(a), str(failing), "--json"]) == 1
+    (t1,) = [
+        t
+        for t in json.loads(capsys.readouterr().out)["targets"]
+        if t["identifier"] == T1.identifier
+    ]
+    assert (t1["report"], t1["also_in"]) == (str(a), [str(failing)])
+    # The same target without a wheel in two reports, and a file that is no report: errors, exit 2.
+    assert main(["merge", str(b), str(failing)]) == 2
+    assert f"target {T2.identifier} is also in {b}" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "nope.json")]) == 2
     assert "cannot read the report" in capsys.readouterr().err
+
+
+def test_cli_merge_prints_a_warning_for_two_different_wheels_of_a_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = report_data(run_result(tmp_path))
+    one = {**data, "ok": True, "targets": data["targets"][:1]}
+    other = json.loads(json.dumps(one))
+    other["targets"][0]["wheel"]["sha256"] = "0" * 64
+    a = write_report(one, tmp_path / "a.json")
+    b = write_report(other, tmp_path / "b.json")
+    assert main(["merge", str(a), str(b)]) == 0
+    err = capsys.readouterr().err
+    assert f"manywheel: warning: {T1.identifier} was built twice with different wheels" in err

@@ -13,10 +13,12 @@ from manywheel import Options
 from manywheel._errors import ConfigError
 from manywheel._events import Emitter, Event
 from manywheel._export import export_docker, write_export
+from manywheel._layout import CONTAINER, Layout
 from manywheel._logs import TargetLog
 from manywheel._model import BuildImage, ImageFacts, Plan, Target, TargetResult
-from manywheel._prepare import _mirror_lines, preparation_for
+from manywheel._prepare import IN, _mirror_lines, preparation_for
 from manywheel._scripts.build import (
+    _prefix_map_lines,
     build_script,
     environment_lines,
     stream_steps,
@@ -34,9 +36,7 @@ def script(options: Options) -> tuple[str, dict[str, bytes]]:
 
 def test_default_build_installs_build_and_repairs(tmp_path: Path) -> None:
     text, files = script(Options(tmp_path))  # the defaults, as with no configuration
-    assert (
-        'python -m build . --wheel --outdir=/manywheel/built ${mw_iso:+"$mw_iso"} || fail' in text
-    )
+    assert "python -m build . --wheel --outdir=/manywheel/built $mw_iso || fail" in text
     assert "export CIBUILDWHEEL=1" in text
     assert text.index("cd /project") < text.index("step venv")  # every step in the project
     assert "else python -m pip install build; fi ||" in text
@@ -144,15 +144,20 @@ def test_preparation_script_installs_with_detected_manager(tmp_path: Path) -> No
 
 
 def test_mirror_rewrite_really_rewrites_sources(tmp_path: Path) -> None:
-    """Run the generated sed lines on real-looking repo files."""
-    apt = tmp_path / "sources.list"
+    """Run the generated sed lines on real-looking repo files, in a folder standing for /etc
+    (never on this machine's own: the test may run as root)."""
+    etc = tmp_path / "etc"
+    (etc / "apt" / "sources.list.d").mkdir(parents=True)
+    apt = etc / "apt" / "sources.list"
     apt.write_text(
         "deb http://deb.debian.org/debian forky main\ndeb [arch=amd64] https://x.org/debian-security forky-security main\n"
     )
-    script = "\n".join(_mirror_lines("apt-get", "https://m.example")).replace(
-        "/etc/apt/sources.list ", f"{apt} "
-    )
+    deb822 = etc / "apt" / "sources.list.d" / "debian.sources"
+    deb822.write_text("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: forky\n")
+    script = "\n".join(_mirror_lines("apt-get", "https://m.example")).replace("/etc/", f"{etc}/")
+    assert "/etc/" not in script.replace(f"{etc}/", "")
     subprocess.run(["bash", "-c", script], check=True)
+    assert deb822.read_text() == "Types: deb\nURIs: https://m.example/debian\nSuites: forky\n"
     assert apt.read_text() == (
         "deb https://m.example/debian forky main\n"
         "deb [arch=amd64] https://m.example/debian-security forky-security main\n"
@@ -164,6 +169,7 @@ def test_mirror_rewrite_really_rewrites_sources(tmp_path: Path) -> None:
     script = "\n".join(_mirror_lines("dnf", "https://m.example")).replace(
         "/etc/yum.repos.d/*.repo", str(repo)
     )
+    assert "/etc/" not in script
     subprocess.run(["bash", "-c", script], check=True)
     assert repo.read_text() == (
         "[baseos]\n#mirrorlist=https://mirrors.almalinux.org/mirrorlist/9/baseos\n"
@@ -391,3 +397,99 @@ def test_exported_script_quotes_the_paths_it_is_written_with(tmp_path: Path) -> 
         )  # fmt: skip
         assert run.stdout == f"{project}|{output}"
         assert not (tmp_path / "pwned").exists()
+
+
+def test_a_reproducible_build_sets_its_epoch_hash_seed_and_temporary_folder(
+    tmp_path: Path,
+) -> None:
+    plain, _ = script(Options(tmp_path))
+    for word in ("SOURCE_DATE_EPOCH", "PYTHONHASHSEED", "TMPDIR", "prefix-map", "--env-dir"):
+        assert word not in plain  # reproducible = false: the build as before
+    options = Options(tmp_path, environment=(("CFLAGS", '"-O3"'),))
+    text, _ = build_script(options, TARGET, "::mark::", 2, epoch=1700000000)
+    lines = text.splitlines()
+    exported = lines.index(
+        "export SOURCE_DATE_EPOCH=1700000000 PYTHONHASHSEED=0 TMPDIR=/manywheel/tmp"
+    )
+    assert lines[exported + 1] == "mkdir -p /manywheel/tmp"
+    # the maps come after the user's environment, so they are added to what it sets
+    assert lines.index('export CFLAGS="-O3"') < lines.index(
+        '  export CPPFLAGS="${CPPFLAGS:+$CPPFLAGS }$mw_map"'
+    )
+    assert "-ffile-prefix-map=/project=." in text
+    assert "--env-dir=/manywheel/build-env" in text
+    assert text.index("--env-dir") < text.index(
+        "python -m build . --wheel --outdir=/manywheel/built $mw_iso"
+    )
+
+
+def test_the_isolated_environment_is_fixed_only_where_build_makes_it(tmp_path: Path) -> None:
+    for options in (
+        Options(tmp_path, build_isolation=False),
+        Options(tmp_path, build_command="python -m build --wheel --outdir $MANYWHEEL_WHEEL_DIR"),
+    ):
+        text, _ = build_script(options, TARGET, "::mark::", 2, epoch=0)
+        assert "--env-dir" not in text
+        assert "SOURCE_DATE_EPOCH=0" in text
+
+
+def run_prefix_maps(
+    tmp_path: Path, layout: Layout, env: dict[str, str], accepts: str
+) -> dict[str, str]:
+    """Run the generated flag lines in sh with a C compiler that takes ``accepts`` only."""
+    cc = tmp_path / "cc"
+    cc.write_text(f'#!/bin/sh\ncase "$*" in *{accepts}*) exit 0 ;; esac\nexit 1\n')
+    cc.chmod(0o755)
+    body = "\n".join(["set -eu", *_prefix_map_lines(layout), "env"])
+    r = subprocess.run(
+        ["sh", "-c", body],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "CC": str(cc), "SOURCE_DATE_EPOCH": "7",
+             "PYTHONHASHSEED": "0", **env},
+    )  # fmt: skip
+    out = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    out["said"] = next(line for line in r.stdout.splitlines() if line.startswith("manywheel:"))
+    return out
+
+
+def test_path_maps_go_to_cppflags_and_to_the_flags_already_set(tmp_path: Path) -> None:
+    moved = Layout(work="/manywheel-check", project="/project-check")
+    maps = "-ffile-prefix-map=/project-check=. -ffile-prefix-map=/manywheel-check=/manywheel"
+    env = run_prefix_maps(tmp_path, moved, {"CFLAGS": "-O3 -g", "CPPFLAGS": "-DX"}, "file-prefix")
+    assert env["CPPFLAGS"] == f"-DX {maps}"
+    assert env["CFLAGS"] == f"-O3 -g {maps}"  # appended, never replacing
+    # Unset, a CFLAGS would replace setuptools' own flags (-O2, -DNDEBUG): left unset.
+    for name in ("CXXFLAGS", "FFLAGS", "FCFLAGS"):
+        assert name not in env
+    assert env["said"].endswith(f"{maps} added to CPPFLAGS CFLAGS")
+    # In the container's own folders, only the project needs a map.
+    env = run_prefix_maps(tmp_path, CONTAINER, {"FFLAGS": "-O2"}, "file-prefix")
+    assert env["CPPFLAGS"] == "-ffile-prefix-map=/project=."
+    assert env["FFLAGS"] == "-O2 -ffile-prefix-map=/project=."
+
+
+def test_an_older_compiler_gets_debug_prefix_maps_and_none_without_either(
+    tmp_path: Path,
+) -> None:
+    env = run_prefix_maps(tmp_path, CONTAINER, {}, "debug-prefix")
+    assert env["CPPFLAGS"] == "-fdebug-prefix-map=/project=."
+    env = run_prefix_maps(tmp_path, CONTAINER, {"CFLAGS": "-O1"}, "nothing-at-all")
+    assert "CPPFLAGS" not in env
+    assert env["CFLAGS"] == "-O1"
+    assert "so the build's paths are not mapped" in env["said"]
+
+
+def test_the_exported_build_scripts_are_reproducible_as_the_run_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    plan = Plan((BuildImage("img:1", "sha256:x", FACTS),), (TARGET,))
+    for reproducible in (True, False):
+        files = {
+            f.path: f.data
+            for f in export_docker(Options(tmp_path, reproducible=reproducible), plan)
+        }
+        build = files[f"targets/{TARGET.identifier}{IN}/build.sh"].decode()
+        assert ("export SOURCE_DATE_EPOCH=1700000000 PYTHONHASHSEED=0" in build) is reproducible

@@ -30,7 +30,7 @@ import pytest
 
 from manywheel import Options
 from manywheel._export import export_docker, write_export
-from manywheel._layout import CONTAINER
+from manywheel._layout import CONTAINER, Layout
 from manywheel._model import BuildImage, ImageFacts, Plan, Target
 from manywheel._plan import DISCOVER_SCRIPT
 from manywheel._prepare import preparation_for
@@ -51,8 +51,17 @@ SEVERITY = "warning"
 Script = tuple[str, str, str]  # name, shell (sh or bash), text
 
 
-def _build(name: str, options: Options, venv_cache: VenvCache = "off") -> list[Script]:
-    text, files = build_script(options, TARGET, "::mw-0123456789abcdef::", 2, venv_cache=venv_cache)
+def _build(
+    name: str,
+    options: Options,
+    venv_cache: VenvCache = "off",
+    *,
+    epoch: int | None = None,
+    layout: Layout = CONTAINER,
+) -> list[Script]:
+    text, files = build_script(
+        options, TARGET, "::mw-0123456789abcdef::", 2, layout, venv_cache=venv_cache, epoch=epoch
+    )
     scripts = [(f"{name}/build.sh", "sh", text)]
     for fixed in ("make-venv.sh", "ninja"):
         if fixed in files:
@@ -134,6 +143,13 @@ def generated_scripts(tmp: Path) -> list[Script]:
     scripts += _build("venv-restore", base, venv_cache="restore")
     scripts += _build("ccache", replace(base, ccache=True))
     scripts += _build("no-shared-cache", replace(base, shared_cache=False, repair_command=""))
+    scripts += _build("reproducible", base, "save", epoch=1700000000)
+    scripts += _build(
+        "reproducible-moved",
+        replace(base, build_isolation=False, ccache=True),
+        epoch=0,
+        layout=CONTAINER.moved("-check"),
+    )
     wheel = tmp / "pkg-1.0-cp313-cp313-manylinux_2_34_x86_64.whl"
     wheel.write_bytes(b"")
     tested = replace(

@@ -545,6 +545,8 @@ def _merge(ns: argparse.Namespace) -> int:
         except (OSError, ValueError) as e:
             raise ConfigError(f"cannot read the report {path}: {e}") from None
     merged = merge_reports(reports)
+    for warning in merged["warnings"]:
+        print(f"manywheel: warning: {warning}", file=sys.stderr)
     if ns.output is not None:
         write_report(merged, ns.output.absolute())
     if ns.json:

@@ -130,6 +130,8 @@ class Options:
     force: bool = _default_of("force")
     allow_empty: bool = _default_of("allow-empty")
     build_from_sdist: bool = _default_of("build-from-sdist")
+    reproducible: bool = _default_of("reproducible")
+    check_reproducible: bool = _default_of("check-reproducible")
     cache_prepared: bool = _default_of("cache-prepared")
     cache_venv: bool = _default_of("cache-venv")
     cache_dir: Path | None = _default_of("cache-dir")

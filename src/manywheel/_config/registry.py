@@ -482,6 +482,23 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "which proves the sdist complete; the sdist is written beside the wheels.",
     ),
     OptionSpec(
+        "reproducible",
+        "bool",
+        True,
+        "Build reproducibly: SOURCE_DATE_EPOCH (yours, else the last commit's time, else the "
+        "sdist's, else 1980-01-01), PYTHONHASHSEED=0, the build's own paths mapped away "
+        "(-ffile-prefix-map in CPPFLAGS, and in CFLAGS, CXXFLAGS, FFLAGS, FCFLAGS where set), "
+        "and each wheel's archive normalized (sorted members, fixed times and permissions).",
+    ),
+    OptionSpec(
+        "check-reproducible",
+        "bool",
+        False,
+        "Build every target twice (fresh containers, other folders) and fail a target whose two "
+        "wheels differ, naming the first differing member and, for ELF files, their differing "
+        "sections; implies force.",
+    ),
+    OptionSpec(
         "cache-prepared",
         "bool",
         True,

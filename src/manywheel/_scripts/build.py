@@ -182,6 +182,70 @@ def environment_lines(
     return lines
 
 
+# The prefix maps go into CPPFLAGS, which setuptools, autotools and meson add to their own
+# flags (set if unset), and are appended to these where the image, `source` or `environment`
+# set them. They are never set where unset: a CFLAGS in the environment replaces the
+# interpreter's flags in setuptools (-O2, -DNDEBUG and -g would go) and configure's default.
+FLAG_VARIABLES = ("CFLAGS", "CXXFLAGS", "FFLAGS", "FCFLAGS")
+
+
+def _path_maps(layout: Layout, flag: str) -> str:
+    """The build's own folders as every build names them: the project copy becomes ".", the
+    work folder (the venv, build's isolated environment, TMPDIR) /manywheel, wherever they
+    are (host mode's temporary folder, the reproducibility check's second build)."""
+    maps = [(layout.project, "."), (layout.work, CONTAINER.work)]
+    return " ".join(f"{flag}={old}={new}" for old, new in maps if old != new)
+
+
+def _reproducible_lines(layout: Layout, epoch: int) -> list[str]:
+    """SOURCE_DATE_EPOCH, a fixed hash seed, temporary files in the work folder."""
+    tmp = f"{layout.work}/tmp"
+    return [f"export SOURCE_DATE_EPOCH={epoch} PYTHONHASHSEED=0 TMPDIR={tmp}", f"mkdir -p {tmp}"]
+
+
+def _prefix_map_lines(layout: Layout) -> list[str]:
+    """Add the path maps to the compiler flags (see FLAG_VARIABLES), in the form the C
+    compiler takes (-ffile-prefix-map: GCC 8, Clang 10; else -fdebug-prefix-map)."""
+    tries = " ".join(
+        quote(_path_maps(layout, flag)) for flag in ("-ffile-prefix-map", "-fdebug-prefix-map")
+    )
+    said = "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, PYTHONHASHSEED=$PYTHONHASHSEED"
+    return [
+        f"for mw_map in {tries} ''; do",
+        '  [ -n "$mw_map" ] || break',
+        "  # shellcheck disable=SC2086 # CC may be several words (ccache gcc), so are the maps",
+        "  echo 'int mw;' | ${CC:-cc} $mw_map -x c -c -o /dev/null - >/dev/null 2>&1 && break",
+        "done",
+        'if [ -n "$mw_map" ]; then',
+        '  export CPPFLAGS="${CPPFLAGS:+$CPPFLAGS }$mw_map"',
+        "  mw_to=CPPFLAGS",
+        *(
+            f'  if [ -n "${{{v}:-}}" ]; then export {v}="${v} $mw_map"; mw_to="$mw_to {v}"; fi'
+            for v in FLAG_VARIABLES
+        ),
+        f'  echo "manywheel: reproducible: {said}, $mw_map added to $mw_to"',
+        "else",
+        f'  echo "manywheel: reproducible: {said}; ${{CC:-cc}} takes no -ffile-prefix-map nor '
+        "-fdebug-prefix-map, so the build's paths are not mapped\"",
+        "fi",
+    ]
+
+
+def _isolated_env_line(layout: Layout) -> str:
+    """build 1.6 and later make their isolated environment where they are told (--env-dir),
+    not in a random temporary folder whose name the compiler would record (numpy's headers
+    are in it): a fixed folder that the path maps cover."""
+    probe = (
+        "import importlib.metadata as m, sys; "
+        'sys.exit(tuple(map(int, m.version("build").split(".")[:2])) < (1, 6))'
+    )
+    return (
+        f'if python -c {quote(probe)} 2>/dev/null; then mw_iso="$mw_iso --env-dir={layout.work}/build-env"; '
+        "else echo 'manywheel: reproducible: build is older than 1.6 (no --env-dir), so its "
+        "isolated environment is in a random temporary folder'; fi"
+    )
+
+
 def build_script(
     options: Options,
     target: Target,
@@ -190,9 +254,11 @@ def build_script(
     layout: Layout = CONTAINER,
     *,
     venv_cache: VenvCache = "off",
+    epoch: int | None = None,
 ) -> tuple[str, dict[str, bytes]]:
     """The script run in the target's container, and the files it needs in ``layout.inbox``.
-    Every step runs in the project copy, as cibuildwheel runs them in the project folder."""
+    Every step runs in the project copy, as cibuildwheel runs them in the project folder.
+    ``epoch``: SOURCE_DATE_EPOCH for a reproducible build (None: options.reproducible is off)."""
     if uses_uv(options) and options.installer == "auto":
         options = replace(options, installer="uv")  # build[uv] and uv: uv or nothing
     files: dict[str, bytes] = {}
@@ -217,6 +283,7 @@ def build_script(
         *ca_exports(),
         *pip_exports(options),
         f"rm -rf {built} {out} && mkdir -p {built} {out}",
+        *(_reproducible_lines(layout, epoch) if epoch is not None else []),
         *_cache_lines(options, layout),
         *uv_exports(options),
         f"cd {project}",  # relative paths in source, environment and every step: the project's
@@ -245,6 +312,8 @@ def build_script(
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
     lines += environment_lines(options, marker)
     lines.append(export_literal("CIBUILDWHEEL_BUILD_IDENTIFIER", target.identifier))
+    if epoch is not None:
+        lines += _prefix_map_lines(layout)
     lines += choose_lines(options)
     lines += _venv_lines(options, target, layout, files, venv_cache, marker=marker)
     files["ninja"] = NINJA_WRAPPER.encode()
@@ -265,8 +334,15 @@ def build_script(
             f'bash -e {inbox}/build-command.sh || fail "build-command failed (exit $?)" {BUILD_EXIT}'
         )
     else:
-        if options.build_frontend in ("build", "build[uv]") and options.build_isolation:
+        own_isolation = not {"--no-isolation", "-n"} & set(options.build_frontend_args)
+        if (
+            options.build_frontend in ("build", "build[uv]")
+            and options.build_isolation
+            and own_isolation
+        ):
             lines.append('mw_iso=; if [ "$mw_installer" = uv ]; then mw_iso=--installer=uv; fi')
+            if epoch is not None:
+                lines.append(_isolated_env_line(layout))
         command = frontend_command(options, built, project)
         lines.append(f'{command} || fail "the build failed (exit $?)" {BUILD_EXIT}')
     lines += [

@@ -50,4 +50,5 @@ def frontend_command(options: Options, outdir: str, project: str) -> str:
     if "--no-isolation" in extra or "-n" in extra:
         return f"python -m build . --wheel --outdir={outdir}{tail}"
     # pip is build's default installer; --installer needs build >= 1.2, so only uv names it.
-    return f'python -m build . --wheel --outdir={outdir} ${{mw_iso:+"$mw_iso"}}{tail}'
+    # $mw_iso: --installer=uv, and --env-dir (reproducible builds): words, unquoted.
+    return f"python -m build . --wheel --outdir={outdir} $mw_iso{tail}"
