@@ -138,7 +138,9 @@ def _refuse_secret_values(options: Options, files: list[ExportedFile]) -> None:
 
 
 def _script(options: Options, plan: Plan, secret_names: tuple[str, ...]) -> str:
-    secrets = "".join(f"--env {quote(name)} " for name in secret_names)
+    # environment-pass and SOURCE_DATE_EPOCH go in by name too, when the caller has them.
+    passed = dict.fromkeys((*secret_names, *options.environment_pass, "SOURCE_DATE_EPOCH"))
+    secrets = "".join(f"--env {quote(name)} " for name in passed)
     try:
         out = '"$project"/' + quote(str(options.output_dir.relative_to(options.project_dir)))
     except ValueError:

@@ -6,6 +6,7 @@ config-settings, and an abi3 extension built once and tested on every Python."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,3 +77,23 @@ def test_a_failing_test_keeps_the_wheel_out(engine: str, example: Example) -> No
     log = (project.parent / "logs" / "latest" / "cp315-manylinux_x86_64.log").read_text()
     assert "asked to fail on 3.15" in log
     assert "3 passed" in log  # the other tests ran and passed
+
+
+def test_pypy_targets_build_and_import(engine: str, example: Example) -> None:
+    """enable = ["pypy"] builds the image's PyPy (/opt/python/pp311-pypy311_pp73, as in
+    manylinux images) and tests its wheel with it."""
+    probe = subprocess.run(
+        [engine, "run", "--rm", FIXTURE_IMAGE, "sh", "-c", "test -x /opt/python/pp311-*/bin/python"],
+        capture_output=True, check=False, timeout=120,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip(
+            "FIXTURE IMAGE HAS NO PYPY: tests/images must install Debian's pypy3 as "
+            "/opt/python/pp311-pypy311_pp73 for this test"
+        )
+    project = example("cibw-project")
+    r = manywheel(project, engine, "-v", env={"CIBW_BUILD": "pp311-*", "CIBW_ENABLE": "pypy"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    (wheel,) = wheels(project)
+    assert "-pp311-pypy311_pp73-manylinux" in wheel.name
+    assert "1 passed" in r.stderr  # its test imported the extension under PyPy

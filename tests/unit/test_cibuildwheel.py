@@ -216,3 +216,32 @@ def test_init_writes_cibuildwheels_images_for_this_machines_archs(
     table = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
     assert table["archs"] == ["sparc"]
     assert "manylinux-x86_64-image" not in table
+
+
+def test_init_carries_over_inherit_and_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cibw_project(
+        tmp_path,
+        'test-requires = ["pytest"]\nbefore-build = "echo a"\n'
+        '[tool.cibuildwheel.linux]\ninherit.before-build = "append"\nbefore-build = ["echo b"]\n'
+        '[[tool.cibuildwheel.overrides]]\nselect = "cp313-*"\ninherit.test-requires = "prepend"\n'
+        'test-requires = "numpy"\nbefore-all = "yum install -y x"\n',
+    )
+    assert main(["init", "--from-cibuildwheel", "--stdout", str(tmp_path)]) == 0
+    written = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
+    assert written["before-build"] == "echo a && echo b"
+    assert written["overrides"] == [
+        {
+            "select": "cp313-*",
+            "inherit": {"test-requires": "prepend"},
+            "test-requires": ["numpy"],
+            "setup-script": "yum install -y x",
+        }
+    ]
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "1"\n\n'
+        + to_toml({k: v for k, v in written.items() if k != "overrides"}, written["overrides"])
+    )
+    opts = load_options(tmp_path, environ={}).for_target("cp313-manylinux_x86_64")
+    assert (opts.test_requires, opts.setup_script) == (("numpy", "pytest"), "yum install -y x")

@@ -341,7 +341,10 @@ def test_export_never_writes_a_secret(tmp_path: Path) -> None:
     build = files[f"targets/{TARGET.identifier}/manywheel/in/build.sh"]
     assert 'export CFLAGS="-O2"' in build
     script = files["build-wheels.sh"]
-    assert '"$engine" exec --env MY_SECRET --env API_TOKEN --env DB_PASSWORD "$name"' in script
+    assert (
+        '"$engine" exec --env MY_SECRET --env API_TOKEN --env DB_PASSWORD --env SOURCE_DATE_EPOCH "$name"'
+        in script
+    )
     check = script[script.index("missing=()") : script.index("\nfi\n") + 4]
     r = subprocess.run(
         ["bash", "-c", check], env={"API_TOKEN": "x"}, check=False, capture_output=True, text=True
