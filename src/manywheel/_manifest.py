@@ -26,8 +26,10 @@ FORMAT = 1
 # Options that cannot change the wheels a target produces.
 _NOT_INPUTS = frozenset(
     {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
-     "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes",
+     "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes", "allow_empty",
      "check_reproducible",
+     # Every layer, overrides too: a target's own options (for_target) are what count.
+     "stages", "source_archive",
      # What selects the targets and their images: a target's own image and interpreter are in
      # its fingerprint (its id through the environment key), so adding an architecture or
      # skipping another target rebuilds nothing that was built.

@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BuildImage", "ImageFacts", "Plan", "Rejected", "RunResult", "Target", "TargetResult"]
+__all__ = [
+    "OK_STATUSES",
+    "BuildImage",
+    "ImageFacts",
+    "Plan",
+    "Rejected",
+    "RunResult",
+    "Target",
+    "TargetResult",
+]
 
 
 @dataclass(frozen=True)
@@ -20,6 +29,8 @@ class Target:
     python: str  # interpreter path in the image
     platform: str = "manylinux_x86_64"  # libc_arch, as the image says (uname -m in it)
     image: str = ""  # the image it builds in (see Plan.image_for)
+    implementation: str = "cpython"  # or pypy, graalpy (sys.implementation.name)
+    prerelease: bool = False  # an alpha or beta release (sys.version_info.releaselevel)
 
     @property
     def libc(self) -> str:
@@ -36,6 +47,7 @@ class Target:
 
     @property
     def python_tag(self) -> str:
+        """cp313 (also of cp313t), pp311, gp313_253: the identifier's first part."""
         return self.identifier.split("-")[0].rstrip("t")
 
 
@@ -92,7 +104,7 @@ class Rejected:
 @dataclass
 class TargetResult:
     target: Target
-    status: str = "pending"  # built | failed | cancelled | up-to-date
+    status: str = "pending"  # built | covered | failed | cancelled | up-to-date
     wheels: list[Path] = field(default_factory=list)
     error: str | None = None
     log: Path | None = None
@@ -100,6 +112,11 @@ class TargetResult:
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    # covered: the wheel of an earlier target (abi3) serves this one, which is not built
+    covered_by: str | None = None
+
+
+OK_STATUSES = ("built", "covered", "up-to-date")
 
 
 @dataclass
@@ -116,8 +133,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(r.status in ("built", "up-to-date") for r in self.results)
+        return all(r.status in OK_STATUSES for r in self.results)
 
     @property
     def failed(self) -> list[TargetResult]:
-        return [r for r in self.results if r.status not in ("built", "up-to-date")]
+        return [r for r in self.results if r.status not in OK_STATUSES]

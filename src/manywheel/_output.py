@@ -26,24 +26,33 @@ class WheelInfo:
     size: int
 
 
-def _fits_target(tag: Tag, target: Target, repaired: bool) -> bool:
-    py = target.python_tag  # cp313
-    abi_ok = (
-        (tag.interpreter == py and tag.abi == py + ("t" if target.free_threaded else ""))
-        or (
-            tag.abi == "abi3"
-            and tag.interpreter.startswith("cp")
-            and int(tag.interpreter[3:] or 0) <= int(py[3:])
+def _abi_fits(tag: Tag, target: Target) -> bool:
+    """The tag's interpreter and ABI run on the target's interpreter."""
+    py = target.python_tag  # cp313, pp311, gp313_253
+    if tag.abi == "none":
+        return tag.interpreter in ("py3", py) or (
+            tag.interpreter.startswith("py3") and target.implementation == "cpython"
         )
-        or (tag.abi == "none" and tag.interpreter in ("py3", py))
+    if target.implementation == "pypy":  # pp311-pypy311_pp73
+        return tag.interpreter == py and tag.abi.startswith("pypy" + py[2:])
+    if target.implementation == "graalpy":  # graalpy313-graalpy250_313_native
+        return tag.interpreter.startswith("graalpy") and tag.abi.startswith("graalpy")
+    return (tag.interpreter == py and tag.abi == py + ("t" if target.free_threaded else "")) or (
+        tag.abi == "abi3"
+        and not target.free_threaded
+        and tag.interpreter.startswith("cp")
+        and int(tag.interpreter[3:] or 0) <= int(py[3:])
     )
+
+
+def _fits_target(tag: Tag, target: Target, repaired: bool) -> bool:
     if tag.platform == "any":
         plat_ok = True
     elif repaired:  # the target's libc and architecture: manylinux_2_28_aarch64 for aarch64
         plat_ok = tag.platform.startswith(target.libc) and tag.platform.endswith("_" + target.arch)
     else:  # linux_aarch64, or a build that tags its wheels itself
         plat_ok = tag.platform.endswith("_" + target.arch)
-    return abi_ok and plat_ok
+    return _abi_fits(tag, target) and plat_ok
 
 
 def check_wheel(path: Path, target: Target, *, repaired: bool) -> WheelInfo | str:

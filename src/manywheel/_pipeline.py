@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import subprocess
 import threading
@@ -34,7 +33,7 @@ from ._scripts.steps import COPY_IN_EXIT, STEP_EXIT
 from ._scripts.wheel_tests import testing_script, wants_tests
 from ._venvcache import drop_venv, save_venv, verify_venv
 
-__all__ = ["TargetJob", "run_target"]
+__all__ = ["TargetJob", "run_target", "test_covered"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,10 @@ class TargetJob:
     emitter: Emitter
     venv_cache: Path | None = None  # the cached venv tarball to restore, or to save after the build
     arch: str | None = None  # containers run as this architecture (None: the image's own)
+    # abi3 (see _abi3): told the checked wheel (None: there is none) as soon as it is known,
+    # and the tests wait until `settled` says the wheel stays (else `cancelled` is set).
+    on_wheel: Callable[[str, Path | None], None] | None = None
+    settled: threading.Event | None = None
     epoch: int | None = None  # SOURCE_DATE_EPOCH of a reproducible build (None: reproducible off)
     path_suffix: str = ""  # added to the work and project folders (the check's second build)
 
@@ -87,12 +90,12 @@ def _run_script(
         Parcel(layout.project, options.project_dir, options.exclusions()),
         Parcel(layout.inbox, files=inbox),
     ]
-    secret_env = {k: os.environ[k] for k in options.secret_environment if k in os.environ}
     command = (
         f"{unpack_command(parcels)} || exit {COPY_IN_EXIT}; "
         f"exec {job.shell} {layout.inbox}/{script}"
     )
-    proc = job.engine.exec_(ctr, ["/bin/sh", "-c", command], stdin=subprocess.PIPE, env=secret_env)
+    passed = options.passed_environment()
+    proc = job.engine.exec_(ctr, ["/bin/sh", "-c", command], stdin=subprocess.PIPE, env=passed)
     assert proc.stdin is not None
     feeder = ParcelFeeder(proc.stdin, parcels)
     proc.stdin = None  # the feeder owns and closes it
@@ -259,8 +262,17 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         )
         if code != 0 and not job.cancelled.is_set():
             _failed(job, ctr, code, result)
+            result.error = f"{result.error}; its wheel {result.wheels[0].name} is not published"
             result.wheels = []
             return False
+    return not job.cancelled.is_set()
+
+
+def _wait_until_settled(job: TargetJob) -> bool:
+    """Whether the target's own wheel stays (a wheel of an earlier target may cover it)."""
+    while job.settled is not None and not job.settled.wait(0.1):
+        if job.cancelled.is_set():
+            break
     return not job.cancelled.is_set()
 
 
@@ -276,8 +288,10 @@ def run_target(job: TargetJob) -> TargetResult:
                 and _verify(job, log, result)
                 and _normalize(job, log, result)
             )
+            if job.on_wheel is not None:
+                job.on_wheel(job.target.identifier, result.wheels[0] if ok else None)
             if ok and wants_tests(job.options, job.target):
-                ok = _test(job, log, result)
+                ok = _wait_until_settled(job) and _test(job, log, result)
             if ok:
                 result.status = "built"
             elif job.cancelled.is_set():
@@ -292,4 +306,27 @@ def run_target(job: TargetJob) -> TargetResult:
             result.tail = log.tail()
             if result.error:  # shown in the summary, the report and annotations
                 result.error = log.mask(result.error)
+    return result
+
+
+def test_covered(job: TargetJob, wheel: Path) -> TargetResult:
+    """A target covered by an earlier target's wheel (abi3): that wheel tested on it."""
+    result = TargetResult(job.target, "covered", [wheel], log=job.log_path, covered_by=wheel.name)
+    started = time.monotonic()
+    with TargetLog(job.log_path, job.options.secret_values()) as log:
+        log.write(f"manywheel: covered by {wheel.name}: not built, its wheel tested here")
+        try:
+            if not wants_tests(job.options, job.target) or _test(job, log, result):
+                result.status = "covered" if not job.cancelled.is_set() else "cancelled"
+            elif job.cancelled.is_set():
+                result.status = "cancelled"
+        except (ManywheelError, OSError) as e:
+            result.status = "cancelled" if job.cancelled.is_set() else "failed"
+            result.error = e.message if isinstance(e, ManywheelError) else str(e)
+        finally:
+            result.seconds = round(time.monotonic() - started, 2)
+            result.tail = log.tail()
+            if result.error:
+                result.error = log.mask(result.error)
+    result.wheels = [wheel] if result.status == "covered" else []
     return result

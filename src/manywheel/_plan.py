@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import json
 import os
@@ -12,10 +11,18 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import platformdirs
+from packaging.specifiers import SpecifierSet
 
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import Project
+from ._config.selectors import (
+    ENABLE_GROUPS,
+    expand_braces,
+    group_of,
+    parse_enable,
+    selector_matches,
+)
 from ._engines.protocol import Backend
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import Emitter
@@ -29,8 +36,14 @@ DISCOVER_SCRIPT = (
     f"mw_discover_py={quote(fixed_script('discover.py'))}\n{fixed_script('discover.sh')}"
 )
 
-FACTS_FORMAT = 2  # 2: targets carry their platform; cached per image id and architecture
-_CP_DIR = re.compile(r"/cp(\d)(\d+)-cp\d+t?$")
+FACTS_FORMAT = 3  # 3: implementation, release level; cached per image id and architecture
+# The interpreter folders of a manylinux image: /opt/python/cp313-cp313(t), pp311-pypy311_pp73,
+# graalpy313-graalpy253_313_native.
+_INTERPRETER_DIR = {
+    "cpython": re.compile(r"/cp(\d)(\d+)-cp\d+t?$"),
+    "pypy": re.compile(r"/pp\d+-pypy\d+_pp\d+$"),
+    "graalpy": re.compile(r"/graalpy\d+-graalpy\w*$"),
+}
 
 
 def parse_facts(output: str) -> ImageFacts:
@@ -47,29 +60,51 @@ def parse_facts(output: str) -> ImageFacts:
             pkgmgr = rest or None
         elif word == "shell":
             shell = rest
-        elif word == "python":
-            parts = rest.split()
-            if len(parts) != 4 or parts[1] != "cpython" or not _CP_DIR.search(parts[0]):
-                continue
-            path, _, version, ft = parts
-            found.append(_target(platform, version, ft, f"{path}/bin/python"))
-        elif word == "interpreter":
-            parts = rest.split()
-            if len(parts) == 4 and parts[1] == "cpython":
-                exe, _, version, ft = parts
-                found.append(_target(platform, version, ft, exe))
+        elif word in ("python", "interpreter"):
+            target = _interpreter(word, rest.split(), platform)
+            if target is not None:
+                found.append(target)
     unique = {t.identifier: t for t in reversed(found)}  # the first of an identifier wins
+    order = {"cpython": 0, "pypy": 1, "graalpy": 2}
     ordered = sorted(
         unique.values(),
-        key=lambda t: (tuple(int(x) for x in t.version.split(".")[:2]), t.free_threaded),
+        key=lambda t: (
+            order[t.implementation],
+            tuple(int(x) for x in t.version.split(".")[:2]),
+            t.free_threaded,
+        ),
     )
     return ImageFacts(platform, plat, pkgmgr, shell, tuple(ordered))
 
 
-def _target(platform: str, version: str, ft: str, python: str) -> Target:
+def _interpreter(kind: str, parts: list[str], platform: str) -> Target | None:
+    """The target of one line of discover.py's output (older scripts print four fields:
+    path, implementation, version, free-threaded)."""
+    if len(parts) not in (4, 6) or parts[1] not in _INTERPRETER_DIR:
+        return None
+    path, impl, version, ft = parts[:4]
+    level, impl_version = parts[4:6] if len(parts) == 6 else ("final", "")
+    if kind == "python" and not _INTERPRETER_DIR[impl].search(path):
+        return None
+    if kind == "interpreter" and impl != "cpython":
+        return None  # a PyPy on PATH is not a manylinux interpreter
     major, minor = version.split(".")[:2]
-    tag = f"cp{major}{minor}" + ("t" if ft == "1" else "")
-    return Target(f"{tag}-{platform}", version, ft == "1", python, platform)
+    if impl == "cpython":
+        tag = f"cp{major}{minor}" + ("t" if ft == "1" else "")
+    elif impl == "pypy":
+        tag = f"pp{major}{minor}"
+    else:
+        tag = f"gp{major}{minor}_{impl_version.replace('.', '')}"
+    python = f"{path}/bin/python" if kind == "python" else path
+    return Target(
+        f"{tag}-{platform}",
+        version,
+        ft == "1",
+        python,
+        platform,
+        implementation=impl,
+        prerelease=level in ("alpha", "beta"),
+    )
 
 
 def _facts_cache(image_id: str, arch: str | None) -> Path:
@@ -169,10 +204,13 @@ def _qualified(images: tuple[BuildImage, ...]) -> dict[int, str]:
 
 
 def _matches_selector(target: Target, selector: str) -> bool:
+    """A ``python`` selector: a CPython version (3.13, 3.13t) or an identifier glob."""
     if re.fullmatch(r"\d+\.\d+t?", selector):
-        return target.minor == selector
-    pattern = selector if "-" in selector else selector + "-*"
-    return fnmatch.fnmatchcase(target.identifier, pattern)
+        return target.implementation == "cpython" and target.minor == selector
+    return any(
+        selector_matches([g if "-" in g else g + "-*"], target.identifier)
+        for g in expand_braces(selector)
+    )
 
 
 def _interpreters(images: tuple[BuildImage, ...]) -> list[Target]:
@@ -182,7 +220,7 @@ def _interpreters(images: tuple[BuildImage, ...]) -> list[Target]:
     for i, im in enumerate(images):
         if not im.facts.interpreters:  # (host mode says so in discover_host)
             raise NothingToBuildError(
-                f"image {im.image} has no CPython under /opt/python/cpXY-cpXY",
+                f"image {im.image} has no Python under /opt/python (cpXY-cpXY, ppXY-pypy...)",
                 tip="use a manylinux image (the default is quay.io/pypa/manylinux_2_34_x86_64)",
             )
         for t in im.facts.interpreters:
@@ -191,57 +229,112 @@ def _interpreters(images: tuple[BuildImage, ...]) -> list[Target]:
     return found
 
 
+def _allowed(spec: SpecifierSet, target: Target) -> bool:
+    """requires-python as cibuildwheel applies it: to the newest micro release (X.Y.99), so
+    ``>=3.12.1`` keeps CPython 3.12 whichever 3.12 the image has."""
+    major, minor = target.version.split(".")[:2]
+    return spec.contains(f"{major}.{minor}.99", prereleases=True)
+
+
+def _held_back(target: Target, group: str) -> str:
+    """Why a target of a group that is not enabled is not built, and what would build it."""
+    if group == "cpython-freethreading":
+        return (
+            "free-threaded CPython 3.13 is experimental and cibuildwheel 4 no longer builds it "
+            '(python = ["3.13t"] builds it)'
+        )
+    if group == "cpython-prerelease":
+        return (
+            f'CPython {target.version} is a pre-release (enable = ["cpython-prerelease"] builds it)'
+        )
+    return f'{ENABLE_GROUPS[group]} is built only with enable = ["{group}"]'
+
+
 def select_targets(
     options: Options, project: Project, images: tuple[BuildImage, ...], emitter: Emitter
 ) -> tuple[Target, ...]:
+    """The targets ``python``, requires-python, the enabled groups, ``build`` and ``skip``
+    select, in the images' order. A version named in ``python`` is built whatever its group."""
     available = _interpreters(images)
-    chosen = list(available)
     if options.python:
         missing = [s for s in options.python if not any(_matches_selector(t, s) for t in available)]
         if missing:
-            have = ", ".join(dict.fromkeys(t.minor for t in available))
+            have = ", ".join(
+                dict.fromkeys(t.minor for t in available if t.implementation == "cpython")
+            )
             where = images[0].image if len(images) == 1 else "any image"
             raise ConfigError(
                 f"'python': {', '.join(missing)} not found in {where} (it has {have})",
                 tip="pick from the versions the image has, or choose another image",
             )
-        chosen = [t for t in available if any(_matches_selector(t, s) for s in options.python)]
-    if project.requires_python is not None:
-        allowed = [
-            t for t in chosen if project.requires_python.contains(t.version, prereleases=True)
-        ]
-        for t in chosen:
-            if t not in allowed and options.python:
-                emitter.warning(
-                    f"{t.identifier} skipped: the project requires Python {project.requires_python}"
-                )
-        chosen = allowed
-    chosen = [t for t in chosen if _globs_select(options, t)]
+    requires = (
+        SpecifierSet(options.requires_python)
+        if options.requires_python is not None
+        else project.requires_python
+    )
+    enabled, _ = parse_enable(options.enable)
+    chosen: list[Target] = []
+    held: list[str] = []
+    for t in available:
+        explicit = any(_matches_selector(t, s) for s in options.python)
+        if options.python and not explicit:
+            continue
+        if requires is not None and not _allowed(requires, t):
+            if explicit:
+                emitter.warning(f"{t.identifier} skipped: the project requires Python {requires}")
+            continue
+        if not _globs_select(options, t.identifier):
+            continue
+        group = group_of(t.identifier, prerelease=t.prerelease)
+        if group is not None and group not in enabled and not explicit:
+            held.append(f"{t.identifier} not built: {_held_back(t, group)}")
+            if group == "cpython-prerelease":  # the others are in every manylinux image
+                emitter.info(held[-1])
+            continue
+        chosen.append(t)
     if not chosen:
         raise NothingToBuildError(
-            "no target selected: " + ", ".join(t.identifier for t in available) + " all excluded",
-            tip="check 'python', 'build', 'skip' and the project's requires-python",
+            "no target selected: "
+            + ", ".join(t.identifier for t in available)
+            + " all excluded"
+            + "".join(f"; {why}" for why in held),
+            tip="check 'python', 'build', 'skip', 'enable' and the project's requires-python",
         )
     return tuple(chosen)
 
 
+def _probes(enabled: frozenset[str]) -> list[str]:
+    """The identifier tags a platform could have, to judge it before its image is inspected."""
+    tags = [f"cp3{m}{t}" for m in range(6, 30) for t in ("", "t")]
+    tags += [f"pp3{m}" for m in range(7, 16)]
+    if "graalpy" in enabled:
+        tags += [f"gp3{m}_{v}" for m in range(10, 16) for v in range(230, 270)]
+    return tags
+
+
 def platform_wanted(options: Options, label: str) -> bool:
-    """Whether ``build``, ``skip`` and ``python`` can select any CPython of a platform (its
-    identifier part, manylinux_x86_64), judged on the identifiers it could have: a platform
-    whose every target would be skipped (skip = "*-musllinux_*") is neither pulled nor
-    inspected."""
-    for minor in range(6, 30):
-        for ft in (False, True):
-            tag = f"cp3{minor}" + ("t" if ft else "")
-            probe = Target(f"{tag}-{label}", f"3.{minor}.0", ft, "", label)
-            if options.python and not any(_matches_selector(probe, s) for s in options.python):
-                continue
-            if _globs_select(options, probe):
-                return True
+    """Whether ``build``, ``skip``, ``enable`` and ``python`` can select any interpreter of a
+    platform (its identifier part, manylinux_x86_64), judged on the identifiers it could
+    have: a platform whose every target would be skipped (skip = "*-musllinux_*") is neither
+    pulled nor inspected."""
+    enabled, _ = parse_enable(options.enable)
+    for tag in _probes(enabled):
+        identifier = f"{tag}-{label}"
+        impl = {"cp": "cpython", "pp": "pypy", "gp": "graalpy"}[tag[:2]]
+        version = f"3.{tag[3:].rstrip('t').split('_')[0]}.0"
+        probe = Target(identifier, version, tag.endswith("t"), "", label, implementation=impl)
+        explicit = any(_matches_selector(probe, s) for s in options.python)
+        if options.python and not explicit:
+            continue
+        group = group_of(identifier)
+        if group is not None and group not in enabled and not explicit:
+            continue
+        if _globs_select(options, identifier):
+            return True
     return False
 
 
-def _globs_select(options: Options, target: Target) -> bool:
-    return any(fnmatch.fnmatchcase(target.identifier, g) for g in options.build) and not any(
-        fnmatch.fnmatchcase(target.identifier, g) for g in options.skip
+def _globs_select(options: Options, identifier: str) -> bool:
+    return selector_matches(options.build, identifier) and not selector_matches(
+        options.skip, identifier
     )

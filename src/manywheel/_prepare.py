@@ -20,13 +20,14 @@ from ._events import Emitter, Step
 from ._layout import CONTAINER
 from ._leftovers import INSTANCE_LABELS
 from ._logs import mask
+from ._manifest import source_digest
 from ._model import ImageFacts
-from ._scripts.shell import quote
+from ._scripts.shell import fill_placeholders, quote
 from ._scripts.steps import NO_PACKAGE_MANAGER_EXIT, SETUP_EXIT, SYSTEM_PACKAGES_EXIT
 
 __all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environment"]
 
-PREPARE_FORMAT = "1"  # bump when the prepare script changes meaning
+PREPARE_FORMAT = "2"  # bump when the prepare script changes meaning (2: in the project)
 PREPARED_REPO = "localhost/manywheel-env"
 IN = CONTAINER.inbox  # preparing always happens in a container
 CA_PATHS = (
@@ -44,6 +45,9 @@ class Preparation:
     files: dict[str, bytes]
     script: str
     key: str
+    # The setup script runs in a copy of the project (as cibuildwheel's before-all does),
+    # which stays in the prepared image: what it builds there is in every target's /project.
+    with_project: bool = False
 
     @property
     def tag(self) -> str:
@@ -139,9 +143,15 @@ def pip_exports(options: Options) -> list[str]:
     return lines
 
 
-def preparation_for(options: Options, facts: ImageFacts, base_id: str) -> Preparation | None:
-    """The preparation the options ask for, or None when the base image serves as it is."""
+def preparation_for(
+    options: Options, facts: ImageFacts, base_id: str, sources: str | None = None
+) -> Preparation | None:
+    """The preparation the options ask for, or None when the base image serves as it is. A
+    setup script runs in a copy of the project, so the key covers the project's files
+    (``sources``: their digest, as ``source_digest`` gives it; computed when not given)."""
     setup, setup_file = _setup_text(options)
+    project = CONTAINER.project
+    setup = fill_placeholders(setup, project=project, package=project)
     repos = _repo_files(options.repos_dir)
     ca = options.ca_bundle.read_bytes() if options.ca_bundle else None
     needs_pm = bool(options.system_packages or repos or options.distro_mirror)
@@ -181,10 +191,14 @@ def preparation_for(options: Options, facts: ImageFacts, base_id: str) -> Prepar
         files["setup.sh"] = (setup + "\n").encode()
         shell = "bash" if facts.shell == "bash" else "sh"
         lines.append("say 'running setup-script'")
+        lines.append("export CIBUILDWHEEL=1")
         lines.append(
-            f"cd / && if ! {shell} -e {IN}/setup.sh; then fail 'setup-script failed (see the lines above)' {SETUP_EXIT}; fi"
+            f"mkdir -p {project} && cd {project} && if ! {shell} -e {IN}/setup.sh; then fail 'setup-script failed (see the lines above)' {SETUP_EXIT}; fi"
         )
     script = "\n".join(lines) + "\n"
+    with_project = bool(setup)
+    if with_project and sources is None:
+        sources = source_digest(options)
     digest = hashlib.sha256()
     digest.update(
         json.dumps(
@@ -194,13 +208,14 @@ def preparation_for(options: Options, facts: ImageFacts, base_id: str) -> Prepar
                 "platform": facts.platform,  # a prepared image serves one architecture
                 "script": script,
                 "labels": sorted(options.labels),
+                "project": sources if with_project else None,  # the files the script sees
             },
             sort_keys=True,
         ).encode()
     )
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return Preparation(files, script, digest.hexdigest()[:20])
+    return Preparation(files, script, digest.hexdigest()[:20], with_project)
 
 
 def prepare_environment(
@@ -227,6 +242,14 @@ def prepare_environment(
     emitter.emit("step", f"preparing the build environment ({base_image})", data=Step("prepare"))
     with engine.container(base_image, container_name, labels=run_labels, arch=arch) as ctr:
         copy_in(engine, ctr, IN, files=preparation.files)
+        if preparation.with_project:
+            copy_in(
+                engine,
+                ctr,
+                CONTAINER.project,
+                tree=options.project_dir,
+                exclude=options.exclusions(),
+            )
         result = engine.run_script(ctr, preparation.script, timeout=6 * 3600)
         masked = mask(result.stdout + result.stderr, options.secret_values())
         log_path.parent.mkdir(parents=True, exist_ok=True)

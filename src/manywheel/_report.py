@@ -51,6 +51,7 @@ def _target(result: TargetResult) -> dict[str, Any]:
         "steps": result.steps,
         "log": str(result.log) if result.log else None,
         "error": result.error,
+        "covered_by": result.covered_by,  # the wheel of an earlier target that serves this one
         "wheel": None,
     }
     wheel = result.wheels[0] if result.wheels else None

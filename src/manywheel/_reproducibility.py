@@ -254,7 +254,7 @@ def check_target(job: TargetJob) -> TargetResult:
     job.step("check", "building a second time to compare the wheels (check-reproducible)")
     again = replace(
         job,
-        options=replace(job.options, test_command=None),
+        options=replace(job.options, test_command=""),
         container_name=job.container_name + CHECK_SUFFIX,
         staging=job.staging / "check",
         log_path=job.log_path.with_name(f"{ident}{CHECK_SUFFIX}.log"),

@@ -5,20 +5,23 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import queue
 import secrets
 import shutil
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ._abi3 import Coverage
 from ._arch import arch_info, runs_natively
 from ._cache import open_cache_root
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
+from ._config.sdist import unpack_sdist
 from ._engines.choice import pick_backend
 from ._engines.emulation import EMULATION_TIP, emulation_problem
 from ._engines.host import (
@@ -51,12 +54,14 @@ from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
 from ._model import BuildImage, Plan, RunResult, Target, TargetResult
 from ._output import check_writable, publish, staging_dir
-from ._pipeline import TargetJob, run_target
+from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
 from ._reproducibility import check_target
-from ._schedule import longest_first, previous_durations
+from ._schedule import longest_first, previous_durations, previously_covered
 from ._scripts.build import venv_recipe
+from ._scripts.wheel_tests import wants_tests
+from ._sdist import make_sdist
 from ._venvcache import project_namespace, venv_key, venv_path
 
 __all__ = ["build", "plan"]
@@ -75,6 +80,7 @@ class _Run:
         self.run_id = _new_run_id()
         self.registry = ProcessRegistry()
         self.cancelled = threading.Event()
+        self._stops: list[threading.Event] = []  # each target's, set with `cancelled`
         self.engine: Backend | None = None
         self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
@@ -90,7 +96,7 @@ class _Run:
     def namespace(self) -> str:
         """This project's part of the caches: what one project's builds write, no other
         project's build ever reads (see the README's security model)."""
-        return project_namespace(self.options.project_dir)
+        return project_namespace(self.options.source_archive or self.options.project_dir)
 
     def shared_cache(self) -> Path | None:
         """The part of the cache folder that this project's builds may write (downloads,
@@ -102,10 +108,10 @@ class _Run:
         shared.mkdir(parents=True, exist_ok=True)
         return shared
 
-    def create_args(self) -> tuple[str, ...]:
-        """Arguments for every build container: the shared cache mount, then the user's."""
+    def create_args(self, options: Options) -> tuple[str, ...]:
+        """Arguments for a target's containers: the shared cache mount, then the user's."""
         shared = self.shared_cache()
-        args = self.options.engine_args
+        args = options.engine_args
         return args if shared is None else ("--volume", f"{shared}:{CONTAINER.cache}", *args)
 
     def require_engine(self) -> Backend:
@@ -161,9 +167,20 @@ class _Run:
             env=env,
         )
 
+    def stop_event(self) -> threading.Event:
+        """An event that stops one target's job (its target is covered), and is set with the
+        whole run's on cleanup."""
+        event = threading.Event()
+        self._stops.append(event)
+        if self.cancelled.is_set():
+            event.set()
+        return event
+
     def cleanup(self) -> None:
         """Remove every container this run started; stop every child process. Bounded."""
         self.cancelled.set()
+        for event in self._stops:
+            event.set()
         engine = self.engine
         if engine is None:
             return
@@ -276,6 +293,16 @@ def _inspect(run: _Run, engine: ContainerEngine, specs: list[ImageSpec]) -> list
 
 
 def _make_plan(run: _Run) -> Plan:
+    try:
+        return _resolve(run)
+    except NothingToBuildError as e:
+        if not run.options.allow_empty:
+            raise
+        run.emitter.info(f"{e.message}; allow-empty is set, so there is nothing to do")
+        return Plan((), ())
+
+
+def _resolve(run: _Run) -> Plan:
     project = read_project(run.options.project_dir)
     engine = run.require_engine()
     images = engine.container_engine()
@@ -333,55 +360,160 @@ def _run_targets(
     envs: dict[str, _Environment],
     staging: Path,
     venvs: dict[str, Path],
+    *,
+    options_of: dict[str, Options],
+    coverage: Coverage,
+    held: set[str],
 ) -> list[TargetResult]:
-    """Build ``targets`` (started in this order) in parallel; ``envs``: by identifier."""
-    options, engine = run.options, run.require_engine()
-    jobs = options.effective_jobs(len(targets))
+    """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``: by
+    identifier. A target that ``coverage`` finds covered by an earlier target's wheel is
+    stopped (or its wheel dropped) and that wheel is tested on it instead; a ``held`` one (it
+    was covered last time) starts only once it is known not to be covered."""
+    engine = run.require_engine()
+    jobs = run.options.effective_jobs(len(targets))
     budget = max(1, (os.cpu_count() or 1) // jobs)
-    create_args = run.create_args()
-    each = check_target if options.check_reproducible else run_target
+    wheels: queue.SimpleQueue[tuple[str, Path | None]] = queue.SimpleQueue()
+    job_of = {
+        t.identifier: TargetJob(
+            engine=engine,
+            options=options_of[t.identifier],
+            target=t,
+            build_image=envs[t.identifier].build_image,
+            test_image=envs[t.identifier].image.image,
+            container_name=run.name(t.identifier),
+            labels=run.labels,
+            staging=staging,
+            log_path=run.log_dir / f"{t.identifier}.log",
+            core_budget=budget,
+            shell=envs[t.identifier].image.facts.shell,
+            create_args=run.create_args(options_of[t.identifier]),
+            cancelled=run.stop_event(),
+            emitter=run.emitter,
+            venv_cache=venvs.get(t.identifier),
+            arch=envs[t.identifier].image.arch,
+            epoch=run.epoch,
+            on_wheel=lambda ident, wheel: wheels.put((ident, wheel)),
+            settled=threading.Event(),
+        )
+        for t in targets
+    }
     with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
-        futures = [
-            pool.submit(
-                each,
-                TargetJob(
-                    engine=engine,
-                    options=options,
-                    target=target,
-                    build_image=envs[target.identifier].build_image,
-                    test_image=envs[target.identifier].image.image,
-                    container_name=run.name(target.identifier),
-                    labels=run.labels,
-                    staging=staging,
-                    log_path=run.log_dir / f"{target.identifier}.log",
-                    core_budget=budget,
-                    shell=envs[target.identifier].image.facts.shell,
-                    create_args=create_args,
-                    cancelled=run.cancelled,
-                    emitter=run.emitter,
-                    venv_cache=venvs.get(target.identifier),
-                    arch=envs[target.identifier].image.arch,
-                    epoch=run.epoch,
-                ),
-            )
-            for target in targets
-        ]
+        builds = _Builds(run, pool, job_of, coverage, wheels)
         try:
-            pending = set(futures)
-            while pending:  # short waits keep the main thread responsive to signals
-                done, pending = concurrent.futures.wait(pending, timeout=0.25)
-                for future in done:
-                    _announce(run, future.result())
+            builds.start(targets, held)
+            while builds.pending:  # short waits keep the main thread responsive to signals
+                builds.step(timeout=0.25)
         except BaseException:
             with _shielded(run.emitter):  # a second Ctrl-C must not cut this short
                 run.cleanup()  # containers go first, so the workers' exec calls return
                 pool.shutdown(wait=False, cancel_futures=True)
                 # A worker whose `run` or exec was on its way during the sweep can still
                 # start a container or a build after it: sweep until every worker returned.
-                while concurrent.futures.wait(futures, timeout=1.0).not_done:
+                while concurrent.futures.wait(list(builds.futures), timeout=1.0).not_done:
                     run.cleanup()
             raise
-    return [f.result() for f in futures]
+    return [builds.results[t.identifier] for t in targets]
+
+
+class _Builds:
+    """The targets' jobs in a pool, and what abi3 coverage (``_abi3``) makes of them: a covered
+    target is stopped (or its wheel dropped) and the covering wheel tested on it; a target's
+    own tests wait until its wheel is known to stay."""
+
+    def __init__(
+        self,
+        run: _Run,
+        pool: concurrent.futures.ThreadPoolExecutor,
+        job_of: dict[str, TargetJob],
+        coverage: Coverage,
+        wheels: queue.SimpleQueue[tuple[str, Path | None]],
+    ) -> None:
+        self.run, self.pool, self.job_of, self.coverage = run, pool, job_of, coverage
+        self.wheels = wheels  # (target, checked wheel or None), told by the jobs
+        self.results: dict[str, TargetResult] = {}
+        # future -> (target, "build" or "test": a covered target's test of the covering wheel)
+        self.futures: dict[concurrent.futures.Future[TargetResult], tuple[str, str]] = {}
+        self.pending: set[concurrent.futures.Future[TargetResult]] = set()
+        self.reported: set[str] = set()
+        self.held: list[str] = []  # not started until decided (covered last time)
+
+    def _submit(
+        self, kind: str, ident: str, future: concurrent.futures.Future[TargetResult]
+    ) -> None:
+        self.futures[future] = (ident, kind)
+        self.pending.add(future)
+
+    def start(self, targets: list[Target], held: set[str]) -> None:
+        self.held = [t.identifier for t in targets if t.identifier in held]
+        self._settle()  # the first target of each image; those an up-to-date wheel covers
+        for t in targets:
+            if t.identifier not in self.coverage.covered and t.identifier not in self.held:
+                self._build(t.identifier)
+
+    def _build(self, ident: str) -> None:
+        job = self.job_of[ident]
+        each = check_target if job.options.check_reproducible else run_target
+        self._submit("build", ident, self.pool.submit(each, job))
+
+    def step(self, timeout: float) -> None:
+        done, _ = concurrent.futures.wait(self.pending, timeout=timeout)
+        self.pending -= done
+        while not self.wheels.empty():  # a build's checked wheel (before its tests)
+            ident, wheel = self.wheels.get()
+            if ident in self.reported:
+                continue  # check-reproducible's second build: the first one's wheel counts
+            self.reported.add(ident)
+            if ident not in self.coverage.covered:
+                self.coverage.finished(ident, wheel)
+        finished = []
+        for future in done:
+            ident, kind = self.futures[future]
+            result = future.result()
+            if kind == "build" and ident in self.coverage.covered:  # stopped: covered
+                for own in result.wheels:
+                    own.unlink(missing_ok=True)
+                continue
+            self.results[ident] = result
+            finished.append((kind, result))
+            if kind == "build" and ident not in self.reported:
+                self.coverage.finished(ident, None)
+        self._settle()
+        for kind, result in finished:  # (a build that turned out covered is no news)
+            if kind == "test" or result.target.identifier not in self.coverage.covered:
+                _announce(self.run, result)
+
+    def _settle(self) -> None:
+        """Act on what coverage now knows: stop the covered, let the others test."""
+        for target, wheel in self.coverage.settle():
+            self._cover(self.job_of[target.identifier], wheel)
+        for ident, job in self.job_of.items():
+            if job.settled is not None and self.coverage.decided(ident):
+                job.settled.set()
+        for ident in [i for i in self.held if self.coverage.decided(i)]:
+            self.held.remove(ident)
+            if ident not in self.coverage.covered:
+                self._build(ident)  # covered last time, not this time
+
+    def _cover(self, job: TargetJob, wheel: Path) -> None:
+        """``job``'s target is covered by ``wheel``: stop its build (or drop the wheel it
+        made), then test ``wheel`` on it, or say it is covered."""
+        ident = job.target.identifier
+        if ident in self.results:  # it finished first: its own wheel goes
+            for own in self.results.pop(ident).wheels:
+                own.unlink(missing_ok=True)
+        else:  # still building or waiting: stop it; what it made is dropped when it ends
+            job.cancelled.set()
+            with contextlib.suppress(EngineError):
+                job.engine.remove([job.container_name, job.container_name + "-test"])
+        self.run.emitter.info(f"{ident}: covered by {wheel.name}, not built")
+        if wants_tests(job.options, job.target):
+            tested = replace(job, cancelled=self.run.stop_event(), on_wheel=None, settled=None)
+            self._submit("test", ident, self.pool.submit(test_covered, tested, wheel))
+        else:
+            self.results[ident] = TargetResult(
+                job.target, "covered", [wheel], covered_by=wheel.name
+            )
+            _announce(self.run, self.results[ident])
 
 
 def _announce(run: _Run, result: TargetResult) -> None:
@@ -416,16 +548,24 @@ def _skip_up_to_date(
     return fresh, todo
 
 
-def _environments(run: _Run, plan_: Plan) -> dict[BuildImage, _Environment]:
-    """Each image's preparation (none in host mode) and content key."""
-    found: dict[BuildImage, _Environment] = {}
-    for im in plan_.images:
-        prep = (
-            None
-            if run.container_engine() is None
-            else preparation_for(run.options, im.facts, im.image_id)
+def _environments(
+    run: _Run, plan_: Plan, options_of: dict[str, Options], sources: str
+) -> dict[str, _Environment]:
+    """Each target's environment: its image's preparation (none in host mode) and content
+    key. Targets whose preparation is the same share one (a setup-script override makes its
+    targets an environment of their own)."""
+    found: dict[str, _Environment] = {}
+    shared: dict[tuple[str, str], _Environment] = {}
+    host = run.container_engine() is None
+    for target in plan_.targets:
+        im = plan_.image_for(target)
+        options = options_of[target.identifier]
+        prep = None if host else preparation_for(options, im.facts, im.image_id, sources)
+        key = prep.key if prep is not None else im.image_id
+        env = shared.setdefault(
+            (im.image_id + im.platform, key), _Environment(im, prep, key, im.image)
         )
-        found[im] = _Environment(im, prep, prep.key if prep is not None else im.image_id, im.image)
+        found[target.identifier] = env
     return found
 
 
@@ -449,42 +589,93 @@ def _prepare(run: _Run, env: _Environment, index: int) -> None:
 
 
 def _venv_caches(
-    run: _Run, targets: list[Target], envs: dict[str, _Environment]
+    run: _Run, targets: list[Target], envs: dict[str, _Environment], options_of: dict[str, Options]
 ) -> dict[str, Path]:
     """Where each target's build venv is cached (none in host mode: its paths differ per run)."""
     if not run.options.cache_venv or run.container_engine() is None:
         return {}
     root = run.cache_root()
-    recipe = venv_recipe(run.options)
-    return {
-        t.identifier: venv_path(
-            root, run.namespace(), venv_key(run.options, t, envs[t.identifier].key, recipe)
-        )
-        for t in targets
-    }
+    found = {}
+    for t in targets:
+        options = options_of[t.identifier]
+        key = venv_key(options, t, envs[t.identifier].key, venv_recipe(options))
+        found[t.identifier] = venv_path(root, run.namespace(), key)
+    return found
 
 
 def _build_and_publish(
-    run: _Run, targets: list[Target], envs: dict[str, _Environment], venvs: dict[str, Path]
+    run: _Run,
+    targets: list[Target],
+    envs: dict[str, _Environment],
+    venvs: dict[str, Path],
+    *,
+    options_of: dict[str, Options],
+    coverage: Coverage,
+    held: set[str],
+    sdist: Path | None = None,
 ) -> tuple[list[TargetResult], list[Path]]:
-    """Build ``targets``, check their wheels, move the good ones into the output folder."""
+    """Build ``targets``, check their wheels, move the good ones (and ``sdist``, with any)
+    into the output folder."""
     options = run.options
     staging = staging_dir(run.log_dir)
     try:
-        results = _run_targets(run, targets, envs, staging, venvs)
+        results = _run_targets(
+            run, targets, envs, staging, venvs,
+            options_of=options_of, coverage=coverage, held=held,
+        )  # fmt: skip
+        _fail_untested(results)
         good = [r for r in results if r.status == "built"]
         kept = run.log_dir / "kept-wheels"  # not swept by later runs, unlike staging/
+        files = [r.wheels[0] for r in good] + ([sdist] if sdist is not None and good else [])
         try:
-            published = publish([r.wheels[0] for r in good], options.output_dir, kept)
+            published = publish(files, options.output_dir, kept)
         except BaseException:
             with contextlib.suppress(OSError):  # else it stays as staging/, named in the error
                 staging.rename(kept)
             raise
-        for r in good:
-            r.wheels = [options.output_dir / r.wheels[0].name]
+        for r in results:
+            if r.status in ("built", "covered"):
+                r.wheels = [options.output_dir / r.wheels[0].name]
         return results, published
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fail_untested(results: list[TargetResult]) -> None:
+    """A wheel whose tests failed on a target it covers is not published: the target that
+    built it fails, and so do the others it covers."""
+    bad: dict[str, list[str]] = {}
+    for r in results:
+        if r.status == "failed" and r.covered_by:
+            bad.setdefault(r.covered_by, []).append(r.target.identifier)
+    for r in results:
+        name = r.wheels[0].name if r.wheels else r.covered_by
+        if name in bad and r.status in ("built", "covered"):
+            r.status = "failed"
+            r.error = f"its wheel {name} failed the tests of {', '.join(bad[name])}; not published"
+            r.wheels = []
+
+
+def _from_sdist(
+    run: _Run, first: Target, envs: dict[str, _Environment], options_of: dict[str, Options]
+) -> tuple[Path, dict[str, Options]]:
+    """build-from-sdist: make the project's sdist (in a container of the first target's base
+    image), unpack it, and build every target from it."""
+    env = envs[first.identifier]
+    sdist = make_sdist(
+        run.require_engine(),
+        run.options,
+        env.image.image,
+        first,
+        name=run.name("sdist"),
+        labels=run.labels,
+        staging=run.log_dir / "sdist",
+        log_path=run.log_dir / "sdist.log",
+        emitter=run.emitter,
+        arch=env.image.arch,
+    )
+    tree = unpack_sdist(sdist, run.log_dir / "sdist-tree")
+    return sdist, {k: replace(v, project_dir=tree) for k, v in options_of.items()}
 
 
 def _remove_leftovers(run: _Run) -> None:
@@ -509,19 +700,27 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         if options.output_dir.resolve() == options.project_dir.resolve():
             raise ConfigError("output-dir must not be the project folder itself")
         plan_ = _make_plan(run)  # configuration problems surface before dist/ is created
+        if not plan_.targets:  # allow-empty
+            return RunResult(run.run_id, plan_, output_dir=options.output_dir)
         date = source_date_epoch(options) if options.reproducible else None
         run.epoch = date.value if date is not None else None
         check_writable(options.output_dir)
         history = previous_durations(run.log_dir.parent)  # before `latest` points at this run
+        held = previously_covered(run.log_dir.parent)
         run.log_dir.mkdir(parents=True, exist_ok=True)
         (run.log_dir / OWNER_FILE).write_text(this_process().token() + "\n")
         latest_link(run.log_dir.parent, run.run_id)
         _remove_leftovers(run)
-        by_image = _environments(run, plan_)
-        envs = {t.identifier: by_image[plan_.image_for(t)] for t in plan_.targets}
+        options_of = {t.identifier: options.for_target(t.identifier) for t in plan_.targets}
+        for target_options in options_of.values():  # an override's secrets are secret too
+            for value in target_options.secret_values():
+                run.emitter.masker.add(value)
         sources = source_digest(options)
+        envs = _environments(run, plan_, options_of, sources)
         fingerprints = {
-            t.identifier: fingerprint(options, t, envs[t.identifier].key, sources, run.epoch)
+            t.identifier: fingerprint(
+                options_of[t.identifier], t, envs[t.identifier].key, sources, run.epoch
+            )
             for t in plan_.targets
         }
         manifest = Manifest(options.output_dir)
@@ -541,10 +740,21 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             needed = {id(envs[t.identifier]): envs[t.identifier] for t in todo}
             for index, env in enumerate(needed.values()):
                 _prepare(run, env, index)
-            venvs = _venv_caches(run, todo, envs)
-            built, result.published = _build_and_publish(run, todo, envs, venvs)
+            venvs = _venv_caches(run, todo, envs, options_of)
+            sdist = None
+            if options.build_from_sdist:
+                sdist, options_of = _from_sdist(run, todo[0], envs, options_of)
+            coverage = Coverage(
+                plan_.targets,
+                lambda t: (envs[t.identifier].key, t.platform),
+                {r.target.identifier: r.wheels[0] for r in fresh},
+            )
+            built, result.published = _build_and_publish(
+                run, todo, envs, venvs, options_of=options_of, coverage=coverage, held=held,
+                sdist=sdist,
+            )  # fmt: skip
             for r in built:
-                if r.status == "built":
+                if r.status in ("built", "covered"):
                     manifest.record(
                         r.target.identifier, fingerprints[r.target.identifier], r.wheels[0]
                     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from ._model import Target
 from ._report import load_report
 
-__all__ = ["EMULATION_FACTOR", "longest_first", "previous_durations"]
+__all__ = ["EMULATION_FACTOR", "longest_first", "previous_durations", "previously_covered"]
 
 # How much longer an emulated target is expected to take than a native one, without history
 # (measured here: a cold C-extension target ~3 s native, over a minute under QEMU).
@@ -33,6 +33,23 @@ def previous_durations(log_root: Path) -> dict[str, float]:
         if isinstance(ident, str) and isinstance(seconds, (int, float)) and seconds > 0:
             found[ident] = float(seconds)
     return found
+
+
+def previously_covered(log_root: Path) -> set[str]:
+    """The targets an earlier target's wheel covered in the last run (abi3): they are not
+    built on speculation this time, but once it is known whether a wheel covers them again."""
+    try:
+        data = load_report(log_root / "latest" / "report.json")
+    except (OSError, ValueError):
+        return set()
+    targets = data.get("targets")
+    return {
+        entry["identifier"]
+        for entry in (targets if isinstance(targets, list) else [])
+        if isinstance(entry, dict)
+        and entry.get("status") == "covered"
+        and isinstance(entry.get("identifier"), str)
+    }
 
 
 def longest_first(

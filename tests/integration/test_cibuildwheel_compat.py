@@ -23,5 +23,5 @@ def test_cibuildwheel_config_is_honoured(engine: str, example: Example) -> None:
     assert "-cp314-" in names[1]
     assert r.stderr.count("1 passed") == 2  # its pytest suite ran in a pristine container
     assert "ignored archs" not in r.stderr  # archs = ["auto64"]: this machine's x86_64
-    assert "ignored macos (not used for Linux builds)" in r.stderr
+    assert "warning" not in r.stderr  # no key ignored (the macos table is another platform's)
     assert "musllinux" not in r.stdout  # skip = "*-musllinux_*": its image is never pulled

@@ -70,6 +70,8 @@ class Behaviour:
     lines: tuple[str, ...] = ("compiling", "linking")
     stop_container: bool = False  # when failing: the container is gone too (killed from outside)
     meet: threading.Barrier | None = None  # at the build step, wait for the other targets there
+    test_exit: int = 0  # what its test script exits with
+    delay: float = 0.0  # seconds its build step takes (unless its container goes first)
     unstable: bool = False  # each build's wheel differs (its __init__.py counts the builds)
 
 
@@ -210,10 +212,13 @@ class FakeEngine:
         self.pulled_as: list[tuple[str, str | None]] = []  # (reference, arch) of each pull
         self.committed: list[tuple[str, str, dict[str, str]]] = []
         self.scripts: dict[str, str] = {}  # target -> its last build script
+        self.tests: list[tuple[str, str]] = []  # (target, test script) of each test run
         self.restored: dict[str, bytes] = {}  # target -> the cached venv it was given
         self.running = 0  # build scripts running now
         self.most_running = 0  # ...at most, so far
         self.hanging: set[str] = set()  # targets waiting in their hang_at step
+        # container -> the variables its last exec given any got by name
+        self.exec_env: dict[str, dict[str, str]] = {}
         self.builds = 0  # build scripts run so far
         self._lock = threading.Lock()
 
@@ -269,6 +274,8 @@ class FakeEngine:
             body: Callable[[FakeProc], int] = _no_such_container
         else:
             body = self._body(ctr, list(command))
+        if env:
+            self.exec_env[name] = dict(env)
         proc = FakeProc(command, body, with_stdin=stdin == subprocess.PIPE)
         popen = cast("subprocess.Popen[bytes]", proc)
         if ctr is not None:
@@ -284,6 +291,10 @@ class FakeEngine:
             return ExecResult(0, self.facts_by_image.get(image, self.facts), "")
         if ctr is not None and script.startswith("touch "):
             ctr.files[shlex.split(script)[1]] = b""
+        made = re.search(r"python -m build --sdist --outdir (\S+) \.", script)
+        if ctr is not None and made is not None:  # an sdist of the project copied in
+            ctr.files[f"{made.group(1)}/demo-1.0.tar.gz"] = _sdist_of(ctr)
+            return ExecResult(0, "Successfully built demo-1.0.tar.gz\n", "")
         return ExecResult(0, "", "")
 
     def remove(self, names: Sequence[str]) -> None:
@@ -368,7 +379,13 @@ class FakeEngine:
             return 98
         if path.endswith("/test.sh"):
             proc.line(f"{marker.group(1)} step test")
-            return 0
+            tested = re.search(r"^export CIBUILDWHEEL_BUILD_IDENTIFIER=(\S+)$", script, re.M)
+            how = self.behaviours.get(tested.group(1).strip("'") if tested else "", Behaviour())
+            with self._lock:
+                self.tests.append((tested.group(1).strip("'") if tested else "", script))
+            if how.test_exit:
+                proc.line("FAILED tests/test_x.py::test_x")
+            return how.test_exit
         assert ident is not None
         target = ident.group(1).strip("'")
         with self._lock:
@@ -398,6 +415,8 @@ class FakeEngine:
                 proc.line(f"{target}: {step}: {text}")
             if how.meet is not None and step == "build":
                 how.meet.wait(WAIT)  # BrokenBarrierError unless the others build at the same time
+            if how.delay and step == "build" and proc.killed.wait(how.delay):
+                return 137
             if how.hang_at == step:
                 with self._lock:
                     self.hanging.add(target)
@@ -422,6 +441,21 @@ class FakeEngine:
                 code = f"build = {self.builds}\n" if how.unstable else ""
                 ctr.files[f"{out.group(1)}/{name}"] = wheel_bytes(name, code)
         return 0
+
+
+def _sdist_of(ctr: FakeContainer) -> bytes:
+    """An sdist (demo-1.0/...) of what the container has under /project, with a PKG-INFO."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        files = {
+            p[len("/project/") :]: d for p, d in ctr.files.items() if p.startswith("/project/")
+        }
+        files["PKG-INFO"] = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(f"demo-1.0/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def _fitting_wheel(target: str) -> str:

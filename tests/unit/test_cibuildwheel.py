@@ -32,22 +32,29 @@ CIBW = {
 
 def test_linux_keys_are_translated() -> None:
     t = translate(CIBW)
-    assert t.values == {
-        "build": "cp311-* cp312-*",
-        "skip": ["*-musllinux_*"],
-        "test-requires": ["pytest"],
-        "test-command": "pytest {project}/tests",
-        "before-build": "pip install cython\necho hi",
-        "setup-script": "yum install -y zlib-devel",
-        "repair-command": "auditwheel repair -w {dest_dir} {wheel}",
-        "manylinux-x86_64-image": "manylinux_2_28",
-        "environment": {"CFLAGS": "-O3", "PATH": "$PATH:/opt/x"},
-        "engine": "podman",
-        "engine-args": ["--cpus", "2"],
-        "archs": ["auto64"],
-        "libc": ["manylinux", "musllinux"],  # musllinux too, unless skip drops it
-    }
-    assert sorted(t.ignored) == ["macos (not used for Linux builds)"]
+    assert (
+        t.values
+        == {
+            "build": ["cp311-*", "cp312-*"],
+            "skip": ["*-musllinux_*"],
+            "test-requires": ["pytest"],
+            "test-command": "pytest {project}/tests",
+            "before-build": "pip install cython && echo hi",  # a list: joined with && as cibuildwheel does
+            "build-frontend": "build",
+            "build-frontend-args": [],
+            "setup-script": "yum install -y zlib-devel",
+            "repair-command": "auditwheel repair -w {dest_dir} {wheel}",
+            "manylinux-x86_64-image": "manylinux_2_28",
+            "environment": {"CFLAGS": "-O3", "PATH": "$PATH:/opt/x"},
+            "engine": "podman",
+            "engine-args": ["--cpus", "2"],
+            "archs": ["auto64"],
+            "libc": ["manylinux", "musllinux"],  # musllinux too, unless skip drops it
+            "audit-command": ["abi3audit --strict --report {abi3_wheel}"],  # cibuildwheel's default
+            "audit-requires": ["abi3audit"],
+        }
+    )
+    assert t.ignored == []  # the macos table is for another platform: nothing to say
     # cibuildwheel's images for the platforms the table leaves to its defaults
     assert t.default_images["manylinux-aarch64-image"] == "manylinux_2_28"
     assert t.default_images["manylinux-armv7l-image"] == "manylinux_2_31"
@@ -57,25 +64,47 @@ def test_linux_keys_are_translated() -> None:
 
 def test_cibuildwheel_defaults_apply_archs_auto_and_its_images() -> None:
     t = translate({})
-    assert t.values == {"archs": ["auto"], "libc": ["manylinux", "musllinux"]}
+    assert t.values == {
+        "archs": ["auto"],
+        "libc": ["manylinux", "musllinux"],
+        "audit-command": ["abi3audit --strict --report {abi3_wheel}"],
+        "audit-requires": ["abi3audit"],
+    }
     assert len(t.default_images) == 14
 
 
-def test_pypy_image_keys_are_named_as_ignored() -> None:
-    t = translate({"manylinux-pypy_x86_64-image": "manylinux_2_28"})
+def test_a_pypy_image_key_is_named_only_when_it_differs() -> None:
+    assert translate({"manylinux-pypy_x86_64-image": "manylinux_2_28"}).ignored == []
+    t = translate({"manylinux-pypy_x86_64-image": "manylinux2014"})
     assert t.ignored == [
-        "manylinux-pypy_x86_64-image (manywheel builds CPython; PyPy images are not used)"
+        "manylinux-pypy_x86_64-image = 'manylinux2014' (PyPy targets build in the image of "
+        "manylinux-x86_64-image, which has them; set that key to build them elsewhere)"
     ]
 
 
-def test_pip_frontend_becomes_a_build_command() -> None:
-    t = translate({"build-frontend": "pip"})
-    assert "pip wheel" in t.values["build-command"]
+@pytest.mark.parametrize(
+    ("value", "frontend", "args"),
+    [
+        ("pip", "pip", []),
+        ("default", "build", []),
+        ("build[uv]; args: --no-isolation", "build[uv]", ["--no-isolation"]),
+        (
+            {"name": "pip", "args": ["--no-build-isolation", "-v"]},
+            "pip",
+            ["--no-build-isolation", "-v"],
+        ),
+        ("uv", "uv", []),
+    ],
+)
+def test_build_frontend_forms(value: object, frontend: str, args: list[str]) -> None:
+    t = translate({"build-frontend": value})
+    assert (t.values["build-frontend"], t.values["build-frontend-args"]) == (frontend, args)
 
 
-def test_unknown_keys_are_reported() -> None:
-    assert translate({"dependency-versions": "latest"}).ignored == [
-        "dependency-versions (no manywheel equivalent)"
+def test_keys_of_other_platforms_pass_quietly_and_unknown_keys_are_named() -> None:
+    assert translate({"dependency-versions": "latest", "xbuild-tools": ["cmake"]}).ignored == []
+    assert translate({"test-comand": "pytest"}).ignored == [
+        "test-comand (not a cibuildwheel option; did you mean 'test-command'?)"
     ]
 
 
@@ -173,8 +202,10 @@ def test_init_writes_cibuildwheels_images_for_this_machines_archs(
     assert main(["init", "--from-cibuildwheel", "--stdout", str(tmp_path)]) == 0
     table = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
     assert table == {
-        "archs": "auto64 aarch64",
+        "archs": ["auto64", "aarch64"],
         "libc": ["manylinux", "musllinux"],
+        "audit-command": ["abi3audit --strict --report {abi3_wheel}"],
+        "audit-requires": ["abi3audit"],
         "manylinux-x86_64-image": "manylinux_2_28",
         "manylinux-aarch64-image": "manylinux_2_28",
         "musllinux-x86_64-image": "musllinux_1_2",
@@ -183,4 +214,5 @@ def test_init_writes_cibuildwheels_images_for_this_machines_archs(
     cibw_project(tmp_path, 'archs = ["sparc"]\n')  # archs it cannot read: no images added
     assert main(["init", "--from-cibuildwheel", "--stdout", str(tmp_path)]) == 0
     table = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
-    assert table == {"archs": ["sparc"], "libc": ["manylinux", "musllinux"]}
+    assert table["archs"] == ["sparc"]
+    assert "manylinux-x86_64-image" not in table

@@ -27,7 +27,9 @@ def test_defaults(tmp_path: Path) -> None:
 
 
 # Fields of Options that are not options: where the project is and what configured it.
-NOT_OPTIONS = {"project_dir", "config_files", "notes", "default_images"}
+NOT_OPTIONS = {
+    "project_dir", "config_files", "notes", "default_images", "stages", "source_archive"
+}  # fmt: skip
 # The Python type of each option kind (a default of None adds "| None").
 KIND_TYPES = {
     "str": "str",
@@ -39,6 +41,7 @@ KIND_TYPES = {
     "lines": "tuple[str, ...]",
     "args": "tuple[str, ...]",
     "table": "tuple[tuple[str, str], ...]",
+    "settings": "tuple[tuple[str, str], ...]",
 }
 
 
@@ -254,7 +257,9 @@ def test_cibuildwheel_create_args_still_work_and_are_flagged(tmp_path: Path) -> 
     )
     opts = load_options(tmp_path, environ={})
     assert opts.engine_args == ("--network", "host")
-    assert any("[tool.cibuildwheel]: engine-args from the project's files" in n for n in opts.notes)
+    assert any(
+        "[tool.cibuildwheel.linux]: engine-args from the project's files" in n for n in opts.notes
+    )
 
 
 @pytest.mark.parametrize("image", ["img:1\nRUN touch /x", "two words", ""])

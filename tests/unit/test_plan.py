@@ -57,19 +57,27 @@ def test_parse_facts() -> None:
         "cp313-manylinux_x86_64",
         "cp313t-manylinux_x86_64",
         "cp314-manylinux_x86_64",
+        "pp311-manylinux_x86_64",
     ]
     assert f.interpreters[2].free_threaded
     assert f.interpreters[2].python == "/opt/python/cp313-cp313t/bin/python"
+    pypy = f.interpreters[4]
+    assert (pypy.implementation, pypy.python_tag, pypy.minor) == ("pypy", "pp311", "3.11")
+    assert pypy.python == "/opt/python/pp311-pypy311_pp73/bin/python"
 
 
-def test_default_selects_all_cpython() -> None:
-    assert len(select(Options(Path("/p")))) == 4
+def test_default_selects_cpython_as_cibuildwheel_4_does() -> None:
+    # Not 3.13t (cibuildwheel 4 dropped it), not PyPy (a group to enable).
+    assert select(Options(Path("/p"))) == [
+        "cp312-manylinux_x86_64",
+        "cp313-manylinux_x86_64",
+        "cp314-manylinux_x86_64",
+    ]
 
 
 def test_requires_python_filters() -> None:
     assert select(Options(Path("/p")), ">=3.13") == [
         "cp313-manylinux_x86_64",
-        "cp313t-manylinux_x86_64",
         "cp314-manylinux_x86_64",
     ]
 
@@ -141,7 +149,7 @@ def test_parse_facts_without_opt_python_and_odd_lines() -> None:
 def test_an_image_without_cpython() -> None:
     empty = parse_facts("platform manylinux_x86_64\n")
     project = Project(Path("/p"), "p", None)
-    with pytest.raises(NothingToBuildError, match="image img:1 has no CPython"):
+    with pytest.raises(NothingToBuildError, match="image img:1 has no Python under /opt/python"):
         select_targets(
             Options(Path("/p")), project, (BuildImage("img:1", "id", empty),), Emitter(None)
         )
@@ -258,25 +266,22 @@ def test_targets_of_several_images_carry_their_image_and_platform() -> None:
     assert [(t.identifier, t.image, t.platform) for t in targets] == [
         ("cp312-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
         ("cp313-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
-        ("cp313t-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
         ("cp314-manylinux_x86_64", "x86:1", "manylinux_x86_64"),
         ("cp313-manylinux_i686", "i686:1", "manylinux_i686"),
         ("cp314-manylinux_i686", "i686:1", "manylinux_i686"),
         ("cp313-manylinux_aarch64", "arm:1", "manylinux_aarch64"),
-        ("cp313t-manylinux_aarch64", "arm:1", "manylinux_aarch64"),
         ("cp313-musllinux_x86_64", "musl:1", "musllinux_x86_64"),
         ("cp314-musllinux_x86_64", "musl:1", "musllinux_x86_64"),
     ]
     assert len({t.identifier for t in targets}) == len(targets)
-    assert targets[8].python == "/opt/python/cp313-cp313/bin/python"
+    assert targets[6].python == "/opt/python/cp313-cp313/bin/python"
     assert {t.arch for t in targets} == {"x86_64", "i686", "aarch64"}
 
 
 @pytest.mark.parametrize(
     ("changes", "selected"),
     [
-        ({"build": ("*-manylinux_aarch64",)},
-         ["cp313-manylinux_aarch64", "cp313t-manylinux_aarch64"]),
+        ({"build": ("*-manylinux_aarch64",)}, ["cp313-manylinux_aarch64"]),
         ({"build": ("cp313-*",)},
          ["cp313-manylinux_x86_64", "cp313-manylinux_i686", "cp313-manylinux_aarch64",
           "cp313-musllinux_x86_64"]),
@@ -322,7 +327,7 @@ def test_nothing_selected_across_the_matrix_lists_every_target() -> None:
 def test_an_image_of_the_matrix_without_cpython_is_named() -> None:
     empty = BuildImage("empty:1", "sha256:e", parse_facts("platform manylinux_aarch64\n"),
                        "aarch64", "manylinux-aarch64-image")  # fmt: skip
-    with pytest.raises(NothingToBuildError, match="image empty:1 has no CPython"):
+    with pytest.raises(NothingToBuildError, match="image empty:1 has no Python under"):
         select_in((X86, empty))
 
 

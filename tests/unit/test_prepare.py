@@ -75,7 +75,8 @@ def test_setup_script_as_a_file_of_the_project_or_as_text(tmp_path: Path) -> Non
     as_file = prep(Options(tmp_path, setup_script="ci/setup.sh"))
     assert as_file.files["setup-script"] == b"echo from file\n"
     assert as_file.files["setup.sh"] == f"bash {IN}/setup-script\n".encode()
-    assert f"cd / && if ! bash -e {IN}/setup.sh; then fail" in as_file.script
+    assert f"cd /project && if ! bash -e {IN}/setup.sh; then fail" in as_file.script
+    assert as_file.with_project
     # With arguments, several lines, or a name that is no file: shell text, run by sh in an
     # image without bash.
     for text in ("ci/setup.sh --fast", "echo one\necho two", "missing.sh"):
@@ -209,3 +210,24 @@ def test_distro_mirror_for_each_package_manager(tmp_path: Path, pm: str, rewrite
         "fail 'the image has no supported package manager"
         in prep(Options(tmp_path, distro_mirror="https://mirror.example/"), None).script
     )
+
+
+def test_a_setup_script_runs_in_the_project_and_its_key_covers_the_projects_files(
+    tmp_path: Path,
+) -> None:
+    """As cibuildwheel's before-all: in the project folder ({project}, {package} filled in),
+    with CIBUILDWHEEL=1; what it sees is in its key, and only then."""
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "sys.txt").write_text("zlib\n")
+    opts = Options(tmp_path, setup_script="xargs yum install -y < {package}/requirements/sys.txt")
+    first = prep(opts)
+    assert first.files["setup.sh"] == b"xargs yum install -y < /project/requirements/sys.txt\n"
+    assert "export CIBUILDWHEEL=1" in first.script
+    assert prep(opts).key == first.key
+    (tmp_path / "requirements" / "sys.txt").write_text("zlib\nbzip2\n")
+    assert prep(opts).key != first.key
+    # Without a setup script the project is not copied, and its files change nothing.
+    packages = prep(Options(tmp_path, system_packages=("zlib",)))
+    assert not packages.with_project
+    (tmp_path / "new.c").write_text("int x;\n")
+    assert prep(Options(tmp_path, system_packages=("zlib",))).key == packages.key

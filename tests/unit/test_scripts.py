@@ -18,9 +18,9 @@ from manywheel._logs import TargetLog
 from manywheel._model import BuildImage, ImageFacts, Plan, Target, TargetResult
 from manywheel._prepare import IN, _mirror_lines, preparation_for
 from manywheel._scripts.build import (
-    _environment_lines,
     _prefix_map_lines,
     build_script,
+    environment_lines,
     stream_steps,
     venv_recipe,
 )
@@ -36,7 +36,9 @@ def script(options: Options) -> tuple[str, dict[str, bytes]]:
 
 def test_default_build_installs_build_and_repairs(tmp_path: Path) -> None:
     text, files = script(Options(tmp_path))  # the defaults, as with no configuration
-    assert "python -m build --wheel $mw_iso --outdir /manywheel/built ." in text
+    assert "python -m build . --wheel --outdir=/manywheel/built $mw_iso || fail" in text
+    assert "export CIBUILDWHEEL=1" in text
+    assert text.index("cd /project") < text.index("step venv")  # every step in the project
     assert "else python -m pip install build; fi ||" in text
     assert "then uv pip install build;" in text
     assert files["make-venv.sh"].startswith(b"set -eu")
@@ -89,6 +91,7 @@ def test_source_then_environment_with_expansion(tmp_path: Path) -> None:
 def test_missing_source_script_has_clear_message(tmp_path: Path) -> None:
     text, _ = script(Options(tmp_path, source=("/nope/setvars.sh",)))
     part = text[: text.index("step venv")].replace("step() {", "step() { :; }; _unused() {")
+    part = part.replace("cd /project", "cd /")  # (no project folder on this machine)
     r = subprocess.run(["bash", "-c", part], capture_output=True, text=True, check=False)
     assert r.returncode == 30
     assert "source: /nope/setvars.sh does not exist in the image" in r.stderr
@@ -290,7 +293,7 @@ def test_secrets_computed_in_the_script_are_masked_from_then_on(tmp_path: Path) 
         ),
         secret_environment=("MY_SECRET", "UNSET_SECRET"),
     )
-    text = "set -eu\nset -x\n" + "\n".join(_environment_lines(opts, "::m::"))
+    text = "set -eu\nset -x\n" + "\n".join(environment_lines(opts, "::m::"))
     text += '\necho "$SAY"\nset +x\necho "$DB_PASSWORD" >&2\n'
     proc = subprocess.Popen(
         ["bash", "-c", text],
@@ -415,7 +418,9 @@ def test_a_reproducible_build_sets_its_epoch_hash_seed_and_temporary_folder(
     )
     assert "-ffile-prefix-map=/project=." in text
     assert "--env-dir=/manywheel/build-env" in text
-    assert text.index("--env-dir") < text.index("python -m build --wheel $mw_iso")
+    assert text.index("--env-dir") < text.index(
+        "python -m build . --wheel --outdir=/manywheel/built $mw_iso"
+    )
 
 
 def test_the_isolated_environment_is_fixed_only_where_build_makes_it(tmp_path: Path) -> None:

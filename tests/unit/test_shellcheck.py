@@ -120,6 +120,25 @@ def generated_scripts(tmp: Path) -> list[Script]:
             pip_extra_index_url=("https://a.example/simple", "https://b.example/simple"),
         ),
     )
+    frontends = replace(
+        base,
+        config_settings=(("setup-args", "-Dx={project}/x"), ("--build-option", "--mypyc")),
+        build_frontend_args=("--no-build-isolation",),
+        build_verbosity=2,
+    )
+    scripts += _build("frontend-pip", replace(frontends, build_frontend="pip"))
+    scripts += _build("frontend-uv", replace(frontends, build_frontend="uv", build_isolation=False))
+    scripts += _build(
+        "frontend-build-uv", replace(base, build_frontend="build[uv]", build_verbosity=-1)
+    )
+    scripts += _build(
+        "audit",
+        replace(
+            base,
+            audit_command=("abi3audit --strict --report {abi3_wheel}", "check-wheel {wheel}"),
+            audit_requires=("abi3audit",),
+        ),
+    )
     scripts += _build("venv-save", base, venv_cache="save")
     scripts += _build("venv-restore", base, venv_cache="restore")
     scripts += _build("ccache", replace(base, ccache=True))
@@ -187,13 +206,18 @@ def generated_scripts(tmp: Path) -> list[Script]:
 
 def _user_file(name: str) -> bool:
     """A script that holds what the user wrote (not manywheel's to check)."""
-    return name.rsplit("/", 1)[-1] in {
-        "before-build.sh",
-        "build-command.sh",
-        "repair.sh",
-        "test-command.sh",
-        "setup.sh",
-    }
+    return (
+        name.rsplit("/", 1)[-1]
+        in {
+            "before-build.sh",
+            "build-command.sh",
+            "repair.sh",
+            "test-command.sh",
+            "setup.sh",
+            "before-test.sh",
+        }
+        or re.fullmatch(r"audit-\d+\.sh", name.rsplit("/", 1)[-1]) is not None
+    )
 
 
 def fixed_scripts() -> dict[str, str]:

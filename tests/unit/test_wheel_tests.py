@@ -93,7 +93,7 @@ def test_the_wheel_is_installed_and_the_command_runs_with_placeholders(tmp_path:
     steps = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
     assert steps == [f"{MARK} step test", f"{MARK} step done"]
     assert "export PIP_INDEX_URL=https://mirror.example/simple" in script
-    assert sorted(files) == ["test-command.sh", "wheel/demo-1.0-py3-none-any.whl"]
+    assert sorted(files) == ["test-command.sh", "test_fail.py", "wheel/demo-1.0-py3-none-any.whl"]
 
 
 def fake_python(folder: Path, pip_exit: int) -> str:
@@ -145,13 +145,74 @@ def test_ca_bundle_and_test_requires(tmp_path: Path) -> None:
     )
     assert files["ca-bundle.crt"] == ca.read_bytes()
     assert "export SSL_CERT_FILE=/w/in/ca-bundle.crt PIP_CERT=/w/in/ca-bundle.crt" in script
-    assert (
-        "python -m pip install /w/in/wheel/demo-1.0-py3-none-any.whl 'pytest>=8' hypothesis"
-        in script
-    )
+    assert "python -m pip install /w/in/wheel/demo-1.0-py3-none-any.whl ||" in script
+    assert "python -m pip install 'pytest>=8' hypothesis ||" in script
     # has_ca without a ca-bundle option (the prepared image's bundle): an empty file, no crash.
     _, files = wheel_tests.testing_script(
         Options(tmp_path, test_command="true"), TARGET, pure_wheel(tmp_path), MARK, True,
         layout=layout,
     )  # fmt: skip
     assert files["ca-bundle.crt"] == b""
+
+
+def test_testing_works_as_cibuildwheel_tests(tmp_path: Path) -> None:
+    """The build environment, then the venv and test-environment; before-test in the project;
+    the test command in a folder with the test-sources only."""
+    project = tmp_path / "project"
+    (project / "tests" / "unit").mkdir(parents=True)
+    (project / "tests" / "unit" / "test_x.py").write_text("x = 1\n")
+    (project / "data.txt").write_text("data\n")
+    (project / "not-copied.txt").write_text("no\n")
+    options = Options(
+        project,
+        environment=(("FROM_BUILD", '"built"'),),
+        test_environment=(("IN_VENV", '"$VIRTUAL_ENV"'), ("BOTH", '"$FROM_BUILD-tested"')),
+        before_test="pwd > before.txt\necho {project} >> before.txt",
+        test_sources=("tests/unit", "data.txt"),
+        test_command="find . -type f | sort > {project}/seen.txt\n"
+        'echo "$IN_VENV $BOTH $CIBUILDWHEEL $CIBUILDWHEEL_BUILD_IDENTIFIER" > {project}/env.txt',
+    )
+    proc, _, files = run(tmp_path, options)
+    assert proc.returncode == 0, proc.stderr
+    assert "test_fail.py" not in files
+    assert (project / "before.txt").read_text().splitlines() == [str(project), str(project)]
+    assert (project / "seen.txt").read_text().splitlines() == [
+        "./data.txt",
+        "./tests/unit/test_x.py",
+    ]
+    venv = tmp_path / "work" / "in" / "testenv"
+    assert (project / "env.txt").read_text().split() == [
+        str(venv),
+        "built-tested",
+        "1",
+        "cp313-manylinux_x86_64",
+    ]
+
+
+def test_a_missing_test_source_or_failing_before_test_fails_the_test_step(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    proc, _, _ = run(tmp_path, Options(project, test_command="true", test_sources=("nope",)))
+    assert proc.returncode == TEST_EXIT
+    assert "test-sources: nope is not in the project" in proc.stderr
+    proc, _, _ = run(tmp_path, Options(project, test_command="true", before_test="exit 4"))
+    assert proc.returncode == TEST_EXIT
+    assert "before-test failed (exit 4)" in proc.stderr
+
+
+def test_extras_and_dependency_groups(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[dependency-groups]\ntest = ["pytest>=8", {include-group = "Lint_tools"}]\n'
+        'lint-tools = ["ruff"]\n'
+    )
+    options = Options(
+        project, test_command="true", test_extras=("test", "qt"), test_groups=("test",),
+        test_requires=("numpy",),
+    )  # fmt: skip
+    layout = Layout(work="/w", project="/p")
+    script, _ = wheel_tests.testing_script(
+        options, TARGET, pure_wheel(tmp_path), MARK, False, layout=layout
+    )
+    assert "python -m pip install '/w/in/wheel/demo-1.0-py3-none-any.whl[test,qt]' ||" in script
+    assert "python -m pip install numpy 'pytest>=8' ruff ||" in script

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .._events import Event, TargetDone
-from .._model import RunResult
+from .._model import OK_STATUSES, RunResult
 from .render import PlainRenderer, summary_row
 
 __all__ = ["GitHubRenderer", "escape_data", "escape_property", "step_summary"]
@@ -56,7 +56,7 @@ class GitHubRenderer(PlainRenderer):
                     # A build printing workflow commands must not trigger them from our group.
                     self._line(line.rstrip("\n").replace("::", ": :"))
         self._line("::endgroup::")
-        if status not in ("built", "up-to-date"):
+        if status not in OK_STATUSES:
             error = done.error or status
             title = escape_property(f"manywheel: {ident} {status}")
             self._line(f"::error title={title}::{escape_data(f'{error} (log: {log})')}")

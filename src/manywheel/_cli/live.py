@@ -19,8 +19,10 @@ from .._events import BuildStarted, Event, Step, TargetDone
 __all__ = ["LiveRenderer", "use_live_display"]
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-SYMBOLS = {"waiting": "·", "built": "✓", "up-to-date": "=", "failed": "✗", "cancelled": "-"}
-COLORS = {"built": "32", "up-to-date": "36", "failed": "31", "cancelled": "33"}
+SYMBOLS = {
+    "waiting": "·", "built": "✓", "covered": "✓", "up-to-date": "=", "failed": "✗", "cancelled": "-"
+}  # fmt: skip
+COLORS = {"built": "32", "covered": "32", "up-to-date": "36", "failed": "31", "cancelled": "33"}
 
 
 def use_live_display(stream: TextIO, environ: dict[str, str] | None = None) -> bool:

@@ -22,7 +22,7 @@ from .._cache import (
     list_prepared,
     open_cache_root,
 )
-from .._config.cibuildwheel import Translation, to_toml, translate
+from .._config.cibuildwheel import Translation, overrides_of, to_toml, translate
 from .._config.options import Options, load_options, read_toml, write_atomically
 from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name, image_key
 from .._engines.choice import container_engine_for, host_mode
@@ -35,6 +35,7 @@ from .._logs import Masker, default_log_root
 from .._merge import github_matrix, merge_reports
 from .._report import load_report, report_data, write_report
 from .._run import build, plan
+from .._scripts.shell import fill_placeholders
 from .._venvcache import list_venvs
 from .._version import __version__
 from .completion import SHELLS, completion_script
@@ -84,7 +85,7 @@ def _add_option_flags(
                 default=None,
                 help=help_text,
             )
-        elif spec.kind in ("words", "lines", "args", "table"):
+        elif spec.kind in ("words", "lines", "args", "table", "settings"):
             group.add_argument(
                 flag_name(spec.name),
                 dest=dest,
@@ -111,7 +112,7 @@ def _cli_values(ns: argparse.Namespace) -> dict[str, object]:
         spec = specs[key[4:]]
         if spec.kind in ("words", "args"):
             values[spec.name] = " ".join(value) if spec.kind == "words" else list(value)
-        elif spec.kind == "lines":
+        elif spec.kind in ("lines", "settings"):
             values[spec.name] = list(value)
         elif spec.kind == "table":
             table: dict[str, str] = {}
@@ -133,17 +134,25 @@ class _Shared:
     def __init__(self) -> None:
         self.project = argparse.ArgumentParser(add_help=False)
         self.project.add_argument(
-            "project_dir", nargs="?", default=".", help="the project folder (default: .)"
+            "project_dir",
+            nargs="?",
+            default=".",
+            help="the project folder (default: .), or an sdist (.tar.gz) to build from",
         )
         self.config = argparse.ArgumentParser(add_help=False)
         self.config.add_argument(
-            "--config", type=Path, help="a manywheel.toml to read besides pyproject.toml"
+            "--config",
+            "--config-file",
+            dest="config",
+            metavar="FILE",
+            help="a manywheel.toml (or a pyproject-style file with [tool.manywheel] or "
+            "[tool.cibuildwheel]) read over pyproject.toml; {package} is the project folder",
         )
         self.debug = argparse.ArgumentParser(add_help=False)
         # Also after the command; SUPPRESS keeps a `manywheel --debug COMMAND` from being reset.
         self.debug.add_argument(
-            "--debug", action="store_true", default=argparse.SUPPRESS,
-            help="show tracebacks for errors",
+            "--debug", "--debug-traceback", dest="debug", action="store_true",
+            default=argparse.SUPPRESS, help="show tracebacks for errors",
         )  # fmt: skip
 
     def all(self) -> list[argparse.ArgumentParser]:
@@ -235,6 +244,12 @@ def make_parser() -> argparse.ArgumentParser:
             help="build just this target (e.g. cp313-manylinux_x86_64), ignoring build/skip; "
             "for one CI runner per target (see `plan --format github-matrix`)",
         )
+        p.add_argument(
+            "--platform",
+            choices=("linux", "auto"),
+            help="as cibuildwheel's: manywheel builds Linux wheels (accepted for cibuildwheel "
+            "command lines)",
+        )
         if name == "plan":
             p.add_argument(
                 "--format",
@@ -249,6 +264,12 @@ def make_parser() -> argparse.ArgumentParser:
                 type=Path,
                 metavar="PATH",
                 help="also write the JSON report here (it is always written beside the logs)",
+            )
+            p.add_argument(
+                "--print-build-identifiers",
+                action="store_true",
+                help="print the identifiers of the selected targets, one a line, and exit (as "
+                "cibuildwheel does)",
             )
         _add_option_flags(p)
     _add_export_merge_completion(sub, shared)
@@ -332,13 +353,21 @@ def make_parser() -> argparse.ArgumentParser:
 def _options(ns: argparse.Namespace) -> Options:
     cli = _cli_values(ns)
     if getattr(ns, "only", None):
-        if not re.fullmatch(r"cp\d+t?-[a-z]+linux_\w+", ns.only):
+        if not re.fullmatch(r"(cp\d+t?|pp\d+|gp\d+_\d+)-[a-z]+linux_\w+", ns.only):
             raise ConfigError(
                 f"--only {ns.only!r} is not a target identifier",
                 tip="use one of the identifiers `manywheel plan` lists, e.g. cp313-manylinux_x86_64",
             )
-        cli.update({"build": ns.only, "skip": "", "python": ""})
-    return load_options(ns.project_dir, cli=cli, config_file=ns.config)
+        # Its group need not be enabled: naming it in `python` builds it whatever its group.
+        cli.update({"build": ns.only, "skip": "", "python": ns.only})
+    return load_options(ns.project_dir, cli=cli, config_file=_config_file(ns))
+
+
+def _config_file(ns: argparse.Namespace) -> Path | None:
+    """--config / --config-file, with cibuildwheel's {package} placeholder filled in."""
+    if not getattr(ns, "config", None):
+        return None
+    return Path(fill_placeholders(ns.config, package=str(ns.project_dir)))
 
 
 def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
@@ -352,9 +381,9 @@ def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
         show(json.dumps(github_matrix(result)))
         return 0
     if fmt == "json":
-        first = result.images[0]
         data: dict[str, object] = {}
         if len(result.images) == 1:  # as before the matrix
+            first = result.images[0]
             data = {"image": first.image, "image_id": first.image_id, "platform": first.platform}
         data |= {
             "images": [
@@ -432,7 +461,7 @@ def _doctor(ns: argparse.Namespace) -> int:
 
 
 def _cache(ns: argparse.Namespace) -> int:
-    options = load_options(ns.project_dir, cli=_cli_values(ns), config_file=ns.config)
+    options = load_options(ns.project_dir, cli=_cli_values(ns), config_file=_config_file(ns))
     # Refuses a folder manywheel did not make before anything else happens.
     root = open_cache_root(options.cache_dir, project_dir=options.project_dir, create=False)
     # Host mode keeps no prepared images; the venvs and downloads are still there.
@@ -556,14 +585,19 @@ def _init(ns: argparse.Namespace) -> int:
             f"{pyproject} already has [tool.manywheel]", tip="edit it, or use --stdout to compare"
         )
     values: dict[str, object] = {}
+    overrides: list[dict[str, object]] = []
     if ns.from_cibuildwheel:
         if not isinstance(tool.get("cibuildwheel"), dict):
             raise ConfigError(f"{pyproject} has no [tool.cibuildwheel] table")
-        found = translate(tool["cibuildwheel"])
+        try:
+            found = translate(tool["cibuildwheel"])
+            overrides = overrides_of(tool["cibuildwheel"])
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         values = {**found.values, **_default_images(found)}
         for item in found.ignored:
             print(f"manywheel: not carried over: {item}", file=sys.stderr)
-    text = to_toml(values)
+    text = to_toml(values, overrides)
     if ns.stdout:
         print(text, end="")
         return 0
@@ -592,6 +626,8 @@ def _report(ns: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     ns = parser.parse_args(argv)
+    if os.environ.get("CIBW_DEBUG_TRACEBACK", "").lower() in ("1", "true", "yes", "on", "y", "t"):
+        ns.debug = True  # cibuildwheel's variable for the same
     verbosity = 1 + getattr(ns, "verbose", 0) - getattr(ns, "quiet", 0)
     listener = _listener(verbosity)
     if threading.current_thread() is threading.main_thread():
@@ -615,6 +651,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = _options(ns)
         if ns.command == "plan":
             return _print_plan(options, listener, ns.format)
+        if ns.print_build_identifiers:
+            for target in plan(options, listener).targets:
+                print(target.identifier)
+            return 0
         return _build(options, listener, quiet=verbosity <= 0, report=ns.report)
     except ManywheelError as e:
         _close(listener)

@@ -61,13 +61,21 @@ def summary_row(result: TargetResult) -> list[str]:
 def summary_lines(result: RunResult) -> list[str]:
     header = ["target", "status", "wheel", "tag", "size", "seconds"]
     lines = _table([header] + [summary_row(r) for r in result.results])
+    covered = [r for r in result.results if r.status == "covered"]
+    if covered:
+        lines.append("")
+    for r in covered:
+        tested = "; its tests ran with it" if "test" in r.steps else ""
+        lines.append(f"{r.target.identifier}: covered by {r.covered_by} (not built{tested})")
     for r in result.failed:
         lines += ["", f"{r.target.identifier} {r.status}: {r.error or ''}".rstrip()]
         if r.status == "failed":
             lines += ["  | " + t for t in r.tail[-15:]]
             lines.append(f"  full log: {r.log}")
     fresh = sum(r.status == "up-to-date" for r in result.results)
-    lines += ["", f"{len(result.published)} wheel(s) written to {result.output_dir}"]
+    wheels = [p for p in result.published if p.name.endswith(".whl")]
+    lines += ["", f"{len(wheels)} wheel(s) written to {result.output_dir}"]
+    lines += [f"sdist {p.name} written beside them" for p in result.published if p not in wheels]
     if fresh:
         lines[-1] += f" ({fresh} up to date)"
     if result.log_dir is not None:

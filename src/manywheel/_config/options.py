@@ -6,32 +6,38 @@ import difflib
 import os
 import re
 import shlex
-import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .._arch import ARCHS, LIBCS
 from .._errors import ConfigError
 from .._scripts.shell import dquote, split_assignments, word_value
-from .cibuildwheel import translate
+from .cibuildwheel import cibuildwheel_layers
+from .cibw_env import cibw_env_layers, cibw_variables
+from .depgroups import group_requirements
 from .exclude import Exclusions, bad_glob, vcs_versioning
+from .layer import Layer
 from .matrix import ImageSpec, image_specs
+from .overrides import INHERIT_RULES, Stage, fold, mergeable
 from .registry import OPTIONS, OptionSpec, env_name, flag_name, image_key, spec_for
 from .requirements import requirement_files
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .sdist import is_sdist, open_sdist
+from .selectors import ENABLE_GROUPS, RETIRED_GROUPS, parse_enable
+from .toml import read_toml
 
 __all__ = ["Layer", "Options", "check_cache_dir", "load_options", "read_toml", "write_atomically"]
 
-_PY_SELECTOR = re.compile(r"^(\d+\.\d+t?|(cp|pp)[A-Za-z0-9_*?\[\]!-]*)$")
+_PY_SELECTOR = re.compile(r"^(\d+\.\d+t?|(cp|pp|gp)[A-Za-z0-9_*?\[\]!{},.-]*)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|CREDENTIAL", re.IGNORECASE)
+
+
+_SPECS = {spec.field: spec for spec in OPTIONS}
 
 
 def _project_relative(spec: OptionSpec) -> bool:
@@ -80,6 +86,8 @@ class Options:
     python: tuple[str, ...] = _default_of("python")
     build: tuple[str, ...] = _default_of("build")
     skip: tuple[str, ...] = _default_of("skip")
+    enable: tuple[str, ...] = _default_of("enable")
+    requires_python: str | None = _default_of("requires-python")
     build_requirements: Path | None = _default_of("build-requirements")
     build_isolation: bool = _default_of("build-isolation")
     installer: str = _default_of("installer")  # auto | pip | uv
@@ -95,19 +103,33 @@ class Options:
     # build container and single quotes stay literal, as in cibuildwheel.
     environment: tuple[tuple[str, str], ...] = _default_of("environment")
     secret_environment: tuple[str, ...] = _default_of("secret-environment")
+    environment_pass: tuple[str, ...] = _default_of("environment-pass")
     build_command: str | None = _default_of("build-command")
+    build_frontend: str = _default_of("build-frontend")  # build | build[uv] | pip | uv
+    build_frontend_args: tuple[str, ...] = _default_of("build-frontend-args")
+    config_settings: tuple[tuple[str, str], ...] = _default_of("config-settings")
+    build_verbosity: int = _default_of("build-verbosity")
     repair_command: str = _default_of("repair-command")
     repair_plat: str = _default_of("repair-plat")
     before_build: str = _default_of("before-build")
     test_requires: tuple[str, ...] = _default_of("test-requires")
-    test_command: str | None = _default_of("test-command")
+    test_command: str = _default_of("test-command")
     test_skip: tuple[str, ...] = _default_of("test-skip")
+    test_extras: tuple[str, ...] = _default_of("test-extras")
+    test_groups: tuple[str, ...] = _default_of("test-groups")
+    test_sources: tuple[str, ...] = _default_of("test-sources")
+    before_test: str = _default_of("before-test")
+    test_environment: tuple[tuple[str, str], ...] = _default_of("test-environment")
+    audit_command: tuple[str, ...] = _default_of("audit-command")
+    audit_requires: tuple[str, ...] = _default_of("audit-requires")
     exclude: tuple[str, ...] = _default_of("exclude")
     copy_vcs: str = _default_of("copy-vcs")  # auto | always | never
     output_dir: Path = _default_of("output-dir")
     labels: tuple[tuple[str, str], ...] = _default_of("labels")
     jobs: int = _default_of("jobs")
     force: bool = _default_of("force")
+    allow_empty: bool = _default_of("allow-empty")
+    build_from_sdist: bool = _default_of("build-from-sdist")
     reproducible: bool = _default_of("reproducible")
     check_reproducible: bool = _default_of("check-reproducible")
     cache_prepared: bool = _default_of("cache-prepared")
@@ -121,6 +143,10 @@ class Options:
     # cibuildwheel's when read from [tool.cibuildwheel]); a key set anywhere, or `image` for
     # manylinux on this machine's architecture, wins over them.
     default_images: tuple[tuple[str, str], ...] = ()
+    # Every layer of the configuration, weakest first, when some are overrides (else empty):
+    # for_target folds them for one target.
+    stages: tuple[Stage, ...] = ()
+    source_archive: Path | None = None  # the sdist the project was unpacked from, if any
 
     def __post_init__(self) -> None:
         # The one place where a default depends on the project, and where None stands for
@@ -134,6 +160,18 @@ class Options:
                 set_(self, spec.field, (self.project_dir / str(spec.default)).absolute())
             elif spec.kind in ("str", "text") and spec.default is not None:
                 set_(self, spec.field, "")
+
+    def for_target(self, identifier: str) -> Options:
+        """The options of one target: these, with the overrides whose ``select`` matches it
+        applied in their place among the layers (an override of pyproject.toml is weaker than
+        manywheel.toml, the environment and the command line, as in cibuildwheel)."""
+        matching = [s for s in self.stages if s.select is not None and s.applies_to(identifier)]
+        if not matching:
+            return self
+        fields = {name for stage in matching for name in stage.values}
+        defaults = {name: _default_of(_SPECS[name].name) for name in fields}
+        values = fold(_SPECS, self.stages, identifier, fields, defaults)
+        return replace(self, **values)  # type: ignore[arg-type]
 
     def image_keys(self) -> dict[tuple[str, str], tuple[str, ...]]:
         """The per-platform image keys that are set, by (libc, arch)."""
@@ -161,15 +199,27 @@ class Options:
     def secret_names(self) -> tuple[str, ...]:
         """Variables whose values are secret: secret-environment, and the environment
         entries named like a secret (*TOKEN*, *PASSWORD*, *SECRET*, *API_KEY*, ...)."""
-        named = [k for k, _ in self.environment if _SECRET_NAME.search(k)]
+        named = [
+            k for k, _ in (*self.environment, *self.test_environment) if _SECRET_NAME.search(k)
+        ]
         return tuple(dict.fromkeys([*self.secret_environment, *named]))
 
     def secret_values(self) -> tuple[str, ...]:
         """Values that must never be shown: secret-environment and *TOKEN*-like variables."""
-        values = [word_value(v) for k, v in self.environment if _SECRET_NAME.search(k)]
+        values = [
+            word_value(v)
+            for k, v in (*self.environment, *self.test_environment)
+            if _SECRET_NAME.search(k)
+        ]
         values = [v for v in values if v]
         values += [os.environ[k] for k in self.secret_environment if os.environ.get(k)]
         return tuple(values)
+
+    def passed_environment(self) -> dict[str, str]:
+        """Host variables passed into the build and test containers by name: the secret ones,
+        environment-pass, and SOURCE_DATE_EPOCH when it is set (as cibuildwheel passes it)."""
+        names = (*self.secret_environment, *self.environment_pass, "SOURCE_DATE_EPOCH")
+        return {k: os.environ[k] for k in dict.fromkeys(names) if k in os.environ}
 
     def own_folders(self) -> tuple[Path, ...]:
         """manywheel's folders (output, cache, logs): when they lie inside the project, they
@@ -193,37 +243,6 @@ class Options:
         return max(1, min(wanted, targets))
 
 
-@dataclass(frozen=True)
-class Layer:
-    """Raw values from one source, with the words used to name it in errors."""
-
-    values: Mapping[str, Any]
-    where: str  # e.g. "pyproject.toml [tool.manywheel]"
-    base_dir: Path  # relative paths resolve against it
-    style: str  # "file", "env" or "cli": how a key is named in messages
-    notes: tuple[str, ...] = ()  # what the user should know about this source
-    default_images: tuple[tuple[str, str], ...] = ()  # see Options.default_images
-
-    def key_name(self, name: str) -> str:
-        if self.style == "env":
-            return env_name(name)
-        if self.style == "cli":
-            return flag_name(name)
-        return name
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return dict(tomllib.load(f))
-    except tomllib.TOMLDecodeError as e:  # type: ignore[misc,unused-ignore]
-        raise ConfigError(
-            f"{path}: invalid TOML: {e}", tip="fix the syntax error at the line and column shown"
-        ) from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-
-
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` in one rename, keeping its permissions; never a half-written file."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
@@ -234,29 +253,93 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _file_layers(project_dir: Path, config_file: Path | None) -> list[Layer]:
+def _manywheel_layers(table: object, where: str, base: Path) -> list[Layer]:
+    """A [tool.manywheel] (or manywheel.toml) table, then each of its overrides."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    values = {k: v for k, v in table.items() if k != "overrides"}
+    layers = [Layer(values, where, base, "file")]
+    overrides = table.get("overrides", [])
+    if not isinstance(overrides, list):
+        raise ConfigError(f"{where}: 'overrides' must be a list of tables ([[...overrides]])")
+    for i, item in enumerate(overrides):
+        name = f"{where} overrides #{i + 1}"
+        select = item.get("select") if isinstance(item, dict) else None
+        if isinstance(select, str):
+            select = [select]
+        if (
+            not isinstance(select, list)
+            or not select
+            or not all(isinstance(x, str) for x in select)
+        ):
+            raise ConfigError(
+                f"{name}: 'select' must be an identifier glob or a list of them",
+                tip='e.g. select = "cp313-*" or select = ["*-musllinux_*", "cp314-*"]',
+            )
+        assert isinstance(item, dict)
+        raw_inherit = item.get("inherit", {})
+        if not isinstance(raw_inherit, dict):
+            raise ConfigError(f"{name}: 'inherit' must be a table of option = rule")
+        keys = {k: v for k, v in item.items() if k not in ("select", "inherit")}
+        layers.append(Layer(keys, name, base, "file", inherit=raw_inherit, select=tuple(select)))
+    return layers
+
+
+def _config_layers(
+    project_dir: Path, config_file: Path | None, environ: Mapping[str, str]
+) -> list[Layer]:
+    """The files' layers and, when the configuration comes from cibuildwheel (no
+    [tool.manywheel], and a [tool.cibuildwheel] or CIBW_* variables), cibuildwheel's defaults
+    first and its variables last."""
     layers: list[Layer] = []
     pyproject = project_dir / "pyproject.toml"
-    if pyproject.is_file():
-        tool = read_toml(pyproject).get("tool", {})
-        table = tool.get("manywheel")
-        if table is not None:
-            if not isinstance(table, dict):
-                raise ConfigError(f"{pyproject}: [tool.manywheel] must be a table")
-            layers.append(Layer(table, f"{pyproject} [tool.manywheel]", project_dir, "file"))
-        elif isinstance(tool.get("cibuildwheel"), dict):
-            found = translate(tool["cibuildwheel"])
-            where = f"{pyproject} [tool.cibuildwheel]"
-            notes = tuple(f"{where}: ignored {item}" for item in found.ignored)
-            defaults = tuple(found.default_images.items())
-            layers.append(Layer(found.values, where, project_dir, "file", notes, defaults))
+    tool = read_toml(pyproject).get("tool", {}) if pyproject.is_file() else {}
+    cibw_vars = cibw_variables(environ)
+    from_cibw = False
+    if tool.get("manywheel") is not None:
+        layers += _manywheel_layers(tool["manywheel"], f"{pyproject} [tool.manywheel]", project_dir)
+        if cibw_vars:
+            layers[0] = replace(
+                layers[0],
+                notes=(
+                    f"ignored {', '.join(cibw_vars)}: {pyproject} has [tool.manywheel], which "
+                    "MANYWHEEL_* variables (not CIBW_* ones) configure",
+                ),
+            )
+    elif isinstance(tool.get("cibuildwheel"), dict) or cibw_vars:
+        from_cibw = True
+        table = tool.get("cibuildwheel") if isinstance(tool.get("cibuildwheel"), dict) else None
+        try:
+            layers += cibuildwheel_layers(table, f"{pyproject} [tool.cibuildwheel]", project_dir)
+        except ValueError as e:
+            raise ConfigError(
+                str(e), tip="see cibuildwheel's documentation of the option"
+            ) from None
     extra = config_file or (project_dir / "manywheel.toml")
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"config file {config_file} does not exist")
     if extra.is_file():
         data = read_toml(extra)
-        table = data.get("tool", {}).get("manywheel", data) if "tool" in data else data
-        layers.append(Layer(table, str(extra), extra.parent, "file"))
+        tools = data.get("tool", {}) if "tool" in data else {"manywheel": data}
+        if "manywheel" not in tools and isinstance(tools.get("cibuildwheel"), dict):
+            # A cibuildwheel --config-file: its tables over pyproject.toml's.
+            try:
+                found = cibuildwheel_layers(
+                    tools["cibuildwheel"], f"{extra} [tool.cibuildwheel]", extra.parent
+                )
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            layers += found if not from_cibw else found[1:]
+            from_cibw = from_cibw or tool.get("manywheel") is None
+        else:
+            layers += _manywheel_layers(tools.get("manywheel", {}), str(extra), extra.parent)
+    if from_cibw:
+        try:
+            layers += cibw_env_layers(environ, Path.cwd())
+        except ValueError as e:
+            raise ConfigError(
+                str(e), tip="see cibuildwheel's documentation of the option"
+            ) from None
     return layers
 
 
@@ -290,8 +373,8 @@ def _type_error(layer: Layer, spec: OptionSpec, expected: str, got: object) -> C
 
 def _as_list(layer: Layer, spec: OptionSpec, raw: object) -> tuple[str, ...]:
     if isinstance(raw, str):
-        if spec.kind == "words":
-            return tuple(w for w in re.split(r"[\s,]+", raw) if w)
+        if spec.kind == "words":  # by spaces and commas, but not a comma in braces (cp{312,313})
+            return tuple(w for w in re.split(r"\s+|,(?![^{]*})", raw) if w)
         if spec.kind == "args":
             try:
                 return tuple(shlex.split(raw))
@@ -310,7 +393,7 @@ def _as_table(layer: Layer, spec: OptionSpec, raw: object) -> tuple[tuple[str, s
     values become double-quoted words, a string keeps the words as written.
     """
     key = f"{layer.where}: '{layer.key_name(spec.name)}'"
-    shell = spec.name == "environment"
+    shell = spec.name in ("environment", "test-environment")
     items: list[tuple[str, str]] = []
     if isinstance(raw, dict):
         for k, v in raw.items():
@@ -331,6 +414,34 @@ def _as_table(layer: Layer, spec: OptionSpec, raw: object) -> tuple[tuple[str, s
         if shell and not _ENV_NAME.match(k):
             raise ConfigError(f"{key}: '{k}' is not a valid variable name")
     return tuple(items)
+
+
+def _as_settings(layer: Layer, spec: OptionSpec, raw: object) -> tuple[tuple[str, str], ...]:
+    """KEY=VALUE pairs (a key may repeat): a table (a list value repeats its key), a list of
+    KEY=VALUE words, or a string of them (shell words)."""
+    words: list[str] = []
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            items = v if isinstance(v, list) else [v]
+            if not all(isinstance(x, (str, int, float, bool)) for x in items):
+                raise _type_error(layer, spec, "a table of strings (or lists of them)", raw)
+            words += [f"{k}={x}" for x in items]
+    elif isinstance(raw, list) and all(isinstance(w, str) for w in raw):
+        words = list(raw)
+    elif isinstance(raw, str):
+        try:
+            words = shlex.split(raw)
+        except ValueError as e:
+            raise ConfigError(f"{layer.where}: '{layer.key_name(spec.name)}': {e}") from None
+    else:
+        raise _type_error(layer, spec, "a table, or KEY=VALUE words", raw)
+    try:
+        return tuple(_pair(w) for w in words)
+    except ValueError as e:
+        raise ConfigError(
+            f"{layer.where}: '{layer.key_name(spec.name)}': {e}",
+            tip="write settings as KEY=VALUE (a table in TOML)",
+        ) from None
 
 
 def _pair(word: str) -> tuple[str, str]:
@@ -360,13 +471,15 @@ def _convert(layer: Layer, spec: OptionSpec, raw: object) -> object:
     if kind == "int":
         if isinstance(raw, int) and not isinstance(raw, bool):
             value = raw
-        elif isinstance(raw, str) and raw.strip().isdigit():
+        elif isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
             value = int(raw)
         else:
             raise _type_error(layer, spec, "a whole number", raw)
-        if value < 0:
-            raise _type_error(layer, spec, "a whole number, 0 or more", raw)
+        if value < spec.minimum:
+            raise _type_error(layer, spec, f"a whole number, {spec.minimum} or more", raw)
         return value
+    if kind == "settings":
+        return _as_settings(layer, spec, raw)
     if kind in ("words", "lines", "args"):
         return _as_list(layer, spec, raw)
     if kind == "table":
@@ -462,6 +575,31 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
     for name in options.secret_environment:
         if not _ENV_NAME.match(name):
             raise ConfigError(f"{where('secret-environment')}: '{name}' is not a variable name")
+    try:
+        parse_enable(options.enable)
+    except ValueError as e:
+        raise ConfigError(
+            f"{where('enable')}: 'enable' has unknown group '{e}'",
+            tip="use " + ", ".join(ENABLE_GROUPS) + " or all",
+        ) from None
+    if options.requires_python is not None:
+        try:
+            SpecifierSet(options.requires_python)
+        except InvalidSpecifier:
+            raise ConfigError(
+                f"{where('requires-python')}: 'requires-python' is {options.requires_python!r}, "
+                "not a version specifier",
+                tip="write it like '>=3.12'",
+            ) from None
+    for rel in options.test_sources:
+        if not (options.project_dir / rel).exists():
+            raise ConfigError(
+                f"{where('test-sources')}: 'test-sources' names {rel}, which is not in the "
+                f"project ({options.project_dir})",
+                tip="list files and folders relative to the project root",
+            )
+    if options.test_groups:
+        group_requirements(options.project_dir, options.test_groups)
     for glob in options.exclude:
         if (why := bad_glob(glob)) is not None:
             raise ConfigError(
@@ -518,6 +656,9 @@ def load_options(
     ``cli`` maps option names (kebab-case) to raw values as the command line gave them.
     """
     project = Path(project_dir).absolute()
+    archive = project if is_sdist(project) else None
+    if archive is not None:  # an sdist: its folder is the project, output-dir is from here
+        project = open_sdist(archive)
     try:
         exists = project.is_dir() and os.access(project, os.R_OK | os.X_OK)
     except OSError:
@@ -528,28 +669,97 @@ def load_options(
             tip="pass the folder that holds pyproject.toml (or setup.py)",
         )
     env = os.environ if environ is None else environ
-    layers = _file_layers(project, config_file)
+    layers = _config_layers(project, config_file, env)
     layers.append(_env_layer(env))
     if cli:
         layers.append(Layer(dict(cli), "command line", Path.cwd(), "cli"))
 
-    values: dict[str, object] = {}  # what the layers set; Options has the defaults
-    origin: dict[str, str] = {}
-    engine_args_layer: Layer | None = None
+    stages: list[Stage] = []
+    origin: dict[str, str] = {}  # where each option (and each word of `enable`) was set
+    notes: list[str] = []
+    engine_args: list[tuple[int, Layer, object]] = []  # (position, layer, value) of each
     for layer in layers:
+        notes += layer.notes
+        converted: dict[str, object] = {}
         for key, raw in layer.values.items():
             spec = spec_for(key)
             if spec is None:
                 raise _unknown_key(layer, key)
-            values[spec.field] = _convert(layer, spec, raw)
-            origin[spec.name] = f"{layer.where}"
+            if layer.select is not None and not spec.per_target:
+                raise ConfigError(
+                    f"{layer.where}: '{key}' is the same for every target of a run, so an "
+                    "override cannot set it",
+                    tip="set it in the table itself, or select targets with build and skip",
+                )
+            value = _convert(layer, spec, raw)
+            converted[spec.field] = value
+            if layer.select is None:
+                origin[spec.name] = layer.where
+                for word in value if spec.additive and isinstance(value, tuple) else ():
+                    origin.setdefault(f"{spec.name}:{word}", layer.where)
             if spec.name == "engine-args":
-                engine_args_layer = layer
-    files = tuple(Path(layer.where.split(" [")[0]) for layer in layers if layer.style == "file")
-    notes = tuple(note for layer in layers for note in layer.notes)
+                engine_args = [*engine_args, (len(stages), layer, value)]
+        stages.append(Stage(converted, layer.where, _inherit_of(layer), layer.select))
+    # The engine-args in effect (the last of the base layers, and overrides after it).
+    last = max((i for i, layer, _ in engine_args if layer.select is None), default=-1)
+    for i, layer, value in engine_args:
+        if i == last or (i > last and layer.select is not None):
+            notes += _project_engine_args(layer, value, project)
+    fields = {name for stage in stages if stage.select is None for name in stage.values}
+    defaults = {name: _default_of(_SPECS[name].name) for name in fields}
+    values = fold(_SPECS, tuple(stages), None, fields, defaults)
     values["default_images"] = tuple(item for layer in layers for item in layer.default_images)
-    if engine_args_layer is not None:
-        notes += _project_engine_args(engine_args_layer, values["engine_args"], project)
-    options = Options(project_dir=project, config_files=files, notes=notes, **values)  # type: ignore[arg-type]
+    if archive is not None and "output_dir" not in values:
+        values["output_dir"] = Path.cwd() / str(spec_for("output-dir").default)  # type: ignore[union-attr]
+    overrides = [stage for stage in stages if stage.select is not None]
+    options = Options(
+        project_dir=project,
+        config_files=_files(layers),
+        notes=tuple(dict.fromkeys(notes)),
+        stages=tuple(stages) if overrides else (),
+        source_archive=archive,
+        **values,  # type: ignore[arg-type]
+    )
     _check(options, origin)
-    return options
+    for stage in overrides:  # its values make sense too (the files they name exist, ...)
+        where = {spec.name: stage.where for spec in OPTIONS}
+        _check(replace(options, **stage.values), where)  # type: ignore[arg-type]
+    return replace(options, notes=options.notes + _retired_notes(options, origin))
+
+
+def _files(layers: list[Layer]) -> tuple[Path, ...]:
+    """The configuration files the layers were read from."""
+    paths = [Path(re.split(r" \[| overrides #", layer.where)[0]) for layer in layers]
+    return tuple(dict.fromkeys(p for p in paths if p.is_absolute() and p.is_file()))
+
+
+def _inherit_of(layer: Layer) -> dict[str, str]:
+    """A layer's inherit rules by field, checked."""
+    rules: dict[str, str] = {}
+    for name, rule in layer.inherit.items():
+        spec = spec_for(name)
+        if spec is None:
+            raise _unknown_key(layer, name)
+        if rule not in INHERIT_RULES:
+            raise ConfigError(
+                f"{layer.where}: 'inherit' of '{name}' is {rule!r}",
+                tip="choose one of: " + ", ".join(INHERIT_RULES),
+            )
+        if rule != "none" and not mergeable(spec):
+            raise ConfigError(
+                f"{layer.where}: '{name}' cannot inherit (it holds one value)",
+                tip="only lists, tables and scripts can be appended or prepended",
+            )
+        rules[spec.field] = rule
+    return rules
+
+
+def _retired_notes(options: Options, origin: Mapping[str, str]) -> tuple[str, ...]:
+    """A warning for each group cibuildwheel retired that ``enable`` names (cibuildwheel 4
+    stops on them; many released sdists still have them)."""
+    _, retired = parse_enable(options.enable)
+    return tuple(
+        f"{origin.get('enable:' + group, 'configuration')}: enable group '{group}' is retired and "
+        f"ignored: {RETIRED_GROUPS[group]}"
+        for group in retired
+    )

@@ -10,7 +10,9 @@ from .._arch import ARCH_GROUPS, ARCHS, LIBCS
 
 __all__ = ["OPTIONS", "OptionKind", "OptionSpec", "env_name", "flag_name", "spec_for"]
 
-OptionKind = Literal["str", "bool", "int", "words", "lines", "args", "table", "path", "text"]
+OptionKind = Literal[
+    "str", "bool", "int", "words", "lines", "args", "table", "settings", "path", "text"
+]
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,11 @@ class OptionSpec:
     choices: tuple[str, ...] = ()
     metavar: str = "VALUE"
     secret: bool = False
+    # Each layer adds to the value of the layers below it instead of replacing it (enable).
+    additive: bool = False
+    # May differ per target: settable in an override ([[tool.manywheel.overrides]]).
+    per_target: bool = False
+    minimum: int = 0  # of an int option
 
     @property
     def field(self) -> str:
@@ -107,7 +114,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         choices=("auto", "docker", "podman", "host"),
         metavar="ENGINE",
     ),
-    OptionSpec("engine-args", "args", (), "Extra arguments for the engine's create command."),
+    OptionSpec(
+        "engine-args",
+        "args",
+        (),
+        "Extra arguments for the engine's create command.",
+        per_target=True,
+    ),
     OptionSpec(
         "pull",
         "str",
@@ -124,20 +137,46 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "default: every CPython in the image that the project's requires-python allows.",
         metavar="SELECTOR",
     ),
-    OptionSpec("build", "words", ("*",), "Identifier globs to build.", metavar="GLOB"),
-    OptionSpec("skip", "words", (), "Identifier globs to skip.", metavar="GLOB"),
+    OptionSpec(
+        "build",
+        "words",
+        ("*",),
+        "Identifier globs to build; braces expand (cp{312,313}-*).",
+        metavar="GLOB",
+    ),
+    OptionSpec("skip", "words", (), "Identifier globs to skip; braces expand.", metavar="GLOB"),
+    OptionSpec(
+        "enable",
+        "words",
+        (),
+        "Groups of interpreters built only when enabled: cpython-prerelease (alpha and beta "
+        "CPythons, told by their release level), pypy, pypy-eol, graalpy, or all. Each layer "
+        "(file, environment, command line) adds to the groups of the layers below it.",
+        metavar="GROUP",
+        additive=True,
+    ),
+    OptionSpec(
+        "requires-python",
+        "str",
+        None,
+        "Version specifier of the Pythons to build for (>=3.12), instead of the project's own "
+        "requires-python (pyproject.toml, setup.cfg or setup.py).",
+        metavar="SPECIFIER",
+    ),
     OptionSpec(
         "build-requirements",
         "path",
         None,
         "Requirements file installed into each target's fresh venv before the build.",
         metavar="FILE",
+        per_target=True,
     ),
     OptionSpec(
         "build-isolation",
         "bool",
         True,
         "Build in an isolated environment (off: build with the target venv's packages).",
+        per_target=True,
     ),
     OptionSpec(
         "installer",
@@ -148,6 +187,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "pip.conf) is present, else pip).",
         choices=("auto", "pip", "uv"),
         metavar="INSTALLER",
+        per_target=True,
     ),
     OptionSpec(
         "system-packages",
@@ -155,6 +195,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         (),
         "Packages installed with the image's package manager (dnf, yum, apt-get, apk).",
         metavar="PKG",
+        per_target=True,
     ),
     OptionSpec(
         "repos-dir",
@@ -163,8 +204,22 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Folder of package repository files (and their keys) added to the image.",
         metavar="DIR",
     ),
-    OptionSpec("pip-index-url", "str", None, "PyPI index URL for every pip call.", metavar="URL"),
-    OptionSpec("pip-extra-index-url", "words", (), "Extra PyPI index URLs.", metavar="URL"),
+    OptionSpec(
+        "pip-index-url",
+        "str",
+        None,
+        "PyPI index URL for every pip call.",
+        metavar="URL",
+        per_target=True,
+    ),
+    OptionSpec(
+        "pip-extra-index-url",
+        "words",
+        (),
+        "Extra PyPI index URLs.",
+        metavar="URL",
+        per_target=True,
+    ),
     OptionSpec(
         "distro-mirror",
         "str",
@@ -185,6 +240,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "",
         "Shell run once when the environment is prepared (a file path, or shell lines).",
         metavar="SCRIPT",
+        per_target=True,
     ),
     OptionSpec(
         "source",
@@ -193,6 +249,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Scripts sourced before every build step, with arguments "
         "(e.g. '/opt/intel/oneapi/setvars.sh --force'); their environment persists.",
         metavar="SCRIPT",
+        per_target=True,
     ),
     OptionSpec(
         "environment",
@@ -200,6 +257,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         (),
         "Variables set for the build; values may refer to $OTHER variables.",
         metavar="NAME=VALUE",
+        per_target=True,
     ),
     OptionSpec(
         "secret-environment",
@@ -208,6 +266,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Names of host variables passed to the build by name; their values are never shown.",
         metavar="NAME",
         secret=True,
+        per_target=True,
+    ),
+    OptionSpec(
+        "environment-pass",
+        "words",
+        (),
+        "Names of host variables passed into the build and test containers by name.",
+        metavar="NAME",
+        per_target=True,
     ),
     OptionSpec(
         "build-command",
@@ -216,6 +283,42 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Custom build command, run with the target venv (which has build and the build requirements) active; it leaves wheels in "
         "$MANYWHEEL_WHEEL_DIR. Default: python -m build --wheel.",
         metavar="COMMAND",
+        per_target=True,
+    ),
+    OptionSpec(
+        "build-frontend",
+        "str",
+        "build",
+        "What builds the wheel: build (python -m build), build[uv] (build with uv as its "
+        "installer), pip (pip wheel) or uv (uv build).",
+        choices=("build", "build[uv]", "pip", "uv"),
+        metavar="FRONTEND",
+        per_target=True,
+    ),
+    OptionSpec(
+        "build-frontend-args",
+        "args",
+        (),
+        "Extra arguments for the build frontend.",
+        per_target=True,
+    ),
+    OptionSpec(
+        "config-settings",
+        "settings",
+        (),
+        "Config settings passed to the build backend (-C KEY=VALUE each); placeholders "
+        "{project}, {package}.",
+        metavar="KEY=VALUE",
+        per_target=True,
+    ),
+    OptionSpec(
+        "build-verbosity",
+        "int",
+        0,
+        "-3 to 3: the frontend's -q or -v flags, as cibuildwheel passes them.",
+        metavar="N",
+        per_target=True,
+        minimum=-3,
     ),
     OptionSpec(
         "repair-command",
@@ -224,6 +327,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Command that repairs one wheel; placeholders {wheel}, {dest_dir}, {plat}, {plat_args}. "
         "Empty: copy wheels unrepaired.",
         metavar="COMMAND",
+        per_target=True,
     ),
     OptionSpec(
         "repair-plat",
@@ -231,6 +335,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "",
         "Platform tag for the repair; default: the image's AUDITWHEEL_PLAT, else auto.",
         metavar="PLAT",
+        per_target=True,
     ),
     OptionSpec(
         "before-build",
@@ -238,6 +343,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "",
         "Shell run in the project copy, with the target venv active, before each build.",
         metavar="SCRIPT",
+        per_target=True,
     ),
     OptionSpec(
         "test-requires",
@@ -245,17 +351,82 @@ OPTIONS: tuple[OptionSpec, ...] = (
         (),
         "Packages installed with the wheel before testing it.",
         metavar="PKG",
+        per_target=True,
     ),
     OptionSpec(
         "test-command",
-        "str",
-        None,
-        "Command that tests an installed wheel in a pristine container of the base image; "
+        "text",
+        "",
+        "Command (or lines, run with bash -e) that tests the installed wheel in a pristine "
+        "container of the base image, in an empty working folder (see test-sources); "
         "placeholders {project}, {package}, {wheel}.",
         metavar="COMMAND",
+        per_target=True,
     ),
     OptionSpec(
         "test-skip", "words", (), "Identifier globs whose wheels are not tested.", metavar="GLOB"
+    ),
+    OptionSpec(
+        "test-extras",
+        "words",
+        (),
+        "Extras of the wheel installed with it for testing (pip install WHEEL[EXTRAS]).",
+        metavar="EXTRA",
+        per_target=True,
+    ),
+    OptionSpec(
+        "test-groups",
+        "words",
+        (),
+        "Dependency groups (PEP 735, [dependency-groups] of the project's pyproject.toml) "
+        "installed for testing.",
+        metavar="GROUP",
+        per_target=True,
+    ),
+    OptionSpec(
+        "test-sources",
+        "words",
+        (),
+        "Project files and folders copied into the tests' working folder (relative to the "
+        "project root).",
+        metavar="PATH",
+        per_target=True,
+    ),
+    OptionSpec(
+        "before-test",
+        "text",
+        "",
+        "Shell run in the project copy of the test container, with the test venv active, "
+        "before the wheel is installed; placeholders {project}, {package}.",
+        metavar="SCRIPT",
+        per_target=True,
+    ),
+    OptionSpec(
+        "test-environment",
+        "table",
+        (),
+        "Variables set for the tests (after environment, with the test venv active); values "
+        "may refer to $OTHER variables.",
+        metavar="NAME=VALUE",
+        per_target=True,
+    ),
+    OptionSpec(
+        "audit-command",
+        "lines",
+        (),
+        "Commands run on each wheel after its repair, in a venv of their own that has "
+        "audit-requires; {wheel} is the wheel, and a command with {abi3_wheel} runs only on "
+        "an abi3 wheel.",
+        metavar="COMMAND",
+        per_target=True,
+    ),
+    OptionSpec(
+        "audit-requires",
+        "words",
+        (),
+        "Packages installed for audit-command.",
+        metavar="PKG",
+        per_target=True,
     ),
     OptionSpec(
         "exclude",
@@ -296,6 +467,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "bool",
         False,
         "Rebuild every target, even those whose wheel is up to date.",
+    ),
+    OptionSpec(
+        "allow-empty",
+        "bool",
+        False,
+        "A selection that matches no target is not an error (exit 0 instead of 3).",
+    ),
+    OptionSpec(
+        "build-from-sdist",
+        "bool",
+        False,
+        "First make the project's sdist (in a container), then build every wheel from it, "
+        "which proves the sdist complete; the sdist is written beside the wheels.",
     ),
     OptionSpec(
         "reproducible",
@@ -349,6 +533,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "bool",
         False,
         "Compile through ccache (installed in the image) with its cache in the host cache folder.",
+        per_target=True,
     ),
     OptionSpec(
         "log-dir",

@@ -148,11 +148,13 @@ def copy_in(
     dest: str,
     *,
     tree: Path | None = None,
-    exclude: Iterable[Path] = (),
+    exclude: Iterable[Path] | Exclusions = (),
     files: Mapping[str, bytes | Path] | None = None,
 ) -> None:
-    """Extract ``tree`` (a host folder) and ``files`` (relative name -> content) under ``dest``."""
-    parcel = Parcel(dest, tree, Exclusions(tuple(exclude)), files or {})
+    """Extract ``tree`` (a host folder, minus ``exclude``: folders, or whole exclusions) and
+    ``files`` (relative name -> content) under ``dest``."""
+    left_out = exclude if isinstance(exclude, Exclusions) else Exclusions(tuple(exclude))
+    parcel = Parcel(dest, tree, left_out, files or {})
     proc = engine.exec_(
         container,
         ["/bin/sh", "-c", unpack_command([parcel])],
@@ -181,19 +183,20 @@ def copy_in(
         )
 
 
-def _safe_wheel_name(name: str) -> str | None:
+def _safe_wheel_name(name: str, suffix: str = ".whl") -> str | None:
     """The plain file name of a top-level wheel member, or None when it is anything else."""
     if name.startswith("./"):
         name = name[2:]
     if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
         return None
-    return name if name.endswith(".whl") else None
+    return name if name.endswith(suffix) else None
 
 
 def copy_out_wheels(
-    engine: Backend, container: str, src: str, dest: Path
+    engine: Backend, container: str, src: str, dest: Path, *, suffix: str = ".whl"
 ) -> tuple[list[Path], list[Rejected]]:
-    """Copy the regular ``*.whl`` files at the top of ``src`` into ``dest``; reject all else.
+    """Copy the regular ``*.whl`` (``suffix``) files at the top of ``src`` into ``dest``;
+    reject all else.
 
     Nothing is ever written outside ``dest``: names with folders, ``..``, absolute paths,
     links and devices are rejected, not followed.
@@ -207,9 +210,13 @@ def copy_out_wheels(
             for member in tar:
                 if member.isdir() and member.name in (".", "./"):
                     continue
-                name = _safe_wheel_name(member.name)
+                name = _safe_wheel_name(member.name, suffix)
                 if name is None or not member.isfile():
-                    kind = "not a regular file" if not member.isfile() else "not a plain *.whl name"
+                    kind = (
+                        "not a regular file"
+                        if not member.isfile()
+                        else f"not a plain *{suffix} name"
+                    )
                     rejected.append(Rejected(member.name, kind))
                     continue
                 target = dest / name

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import IO, Literal
 
@@ -18,9 +19,10 @@ from .._layout import CONTAINER, Layout
 from .._logs import TargetLog
 from .._model import Target, TargetResult
 from .._prepare import ca_exports, pip_exports
+from .frontend import frontend_command, uses_uv
 from .installer import choose_lines, install_line, probe_line, uv_exports
-from .shell import export_literal, export_word, fixed_script, quote
-from .steps import BUILD_EXIT, REPAIR_EXIT, REQUIREMENTS_EXIT, SOURCE_EXIT, VENV_EXIT
+from .shell import export_literal, export_word, fill_placeholders, fixed_script, quote
+from .steps import AUDIT_EXIT, BUILD_EXIT, REPAIR_EXIT, REQUIREMENTS_EXIT, SOURCE_EXIT, VENV_EXIT
 
 __all__ = [
     "VenvCache",
@@ -30,10 +32,11 @@ __all__ = [
 ]
 
 
-def _repair_line(template: str) -> str:
+def _repair_line(template: str, project: str) -> str:
     """The user's repair template with placeholders bound to shell variables."""
     return (
-        template.replace("{wheel}", '"$MW_WHEEL"')
+        fill_placeholders(template, project=project, package=project)
+        .replace("{wheel}", '"$MW_WHEEL"')
         .replace("{dest_dir}", '"$MW_DEST_DIR"')
         .replace("{plat_args}", '${MW_PLAT:+--plat "$MW_PLAT"}')
         .replace("{plat}", '"$MW_PLAT"')
@@ -67,8 +70,13 @@ def _requirements(options: Options, inbox: str) -> list[str]:
 
 
 def _scripts_may_call_pip(options: Options) -> bool:
-    """A build-command or before-build of the user's runs in the venv: it gets pip there."""
-    return options.build_command is not None or bool(options.before_build.strip())
+    """A build-command or before-build of the user's runs in the venv, and pip wheel is pip:
+    the venv gets pip then."""
+    return (
+        options.build_command is not None
+        or bool(options.before_build.strip())
+        or options.build_frontend == "pip"
+    )
 
 
 def venv_recipe(options: Options) -> str:
@@ -147,7 +155,9 @@ def _cache_lines(options: Options, layout: Layout) -> list[str]:
     return lines
 
 
-def _environment_lines(options: Options, marker: str) -> list[str]:
+def environment_lines(
+    options: Options, marker: str, pairs: tuple[tuple[str, str], ...] | None = None
+) -> list[str]:
     """Export the environment, then tell manywheel the value of each secret variable as the
     container evaluated it (``$(cmd)`` and ``$VAR`` are only known here), hex-encoded on a
     control line that :func:`stream_steps` takes out of the output: from then on the value is
@@ -155,7 +165,7 @@ def _environment_lines(options: Options, marker: str) -> list[str]:
     while the values are about."""
     names = options.secret_names()
     lines = ["case $- in *x*) mw_x=1; set +x ;; *) mw_x= ;; esac"] if names else []
-    for k, v in options.environment:
+    for k, v in options.environment if pairs is None else pairs:
         if "$(" in v or "`" in v:  # kept as written: a failing command leaves it empty
             lines.append("# shellcheck disable=SC2155")
         lines.append(export_word(k, v))
@@ -247,7 +257,10 @@ def build_script(
     epoch: int | None = None,
 ) -> tuple[str, dict[str, bytes]]:
     """The script run in the target's container, and the files it needs in ``layout.inbox``.
+    Every step runs in the project copy, as cibuildwheel runs them in the project folder.
     ``epoch``: SOURCE_DATE_EPOCH for a reproducible build (None: options.reproducible is off)."""
+    if uses_uv(options) and options.installer == "auto":
+        options = replace(options, installer="uv")  # build[uv] and uv: uv or nothing
     files: dict[str, bytes] = {}
     project, inbox = layout.project, layout.inbox
     built, out = layout.built, layout.out
@@ -263,6 +276,7 @@ def build_script(
         export_literal("MANYWHEEL_PYTHON_VERSION", target.minor),
         export_literal("MANYWHEEL_WHEEL_DIR", built),
         export_literal("MANYWHEEL_JOBS", str(core_budget)),
+        "export CIBUILDWHEEL=1",
         f"export MAKEFLAGS=-j{core_budget} CMAKE_BUILD_PARALLEL_LEVEL={core_budget} "
         f"MAX_JOBS={core_budget} NPY_NUM_BUILD_JOBS={core_budget}",
         "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1",
@@ -272,6 +286,7 @@ def build_script(
         *(_reproducible_lines(layout, epoch) if epoch is not None else []),
         *_cache_lines(options, layout),
         *uv_exports(options),
+        f"cd {project}",  # relative paths in source, environment and every step: the project's
     ]
     if options.source:
         lines.append("step source")
@@ -295,7 +310,8 @@ def build_script(
         ]
     # Like cibuildwheel, the environment is evaluated with the target's interpreter first on PATH.
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
-    lines += _environment_lines(options, marker)
+    lines += environment_lines(options, marker)
+    lines.append(export_literal("CIBUILDWHEEL_BUILD_IDENTIFIER", target.identifier))
     if epoch is not None:
         lines += _prefix_map_lines(layout)
     lines += choose_lines(options)
@@ -307,7 +323,8 @@ def build_script(
         f'export NINJA="${{NINJA:-{inbox}/ninja}}"',  # meson-python's ninja, held to the core budget
     ]
     if options.before_build.strip():
-        files["before-build.sh"] = (options.before_build + "\n").encode()
+        before = fill_placeholders(options.before_build, project=project, package=project)
+        files["before-build.sh"] = (before + "\n").encode()
         lines.append(
             f'bash -e {inbox}/before-build.sh || fail "before-build failed (exit $?)" {BUILD_EXIT}'
         )
@@ -317,15 +334,17 @@ def build_script(
             f'bash -e {inbox}/build-command.sh || fail "build-command failed (exit $?)" {BUILD_EXIT}'
         )
     else:
-        # pip is build's default installer; --installer needs build >= 1.2, so only uv names it.
-        if options.build_isolation:
+        own_isolation = not {"--no-isolation", "-n"} & set(options.build_frontend_args)
+        if (
+            options.build_frontend in ("build", "build[uv]")
+            and options.build_isolation
+            and own_isolation
+        ):
             lines.append('mw_iso=; if [ "$mw_installer" = uv ]; then mw_iso=--installer=uv; fi')
             if epoch is not None:
                 lines.append(_isolated_env_line(layout))
-        iso = " $mw_iso" if options.build_isolation else " --no-isolation"
-        lines.append(
-            f'python -m build --wheel{iso} --outdir {built} . || fail "the build failed (exit $?)" {BUILD_EXIT}'
-        )
+        command = frontend_command(options, built, project)
+        lines.append(f'{command} || fail "the build failed (exit $?)" {BUILD_EXIT}')
     lines += [
         f"ls {built}/*.whl >/dev/null 2>&1 || fail 'the build left no wheel in {built}' {BUILD_EXIT}",
         "step repair",
@@ -335,7 +354,7 @@ def build_script(
         else 'export MW_PLAT="${AUDITWHEEL_PLAT:-}"',
     ]
     if options.repair_command.strip():
-        files["repair.sh"] = (_repair_line(options.repair_command) + "\n").encode()
+        files["repair.sh"] = (_repair_line(options.repair_command, project) + "\n").encode()
         repair = f'bash -e {inbox}/repair.sh || fail "repairing $MW_WHEEL failed (exit $?)" {REPAIR_EXIT}'
     else:
         repair = 'cp "$MW_WHEEL" "$MW_DEST_DIR/"'
@@ -347,9 +366,53 @@ def build_script(
         f"    *) {repair} ;;",
         "  esac",
         "done",
+        *_audit_lines(options, layout, files),
         "step 'done'",  # quoted: not the keyword (the same to the shell, clearer to a reader)
     ]
     return "\n".join(lines) + "\n", files
+
+
+def _audit_lines(options: Options, layout: Layout, files: dict[str, bytes]) -> list[str]:
+    """audit-command on each repaired wheel, in a venv of its own with audit-requires (made
+    when a command first runs); a command with {abi3_wheel} runs only on an abi3 wheel."""
+    if not options.audit_command:
+        return []
+    work, inbox, out = layout.work, layout.inbox, layout.out
+    requires = " ".join(quote(r) for r in options.audit_requires)
+    make = [
+        f"python -m venv --without-pip {work}/audit || fail 'could not make the audit venv' {AUDIT_EXIT}",
+    ]
+    if requires:
+        make.append(
+            f'if [ "$mw_installer" = uv ]; then uv pip install --python {work}/audit/bin/python {requires}; '
+            f"else python -m pip --python {work}/audit/bin/python install {requires}; fi "
+            f"|| fail 'installing audit-requires failed' {AUDIT_EXIT}"
+        )
+    lines = [
+        "step audit",
+        "mw_audit=",
+        f"for MW_WHEEL in {out}/*.whl; do",
+        "  export MW_WHEEL",
+        '  case "${MW_WHEEL##*/}" in *-abi3-*) mw_abi3=1 ;; *) mw_abi3= ;; esac',
+    ]
+    for i, command in enumerate(options.audit_command):
+        text = fill_placeholders(command, project=layout.project, package=layout.project)
+        text = text.replace("{abi3_wheel}", '"$MW_WHEEL"').replace("{wheel}", '"$MW_WHEEL"')
+        files[f"audit-{i}.sh"] = (text + "\n").encode()
+        condition = '[ -n "$mw_abi3" ]' if "{abi3_wheel}" in command else "true"
+        lines += [
+            f"  if {condition}; then",
+            '    if [ -z "$mw_audit" ]; then',
+            *("      " + line for line in make),
+            "      mw_audit=1",
+            "    fi",
+            f"    echo {quote('manywheel: audit-command: ' + command)}",
+            f'    PATH={work}/audit/bin:"$PATH" bash -e {inbox}/audit-{i}.sh '
+            f'|| fail "audit-command failed on ${{MW_WHEEL##*/}} (exit $?)" {AUDIT_EXIT}',
+            "  fi",
+        ]
+    lines.append("done")
+    return lines
 
 
 def _unhex(text: str) -> str:
@@ -398,7 +461,7 @@ def stream_steps(
                 on_snapshot()
             continue
         text = raw.decode(errors="replace")
-        if text.startswith(secret):  # never logged nor shown: see _environment_lines
+        if text.startswith(secret):  # never logged nor shown: see environment_lines
             rest = b"".join(pieces).decode(errors="replace")  # a long value: kept whole
             value = _unhex(text[len(secret) :] + rest)
             log.add_secret(value)

@@ -11,6 +11,7 @@ __all__ = [
     "dquote",
     "export_literal",
     "export_word",
+    "fill_placeholders",
     "fixed_script",
     "quote",
     "split_assignments",
@@ -24,6 +25,16 @@ quote = shlex.quote
 def fixed_script(name: str) -> str:
     """A script kept as a file in ``_scripts/sh`` (package data; the tests run shellcheck on it)."""
     return (resources.files("manywheel._scripts") / "sh" / name).read_text(encoding="utf-8")
+
+
+def fill_placeholders(template: str, **values: str) -> str:
+    """``template`` with each ``{name}`` of ``values`` replaced, as cibuildwheel fills its
+    commands: other braces stay as they are, and ``#{name}`` is a literal ``{name}``."""
+    for name, value in values.items():
+        pattern = r"(?<!#)\{" + re.escape(name) + r"\}"
+        template = re.sub(pattern, value.replace("\\", "\\\\"), template)
+        template = template.replace("#{" + name + "}", "{" + name + "}")
+    return template
 
 
 def dquote(value: str) -> str:

@@ -8,6 +8,7 @@ failed under ``set -e``, a killed process) is reported as a failure of the build
 from __future__ import annotations
 
 __all__ = [
+    "AUDIT_EXIT",
     "BUILD_EXIT",
     "COPY_IN_EXIT",
     "NO_PACKAGE_MANAGER_EXIT",
@@ -34,6 +35,7 @@ REQUIREMENTS_EXIT = 32
 BUILD_EXIT = 33
 REPAIR_EXIT = 34
 TEST_EXIT = 35
+AUDIT_EXIT = 36
 
 STEP_EXIT = {
     COPY_IN_EXIT: "copy-in",
@@ -43,4 +45,5 @@ STEP_EXIT = {
     BUILD_EXIT: "build",
     REPAIR_EXIT: "repair",
     TEST_EXIT: "test",
+    AUDIT_EXIT: "audit",
 }

@@ -1,33 +1,68 @@
-"""Test each wheel in a pristine container of the base image, never the prepared one."""
+"""Test each wheel in a pristine container of the base image, never the prepared one.
+
+As cibuildwheel tests: the build's environment (with the target's interpreter first on PATH),
+a fresh venv, test-environment; before-test, then the wheel (with test-extras) and
+test-requires (with the test-groups' requirements) installed, all in the project copy; the
+test command in an empty working folder that holds only the test-sources (else a file that
+fails with a hint when pytest is run there without a path).
+"""
 
 from __future__ import annotations
 
-import fnmatch
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from .._config.depgroups import group_requirements
 from .._config.options import Options
+from .._config.selectors import selector_matches
 from .._layout import Layout
 from .._model import Target
 from .._prepare import pip_exports
-from .shell import quote
+from .build import environment_lines
+from .shell import export_literal, fill_placeholders, quote
 from .steps import TEST_EXIT
 
-__all__ = ["testing_script", "wants_tests"]
+__all__ = ["TEST_FAIL_FILE", "testing_script", "wants_tests"]
+
+# Put in the tests' working folder when no test-sources are copied there, as cibuildwheel
+# does: pytest (or unittest) run there without a path finds it and says what to do.
+TEST_FAIL_FILE = '''\
+"""manywheel runs the tests in an empty folder, so that they import the installed wheel."""
+
+import unittest
+
+
+class TestsNeedAPath(unittest.TestCase):
+    def test_fail(self):
+        self.fail(
+            "the tests run in an empty working folder, outside the project, so that only "
+            "the installed wheel is imported. Give pytest the path of your tests with the "
+            "{project} placeholder (`pytest {project}/tests`), or copy them here with "
+            "test-sources."
+        )
+'''
 
 
 def wants_tests(options: Options, target: Target) -> bool:
-    if not options.test_command:
+    if not options.test_command.strip():
         return False
-    return not any(fnmatch.fnmatchcase(target.identifier, g) for g in options.test_skip)
+    return not selector_matches(options.test_skip, target.identifier)
 
 
-def _command(options: Options, wheel_path: str, project: str) -> str:
-    assert options.test_command is not None
-    return (
-        options.test_command.replace("{project}", project)
-        .replace("{package}", project)
-        .replace("{wheel}", wheel_path)
-    )
+def _user_script(text: str, project: str, **more: str) -> bytes:
+    return (fill_placeholders(text, project=project, package=project, **more) + "\n").encode()
+
+
+def _copy_sources(options: Options, project: str, cwd: str) -> list[str]:
+    """Lines that copy each test-source into the tests' folder at its relative path."""
+    lines = []
+    for rel in options.test_sources:
+        source, dest = f"{project}/{rel}", f"{cwd}/{rel}"
+        parent = str(PurePosixPath(dest).parent)
+        lines += [
+            f"[ -e {quote(source)} ] || fail {quote(f'test-sources: {rel} is not in the project')} {TEST_EXIT}",
+            f"mkdir -p {quote(parent)} && cp -R {quote(source)} {quote(dest)}",
+        ]
+    return lines
 
 
 def testing_script(
@@ -40,29 +75,64 @@ def testing_script(
     layout: Layout,
 ) -> tuple[str, dict[str, bytes]]:
     """The script (and its files) that installs ``wheel`` in a fresh venv and runs the tests."""
-    inbox = layout.inbox
+    inbox, project = layout.inbox, layout.project
     wheel_path = f"{inbox}/wheel/{wheel.name}"
+    venv, cwd = f"{inbox}/testenv", f"{inbox}/testcwd"
     files = {
         f"wheel/{wheel.name}": wheel.read_bytes(),
-        "test-command.sh": (_command(options, wheel_path, layout.project) + "\n").encode(),
+        "test-command.sh": _user_script(options.test_command, project, wheel=wheel_path),
     }
     lines = [
         "set -eu",
         f"printf '%s step %s\\n' {quote(marker)} test",
         'fail() { printf \'manywheel: error: %s\\n\' "$1" >&2; exit "$2"; }',
         "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1",
+        "export CIBUILDWHEEL=1",
         *pip_exports(options),
     ]
     if has_ca:
         files["ca-bundle.crt"] = options.ca_bundle.read_bytes() if options.ca_bundle else b""
         ca = f"{inbox}/ca-bundle.crt"
         lines.append(f"export SSL_CERT_FILE={ca} PIP_CERT={ca} REQUESTS_CA_BUNDLE={ca}")
-    requires = " ".join(quote(r) for r in options.test_requires)
+    # The build's environment, evaluated as for the build: in the project, with the target's
+    # interpreter first on PATH; then the test venv and test-environment.
     lines += [
-        f"{quote(target.python)} -m venv {inbox}/testenv || fail 'could not create the test venv' {TEST_EXIT}",
-        f". {inbox}/testenv/bin/activate",
-        f"python -m pip install {quote(wheel_path)} {requires} || fail 'installing the wheel for testing failed' {TEST_EXIT}",
-        f"mkdir -p {inbox}/testcwd && cd {inbox}/testcwd",
+        f"cd {project}",
+        f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"',
+        *environment_lines(options, marker),
+        export_literal("CIBUILDWHEEL_BUILD_IDENTIFIER", target.identifier),
+        f"{quote(target.python)} -m venv {venv} || fail 'could not create the test venv' {TEST_EXIT}",
+        f". {venv}/bin/activate",
+        *environment_lines(options, marker, options.test_environment),
+    ]
+    if options.before_test.strip():
+        files["before-test.sh"] = _user_script(options.before_test, project)
+        lines.append(
+            f'bash -e {inbox}/before-test.sh || fail "before-test failed (exit $?)" {TEST_EXIT}'
+        )
+    extras = f"[{','.join(options.test_extras)}]" if options.test_extras else ""
+    lines.append(
+        f"python -m pip install {quote(wheel_path + extras)} "
+        f"|| fail 'installing the wheel for testing failed' {TEST_EXIT}"
+    )
+    requires = (
+        *options.test_requires,
+        *group_requirements(options.project_dir, options.test_groups),
+    )
+    if requires:
+        words = " ".join(quote(r) for r in requires)
+        lines.append(
+            f"python -m pip install {words} || fail 'installing test-requires failed' {TEST_EXIT}"
+        )
+    lines.append(f"rm -rf {cwd} && mkdir -p {cwd}")
+    if options.test_sources:
+        lines += _copy_sources(options, project, cwd)
+    else:
+        files["test_fail.py"] = TEST_FAIL_FILE.encode()
+        lines.append(f"cp {inbox}/test_fail.py {cwd}/test_fail.py")
+    lines += [
+        f"cd {cwd}",
+        f"echo {quote('manywheel: test-command: ' + options.test_command)}",
         f'bash -e {inbox}/test-command.sh || fail "test-command failed (exit $?)" {TEST_EXIT}',
         f"printf '%s step %s\\n' {quote(marker)} 'done'",
     ]
