@@ -153,7 +153,7 @@ def test_plan_lists_discovered_targets(engine: str, example: Example) -> None:
 @pytest.mark.parametrize(
     ("args", "config", "expected"),
     [
-        (("--python", "3.9"), "", "3.9 not found in image"),
+        (("--python", "3.9"), "", "3.9 not found in localhost/manywheel-fixture"),
         ((), 'sytem-packages = ["x"]\n', "unknown key 'sytem-packages'"),
         ((), "jobs = 'lots'\n", "'jobs' must be a whole number"),
         ((), 'build-requirements = "missing.txt"\n', "missing.txt, which does not exist"),
