@@ -45,18 +45,15 @@ def matrix_engine(engine: str) -> str:
 def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -> None:
     engine = matrix_engine
     project = example("c-extension")
-    r = manywheel(
-        project,
-        engine,
+    args = [
         *KEYS,
         "--before-build",
         'echo "MW-UNAME=$(uname -m)"',
         "--test-command",
         "python -c \"import mw_cext, platform; print('MW-TESTED', platform.machine(), "
         'mw_cext.add(2, 3))"',
-        image=None,
-        timeout=1800,
-    )
+    ]
+    r = manywheel(project, engine, *args, image=None, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     built = wheels(project)
     assert len(built) == 9, [w.name for w in built]
@@ -100,7 +97,7 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
         assert out.stdout.strip() == f"{arch} 5"
 
     # Unchanged: nothing is rebuilt, each platform's fingerprint stays its own.
-    again = manywheel(project, engine, *KEYS, image=None, timeout=600)
+    again = manywheel(project, engine, *args, image=None, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("up-to-date") >= 9
 
