@@ -4,6 +4,7 @@ given as the project is unpacked by ``_config.sdist``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ._config.options import Options
@@ -15,19 +16,25 @@ from ._events import Emitter, Step
 from ._layout import Layout
 from ._logs import mask
 from ._model import Target
+from ._prepare import ca_exports, pip_exports
+from ._scripts.installer import uv_exports
 from ._scripts.shell import quote
 
 __all__ = ["make_sdist"]
 
 
-def _script(python: str, out: str) -> str:
-    """Make the sdist of the project (the working folder) with build, in a venv of its own."""
+def _script(options: Options, python: str, out: str) -> str:
+    """Make the sdist of the project (the working folder) with build, in a venv of its own,
+    with the index, certificates and uv settings of the builds."""
     venv = f"{out}/../sdist-venv"
     return "\n".join(
         [
             "set -eu",
             "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1",
             "export CIBUILDWHEEL=1",
+            *ca_exports(),
+            *pip_exports(options),
+            *uv_exports(replace(options, shared_cache=False)),
             f"mkdir -p {out}",
             f"{quote(python)} -m venv {venv}",
             f". {venv}/bin/activate",
@@ -60,7 +67,7 @@ def make_sdist(
         layout: Layout = engine.layout(ctr)
         copy_in(engine, ctr, layout.project, tree=options.project_dir, exclude=options.exclusions())
         out = f"{layout.work}/sdist"
-        script = f"cd {layout.project}\n{_script(target.python, out)}\n"
+        script = f"cd {layout.project}\n{_script(options, target.python, out)}\n"
         result = engine.run_script(ctr, script, timeout=3600)
         text = mask(result.stdout + result.stderr, options.secret_values())
         log_path.parent.mkdir(parents=True, exist_ok=True)

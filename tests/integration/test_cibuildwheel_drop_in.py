@@ -6,7 +6,9 @@ config-settings, and an abi3 extension built once and tested on every Python."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,7 +39,7 @@ def test_a_cibuildwheel_project_builds_unchanged(engine: str, example: Example) 
     r = manywheel(project, engine, "-v", image=None, env=ci_job(engine))
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "warning" not in r.stderr  # every key and variable honoured
+    assert "ignored" not in r.stderr  # every key and variable honoured
     (wheel,) = wheels(project)  # one abi3 wheel for 3.13, 3.14 and 3.15
     assert wheel.name.startswith("mw_dropin-0.1.0-cp313-abi3-manylinux")
     for ident in ("cp314-manylinux_x86_64", "cp315-manylinux_x86_64"):
@@ -97,3 +99,46 @@ def test_pypy_targets_build_and_import(engine: str, example: Example) -> None:
     (wheel,) = wheels(project)
     assert "-pp311-pypy311_pp73-manylinux" in wheel.name
     assert "1 passed" in r.stderr  # its test imported the extension under PyPy
+
+
+@pytest.mark.parametrize("frontend", ["pip; args: --no-cache-dir", "uv", "build[uv]"])
+def test_each_build_frontend_builds(engine: str, example: Example, frontend: str) -> None:
+    project = example("cibw-project")
+    env = {"CIBW_BUILD_FRONTEND": frontend, "CIBW_BUILD": "cp313-*", "CIBW_TEST_COMMAND": ""}
+    r = manywheel(project, engine, "-v", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (wheel,) = wheels(project)
+    assert "-cp313-cp313-manylinux" in wheel.name
+    log = (project.parent / "logs" / "latest" / "cp313-manylinux_x86_64.log").read_text()
+    if frontend.startswith("pip"):
+        assert "Created wheel for mw-cibw" in log  # pip wheel's own words
+    else:  # build[uv] and uv need uv, and install with it
+        assert "manywheel: installing with uv" in r.stderr
+        assert "Successfully built" in log
+        assert "Building wheel" in log
+
+
+def test_wheels_from_the_projects_sdist_and_from_an_sdist_file(
+    engine: str, example: Example, tmp_path: Path
+) -> None:
+    project = example("cibw-project")
+    env = {"CIBW_BUILD": "cp313-*"}
+    r = manywheel(project, engine, "--build-from-sdist", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (sdist,) = sorted((project / "dist").glob("*.tar.gz"))
+    assert sdist.name == "mw_cibw-0.1.0.tar.gz"
+    assert len(wheels(project)) == 1
+    assert "made the sdist mw_cibw-0.1.0.tar.gz; every wheel is built from it" in r.stderr
+    # That sdist as the project: its own configuration, the wheels where the command runs.
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "manywheel", "build", "-v", str(sdist), "--engine", engine,
+         "--image", FIXTURE_IMAGE, "--pull", "never", "--log-dir", str(tmp_path / "logs2")],
+        capture_output=True, text=True, check=False, timeout=900, cwd=here,
+        env={**os.environ, **env},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    (wheel,) = sorted((here / "dist").glob("*.whl"))
+    assert wheel.name.startswith("mw_cibw-0.1.0-cp313-cp313-manylinux")
+    assert r.stderr.count("1 passed") == 1  # its test-command (from the sdist's pyproject) ran
