@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ._cache import CACHE_LABEL, open_cache_root
 from ._config.options import Options
-from ._engines.protocol import ContainerEngine
+from ._engines.protocol import Backend, ContainerEngine
 from ._engines.transfer import copy_in
 from ._errors import BuildFailedError
 from ._events import Emitter, Step
@@ -25,7 +25,7 @@ from ._model import ImageFacts
 from ._scripts.shell import fill_placeholders, quote
 from ._scripts.steps import NO_PACKAGE_MANAGER_EXIT, SETUP_EXIT, SYSTEM_PACKAGES_EXIT
 
-__all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environment"]
+__all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environment", "run_logged"]
 
 PREPARE_FORMAT = "2"  # bump when the prepare script changes meaning (2: in the project)
 PREPARED_REPO = "localhost/manywheel-env"
@@ -218,6 +218,29 @@ def preparation_for(
     return Preparation(files, script, digest.hexdigest()[:20], with_project)
 
 
+def run_logged(
+    engine: Backend,
+    ctr: str,
+    script: str,
+    *,
+    options: Options,
+    log_path: Path,
+    what: str,
+    timeout: float,
+) -> None:
+    """Run ``script`` in ``ctr`` with its output (secrets masked) in ``log_path``;
+    BuildFailedError with the log's tail when it fails (``what`` failed)."""
+    result = engine.run_script(ctr, script, timeout=timeout)
+    masked = mask(result.stdout + result.stderr, options.secret_values())
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(masked)
+    if result.returncode != 0:
+        tail = "\n".join(masked.strip().splitlines()[-15:])
+        raise BuildFailedError(
+            f"{what} failed (exit {result.returncode}):\n{tail}", tip=f"full log: {log_path}"
+        )
+
+
 def prepare_environment(
     engine: ContainerEngine,
     options: Options,
@@ -250,16 +273,10 @@ def prepare_environment(
                 tree=options.project_dir,
                 exclude=options.exclusions(),
             )
-        result = engine.run_script(ctr, preparation.script, timeout=6 * 3600)
-        masked = mask(result.stdout + result.stderr, options.secret_values())
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(masked)
-        if result.returncode != 0:
-            tail = "\n".join(masked.strip().splitlines()[-15:])
-            raise BuildFailedError(
-                f"preparing the environment failed (exit {result.returncode}):\n{tail}",
-                tip=f"full log: {log_path}",
-            )
+        run_logged(
+            engine, ctr, preparation.script, options=options, log_path=log_path,
+            what="preparing the environment", timeout=6 * 3600,
+        )  # fmt: skip
         engine.run_script(ctr, f"rm -rf {IN}")
         labels = {
             **dict(options.labels),

@@ -14,9 +14,8 @@ from ._engines.transfer import copy_in, copy_out_wheels
 from ._errors import BuildFailedError
 from ._events import Emitter, Step
 from ._layout import Layout
-from ._logs import mask
 from ._model import Target
-from ._prepare import ca_exports, pip_exports
+from ._prepare import ca_exports, pip_exports, run_logged
 from ._scripts.installer import uv_exports
 from ._scripts.shell import quote
 
@@ -68,16 +67,10 @@ def make_sdist(
         copy_in(engine, ctr, layout.project, tree=options.project_dir, exclude=options.exclusions())
         out = f"{layout.work}/sdist"
         script = f"cd {layout.project}\n{_script(options, target.python, out)}\n"
-        result = engine.run_script(ctr, script, timeout=3600)
-        text = mask(result.stdout + result.stderr, options.secret_values())
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(text)
-        if result.returncode != 0:
-            tail = "\n".join(text.strip().splitlines()[-15:])
-            raise BuildFailedError(
-                f"making the sdist failed (exit {result.returncode}):\n{tail}",
-                tip=f"full log: {log_path}",
-            )
+        run_logged(
+            engine, ctr, script, options=options, log_path=log_path, what="making the sdist",
+            timeout=3600,
+        )  # fmt: skip
         staging.mkdir(parents=True, exist_ok=True)
         taken, _ = copy_out_wheels(engine, ctr, out, staging, suffix=SDIST_SUFFIX)
     if len(taken) != 1:

@@ -59,17 +59,24 @@ class World:
         return sorted(p.name for p in self.dist.glob("*.whl") if p.is_file())
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+def make_world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, images: Sequence[str] = (DEFAULT_IMAGE,)
+) -> World:
+    """A project (demo 1.0, one C file) and the fake engine, with ``images`` present."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     project = tmp_path / "proj"
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
     (project / "demo.c").write_text("int demo;\n")
-    engine = FakeEngine(images_present=[DEFAULT_IMAGE])
+    engine = FakeEngine(images_present=images)
     monkeypatch.setattr(choice, "detect_engine", lambda _, registry=None: engine.attach(registry))
     return World(tmp_path, project, engine, [])
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    return make_world(tmp_path, monkeypatch)
 
 
 def _statuses(result: RunResult) -> dict[str, str]:

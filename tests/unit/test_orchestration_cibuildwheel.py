@@ -14,28 +14,19 @@ from manywheel import load_options
 from manywheel._cli.main import main
 from manywheel._cli.render import summary_lines
 from manywheel._config.registry import DEFAULT_IMAGE
-from manywheel._engines import choice
 from manywheel._errors import NothingToBuildError
 from manywheel._manifest import fingerprint
 from manywheel._model import Target
 from manywheel._prepare import PREPARED_REPO
 from manywheel._report import report_data, write_report
-from tests.unit.fakes import Behaviour, FakeEngine
-from tests.unit.test_orchestration import CP312, CP313, World
+from tests.unit.fakes import Behaviour
+from tests.unit.test_orchestration import CP312, CP313, World, make_world
 
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    """test_orchestration's world: a project, the fake engine with the default image."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "demo.c").write_text("int demo;\n")
-    (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
-    engine = FakeEngine(images_present=[DEFAULT_IMAGE, "quay.io/pypa/manylinux_2_28_x86_64"])
-    monkeypatch.setattr(choice, "detect_engine", lambda _, registry=None: engine.attach(registry))
-    return World(tmp_path, project, engine, [])
+    """test_orchestration's world, with cibuildwheel's default image present too."""
+    return make_world(tmp_path, monkeypatch, (DEFAULT_IMAGE, "quay.io/pypa/manylinux_2_28_x86_64"))
 
 
 def configure(world: World, body: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "ENABLE_GROUPS",
@@ -114,55 +114,38 @@ def _unescape(glob: str) -> str:
     return re.sub(r"\\([{},\\])", r"\1", glob)
 
 
-def _first_brace(text: str) -> int | None:
-    i = 0
+def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Each piece of ``text`` from ``start``: (index, piece, brace depth after it), a piece
+    being a character or an escaped pair (``\\{``), which opens and closes nothing."""
+    depth, i = 0, start
     while i < len(text):
-        if text[i] == "\\":
+        if text[i] == "\\" and i + 1 < len(text):
+            yield i, text[i : i + 2], depth
             i += 2
             continue
-        if text[i] == "{":
-            return i
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        yield i, text[i], depth
         i += 1
-    return None
+
+
+def _first_brace(text: str) -> int | None:
+    return next((i for i, piece, _ in _scan(text) if piece == "{"), None)
 
 
 def _closing(text: str, start: int) -> int | None:
-    depth = 0
-    i = start
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
+    return next((i for i, piece, depth in _scan(text, start) if piece == "}" and depth == 0), None)
 
 
 def _split_top(body: str) -> list[str]:
     """``body`` split at its top-level commas."""
-    items, depth, current, i = [], 0, [], 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body):
-            current.append(body[i : i + 2])
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        if c == "," and depth == 0:
+    items: list[str] = []
+    current: list[str] = []
+    for _, piece, depth in _scan(body):
+        if piece == "," and depth == 0:
             items.append("".join(current))
             current = []
         else:
-            current.append(c)
-        i += 1
+            current.append(piece)
     items.append("".join(current))
     return items
 
