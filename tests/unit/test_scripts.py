@@ -496,3 +496,21 @@ def test_the_exported_build_scripts_are_reproducible_as_the_run_is(
         }
         build = files[f"targets/{TARGET.identifier}{IN}/build.sh"].decode()
         assert ("export SOURCE_DATE_EPOCH=1700000000 PYTHONHASHSEED=0" in build) is reproducible
+
+
+def test_installers_retry_the_index_more_unless_the_image_or_project_says(tmp_path: Path) -> None:
+    """uv and pip get 8 retries where the image and the project set none; their own values win
+    (the line is real shell: run it with each)."""
+    text, _ = script(Options(tmp_path, environment=(("PIP_RETRIES", "2"),)))
+    line = next(x for x in text.splitlines() if "UV_HTTP_RETRIES=" in x)
+    assert text.index(line) < text.index("export PIP_RETRIES=2")  # the project's comes later
+    show = f'{line}; echo "$UV_HTTP_RETRIES $PIP_RETRIES"'
+
+    def run(env: dict[str, str]) -> list[str]:
+        out = subprocess.run(
+            ["bash", "-c", show], capture_output=True, text=True, env=env, check=True
+        )
+        return out.stdout.split()
+
+    assert run({}) == ["8", "8"]
+    assert run({"UV_HTTP_RETRIES": "1"}) == ["1", "8"]

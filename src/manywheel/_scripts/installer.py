@@ -13,7 +13,14 @@ from .._config.options import Options
 from .shell import fixed_script, quote
 from .steps import VENV_EXIT
 
-__all__ = ["PIP_CONFIG_FILES", "choose_lines", "install_line", "probe_line", "uv_exports"]
+__all__ = [
+    "NETWORK_RETRIES",
+    "PIP_CONFIG_FILES",
+    "choose_lines",
+    "install_line",
+    "probe_line",
+    "uv_exports",
+]
 
 # Where pip reads its configuration on Linux (besides $PIP_CONFIG_FILE and the venv's own).
 PIP_CONFIG_FILES = (
@@ -34,12 +41,24 @@ def probe_line() -> str:
     )
 
 
+# A dropped connection to the index should not fail a target that took minutes to reach its
+# requirements step (it happens, more under emulation): more retries than the installers'
+# defaults (uv 3, pip 5), each with their backoff. A value from the image or the project's
+# environment (exported later) wins.
+NETWORK_RETRIES = (
+    'export UV_HTTP_RETRIES="${UV_HTTP_RETRIES:-8}" PIP_RETRIES="${PIP_RETRIES:-8}"',
+)
+
+
 def uv_exports(options: Options) -> list[str]:
     """uv's counterparts of the pip settings every build gets (harmless when pip is used)."""
     # The cache is a bind mount, the venv is not: hard links across them fail, so copy. A build
     # uses the image's interpreters, never one uv would download. System certificates, as pip's
     # truststore does, so an image's own CA store (or ca-bundle) works for both.
-    lines = ["export UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1"]
+    lines = [
+        "export UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1",
+        *NETWORK_RETRIES,
+    ]
     if not options.shared_cache:
         lines.append("export UV_NO_CACHE=1")
     return lines

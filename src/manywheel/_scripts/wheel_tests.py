@@ -18,6 +18,7 @@ from .._layout import Layout
 from .._model import Target
 from .._prepare import pip_exports
 from .build import environment_lines
+from .installer import NETWORK_RETRIES
 from .shell import export_literal, fill_placeholders, quote
 from .steps import TEST_EXIT
 
@@ -88,6 +89,7 @@ def testing_script(
         'fail() { printf \'manywheel: error: %s\\n\' "$1" >&2; exit "$2"; }',
         "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1",
         "export CIBUILDWHEEL=1",
+        *NETWORK_RETRIES,
         *pip_exports(options),
     ]
     if has_ca:
