@@ -45,8 +45,12 @@ def matrix_engine(engine: str) -> str:
 def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -> None:
     engine = matrix_engine
     project = example("c-extension")
+    # Every Python natively; one under QEMU, where a target takes minutes (selected by a skip
+    # glob across the matrix, so that works too).
     args = [
         *KEYS,
+        "--skip",
+        "cp314-manylinux_aarch64 cp315-*_aarch64",
         "--before-build",
         'echo "MW-UNAME=$(uname -m)"',
         "--test-command",
@@ -56,10 +60,10 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
     r = manywheel(project, engine, *args, image=None, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     built = wheels(project)
-    assert len(built) == 9, [w.name for w in built]
+    assert len(built) == 7, [w.name for w in built]
     logs = project.parent / "logs" / "latest"
     for arch in IMAGES:
-        for cp in PYTHONS:
+        for cp in PYTHONS if arch != "aarch64" else PYTHONS[:1]:
             ident = f"{cp}-manylinux_{arch}"
             assert re.search(rf"^{ident} +built ", r.stdout, re.M)  # one summary for all
             (wheel,) = [
@@ -73,7 +77,7 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
             # tested in a pristine container of its own platform, through the wheel's import
             assert f"MW-TESTED {arch} 5" in log
     report = json.loads((logs / "report.json").read_text())
-    assert len(report["targets"]) == 9
+    assert len(report["targets"]) == 7
     assert {t["platform"] for t in report["targets"]} == {f"manylinux_{a}" for a in IMAGES}
     assert len(report["images"]) == 3
     assert leftover_containers(engine, project) == []
@@ -99,7 +103,7 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
     # Unchanged: nothing is rebuilt, each platform's fingerprint stays its own.
     again = manywheel(project, engine, *args, image=None, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.count("up-to-date") >= 9
+    assert again.stdout.count("up-to-date") >= 7
 
 
 def test_a_wrong_image_for_a_platform_is_refused_before_building(
