@@ -62,10 +62,16 @@ def source_digest(options: Options) -> str:
 
 
 def fingerprint(
-    options: Options, target: Target, environment_key: str, sources: str, epoch: int | None = None
+    options: Options,
+    target: Target,
+    environment_key: str,
+    sources: str,
+    epoch: int | None = None,
+    *,
+    compilers: str | None = None,
 ) -> str:
     """Everything that decides a target's wheel: sources, options, environment, interpreter,
-    SOURCE_DATE_EPOCH."""
+    SOURCE_DATE_EPOCH, and the cross compilers planned for it (None: the image's own)."""
     opts = {k: v for k, v in asdict(options).items() if k not in _NOT_INPUTS}
     inputs = {
         "format": FORMAT,
@@ -76,6 +82,7 @@ def fingerprint(
         "environment": environment_key,
         "target": asdict(target),
         "source_date_epoch": epoch,
+        "compilers": compilers,
         "secrets": [hashlib.sha256(s.encode()).hexdigest() for s in options.secret_values()],
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
