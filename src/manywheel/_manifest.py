@@ -28,6 +28,9 @@ _NOT_INPUTS = frozenset(
     {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
      "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes", "allow_empty",
      "check_reproducible",
+     # What it decides is in the fingerprint as the compilers a target uses: turning it off
+     # rebuilds the targets zig compiled, not those that never used it.
+     "cross_compilers",
      # Every layer, overrides too: a target's own options (for_target) are what count.
      "stages", "source_archive",
      # What selects the targets and their images: a target's own image and interpreter are in
