@@ -637,11 +637,11 @@ def _get_ready(
     *,
     sources: str,
     planned: dict[str, CrossPlan],
-    fingerprints: dict[str, str],
 ) -> tuple[dict[str, CrossCompilers], dict[str, Path]]:
     """Prepare the images ``todo`` builds in, ready the cross compilers of the targets that
-    plan them, and find each target's cached venv. A target whose toolchain cannot be had
-    builds with the image's compilers: its fingerprint in ``fingerprints`` is updated so."""
+    plan them, and find each target's cached venv (keyed by the compilers it gets). A wheel
+    keeps the fingerprint of the compilers planned for it, whichever built it (the toolchain
+    could not be had, the probe failed), so that the next run does not rebuild it for that."""
     needed = {id(envs[t.identifier]): envs[t.identifier] for t in todo}
     for index, env in enumerate(needed.values()):
         _prepare(run, env, index)
@@ -649,8 +649,7 @@ def _get_ready(
         run, {t.identifier: planned[t.identifier] for t in todo if t.identifier in planned}
     )
     used = {k: c.plan for k, c in cross.items()}
-    new, venvs = _keys(run, todo, envs, options_of, sources=sources, cross=used)
-    fingerprints.update(new)
+    _, venvs = _keys(run, todo, envs, options_of, sources=sources, cross=used)
     return cross, venvs
 
 
@@ -803,10 +802,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),
             )
-            cross, venvs = _get_ready(
-                run, todo, envs, options_of, sources=sources, planned=planned,
-                fingerprints=fingerprints,
-            )  # fmt: skip
+            cross, venvs = _get_ready(run, todo, envs, options_of, sources=sources, planned=planned)
             sdist = None
             if options.build_from_sdist:
                 sdist, options_of = _from_sdist(run, todo[0], envs, options_of)

@@ -167,10 +167,10 @@ def zig_toolchain(
     *,
     version: str = ZIG_VERSION,
     machine: str | None = None,
-    download: Downloader = pip_download,
+    download: Downloader | None = None,
 ) -> tuple[Path, tuple[int, int]]:
-    """The folder holding zig for this machine (made once in ``cache_root/toolchains``), and
-    the newest glibc it knows. Made in a temporary folder and renamed into place, so a folder
+    """The folder holding zig for this machine (made once in ``cache_root/toolchains``, with
+    ``download``, by default :func:`pip_download`), and the newest glibc it knows. Made in a temporary folder and renamed into place, so a folder
     that is there is whole (two runs at once: the first rename wins). Raises ToolchainError."""
     arch = native_arch(machine)
     folder = cache_root / "toolchains" / f"zig-{version}-{arch}"
@@ -179,7 +179,7 @@ def zig_toolchain(
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".zig-", suffix=".part"))
         try:
-            download(_download_args(options, version, arch), tmp / "wheel")
+            (download or pip_download)(_download_args(options, version, arch), tmp / "wheel")
             wheels = sorted((tmp / "wheel").glob("ziglang-*.whl"))
             if not wheels:
                 raise ToolchainError(f"pip download left no ziglang {version} wheel for {arch}")
