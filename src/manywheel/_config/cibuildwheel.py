@@ -245,6 +245,8 @@ def _engine(value: object, out: Translation) -> None:
 
 def _put(key: str, value: object, out: Translation, table: Mapping[str, Any]) -> None:
     """Translate one key of a table (``table``: the whole of it, for keys that look at others)."""
+    if key == "archs" and not _CONVERT["archs"](value):
+        return  # empty: the layer below decides, as cibuildwheel reads archs (ignore_empty)
     if key in _SAME:
         name = _SAME[key]
         if key in ("environment", "test-environment"):
@@ -337,6 +339,7 @@ def _defaults() -> Translation:
         "libc": list(LIBCS),
         "audit-command": [CIBW_AUDIT_COMMAND],
         "audit-requires": ["abi3audit"],
+        "output-dir": "wheelhouse",  # in the current folder, where a CI job uploads it from
     }
     out.default_images = dict(CIBW_IMAGES)
     return out
@@ -356,10 +359,13 @@ def _layer(found: Translation, where: str, base: Path, **extra: Any) -> Layer:
     )
 
 
+_RUN_SELECTION = ("build", "skip", "test-skip", "enable")
+
+
 def cibuildwheel_layers(table: Mapping[str, Any] | None, where: str, base: Path) -> list[Layer]:
     """The layers of a ``[tool.cibuildwheel]`` (None: there is none, but CIBW_* variables
     configure the build), cibuildwheel's defaults first. ValueError names what is wrong."""
-    layers = [_layer(_defaults(), "cibuildwheel's defaults", base)]
+    layers = [_layer(_defaults(), "cibuildwheel's defaults", Path.cwd())]
     if table is None:
         return layers
     linux = table.get("linux", {})
@@ -386,6 +392,14 @@ def cibuildwheel_layers(table: Mapping[str, Any] | None, where: str, base: Path)
             found.values.pop(key)
             found.ignored.append(
                 f"{key} in an override (one engine for the run; images are chosen per platform)"
+            )
+        # cibuildwheel reads the selection once for the run, without overrides: there, too,
+        # these keys in an override change nothing.
+        for key in [k for k in found.values if k in _RUN_SELECTION]:
+            found.values.pop(key)
+            found.ignored.append(
+                f"{found.names.get(key, key)} in an override (the selection is made once for "
+                "the run, as in cibuildwheel; set it in [tool.cibuildwheel])"
             )
         rules = inherit_rules(parse_inherit(item.get("inherit", {})), name)
         layers.append(_layer(found, name, base, inherit=rules, select=(select,)))
