@@ -69,6 +69,7 @@ def make_world(
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
     (project / "demo.c").write_text("int demo;\n")
+    monkeypatch.chdir(project)  # as a user runs it (cibuildwheel's wheelhouse/ is made here)
     engine = FakeEngine(images_present=images)
     monkeypatch.setattr(choice, "detect_engine", lambda _, registry=None: engine.attach(registry))
     return World(tmp_path, project, engine, [])
