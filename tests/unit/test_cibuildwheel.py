@@ -229,10 +229,12 @@ def test_init_carries_over_inherit_and_overrides(
         'test-requires = ["pytest"]\nbefore-build = "echo a"\n'
         '[tool.cibuildwheel.linux]\ninherit.before-build = "append"\nbefore-build = ["echo b"]\n'
         '[[tool.cibuildwheel.overrides]]\nselect = "cp313-*"\ninherit.test-requires = "prepend"\n'
-        'test-requires = "numpy"\nbefore-all = "yum install -y x"\n',
+        'test-requires = "numpy"\nbefore-all = "yum install -y x"\nskip = "cp313-*"\n',
     )
     assert main(["init", "--from-cibuildwheel", "--stdout", str(tmp_path)]) == 0
-    written = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
+    out, err = capsys.readouterr()
+    written = tomllib.loads(out)["tool"]["manywheel"]
+    assert "not carried over: [tool.cibuildwheel.overrides] #1: ignored skip in an override" in err
     assert written["before-build"] == "echo a && echo b"
     assert written["overrides"] == [
         {

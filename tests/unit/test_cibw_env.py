@@ -243,3 +243,18 @@ PLAN = Plan(
         Target("cp314-manylinux_x86_64", "3.14.1", False, "/p"),
     ),
 )
+
+
+def test_a_command_reading_cibuildwheels_host_mount_is_named(tmp_path: Path) -> None:
+    """cibuildwheel mounts the host's root at /host; manywheel never does, and says so."""
+    project = cibw(
+        tmp_path,
+        'before-all = "cp /host/etc/app.conf /etc/"\n'
+        'environment = { A = "/hostname", B = "$HOME/host/x" }\n',
+    )
+    notes = load_options(project, environ={"CIBW_TEST_COMMAND": "ls /host"}).notes
+    assert [n.split(" names /host, ")[0].rsplit(" ", 1)[-1] for n in notes] == [
+        "before-all",
+        "CIBW_TEST_COMMAND",
+    ]
+    assert "manywheel never mounts it" in notes[0]

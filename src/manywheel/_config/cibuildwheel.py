@@ -94,6 +94,28 @@ class Translation:
     # weaker than every layer's `image`, unlike a key the project sets.
     default_images: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # manywheel option -> cibuildwheel key
+    warnings: list[str] = field(default_factory=list)  # honoured, but may not mean the same
+
+
+# cibuildwheel mounts the host's root at /host in its containers (unless disable-host-mount);
+# manywheel never does, so a command or variable that reads from it finds nothing.
+_HOST_PATH = re.compile(r"(?<![\w.$/-])/host(?=/|\b|$)")
+_MAY_NAME_PATHS = (
+    "before-all", "before-build", "before-test", "test-command", "repair-wheel-command",
+    "environment", "test-environment",
+)  # fmt: skip
+
+
+HOST_MOUNT_WARNING = (
+    "names /host, where cibuildwheel mounts the host's root folder; manywheel never mounts it "
+    "(a build cannot read the host): put what it needs in the project, or pass it with "
+    "environment-pass"
+)
+
+
+def _names_host(key: str, value: object) -> bool:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return key in _MAY_NAME_PATHS and _HOST_PATH.search(text) is not None
 
 
 # -- cibuildwheel's string formats -------------------------------------------------------------
@@ -300,6 +322,8 @@ def translate_table(
             continue
         try:
             _put(key, value, out, table)
+            if _names_host(key, value):
+                out.warnings.append(f"{(names or {}).get(key, key)} {HOST_MOUNT_WARNING}")
         except (ValueError, TypeError) as e:
             shown = (names or {}).get(key, key)
             raise ValueError(f"{where}: '{shown}' = {value!r}: {e}") from None
@@ -347,6 +371,7 @@ def _defaults() -> Translation:
 
 def _layer(found: Translation, where: str, base: Path, **extra: Any) -> Layer:
     notes = tuple(f"{where}: ignored {item}" for item in found.ignored)
+    notes += tuple(f"{where}: {item}" for item in found.warnings)
     return Layer(
         found.values,
         where,
@@ -425,6 +450,7 @@ def translate(table: Mapping[str, Any]) -> Translation:
     found = translate_table(merged)
     out.values.update(found.values)
     out.ignored += found.ignored
+    out.warnings += found.warnings
     out.names = found.names
     out.default_images = {k: v for k, v in CIBW_IMAGES.items() if k not in out.values}
     return out
@@ -455,16 +481,19 @@ def _joined(key: str, first: object, second: object) -> object:
     return [item for part in parts for item in (part if isinstance(part, list) else [part])]
 
 
-def overrides_of(table: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``[[tool.cibuildwheel.overrides]]`` as ``[[tool.manywheel.overrides]]`` tables."""
-    out = []
+def overrides_of(table: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """``[[tool.cibuildwheel.overrides]]`` as ``[[tool.manywheel.overrides]]`` tables, and
+    what of them is not carried over (each naming its override)."""
+    out: list[dict[str, Any]] = []
+    left_out: list[str] = []
     for layer in cibuildwheel_layers(table, "[tool.cibuildwheel]", Path())[3:]:
         entry: dict[str, Any] = {"select": layer.select[0] if layer.select else ""}
         if layer.inherit:
             entry["inherit"] = dict(layer.inherit)
         entry.update(layer.values)
         out.append(entry)
-    return out
+        left_out += layer.notes
+    return out, left_out
 
 
 # -- init --from-cibuildwheel -------------------------------------------------------------------

@@ -78,6 +78,7 @@ def cibw_env_layers(environ: Mapping[str, str], cwd: Path) -> list[Layer]:
         translated = translate_table(found, where, names)
         values = dict(translated.values)
         notes: list[str] = [f"{where}: ignored {item}" for item in translated.ignored]
+        notes += [f"{where}: {item}" for item in translated.warnings]
         shown = {opt: names[key] for opt, key in translated.names.items()}
         if not linux:
             special, more = _special(environ, shown)
