@@ -96,6 +96,12 @@ class Translation:
     names: dict[str, str] = field(default_factory=dict)  # manywheel option -> cibuildwheel key
     warnings: list[str] = field(default_factory=list)  # honoured, but may not mean the same
 
+    def notes(self, where: str) -> list[str]:
+        """What a layer read from ``where`` says about these keys."""
+        return [f"{where}: ignored {item}" for item in self.ignored] + [
+            f"{where}: {item}" for item in self.warnings
+        ]
+
 
 # cibuildwheel mounts the host's root at /host in its containers (unless disable-host-mount);
 # manywheel never does, so a command or variable that reads from it finds nothing.
@@ -370,14 +376,12 @@ def _defaults() -> Translation:
 
 
 def _layer(found: Translation, where: str, base: Path, **extra: Any) -> Layer:
-    notes = tuple(f"{where}: ignored {item}" for item in found.ignored)
-    notes += tuple(f"{where}: {item}" for item in found.warnings)
     return Layer(
         found.values,
         where,
         base,
         "file",
-        notes,
+        tuple(found.notes(where)),
         tuple(found.default_images.items()),
         names=found.names,
         **extra,
@@ -385,6 +389,15 @@ def _layer(found: Translation, where: str, base: Path, **extra: Any) -> Layer:
 
 
 _RUN_SELECTION = ("build", "skip", "test-skip", "enable")
+
+
+def _run_wide(key: str) -> str | None:
+    """Why an override cannot set ``key`` (a manywheel option), or None if it can."""
+    if key in CIBW_IMAGES or key in ("archs", "engine"):
+        return "one engine for the run; images are chosen per platform"
+    if key in _RUN_SELECTION:  # cibuildwheel, too, selects once per run, without overrides
+        return "the selection is made once for the run, as in cibuildwheel; set it in [tool.cibuildwheel]"
+    return None
 
 
 def cibuildwheel_layers(table: Mapping[str, Any] | None, where: str, base: Path) -> list[Layer]:
@@ -413,19 +426,11 @@ def cibuildwheel_layers(table: Mapping[str, Any] | None, where: str, base: Path)
             raise ValueError(f"{name}: 'select' must be set (a string or a list of strings)")
         keys = {k: v for k, v in item.items() if k not in ("select", "inherit")}
         found = translate_table(keys, name)
-        for key in [k for k in found.values if k in CIBW_IMAGES or k in ("archs", "engine")]:
-            found.values.pop(key)
-            found.ignored.append(
-                f"{key} in an override (one engine for the run; images are chosen per platform)"
-            )
-        # cibuildwheel reads the selection once for the run, without overrides: there, too,
-        # these keys in an override change nothing.
-        for key in [k for k in found.values if k in _RUN_SELECTION]:
-            found.values.pop(key)
-            found.ignored.append(
-                f"{found.names.get(key, key)} in an override (the selection is made once for "
-                "the run, as in cibuildwheel; set it in [tool.cibuildwheel])"
-            )
+        for key in list(found.values):
+            reason = _run_wide(key)
+            if reason is not None:
+                found.values.pop(key)
+                found.ignored.append(f"{key} in an override ({reason})")
         rules = inherit_rules(parse_inherit(item.get("inherit", {})), name)
         layers.append(_layer(found, name, base, inherit=rules, select=(select,)))
     return layers

@@ -77,8 +77,7 @@ def cibw_env_layers(environ: Mapping[str, str], cwd: Path) -> list[Layer]:
         where = "environment (CIBW_*_LINUX)" if linux else "environment (CIBW_*)"
         translated = translate_table(found, where, names)
         values = dict(translated.values)
-        notes: list[str] = [f"{where}: ignored {item}" for item in translated.ignored]
-        notes += [f"{where}: {item}" for item in translated.warnings]
+        notes = translated.notes(where)
         shown = {opt: names[key] for opt, key in translated.names.items()}
         if not linux:
             special, more = _special(environ, shown)
