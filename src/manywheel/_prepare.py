@@ -22,7 +22,7 @@ from ._leftovers import INSTANCE_LABELS
 from ._logs import mask
 from ._manifest import source_digest
 from ._model import ImageFacts
-from ._scripts.shell import fill_placeholders, quote
+from ._scripts.shell import export_word, fill_placeholders, quote
 from ._scripts.steps import NO_PACKAGE_MANAGER_EXIT, SETUP_EXIT, SYSTEM_PACKAGES_EXIT
 
 __all__ = ["PREPARED_REPO", "Preparation", "preparation_for", "prepare_environment", "run_logged"]
@@ -192,6 +192,10 @@ def preparation_for(
         shell = "bash" if facts.shell == "bash" else "sh"
         lines.append("say 'running setup-script'")
         lines.append("export CIBUILDWHEEL=1")
+        if options.environment:
+            # As cibuildwheel runs before-all: with `environment` evaluated in the container
+            # (a variable it names may be unset here, where no `source` has run).
+            lines += ["set +u", *(export_word(k, v) for k, v in options.environment), "set -u"]
         lines.append(
             f"mkdir -p {project} && cd {project} && if ! {shell} -e {IN}/setup.sh; then fail 'setup-script failed (see the lines above)' {SETUP_EXIT}; fi"
         )

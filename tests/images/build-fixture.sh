@@ -6,7 +6,8 @@
 #                                                   .ci/setup-engines.sh registers
 #
 # Each is a Debian forky rootfs with CPython 3.13, 3.14 and 3.15 laid out as manylinux does
-# (/opt/python/cpXY-cpXY, each with pip and build), gcc/g++/gfortran, auditwheel, uv and patchelf
+# (/opt/python/cpXY-cpXY, each with pip and build; amd64 also PyPy as /opt/python/pp311-pypy311_ppXY),
+# gcc/g++/gfortran, auditwheel, uv and patchelf
 # on PATH, and the host CA bundle as the trust store. amd64 and i386 run natively here: debootstrap,
 # then fixture-setup.sh in a chroot (under linux32 for i386). arm64 is made by emulated-rootfs.sh,
 # which does natively what it can. The rootfs tarball is kept per architecture and recipe (a hash
@@ -63,6 +64,9 @@ make_rootfs() {  # ARCH TARBALL
     python3.14 python3.14-venv python3.14-dev
     python3.15 python3.15-venv python3.15-dev
   )
+  # PyPy where cibuildwheel's users build it most: Debian's pypy3 (x86_64 only, to keep the
+  # emulated rootfs small), laid out by fixture-setup.sh as manylinux's /opt/python/pp3XX-*.
+  [ "$arch" != amd64 ] || pkgs+=(pypy3 pypy3-dev pypy3-venv)
   if runs_natively "$arch"; then
     root=$work
     local personality=()

@@ -30,6 +30,14 @@ for v in 3.13 3.14 3.15; do
   "python$v" -m venv "$dest"
   "$dest/bin/python" -m pip install --quiet --upgrade pip build
 done
+# Debian's PyPy, where installed, named as manylinux names its PyPys (pp311-pypy311_pp73): the
+# tag comes from the interpreter (Debian forky's PyPy 8.0 is pp80).
+if command -v pypy3 >/dev/null; then
+  tag=$(pypy3 -c 'import sys; v, p = sys.version_info, sys.pypy_version_info; print(f"pp{v[0]}{v[1]}-pypy{v[0]}{v[1]}_pp{p[0]}{p[1]}")')
+  pypy3 -m venv "/opt/python/$tag"
+  "/opt/python/$tag/bin/python" -m pip install --quiet --upgrade pip build
+  "/opt/python/$tag/bin/python" --version
+fi
 # auditwheel and uv in their own venv, linked on PATH, as manylinux does.
 if [ -n "$wheels" ]; then
   venv_from_wheels 3.13 /opt/_internal/tools "$wheels/tools"

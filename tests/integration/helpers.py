@@ -33,11 +33,13 @@ def manywheel(
         check=False,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=project if project.is_dir() else None,  # a cibuildwheel project's wheelhouse/
     )
 
 
 def wheels(project: Path) -> list[Path]:
-    return sorted((project / "dist").glob("*.whl"))
+    """The wheels built: in dist/, or wheelhouse/ where cibuildwheel's defaults apply."""
+    return sorted(w for out in ("dist", "wheelhouse") for w in (project / out).glob("*.whl"))
 
 
 def run_in_fresh_container(engine: str, wheel_dir: Path, script: str) -> str:

@@ -52,6 +52,7 @@ def test_linux_keys_are_translated() -> None:
             "libc": ["manylinux", "musllinux"],  # musllinux too, unless skip drops it
             "audit-command": ["abi3audit --strict --report {abi3_wheel}"],  # cibuildwheel's default
             "audit-requires": ["abi3audit"],
+            "output-dir": "wheelhouse",  # cibuildwheel's, in the current folder
         }
     )
     assert t.ignored == []  # the macos table is for another platform: nothing to say
@@ -69,6 +70,7 @@ def test_cibuildwheel_defaults_apply_archs_auto_and_its_images() -> None:
         "libc": ["manylinux", "musllinux"],
         "audit-command": ["abi3audit --strict --report {abi3_wheel}"],
         "audit-requires": ["abi3audit"],
+        "output-dir": "wheelhouse",
     }
     assert len(t.default_images) == 14
 
@@ -206,6 +208,7 @@ def test_init_writes_cibuildwheels_images_for_this_machines_archs(
         "libc": ["manylinux", "musllinux"],
         "audit-command": ["abi3audit --strict --report {abi3_wheel}"],
         "audit-requires": ["abi3audit"],
+        "output-dir": "wheelhouse",
         "manylinux-x86_64-image": "manylinux_2_28",
         "manylinux-aarch64-image": "manylinux_2_28",
         "musllinux-x86_64-image": "musllinux_1_2",
@@ -226,10 +229,12 @@ def test_init_carries_over_inherit_and_overrides(
         'test-requires = ["pytest"]\nbefore-build = "echo a"\n'
         '[tool.cibuildwheel.linux]\ninherit.before-build = "append"\nbefore-build = ["echo b"]\n'
         '[[tool.cibuildwheel.overrides]]\nselect = "cp313-*"\ninherit.test-requires = "prepend"\n'
-        'test-requires = "numpy"\nbefore-all = "yum install -y x"\n',
+        'test-requires = "numpy"\nbefore-all = "yum install -y x"\nskip = "cp313-*"\n',
     )
     assert main(["init", "--from-cibuildwheel", "--stdout", str(tmp_path)]) == 0
-    written = tomllib.loads(capsys.readouterr().out)["tool"]["manywheel"]
+    out, err = capsys.readouterr()
+    written = tomllib.loads(out)["tool"]["manywheel"]
+    assert "not carried over: [tool.cibuildwheel.overrides] #1: ignored skip in an override" in err
     assert written["before-build"] == "echo a && echo b"
     assert written["overrides"] == [
         {

@@ -187,6 +187,16 @@ def test_variables_with_no_meaning_here_are_named(tmp_path: Path) -> None:
         "target's full log is kept; `manywheel export docker` gives a build to debug)",
     )
     assert load_options(cibw(tmp_path), environ={"CIBW_PLATFORM": "linux"}).notes == ()
+    retired = load_options(cibw(tmp_path), environ={"CIBW_FREE_THREADED_SUPPORT": "1"}).notes
+    assert retired[0].startswith("CIBW_FREE_THREADED_SUPPORT: ignored (cibuildwheel no longer")
+
+
+def test_an_empty_archs_leaves_them_to_the_layer_below(tmp_path: Path) -> None:
+    """cibuildwheel reads archs ignoring empty values, in the table and in its variables."""
+    project = cibw(tmp_path, 'archs = ["x86_64", "i686"]\n[tool.cibuildwheel.linux]\narchs = ""\n')
+    for env in ({}, {"CIBW_ARCHS": ""}, {"CIBW_ARCHS_LINUX": " "}):
+        assert load_options(project, environ=env).archs == ("x86_64", "i686")
+    assert load_options(project, environ={"CIBW_ARCHS": "i686"}).archs == ("i686",)
 
 
 def test_which_variables_configure_a_build() -> None:
@@ -219,7 +229,8 @@ def test_a_cibuildwheel_config_file_and_the_command_line_of_cibuildwheel(
     ]
     (options,) = seen
     assert isinstance(options, Options)
-    assert (options.build, options.test_command) == (("cp313-*",), "pytest")
+    # cibuildwheel reads the --config-file instead of pyproject.toml's table
+    assert (options.build, options.test_command) == (("*",), "pytest")
     with pytest.raises(SystemExit) as info:  # argparse: not a choice
         cli_main.main(["build", str(project), "--platform", "macos"])
     assert info.value.code == 2
@@ -232,3 +243,18 @@ PLAN = Plan(
         Target("cp314-manylinux_x86_64", "3.14.1", False, "/p"),
     ),
 )
+
+
+def test_a_command_reading_cibuildwheels_host_mount_is_named(tmp_path: Path) -> None:
+    """cibuildwheel mounts the host's root at /host; manywheel never does, and says so."""
+    project = cibw(
+        tmp_path,
+        'before-all = "cp /host/etc/app.conf /etc/"\n'
+        'environment = { A = "/hostname", B = "$HOME/host/x" }\n',
+    )
+    notes = load_options(project, environ={"CIBW_TEST_COMMAND": "ls /host"}).notes
+    assert [n.split(" names /host, ")[0].rsplit(" ", 1)[-1] for n in notes] == [
+        "before-all",
+        "CIBW_TEST_COMMAND",
+    ]
+    assert "manywheel never mounts it" in notes[0]

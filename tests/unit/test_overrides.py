@@ -136,6 +136,24 @@ def test_a_cibuildwheel_override_of_an_image_is_named(tmp_path: Path) -> None:
     ]
 
 
+def test_selection_keys_in_a_cibuildwheel_override_are_named_not_refused(tmp_path: Path) -> None:
+    """cibuildwheel selects once for the run and ignores these in an override; so does manywheel
+    (in [tool.manywheel] overrides, a run-wide option stays an error: test_bad_overrides_are_named)."""
+    body = (
+        '[tool.cibuildwheel]\nskip = "pp*"\n[[tool.cibuildwheel.overrides]]\nselect = "cp313-*"\n'
+        'skip = "cp313-*"\nenable = ["pypy"]\ntest-command = "true"\n'
+    )
+    opts = load_options(project(tmp_path, body), environ={})
+    assert (opts.skip, opts.enable) == (("pp*",), ())
+    assert opts.for_target(CP313).test_command == "true"
+    notes = [n.split(": ", 1)[1] for n in opts.notes]
+    assert notes == [
+        f"ignored {key} in an override (the selection is made once for the run, as in "
+        "cibuildwheel; set it in [tool.cibuildwheel])"
+        for key in ("skip", "enable")
+    ]
+
+
 def test_options_made_directly_have_no_overrides(tmp_path: Path) -> None:
     opts = Options(tmp_path, test_command="pytest")
     assert opts.for_target(CP313) is opts

@@ -47,6 +47,9 @@ def test_default_build_installs_build_and_repairs(tmp_path: Path) -> None:
         == b'auditwheel repair ${MW_PLAT:+--plat "$MW_PLAT"} -w "$MW_DEST_DIR" "$MW_WHEEL"\n'
     )
     assert 'export MW_PLAT="${AUDITWHEEL_PLAT:-}"' in text
+    # only a pure wheel skips the repair; one tagged manylinux by its build is repaired too
+    assert '    *-none-any.whl) echo "pure, nothing to repair' in text
+    assert "*manylinux*)" not in text
     assert "export MAKEFLAGS=-j2" in text
 
 
@@ -128,6 +131,34 @@ def test_preparation_key_covers_every_input(tmp_path: Path) -> None:
     keys = {v.key for v in variants if v is not None}
     assert len(keys) == 4
     assert key.key not in keys
+
+
+def test_the_setup_script_runs_with_the_environment_evaluated(tmp_path: Path) -> None:
+    """As cibuildwheel's before-all: `environment` exported (in the container, so $VAR and
+    $(cmd) are its own) before the script, and part of the prepared image's key."""
+    env = (("LIBFOO", '"$HOME/foo"'), ("NOT_SET_HERE", '"$UNSET_VAR/x"'))
+    prep = preparation_for(
+        Options(tmp_path, setup_script="echo $LIBFOO", environment=env), FACTS, "sha256:b"
+    )
+    assert prep is not None
+    body = prep.script
+    assert body.index('export LIBFOO="$HOME/foo"') < body.index("/setup.sh")
+    # the exports, run for real as the script does (set -eu), reach the setup script
+    exports = body[body.index("set +u") : body.index("set -u") + len("set -u")]
+    run = subprocess.run(
+        ["bash", "-c", f"set -eu\n{exports}\necho $LIBFOO $NOT_SET_HERE"],
+        capture_output=True, text=True, check=True, env={"HOME": "/h"},
+    )  # fmt: skip
+    assert run.stdout.split() == ["/h/foo", "/x"]
+    other = preparation_for(Options(tmp_path, setup_script="echo $LIBFOO"), FACTS, "sha256:b")
+    assert other is not None
+    assert other.key != prep.key
+    # without a setup script, the environment does not touch the prepared image
+    plain = preparation_for(
+        Options(tmp_path, system_packages=("x",), environment=env), FACTS, "sha256:b"
+    )
+    assert plain is not None
+    assert "LIBFOO" not in plain.script
 
 
 def test_preparation_script_installs_with_detected_manager(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_an_sdist_given_as_the_project(tmp_path: Path, monkeypatch: pytest.Monke
     options = load_options(archive, environ={})
     assert options.build == ("cp313-*",)  # its own configuration
     assert (options.project_dir / "pyproject.toml").read_bytes() == PYPROJECT
-    assert options.output_dir == tmp_path / "dist"  # from here, as cibuildwheel does
+    assert options.output_dir == tmp_path / "wheelhouse"  # from here, as cibuildwheel does
     assert options.source_archive == archive
     # The caches of an sdist's builds are kept per sdist path, not per temporary folder.
     run = _Run(options, Emitter(None))

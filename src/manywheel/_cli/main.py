@@ -591,12 +591,14 @@ def _init(ns: argparse.Namespace) -> int:
             raise ConfigError(f"{pyproject} has no [tool.cibuildwheel] table")
         try:
             found = translate(tool["cibuildwheel"])
-            overrides = overrides_of(tool["cibuildwheel"])
+            overrides, left_out = overrides_of(tool["cibuildwheel"])
         except ValueError as e:
             raise ConfigError(str(e)) from None
         values = {**found.values, **_default_images(found)}
-        for item in found.ignored:
+        for item in [*found.ignored, *left_out]:
             print(f"manywheel: not carried over: {item}", file=sys.stderr)
+        for item in found.warnings:
+            print(f"manywheel: warning: {item}", file=sys.stderr)
     text = to_toml(values, overrides)
     if ns.stdout:
         print(text, end="")

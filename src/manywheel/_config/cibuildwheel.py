@@ -94,6 +94,34 @@ class Translation:
     # weaker than every layer's `image`, unlike a key the project sets.
     default_images: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # manywheel option -> cibuildwheel key
+    warnings: list[str] = field(default_factory=list)  # honoured, but may not mean the same
+
+    def notes(self, where: str) -> list[str]:
+        """What a layer read from ``where`` says about these keys."""
+        return [f"{where}: ignored {item}" for item in self.ignored] + [
+            f"{where}: {item}" for item in self.warnings
+        ]
+
+
+# cibuildwheel mounts the host's root at /host in its containers (unless disable-host-mount);
+# manywheel never does, so a command or variable that reads from it finds nothing.
+_HOST_PATH = re.compile(r"(?<![\w.$/-])/host(?=/|\b|$)")
+_MAY_NAME_PATHS = (
+    "before-all", "before-build", "before-test", "test-command", "repair-wheel-command",
+    "environment", "test-environment",
+)  # fmt: skip
+
+
+HOST_MOUNT_WARNING = (
+    "names /host, where cibuildwheel mounts the host's root folder; manywheel never mounts it "
+    "(a build cannot read the host): put what it needs in the project, or pass it with "
+    "environment-pass"
+)
+
+
+def _names_host(key: str, value: object) -> bool:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return key in _MAY_NAME_PATHS and _HOST_PATH.search(text) is not None
 
 
 # -- cibuildwheel's string formats -------------------------------------------------------------
@@ -245,6 +273,8 @@ def _engine(value: object, out: Translation) -> None:
 
 def _put(key: str, value: object, out: Translation, table: Mapping[str, Any]) -> None:
     """Translate one key of a table (``table``: the whole of it, for keys that look at others)."""
+    if key == "archs" and not _CONVERT["archs"](value):
+        return  # empty: the layer below decides, as cibuildwheel reads archs (ignore_empty)
     if key in _SAME:
         name = _SAME[key]
         if key in ("environment", "test-environment"):
@@ -298,6 +328,8 @@ def translate_table(
             continue
         try:
             _put(key, value, out, table)
+            if _names_host(key, value):
+                out.warnings.append(f"{(names or {}).get(key, key)} {HOST_MOUNT_WARNING}")
         except (ValueError, TypeError) as e:
             shown = (names or {}).get(key, key)
             raise ValueError(f"{where}: '{shown}' = {value!r}: {e}") from None
@@ -337,29 +369,41 @@ def _defaults() -> Translation:
         "libc": list(LIBCS),
         "audit-command": [CIBW_AUDIT_COMMAND],
         "audit-requires": ["abi3audit"],
+        "output-dir": "wheelhouse",  # in the current folder, where a CI job uploads it from
     }
     out.default_images = dict(CIBW_IMAGES)
     return out
 
 
 def _layer(found: Translation, where: str, base: Path, **extra: Any) -> Layer:
-    notes = tuple(f"{where}: ignored {item}" for item in found.ignored)
     return Layer(
         found.values,
         where,
         base,
         "file",
-        notes,
+        tuple(found.notes(where)),
         tuple(found.default_images.items()),
         names=found.names,
         **extra,
     )
 
 
+_RUN_SELECTION = ("build", "skip", "test-skip", "enable")
+
+
+def _run_wide(key: str) -> str | None:
+    """Why an override cannot set ``key`` (a manywheel option), or None if it can."""
+    if key in CIBW_IMAGES or key in ("archs", "engine"):
+        return "one engine for the run; images are chosen per platform"
+    if key in _RUN_SELECTION:  # cibuildwheel, too, selects once per run, without overrides
+        return "the selection is made once for the run, as in cibuildwheel; set it in [tool.cibuildwheel]"
+    return None
+
+
 def cibuildwheel_layers(table: Mapping[str, Any] | None, where: str, base: Path) -> list[Layer]:
     """The layers of a ``[tool.cibuildwheel]`` (None: there is none, but CIBW_* variables
     configure the build), cibuildwheel's defaults first. ValueError names what is wrong."""
-    layers = [_layer(_defaults(), "cibuildwheel's defaults", base)]
+    layers = [_layer(_defaults(), "cibuildwheel's defaults", Path.cwd())]
     if table is None:
         return layers
     linux = table.get("linux", {})
@@ -382,11 +426,11 @@ def cibuildwheel_layers(table: Mapping[str, Any] | None, where: str, base: Path)
             raise ValueError(f"{name}: 'select' must be set (a string or a list of strings)")
         keys = {k: v for k, v in item.items() if k not in ("select", "inherit")}
         found = translate_table(keys, name)
-        for key in [k for k in found.values if k in CIBW_IMAGES or k in ("archs", "engine")]:
-            found.values.pop(key)
-            found.ignored.append(
-                f"{key} in an override (one engine for the run; images are chosen per platform)"
-            )
+        for key in list(found.values):
+            reason = _run_wide(key)
+            if reason is not None:
+                found.values.pop(key)
+                found.ignored.append(f"{key} in an override ({reason})")
         rules = inherit_rules(parse_inherit(item.get("inherit", {})), name)
         layers.append(_layer(found, name, base, inherit=rules, select=(select,)))
     return layers
@@ -411,6 +455,7 @@ def translate(table: Mapping[str, Any]) -> Translation:
     found = translate_table(merged)
     out.values.update(found.values)
     out.ignored += found.ignored
+    out.warnings += found.warnings
     out.names = found.names
     out.default_images = {k: v for k, v in CIBW_IMAGES.items() if k not in out.values}
     return out
@@ -441,16 +486,19 @@ def _joined(key: str, first: object, second: object) -> object:
     return [item for part in parts for item in (part if isinstance(part, list) else [part])]
 
 
-def overrides_of(table: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``[[tool.cibuildwheel.overrides]]`` as ``[[tool.manywheel.overrides]]`` tables."""
-    out = []
+def overrides_of(table: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """``[[tool.cibuildwheel.overrides]]`` as ``[[tool.manywheel.overrides]]`` tables, and
+    what of them is not carried over (each naming its override)."""
+    out: list[dict[str, Any]] = []
+    left_out: list[str] = []
     for layer in cibuildwheel_layers(table, "[tool.cibuildwheel]", Path())[3:]:
         entry: dict[str, Any] = {"select": layer.select[0] if layer.select else ""}
         if layer.inherit:
             entry["inherit"] = dict(layer.inherit)
         entry.update(layer.values)
         out.append(entry)
-    return out
+        left_out += layer.notes
+    return out, left_out
 
 
 # -- init --from-cibuildwheel -------------------------------------------------------------------

@@ -30,6 +30,7 @@ CIBW_SPECIAL = {
     "CIBW_DEBUG_KEEP_CONTAINER": "not supported: containers are always removed",
     "CIBW_CACHE_PATH": "cibuildwheel's own cache; manywheel has cache-dir",
     "CIBW_CONTAINER_ENGINE": "engine and engine-args",
+    "CIBW_FREE_THREADED_SUPPORT": "retired by cibuildwheel 3; named in a warning",
 }
 
 
@@ -76,7 +77,7 @@ def cibw_env_layers(environ: Mapping[str, str], cwd: Path) -> list[Layer]:
         where = "environment (CIBW_*_LINUX)" if linux else "environment (CIBW_*)"
         translated = translate_table(found, where, names)
         values = dict(translated.values)
-        notes: list[str] = [f"{where}: ignored {item}" for item in translated.ignored]
+        notes = translated.notes(where)
         shown = {opt: names[key] for opt, key in translated.names.items()}
         if not linux:
             special, more = _special(environ, shown)
@@ -117,6 +118,12 @@ def _special(
     platform = environ.get("CIBW_PLATFORM", "").strip()
     if platform not in ("", "auto", "linux"):
         notes.append(f"CIBW_PLATFORM={platform}: manywheel builds Linux wheels only; ignored")
+    if "CIBW_FREE_THREADED_SUPPORT" in environ:
+        notes.append(
+            "CIBW_FREE_THREADED_SUPPORT: ignored (cibuildwheel no longer supports it and stops "
+            "on it); free-threaded CPython 3.14 and later is built by default: select it with "
+            "build/skip globs such as 'cp314t-*'"
+        )
     if _truthy(environ.get("CIBW_DEBUG_KEEP_CONTAINER", "")):
         notes.append(
             "CIBW_DEBUG_KEEP_CONTAINER: ignored, manywheel always removes its containers "

@@ -297,6 +297,7 @@ def _config_layers(
     tool = read_toml(pyproject).get("tool", {}) if pyproject.is_file() else {}
     cibw_vars = cibw_variables(environ)
     from_cibw = False
+    pyproject_cibw = len(layers)  # where pyproject.toml's [tool.cibuildwheel] layers start
     if tool.get("manywheel") is not None:
         layers += _manywheel_layers(tool["manywheel"], f"{pyproject} [tool.manywheel]", project_dir)
         if cibw_vars:
@@ -330,7 +331,12 @@ def _config_layers(
                 )
             except ValueError as e:
                 raise ConfigError(str(e)) from None
-            layers += found if not from_cibw else found[1:]
+            if from_cibw and config_file is not None:
+                # cibuildwheel reads its --config-file instead of pyproject.toml, not over it
+                del layers[pyproject_cibw:]
+            elif from_cibw:
+                found = found[1:]  # cibuildwheel's defaults are there already
+            layers += found
             from_cibw = from_cibw or tool.get("manywheel") is None
         else:
             layers += _manywheel_layers(tools.get("manywheel", {}), str(extra), extra.parent)

@@ -368,7 +368,9 @@ def build_script(
         f"for MW_WHEEL in {built}/*.whl; do",
         "  export MW_WHEEL",
         '  case "${MW_WHEEL##*/}" in',
-        '    *-none-any.whl|*manylinux*|*musllinux*) echo "already portable: ${MW_WHEEL##*/}"; cp "$MW_WHEEL" "$MW_DEST_DIR/" ;;',
+        # Every wheel with compiled code is repaired, as cibuildwheel does, even one its build
+        # tagged manylinux already (the tag may claim more than the wheel's libraries allow).
+        '    *-none-any.whl) echo "pure, nothing to repair: ${MW_WHEEL##*/}"; cp "$MW_WHEEL" "$MW_DEST_DIR/" ;;',
         f"    *) {repair} ;;",
         "  esac",
         "done",
