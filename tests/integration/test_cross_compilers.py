@@ -7,6 +7,10 @@ compute the same results, the aarch64 wheel must be repaired by auditwheel and i
 must say zig compiled it. The fallback test makes the cross compilers fail their probe (a
 CFLAGS zig's clang does not know, which gcc takes): the target builds with the image's own,
 emulated, compilers, with a warning.
+
+The C example (zig, then the image's gcc) runs on both engines; the C++ extension and the
+fallback, which differ from it only in what runs inside the container, run on one engine each
+(docker, podman), to keep CI's emulated minutes down.
 """
 
 from __future__ import annotations
@@ -127,6 +131,7 @@ def test_c_example_cross_compiled_then_rebuilt_with_gcc(arm_engine: str, example
     assert leftover_containers(arm_engine, project) == []
 
 
+@pytest.mark.parametrize("engine", ["docker"], indirect=True)
 def test_cxx_extension_cross_compiled(arm_engine: str, example: Example) -> None:
     project = example("cxx-extension")
     test = _test_command("mw_cxx", "mw_cxx.check()")
@@ -139,12 +144,13 @@ def test_cxx_extension_cross_compiled(arm_engine: str, example: Example) -> None
     )
 
 
+@pytest.mark.parametrize("engine", ["podman"], indirect=True)
 def test_a_failed_probe_falls_back_to_the_image_compilers(
     arm_engine: str, example: Example
 ) -> None:
-    project = example("cxx-extension")
-    test = _test_command("mw_cxx", "mw_cxx.check()")
-    flags = f"CFLAGS={REFUSED_FLAG} CXXFLAGS={REFUSED_FLAG}"
+    project = example("c-extension")
+    test = _test_command("mw_cext", "mw_cext.add(2, 3)")
+    flags = f"CFLAGS={REFUSED_FLAG}"
     r = manywheel(
         project, arm_engine, *KEYS, "--archs", "aarch64", "--environment", flags, *test,
         image=None,
@@ -158,5 +164,5 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
     assert f'unknown clang option: "{REFUSED_FLAG}"' in log  # the probe's output, kept
     assert ZIG_LINE + "0." not in log
     assert "/manywheel/cross/bin/c" not in log.split("== build", 1)[1]  # gcc, not the wrappers
-    assert "median=2.5" in _result(log, "aarch64")
+    assert _result(log, "aarch64") == "5"
     assert CONSISTENT.search(log)

@@ -3,7 +3,7 @@
 ``_toolchain`` decides which targets get them and mounts zig read-only at
 ``layout.toolchain``. Here the build script learns the image's glibc version, writes the
 ``cc``/``c++`` wrappers (and the ``gcc``, ``g++`` and ``<triple>-gcc`` names an interpreter's
-``sysconfig`` may record), compiles and links a C and a C++ shared library with them, and
+``sysconfig`` may record), compiles and links a C shared library and compiles a C++ file with them, and
 only then points ``CC``, ``CXX`` and ``PATH`` at them. Anything else (the build already has a
 ``CC`` or ``CXX``, the glibc version cannot be told, the probe fails) leaves the image's own
 compilers in place, said in the log, and for a failed probe in a warning.

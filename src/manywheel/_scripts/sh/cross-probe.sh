@@ -1,8 +1,11 @@
 #!/bin/sh
 # The cross compilers' probe (manywheel, cross-compilers = "auto"): compile and link a small C
-# and a small C++ shared library with the wrappers as setuptools would, with the target
-# interpreter's own compile and link flags and the build's, in a folder of its own. Any
-# failure (exit non-zero) makes the target build with the image's compilers.
+# shared library with the wrappers as setuptools would, with the target interpreter's own
+# compile and link flags and the build's, and compile (not link) a small C++ file, in a folder
+# of its own. The C++ file is not linked: the first C++ link makes zig build libc++ for the
+# target (about a minute), which a C project never needs; a C++ project pays it at its first
+# link, and zig's cache keeps it. Any failure (exit non-zero) makes the target build with the
+# image's compilers.
 # Arguments: the C wrapper, the C++ wrapper, a folder to work in.
 set -eu
 cc=$1 cxx=$2 dir=$3
@@ -40,5 +43,3 @@ set -x
 "$cc" $py_ldflags ${LDFLAGS:-} probe.o -o libprobe.so -lm
 # shellcheck disable=SC2086
 "$cxx" ${CPPFLAGS:-} ${CXXFLAGS:-} -fPIC -c probe.cc -o probe-cxx.o
-# shellcheck disable=SC2086
-"$cxx" $py_ldflags ${LDFLAGS:-} probe-cxx.o -o libprobe-cxx.so
