@@ -3,7 +3,7 @@
 
 Usage::
 
-    python benchmarks/bench.py [--engine docker|podman] [--cases c-example,heavy,noop,syspkgs,matrix]
+    python benchmarks/bench.py [--engine docker|podman] [--cases c-example,heavy,noop,syspkgs,matrix,cross]
                                [--repeat 1] [--image IMAGE] [--keep]
 
 Every case runs real builds in containers and prints one table of times, ratios and goals at
@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 C_EXAMPLE = REPO / "examples" / "c-extension"
 DEFAULT_IMAGE = "localhost/manywheel-fixture:forky"
-CASES = ("c-example", "heavy", "noop", "syspkgs", "matrix")
+CASES = ("c-example", "heavy", "noop", "syspkgs", "matrix", "cross")
 # The matrix case: the fixture image of each architecture (tests/images/build-fixture.sh);
 # i686 runs natively (under linux32), aarch64 under QEMU.
 MATRIX_ARCHS = {"x86_64": "", "i686": "-i386", "aarch64": "-arm64"}
@@ -58,6 +58,8 @@ GOAL_HEAVY_RATIO = 1.8  # cibuildwheel / manywheel on the heavy project, cold
 GOAL_IDEAL_SLACK = 0.15  # manywheel within 15 % of the ideal bound, plus container starts
 GOAL_NOOP_SECONDS = 2.0
 GOAL_SETUP_SECONDS = 1.0
+GOAL_CROSS_VS_CIBW = 5.0  # cibuildwheel (QEMU) / manywheel (cross compilers), aarch64 heavy
+GOAL_CROSS_VS_NATIVE = 1.5  # manywheel aarch64 (cross compilers) / manywheel x86_64, heavy
 GOAL_RSS_MB = 150.0
 
 UP_TO_DATE_LINE = re.compile(r"prepared environment\b.*\bup to date", re.IGNORECASE)
@@ -767,6 +769,75 @@ class Bench:
             )
         )
 
+    def case_cross(self) -> None:
+        """The heavy project for aarch64 (QEMU): manywheel with its cross compilers (zig run
+        natively in the arm64 container) against the same build with the image's emulated gcc
+        (--cross-compilers off), cibuildwheel (QEMU) and manywheel's own x86_64 build."""
+        arm = self.image + MATRIX_ARCHS["aarch64"]
+        self.say(
+            f"\n[cross] generated C extension ({HEAVY_FUNCTIONS} kernels), 3 Pythons, aarch64 in "
+            f"{arm} under QEMU"
+        )
+        if image_id(self.engine, arm) is None:
+            self.note(f"cross skipped: {arm} not present (build-fixture.sh)")
+            return
+        source = write_heavy_project(self.fresh("cross-source") / "project")
+        keys = ("--manylinux-aarch64-image", arm, "--archs", "aarch64")
+        runs: dict[str, list[Run]] = {k: [] for k in ("zig", "zig-warm", "gcc", "x86", "cibw")}
+        for i in range(self.repeat):
+            project = self.copy_project(source, "cross-zig")
+            out = project.parent / "out"
+            runs["zig"].append(self.manywheel_build(f"cross-zig-{i + 1}", project, out, *keys))
+            # Again in the same project folder: zig's cache (its libc stubs, compiler-rt) and
+            # the build venvs are warm, as from the second release of a project on.
+            runs["zig-warm"].append(
+                self.manywheel_build(f"cross-zig-warm-{i + 1}", project, out, *keys, force=True)
+            )
+            project = self.copy_project(source, "cross-gcc")
+            off = (*keys, "--cross-compilers", "off")
+            runs["gcc"].append(
+                self.manywheel_build(f"cross-gcc-{i + 1}", project, project.parent / "out", *off)
+            )
+            project = self.copy_project(source, "cross-x86")
+            runs["x86"].append(
+                self.manywheel_build(f"cross-x86-{i + 1}", project, project.parent / "out")
+            )
+            if self.cibuildwheel is not None:
+                project = self.copy_project(source, "cross-cibw")
+                other = self.cibuildwheel_build(
+                    f"cross-cibw-{i + 1}", project, project.parent / "out", images={"aarch64": arm}
+                )
+                if other is not None:
+                    runs["cibw"].append(other)
+        self.cross_rows(runs)
+
+    def cross_rows(self, runs: dict[str, list[Run]]) -> None:
+        zig, warm = ok_median(runs["zig"]), ok_median(runs["zig-warm"])
+        gcc, x86 = ok_median(runs["gcc"]), ok_median(runs["x86"])
+        cibw_text, cibw = self.cibw_cell(runs["cibw"])
+        info = "(informational)"
+
+        def met(ok: bool | None) -> str:
+            return "-" if ok is None else yes_no(ok)
+
+        self.rows += [
+            Row(
+                "cross: aarch64 heavy, zig (cold)", fmt_or_failed(zig), cibw_text,
+                ratio(cibw, zig), f"ratio >= {GOAL_CROSS_VS_CIBW}x",
+                met(None if cibw is None or zig is None else cibw / zig >= GOAL_CROSS_VS_CIBW),
+            ),
+            Row("cross: aarch64 heavy, zig (warm)", fmt_or_failed(warm), cibw_text, ratio(cibw, warm), info),
+            Row(
+                "cross: aarch64 emulated gcc / zig (cold)", fmt_or_failed(gcc),
+                ratio=ratio(gcc, zig), goal=info,
+            ),
+            Row(
+                "cross: aarch64 zig (cold) / x86_64 native", f"{fmt_or_failed(zig)} / {fmt_or_failed(x86)}",
+                ratio=ratio(zig, x86), goal=f"ratio <= {GOAL_CROSS_VS_NATIVE}x",
+                met=met(None if zig is None or x86 is None else zig / x86 <= GOAL_CROSS_VS_NATIVE),
+            ),
+        ]  # fmt: skip
+
     def case_heavy(self) -> None:
         self.say(
             f"\n[heavy] generated C extension ({HEAVY_FUNCTIONS} kernels x {HEAVY_STATEMENTS}"
@@ -1171,6 +1242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "noop": bench.case_noop,
         "syspkgs": bench.case_syspkgs,
         "matrix": bench.case_matrix,
+        "cross": bench.case_cross,
     }
     interrupted = False
     try:

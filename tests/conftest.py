@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 import manywheel._engines.container as eng
+import manywheel._toolchain as toolchain
+from manywheel._toolchain import ToolchainError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -70,7 +72,7 @@ def engine(request: pytest.FixtureRequest) -> str:
 def _block_engines_in_unmarked_tests(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """Unit tests may not reach a container engine by accident (nox's habit)."""
+    """Unit tests may not reach a container engine by accident (nox's habit), nor download zig."""
     if request.node.get_closest_marker("engine") is None:
 
         def blocked(*args: object, **kwargs: object) -> None:
@@ -79,6 +81,11 @@ def _block_engines_in_unmarked_tests(
         monkeypatch.setattr(eng.Engine, "popen", blocked)
         monkeypatch.setattr(eng.Engine, "exec_", blocked)
         monkeypatch.setattr(eng, "_answers", blocked)
+
+        def no_download(args: object, dest: object) -> None:  # 100 MB of zig, per test
+            raise ToolchainError("unit tests download no toolchain")
+
+        monkeypatch.setattr(toolchain, "pip_download", no_download)
     return
 
 

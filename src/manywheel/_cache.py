@@ -43,7 +43,7 @@ PREPARED_LABEL = "manywheel.prepared=1"
 CACHE_LABEL = "manywheel.cache"  # on a prepared image: the id of the cache that committed it
 MARKER = ".manywheel-cache"
 MARKER_FORMAT = 1
-DOWNLOAD_PARTS = ("shared", "downloads")  # what `cache clean --downloads` removes
+DOWNLOAD_PARTS = ("shared", "downloads", "toolchains")  # what `cache clean --downloads` removes
 _SET_BY = "cache-dir (in [tool.manywheel], manywheel.toml, MANYWHEEL_CACHE_DIR or --cache-dir)"
 
 
@@ -117,7 +117,7 @@ def _write_marker(root: Path) -> str:
     """Write the marker in one step, unless another run just did: then that one's id holds."""
     data = {
         "what": "manywheel's cache folder: `manywheel cache clean` may empty its "
-        "shared/, downloads/ and venvs/ parts",
+        "shared/, downloads/, toolchains/ and venvs/ parts",
         "id": secrets.token_hex(8),
         "format": MARKER_FORMAT,
     }

@@ -12,6 +12,7 @@ class Layout:
     work: str = "/manywheel"  # manywheel's own files
     project: str = "/project"  # the copy of the project
     cache: str = "/manywheel/cache"  # the shared download/ccache folder (mounted in containers)
+    toolchain: str = "/manywheel/toolchain"  # zig, mounted read-only (cross-compilers)
 
     @property
     def inbox(self) -> str:

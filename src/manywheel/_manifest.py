@@ -28,6 +28,9 @@ _NOT_INPUTS = frozenset(
     {"project_dir", "config_files", "jobs", "log_dir", "output_dir", "pull", "force", "engine",
      "cache_dir", "shared_cache", "cache_prepared", "cache_venv", "notes", "allow_empty",
      "check_reproducible",
+     # What it decides is in the fingerprint as the compilers a target uses: turning it off
+     # rebuilds the targets zig compiled, not those that never used it.
+     "cross_compilers",
      # Every layer, overrides too: a target's own options (for_target) are what count.
      "stages", "source_archive",
      # What selects the targets and their images: a target's own image and interpreter are in
@@ -62,10 +65,16 @@ def source_digest(options: Options) -> str:
 
 
 def fingerprint(
-    options: Options, target: Target, environment_key: str, sources: str, epoch: int | None = None
+    options: Options,
+    target: Target,
+    environment_key: str,
+    sources: str,
+    epoch: int | None = None,
+    *,
+    compilers: str | None = None,
 ) -> str:
     """Everything that decides a target's wheel: sources, options, environment, interpreter,
-    SOURCE_DATE_EPOCH."""
+    SOURCE_DATE_EPOCH, and the cross compilers planned for it (None: the image's own)."""
     opts = {k: v for k, v in asdict(options).items() if k not in _NOT_INPUTS}
     inputs = {
         "format": FORMAT,
@@ -76,6 +85,7 @@ def fingerprint(
         "environment": environment_key,
         "target": asdict(target),
         "source_date_epoch": epoch,
+        "compilers": compilers,
         "secrets": [hashlib.sha256(s.encode()).hexdigest() for s in options.secret_values()],
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()

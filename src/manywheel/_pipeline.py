@@ -18,7 +18,7 @@ from ._engines.protocol import Backend
 from ._engines.transfer import Parcel, ParcelFeeder, copy_out_wheels, unpack_command
 from ._errors import EngineError, ManywheelError
 from ._events import Emitter, Step
-from ._layout import Layout
+from ._layout import CONTAINER, Layout
 from ._logs import TargetLog
 from ._model import Target, TargetResult
 from ._normalize import normalize_wheel
@@ -31,6 +31,7 @@ from ._scripts.build import (
 from ._scripts.shell import quote
 from ._scripts.steps import COPY_IN_EXIT, STEP_EXIT
 from ._scripts.wheel_tests import testing_script, wants_tests
+from ._toolchain import CrossCompilers
 from ._venvcache import drop_venv, save_venv, verify_venv
 
 __all__ = ["TargetJob", "run_target", "test_covered"]
@@ -62,6 +63,14 @@ class TargetJob:
     settled: threading.Event | None = None
     epoch: int | None = None  # SOURCE_DATE_EPOCH of a reproducible build (None: reproducible off)
     path_suffix: str = ""  # added to the work and project folders (the check's second build)
+    cross: CrossCompilers | None = None  # zig, mounted read-only into the build container
+
+    def build_args(self) -> tuple[str, ...]:
+        """The build container's arguments: the toolchain's read-only mount, then the run's."""
+        if self.cross is None:
+            return self.create_args
+        mount = f"{self.cross.root}:{CONTAINER.toolchain}:ro"
+        return ("--volume", mount, *self.create_args)
 
     def step(self, name: str, message: str) -> None:
         self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))
@@ -137,7 +146,7 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         job.build_image,
         job.container_name,
         labels=job.labels,
-        extra_args=job.create_args,
+        extra_args=job.build_args(),
         arch=job.arch,
     ) as ctr:
         if job.cancelled.is_set():  # interrupted while the container was starting
@@ -158,7 +167,14 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
                 )
                 log.write(f"manywheel: removed the damaged cached venv {cache}: {problem}")
         script, files = build_script(
-            options, job.target, marker, job.core_budget, layout, venv_cache=mode, epoch=job.epoch
+            options,
+            job.target,
+            marker,
+            job.core_budget,
+            layout,
+            venv_cache=mode,
+            epoch=job.epoch,
+            cross=job.cross,
         )
         files["build.sh"] = script.encode()
         inbox: dict[str, bytes | Path] = dict(files)

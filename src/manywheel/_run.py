@@ -62,6 +62,7 @@ from ._schedule import longest_first, previous_durations, previously_covered
 from ._scripts.build import venv_recipe
 from ._scripts.wheel_tests import wants_tests
 from ._sdist import make_sdist
+from ._toolchain import CrossCompilers, CrossPlan, ToolchainError, cross_plan, zig_toolchain
 from ._venvcache import project_namespace, venv_key, venv_path
 
 __all__ = ["build", "plan"]
@@ -364,8 +365,9 @@ def _run_targets(
     options_of: dict[str, Options],
     coverage: Coverage,
     held: set[str],
+    cross: dict[str, CrossCompilers] | None = None,
 ) -> list[TargetResult]:
-    """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``: by
+    """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``, ``cross``: by
     identifier. A target that ``coverage`` finds covered by an earlier target's wheel is
     stopped (or its wheel dropped) and that wheel is tested on it instead; a ``held`` one (it
     was covered last time) starts only once it is known not to be covered."""
@@ -394,6 +396,7 @@ def _run_targets(
             epoch=run.epoch,
             on_wheel=lambda ident, wheel: wheels.put((ident, wheel)),
             settled=threading.Event(),
+            cross=(cross or {}).get(t.identifier),
         )
         for t in targets
     }
@@ -588,19 +591,82 @@ def _prepare(run: _Run, env: _Environment, index: int) -> None:
     )
 
 
-def _venv_caches(
-    run: _Run, targets: list[Target], envs: dict[str, _Environment], options_of: dict[str, Options]
-) -> dict[str, Path]:
-    """Where each target's build venv is cached (none in host mode: its paths differ per run)."""
-    if not run.options.cache_venv or run.container_engine() is None:
-        return {}
-    root = run.cache_root()
-    found = {}
+def _plan_cross(
+    run: _Run, targets: tuple[Target, ...], options_of: dict[str, Options]
+) -> dict[str, CrossPlan]:
+    """The targets that are to compile with the cross compilers (see _toolchain)."""
+    containers = run.container_engine() is not None
+    planned = {
+        t.identifier: cross_plan(options_of[t.identifier], t, containers=containers)
+        for t in targets
+    }
+    return {k: p for k, p in planned.items() if p is not None}
+
+
+def _keys(
+    run: _Run,
+    targets: tuple[Target, ...] | list[Target],
+    envs: dict[str, _Environment],
+    options_of: dict[str, Options],
+    *,
+    sources: str,
+    cross: dict[str, CrossPlan],
+) -> tuple[dict[str, str], dict[str, Path]]:
+    """Each target's fingerprint, and where its build venv is cached (none in host mode: its
+    paths differ per run), both with the cross compilers it uses (``cross``, by identifier)."""
+    fingerprints, venvs = {}, {}
+    cache_venvs = run.options.cache_venv and run.container_engine() is not None
     for t in targets:
-        options = options_of[t.identifier]
-        key = venv_key(options, t, envs[t.identifier].key, venv_recipe(options))
-        found[t.identifier] = venv_path(root, run.namespace(), key)
-    return found
+        options, env_key = options_of[t.identifier], envs[t.identifier].key
+        plan = cross.get(t.identifier)
+        compilers = plan.label if plan is not None else None
+        fingerprints[t.identifier] = fingerprint(
+            options, t, env_key, sources, run.epoch, compilers=compilers
+        )
+        if cache_venvs:
+            key = venv_key(options, t, env_key, venv_recipe(options), compilers)
+            venvs[t.identifier] = venv_path(run.cache_root(), run.namespace(), key)
+    return fingerprints, venvs
+
+
+def _get_ready(
+    run: _Run,
+    todo: list[Target],
+    envs: dict[str, _Environment],
+    options_of: dict[str, Options],
+    *,
+    sources: str,
+    planned: dict[str, CrossPlan],
+) -> tuple[dict[str, CrossCompilers], dict[str, Path]]:
+    """Prepare the images ``todo`` builds in, ready the cross compilers of the targets that
+    plan them, and find each target's cached venv (keyed by the compilers it gets). A wheel
+    keeps the fingerprint of the compilers planned for it, whichever built it (the toolchain
+    could not be had, the probe failed), so that the next run does not rebuild it for that."""
+    needed = {id(envs[t.identifier]): envs[t.identifier] for t in todo}
+    for index, env in enumerate(needed.values()):
+        _prepare(run, env, index)
+    cross = _cross_compilers(
+        run, {t.identifier: planned[t.identifier] for t in todo if t.identifier in planned}
+    )
+    used = {k: c.plan for k, c in cross.items()}
+    _, venvs = _keys(run, todo, envs, options_of, sources=sources, cross=used)
+    return cross, venvs
+
+
+def _cross_compilers(run: _Run, planned: dict[str, CrossPlan]) -> dict[str, CrossCompilers]:
+    """The toolchain of the targets that plan to cross-compile, made ready once in the cache
+    folder; none (and a warning) when it cannot be had: they build with the image's compilers."""
+    if not planned:
+        return {}
+    try:
+        root, newest = zig_toolchain(run.cache_root(), run.options)
+    except ToolchainError as e:
+        run.emitter.warning(
+            f"{e.message}; {', '.join(sorted(planned))} build with the image's own compilers, "
+            "under emulation (cross-compilers = 'off' silences this)"
+        )
+        return {}
+    return {ident: CrossCompilers(p, root, newest) for ident, p in planned.items()}
 
 
 def _build_and_publish(
@@ -613,6 +679,7 @@ def _build_and_publish(
     coverage: Coverage,
     held: set[str],
     sdist: Path | None = None,
+    cross: dict[str, CrossCompilers] | None = None,
 ) -> tuple[list[TargetResult], list[Path]]:
     """Build ``targets``, check their wheels, move the good ones (and ``sdist``, with any)
     into the output folder."""
@@ -621,7 +688,7 @@ def _build_and_publish(
     try:
         results = _run_targets(
             run, targets, envs, staging, venvs,
-            options_of=options_of, coverage=coverage, held=held,
+            options_of=options_of, coverage=coverage, held=held, cross=cross,
         )  # fmt: skip
         _fail_untested(results)
         good = [r for r in results if r.status == "built"]
@@ -717,12 +784,10 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
                 run.emitter.masker.add(value)
         sources = source_digest(options)
         envs = _environments(run, plan_, options_of, sources)
-        fingerprints = {
-            t.identifier: fingerprint(
-                options_of[t.identifier], t, envs[t.identifier].key, sources, run.epoch
-            )
-            for t in plan_.targets
-        }
+        planned = _plan_cross(run, plan_.targets, options_of)
+        fingerprints, _ = _keys(
+            run, plan_.targets, envs, options_of, sources=sources, cross=planned
+        )
         manifest = Manifest(options.output_dir)
         if manifest.problem is not None:
             run.emitter.warning(manifest.problem)
@@ -737,10 +802,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),
             )
-            needed = {id(envs[t.identifier]): envs[t.identifier] for t in todo}
-            for index, env in enumerate(needed.values()):
-                _prepare(run, env, index)
-            venvs = _venv_caches(run, todo, envs, options_of)
+            cross, venvs = _get_ready(run, todo, envs, options_of, sources=sources, planned=planned)
             sdist = None
             if options.build_from_sdist:
                 sdist, options_of = _from_sdist(run, todo[0], envs, options_of)
@@ -751,7 +813,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             )
             built, result.published = _build_and_publish(
                 run, todo, envs, venvs, options_of=options_of, coverage=coverage, held=held,
-                sdist=sdist,
+                sdist=sdist, cross=cross,
             )  # fmt: skip
             for r in built:
                 if r.status in ("built", "covered"):

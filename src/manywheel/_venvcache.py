@@ -45,8 +45,12 @@ __all__ = [
 VENV_FORMAT = "2"
 
 
-def venv_key(options: Options, target: Target, env_key: str, recipe: str) -> str:
-    """``recipe``: the shell lines that make the venv and install into it."""
+def venv_key(
+    options: Options, target: Target, env_key: str, recipe: str, compilers: str | None = None
+) -> str:
+    """``recipe``: the shell lines that make the venv and install into it; ``compilers``: the
+    cross compilers planned for the target (None: the image's own), as a requirement built
+    from source while installing is built with them."""
     data = {
         "format": VENV_FORMAT,
         "environment": env_key,
@@ -55,6 +59,7 @@ def venv_key(options: Options, target: Target, env_key: str, recipe: str) -> str
         "requirements": requirements_digest(options.build_requirements),
         "index": [options.pip_index_url, list(options.pip_extra_index_url)],
         "recipe": hashlib.sha256(recipe.encode()).hexdigest(),
+        "compilers": compilers,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 

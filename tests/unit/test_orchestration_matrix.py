@@ -366,3 +366,53 @@ def test_a_missing_image_names_its_key(world: World) -> None:
         "image arm:1 ('manylinux-aarch64-image') is not present in docker and pull is 'never'"
     )
     assert world.engine.pulled == []
+
+
+# -- cross compilers (see test_cross for the script side) ------------------------------------
+TWO = {"manylinux-x86_64-image": X86, "manylinux-aarch64-image": ARM, "python": ["3.13"]}
+
+
+def test_foreign_targets_mount_zig_read_only_in_their_build_container(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zig = world.root / "zig"
+    made: list[Path] = []
+
+    def toolchain(cache_root: Path, options: object) -> tuple[Path, tuple[int, int]]:
+        made.append(cache_root)
+        return zig, (2, 44)
+
+    monkeypatch.setattr(_run, "zig_toolchain", toolchain)
+    result = world.build(**TWO)
+    assert result.ok
+    assert made == [world.root / "cache" / "manywheel"]  # once for the run
+    found = containers(world, result, "")
+    mount = ("--volume", f"{zig}:/manywheel/toolchain:ro")
+    arm, x86 = found["cp313-manylinux-aarch64"], found["cp313-manylinux-x86-64"]
+    assert arm.extra_args[:2] == mount
+    assert mount[1] not in x86.extra_args
+    assert not world.kinds("warning")
+    # Turned off, the aarch64 wheel is rebuilt (it was zig's), the x86_64 one is up to date.
+    again = world.build(**TWO, **{"cross-compilers": "off"})
+    assert {r.target.identifier: r.status for r in again.results} == {
+        "cp313-manylinux_x86_64": "up-to-date",
+        "cp313-manylinux_aarch64": "built",
+    }
+    assert made == [world.root / "cache" / "manywheel"]  # not needed: nothing asked for zig
+
+
+def test_without_its_toolchain_a_target_builds_with_the_image_compilers(world: World) -> None:
+    result = world.build(**TWO)  # the unit tests' pip download fails (tests/conftest.py)
+    assert result.ok
+    (warning,) = [e.message for e in world.kinds("warning")]
+    assert "unit tests download no toolchain" in warning
+    assert "cp313-manylinux_aarch64 build with the image's own compilers" in warning
+    arm = containers(world, result, "")["cp313-manylinux-aarch64"]
+    assert "/manywheel/toolchain:ro" not in " ".join(arm.extra_args)
+    # Its wheel keeps the fingerprint of the compilers planned: not rebuilt for that (a no-op
+    # run stays one offline), but rebuilt when the plan changes.
+    again = world.build(**TWO)
+    assert {r.status for r in again.results} == {"up-to-date"}
+    assert not world.kinds("warning")
+    off = world.build(**TWO, **{"cross-compilers": "off"})
+    assert [r.status for r in off.results] == ["up-to-date", "built"]

@@ -43,6 +43,7 @@ from manywheel._scripts.steps import (
     SYSTEM_PACKAGES_EXIT,
 )
 from manywheel._scripts.wheel_tests import testing_script as make_testing_script
+from manywheel._toolchain import CrossCompilers, CrossPlan
 
 TARGET = Target("cp313-manylinux_x86_64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python")
 FACTS = ImageFacts("manylinux_x86_64", "", "apt-get", "bash", (TARGET,))
@@ -58,12 +59,20 @@ def _build(
     *,
     epoch: int | None = None,
     layout: Layout = CONTAINER,
+    cross: CrossCompilers | None = None,
 ) -> list[Script]:
     text, files = build_script(
-        options, TARGET, "::mw-0123456789abcdef::", 2, layout, venv_cache=venv_cache, epoch=epoch
+        options,
+        TARGET,
+        "::mw-0123456789abcdef::",
+        2,
+        layout,
+        venv_cache=venv_cache,
+        epoch=epoch,
+        cross=cross,
     )
     scripts = [(f"{name}/build.sh", "sh", text)]
-    for fixed in ("make-venv.sh", "ninja"):
+    for fixed in ("make-venv.sh", "ninja", "cross-probe.sh", "cross-cc.in", "cross-c++.in"):
         if fixed in files:
             scripts.append((f"{name}/{fixed}", "sh", files[fixed].decode()))
     return scripts
@@ -139,6 +148,11 @@ def generated_scripts(tmp: Path) -> list[Script]:
             audit_requires=("abi3audit",),
         ),
     )
+    zig = CrossCompilers(
+        CrossPlan("aarch64", "aarch64-linux-gnu", "aarch64-linux-gnu"), tmp, (2, 44)
+    )
+    scripts += _build("cross", base, "save", cross=zig, epoch=0)
+    scripts += _build("cross-no-shared-cache", replace(base, shared_cache=False), cross=zig)
     scripts += _build("venv-save", base, venv_cache="save")
     scripts += _build("venv-restore", base, venv_cache="restore")
     scripts += _build("ccache", replace(base, ccache=True))

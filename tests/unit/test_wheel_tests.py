@@ -93,20 +93,28 @@ def test_the_wheel_is_installed_and_the_command_runs_with_placeholders(tmp_path:
     steps = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
     assert steps == [f"{MARK} step test", f"{MARK} step done"]
     assert "export PIP_INDEX_URL=https://mirror.example/simple" in script
-    assert sorted(files) == ["test-command.sh", "test_fail.py", "wheel/demo-1.0-py3-none-any.whl"]
+    assert sorted(files) == [
+        "make-venv.sh",
+        "test-command.sh",
+        "test_fail.py",
+        "wheel/demo-1.0-py3-none-any.whl",
+    ]
 
 
 def fake_python(folder: Path, pip_exit: int) -> str:
-    """Stands for CPython, fast: ``-m venv DIR`` makes DIR/bin/activate and DIR/bin/python;
-    ``-m pip ...`` exits ``pip_exit``."""
+    """Stands for CPython, fast: ``-m venv --without-pip DIR`` makes DIR/bin/activate and
+    DIR/bin/python; it has no pip to copy, ensurepip works, ``-m pip ...`` exits
+    ``pip_exit``."""
     exe = folder / "fake-python"
     exe.write_text(
         "#!/bin/sh\n"
-        'if [ "$1 $2" = "-m venv" ]; then\n'
-        '  mkdir -p "$3/bin" && cp "$0" "$3/bin/python"\n'
-        '  printf \'PATH=%s:$PATH\\n\' "$3/bin" > "$3/bin/activate"\n'
+        'if [ "$1 $2 $3" = "-m venv --without-pip" ]; then\n'
+        '  mkdir -p "$4/bin" && cp "$0" "$4/bin/python"\n'
+        '  printf \'PATH=%s:$PATH\\n\' "$4/bin" > "$4/bin/activate"\n'
         "  exit 0\n"
         "fi\n"
+        'case "$1 $2" in -c*purelib*) echo "$0.site"; exit 0 ;; -c*) exit 1 ;; esac\n'
+        '[ "$1 $2" = "-m ensurepip" ] && exit 0\n'
         f"exit {pip_exit}\n"
     )
     exe.chmod(0o755)

@@ -137,6 +137,7 @@ class Options:
     cache_dir: Path | None = _default_of("cache-dir")
     shared_cache: bool = _default_of("shared-cache")
     ccache: bool = _default_of("ccache")
+    cross_compilers: str = _default_of("cross-compilers")  # auto | off
     log_dir: Path | None = _default_of("log-dir")
     notes: tuple[str, ...] = ()  # warnings about the configuration (e.g. ignored cibuildwheel keys)
     # Per-platform image keys' defaults from the configuration's source ((key, image) pairs:

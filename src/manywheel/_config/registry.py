@@ -536,6 +536,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         per_target=True,
     ),
     OptionSpec(
+        "cross-compilers",
+        "str",
+        "auto",
+        "auto: a foreign-architecture target (one that runs under QEMU) compiles C and C++ with "
+        "zig, a cross compiler built for this machine, run natively in its container against the image's "
+        "own headers and glibc, once a probe shows it works there (else the image's emulated "
+        "compilers, with a warning); off: always the image's compilers. See the README, "
+        "Cross compilers.",
+        choices=("auto", "off"),
+        metavar="MODE",
+        per_target=True,
+    ),
+    OptionSpec(
         "log-dir",
         "path",
         None,

@@ -19,6 +19,8 @@ from .._layout import CONTAINER, Layout
 from .._logs import TargetLog
 from .._model import Target, TargetResult
 from .._prepare import ca_exports, pip_exports
+from .._toolchain import CrossCompilers
+from .cross import cross_lines
 from .frontend import frontend_command, uses_uv
 from .installer import choose_lines, install_line, probe_line, uv_exports
 from .shell import export_literal, export_word, fill_placeholders, fixed_script, quote
@@ -255,10 +257,12 @@ def build_script(
     *,
     venv_cache: VenvCache = "off",
     epoch: int | None = None,
+    cross: CrossCompilers | None = None,
 ) -> tuple[str, dict[str, bytes]]:
     """The script run in the target's container, and the files it needs in ``layout.inbox``.
     Every step runs in the project copy, as cibuildwheel runs them in the project folder.
-    ``epoch``: SOURCE_DATE_EPOCH for a reproducible build (None: options.reproducible is off)."""
+    ``epoch``: SOURCE_DATE_EPOCH for a reproducible build (None: options.reproducible is off).
+    ``cross``: the cross compilers mounted at ``layout.toolchain``, tried before the build."""
     if uses_uv(options) and options.installer == "auto":
         options = replace(options, installer="uv")  # build[uv] and uv: uv or nothing
     files: dict[str, bytes] = {}
@@ -312,6 +316,8 @@ def build_script(
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
     lines += environment_lines(options, marker)
     lines.append(export_literal("CIBUILDWHEEL_BUILD_IDENTIFIER", target.identifier))
+    if cross is not None:  # after the environment (a CC of the user's wins), before the maps
+        lines += cross_lines(cross, layout, files, marker, shared=options.shared_cache)
     if epoch is not None:
         lines += _prefix_map_lines(layout)
     lines += choose_lines(options)
@@ -446,7 +452,8 @@ def stream_steps(
     *,
     on_snapshot: Callable[[], None] | None = None,
 ) -> None:
-    """Log and emit the script's output; act on its control lines (steps, the venv snapshot)."""
+    """Log and emit the script's output; act on its control lines (steps, the venv snapshot,
+    secrets, warnings)."""
     assert proc.stdout is not None
     ident = result.target.identifier
     step_started = time.monotonic()
@@ -454,6 +461,7 @@ def stream_steps(
     prefix = f"{marker} step "
     snapshot = f"{marker} snapshot\n".encode()
     secret = f"{marker} secret "
+    warning = f"{marker} warning "
     stdout = proc.stdout
     # Read in bounded pieces: a line without a newline can be hundreds of megabytes.
     for raw in iter(lambda: stdout.readline(LINE_PIECE), b""):
@@ -468,6 +476,11 @@ def stream_steps(
             value = _unhex(text[len(secret) :] + rest)
             log.add_secret(value)
             emitter.masker.add(value)
+            continue
+        if text.startswith(warning):  # the script has something to say beyond its log
+            said = (text[len(warning) :] + b"".join(pieces).decode(errors="replace")).strip()
+            log.write(f"manywheel: warning: {said}")
+            emitter.warning(f"{ident}: {said}", target=ident)
             continue
         if text.startswith(prefix):
             for _ in pieces:  # a step line is short; anything past a piece is dropped

@@ -17,7 +17,7 @@ from .._config.selectors import selector_matches
 from .._layout import Layout
 from .._model import Target
 from .._prepare import pip_exports
-from .build import environment_lines
+from .build import VENV_SCRIPT, environment_lines
 from .installer import NETWORK_RETRIES
 from .shell import export_literal, fill_placeholders, quote
 from .steps import TEST_EXIT
@@ -82,6 +82,7 @@ def testing_script(
     files = {
         f"wheel/{wheel.name}": wheel.read_bytes(),
         "test-command.sh": _user_script(options.test_command, project, wheel=wheel_path),
+        "make-venv.sh": VENV_SCRIPT.encode(),
     }
     lines = [
         "set -eu",
@@ -103,7 +104,10 @@ def testing_script(
         f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"',
         *environment_lines(options, marker),
         export_literal("CIBUILDWHEEL_BUILD_IDENTIFIER", target.identifier),
-        f"{quote(target.python)} -m venv {venv} || fail 'could not create the test venv' {TEST_EXIT}",
+        # As the build venv: pip copied from the interpreter's own installation where it has
+        # one, not ensurepip's reinstall (a minute under QEMU).
+        f"sh {inbox}/make-venv.sh {quote(target.python)} {venv} pip "
+        f"|| fail 'could not create the test venv' {TEST_EXIT}",
         f". {venv}/bin/activate",
         *environment_lines(options, marker, options.test_environment),
     ]

@@ -1,0 +1,154 @@
+"""The cross compilers in a target's container: zig's wrappers, their probe, the switch.
+
+``_toolchain`` decides which targets get them and mounts zig read-only at
+``layout.toolchain``. Here the build script learns the image's glibc version, writes the
+``cc``/``c++`` wrappers (and the ``gcc``, ``g++`` and ``<triple>-gcc`` names an interpreter's
+``sysconfig`` may record), compiles and links a C shared library and compiles a C++ file with them, and
+only then points ``CC``, ``CXX`` and ``PATH`` at them. Anything else (the build already has a
+``CC`` or ``CXX``, the glibc version cannot be told, the probe fails) leaves the image's own
+compilers in place, said in the log, and for a failed probe in a warning.
+"""
+
+from __future__ import annotations
+
+from .._layout import Layout
+from .._toolchain import CrossCompilers, CrossPlan
+from .shell import fixed_script, quote
+
+__all__ = ["GLIBC_PLACEHOLDER", "LIBDIRS_PLACEHOLDER", "cross_lines", "wrapper"]
+
+PROBE_SCRIPT = fixed_script("cross-probe.sh")
+GLIBC_PLACEHOLDER = "@GLIBC@"  # replaced by the image's glibc version in the container
+LIBDIRS_PLACEHOLDER = "@LIBDIRS@"  # replaced by -L for each library folder the image has
+# The image's library folders, searched for -l in this order (those it has).
+LIBDIRS = (
+    "/usr/local/lib",
+    "/usr/local/lib64",
+    "/usr/lib/{m}",
+    "/lib/{m}",
+    "/usr/lib64",
+    "/lib64",
+    "/usr/lib",
+)
+
+
+def wrapper(plan: CrossPlan, layout: Layout, *, cxx: bool) -> str:
+    """The wrapper script for zig's C (or C++) compiler, with the glibc version left as
+    GLIBC_PLACEHOLDER. zig's own libc headers come first (those of the glibc version
+    targeted); the image's headers follow them (-idirafter: zlib.h, Python.h, pyconfig.h under
+    the multiarch folder) and its library folders are searched for -l (zig links libc, libm,
+    libpthread, libdl and librt from its own symbol lists of that glibc version). The
+    build's flags come last, so they win: zig's UBSan runtime (on by default in its debug
+    mode) is off unless the build turns it on."""
+    multiarch = plan.multiarch
+    flags = [
+        "-target",
+        f"{plan.zig_target}.{GLIBC_PLACEHOLDER}",
+        "-fno-sanitize=undefined",
+        "-Wno-unused-command-line-argument",
+        "-idirafter",
+        "/usr/local/include",
+        "-idirafter",
+        f"/usr/include/{multiarch}",
+        "-idirafter",
+        "/usr/include",
+        LIBDIRS_PLACEHOLDER,
+    ]
+    mode = "c++" if cxx else "cc"
+    return (
+        "#!/bin/sh\n"
+        f"# manywheel: zig's {'C++' if cxx else 'C'} compiler for {plan.arch}, run natively "
+        "(cross-compilers = auto)\n"
+        "# Linker options zig's linker refuses; the extension works the same without them:\n"
+        "# Debian's Pythons link with -Bsymbolic-functions; --exclude-libs hides the symbols\n"
+        "# of static libraries (without it they may be exported too). Dropped.\n"
+        'case " $* " in\n'
+        "*-Bsymbolic-functions*|*--exclude-libs*)\n"
+        "  for mw_a do\n"
+        "    shift\n"
+        '    case $mw_a in -Wl,-Bsymbolic-functions|-Wl,--exclude-libs,*) ;; *) set -- "$@" "$mw_a" ;; esac\n'
+        "  done ;;\n"
+        "esac\n"
+        f'exec {layout.toolchain}/zig {mode} {" ".join(flags)} "$@"\n'
+    )
+
+
+def _names(plan: CrossPlan, *, cxx: bool) -> list[str]:
+    if cxx:
+        return ["c++", "g++", f"{plan.multiarch}-g++"]
+    return ["cc", "gcc", f"{plan.multiarch}-gcc"]
+
+
+def cross_lines(
+    cross: CrossCompilers, layout: Layout, files: dict[str, bytes], marker: str, *, shared: bool
+) -> list[str]:
+    """Shell lines that switch the build to the cross compilers if they pass the probe
+    (run after the environment is exported: a CC or CXX set by the image, a `source` script or
+    `environment` is kept). ``shared``: zig's cache (the libc stubs, compiler-rt and libc++
+    it builds once per target) goes in the host cache folder's mount."""
+    plan = cross.plan
+    files["cross-cc.in"] = wrapper(plan, layout, cxx=False).encode()
+    files["cross-c++.in"] = wrapper(plan, layout, cxx=True).encode()
+    files["cross-probe.sh"] = PROBE_SCRIPT.encode()
+    folder = f"{layout.work}/cross"
+    bin_ = f"{folder}/bin"
+    zig_cache = f"{layout.cache}/zig" if shared else f"{layout.work}/zig-cache"
+    major, newest = cross.glibc_max
+    inbox = layout.inbox
+    warn = (
+        f"the cross compilers ({plan.label}) failed their probe in this image (its output is in the "
+        "target's log); building with the image's own compilers, under emulation"
+    )
+    glibc = "s/^glibc \\([0-9][0-9]*\\.[0-9][0-9]*\\).*/\\1/p"
+    ldd = "1s/.* \\([0-9][0-9]*\\.[0-9][0-9]*\\)$/\\1/p"
+    writes = []
+    for cxx, source in ((False, "cross-cc.in"), (True, "cross-c++.in")):
+        for name in _names(plan, cxx=cxx):
+            writes.append(
+                f'  sed -e "s/{GLIBC_PLACEHOLDER}/$mw_glibc/" -e "s|{LIBDIRS_PLACEHOLDER}|$mw_libdirs|"'
+                f" {inbox}/{source} > {bin_}/{name}"
+            )
+    return [
+        "step compilers",
+        'if [ -n "${CC:-}${CXX:-}" ]; then',
+        '  echo "manywheel: cross compilers: not used: the build sets CC or CXX'
+        ' (CC=${CC:-}, CXX=${CXX:-}), which it keeps"',
+        "else",
+        f"  mw_glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n {quote(glibc)}) || mw_glibc=",
+        '  if [ -z "$mw_glibc" ]; then',
+        f"    mw_glibc=$(ldd --version 2>/dev/null | sed -n {quote(ldd)}) || mw_glibc=",
+        "  fi",
+        "fi",
+        'if [ -z "${CC:-}${CXX:-}" ] && [ -z "$mw_glibc" ]; then',
+        "  printf '%s warning %s\\n' "
+        + quote(marker)
+        + " "
+        + quote(
+            "the cross compilers are not used: the image's glibc version cannot be told "
+            "(getconf GNU_LIBC_VERSION, ldd --version); building with its own compilers"
+        ),
+        'elif [ -z "${CC:-}${CXX:-}" ]; then',
+        f'  if [ "${{mw_glibc%%.*}}" -eq {major} ] && [ "${{mw_glibc#*.}}" -gt {newest} ]; then',
+        f'    echo "manywheel: cross compilers: the image has glibc $mw_glibc, zig knows up to'
+        f" {major}.{newest}: the extension links against {major}.{newest}'s symbols\"",
+        f"    mw_glibc={major}.{newest}",
+        "  fi",
+        "  mw_libdirs=",
+        f"  for mw_d in {' '.join(d.format(m=plan.multiarch) for d in LIBDIRS)}; do",
+        '    if [ -d "$mw_d" ]; then mw_libdirs="${mw_libdirs:+$mw_libdirs }-L$mw_d"; fi',
+        "  done",
+        f"  mkdir -p {bin_} {zig_cache}",
+        *writes,
+        f"  chmod 755 {bin_}/*",
+        f"  export ZIG_GLOBAL_CACHE_DIR={zig_cache} ZIG_LOCAL_CACHE_DIR={zig_cache}",
+        f"  if sh {inbox}/cross-probe.sh {bin_}/cc {bin_}/c++ {folder}/probe"
+        f" > {folder}/probe.log 2>&1; then",
+        f'    export CC={bin_}/cc CXX={bin_}/c++ PATH={bin_}:"$PATH"',
+        f'    echo "manywheel: cross compilers: {plan.label}.$mw_glibc, run natively'
+        " (CC=$CC, CXX=$CXX; Fortran: the image's own)\"",
+        "  else",
+        f"    sed 's/^/  probe: /' {folder}/probe.log",
+        f"    printf '%s warning %s\\n' {quote(marker)} {quote(warn)}",
+        "  fi",
+        "fi",
+    ]
