@@ -6,7 +6,6 @@ import os
 import re
 import resource
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,6 +13,7 @@ from typing import Literal
 from .._arch import native_arch, runs_natively
 from .._engines.container import QUICK_TIMEOUT, Engine
 from .._engines.emulation import BINFMT_DIR, EMULATION_TIP, emulation_problem
+from .._engines.process import run_quick
 from .._errors import EngineError
 from .._leftovers import reap_containers
 
@@ -35,19 +35,7 @@ class Check:
 
 
 def _run(args: list[str], timeout: float = QUICK_TIMEOUT) -> tuple[int, str]:
-    try:
-        r = subprocess.run(
-            args,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired:
-        return 124, f"no answer within {timeout:.0f} s"
-    except OSError as e:
-        return 127, str(e)
+    r = run_quick(args, timeout=timeout)
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
