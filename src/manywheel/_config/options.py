@@ -15,6 +15,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .._arch import ARCHS, LIBCS
+from .._builders import LOCAL, parse_builders
 from .._errors import ConfigError
 from .._scripts.shell import dquote, split_assignments, word_value
 from .cibuildwheel import cibuildwheel_layers
@@ -82,6 +83,7 @@ class Options:
     musllinux_riscv64_image: tuple[str, ...] = _default_of("musllinux-riscv64-image")
     engine: str = _default_of("engine")
     engine_args: tuple[str, ...] = _default_of("engine-args")
+    builders: tuple[str, ...] = _default_of("builders")  # the words; see _builders
     pull: str = _default_of("pull")
     python: tuple[str, ...] = _default_of("python")
     build: tuple[str, ...] = _default_of("build")
@@ -613,6 +615,10 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
                 f"{where('exclude')}: 'exclude' pattern '{glob}' {why}",
                 tip="write globs relative to the project root, like data/, *.h5 or big/**",
             )
+    try:
+        parse_builders(options.builders, engine=options.engine)
+    except ConfigError as e:
+        raise ConfigError(f"{where('builders')}: {e.message}", tip=e.tip) from None
     for key in _own_labels(options.engine_args):
         raise ConfigError(
             f"{where('engine-args')}: 'engine-args' sets the label '{key}'",
@@ -636,11 +642,36 @@ def _own_labels(args: tuple[str, ...]) -> list[str]:
     return [key for key in keys if key.lower().startswith("manywheel.")]
 
 
+def _from_project(layer: Layer, project: Path) -> bool:
+    """True for a layer of the project's own files (pyproject.toml, its manywheel.toml, a
+    --config-file inside the project): not the user's command line, environment or a
+    config file of theirs outside the project. Whoever builds a project need not trust it."""
+    return layer.style == "file" and layer.base_dir.resolve().is_relative_to(project.resolve())
+
+
+def _check_settable(layer: Layer, spec: OptionSpec, project: Path) -> None:
+    """Refuse an option where it may not be set: one only the user may set (``user_only``)
+    in the project's files, one that is the same for every target in an override."""
+    if spec.user_only and _from_project(layer, project):
+        raise ConfigError(
+            f"{layer.where}: '{layer.key_name(spec.name)}' cannot be set in the project's files: "
+            "it says which machines build and with whose credentials, which is yours to decide",
+            tip=f"remove it there, and set it with {flag_name(spec.name)}, "
+            f"{env_name(spec.name)} or in a config file of yours outside the project "
+            "(--config-file)",
+        )
+    if layer.select is not None and not spec.per_target:
+        raise ConfigError(
+            f"{layer.where}: '{spec.name}' is the same for every target of a run, so an "
+            "override cannot set it",
+            tip="set it in the table itself, or select targets with build and skip",
+        )
+
+
 def _project_engine_args(layer: Layer, args: object, project: Path) -> tuple[str, ...]:
-    """The warning for engine-args from the project's own files (not the user's command
-    line, environment or a config file of theirs outside the project): they could mount any
-    host folder into the builds, so the user must see them."""
-    if layer.style != "file" or not layer.base_dir.is_relative_to(project):
+    """The warning for engine-args from the project's own files: they could mount any host
+    folder into the builds, so the user must see them."""
+    if not _from_project(layer, project):
         return ()
     if not isinstance(args, tuple) or not args:
         return ()
@@ -692,12 +723,7 @@ def load_options(
             spec = spec_for(key)
             if spec is None:
                 raise _unknown_key(layer, key)
-            if layer.select is not None and not spec.per_target:
-                raise ConfigError(
-                    f"{layer.where}: '{key}' is the same for every target of a run, so an "
-                    "override cannot set it",
-                    tip="set it in the table itself, or select targets with build and skip",
-                )
+            _check_settable(layer, spec, project)
             value = _convert(layer, spec, raw)
             converted[spec.field] = value
             if layer.select is None:
@@ -731,7 +757,8 @@ def load_options(
     for stage in overrides:  # its values make sense too (the files they name exist, ...)
         where = {spec.name: stage.where for spec in OPTIONS}
         _check(replace(options, **stage.values), where)  # type: ignore[arg-type]
-    return replace(options, notes=options.notes + _retired_notes(options, origin))
+    later = _retired_notes(options, origin) + _builders_note(options, origin)
+    return replace(options, notes=options.notes + later)
 
 
 def _files(layers: list[Layer]) -> tuple[Path, ...]:
@@ -769,4 +796,14 @@ def _retired_notes(options: Options, origin: Mapping[str, str]) -> tuple[str, ..
         f"{origin.get('enable:' + group, 'configuration')}: enable group '{group}' is retired and "
         f"ignored: {RETIRED_GROUPS[group]}"
         for group in retired
+    )
+
+
+def _builders_note(options: Options, origin: Mapping[str, str]) -> tuple[str, ...]:
+    """Builders other than this machine's engine are planned, not yet built on."""
+    if options.builders in ((), (LOCAL,)):
+        return ()
+    return (
+        f"{origin.get('builders', 'configuration')}: 'builders' is not used by build yet "
+        "(every target builds with this machine's engine)",
     )
