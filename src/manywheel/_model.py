@@ -11,7 +11,9 @@ from pathlib import Path
 
 __all__ = [
     "OK_STATUSES",
+    "Assignment",
     "BuildImage",
+    "BuilderShare",
     "ImageFacts",
     "Plan",
     "Rejected",
@@ -91,6 +93,37 @@ class Plan:
 
     def targets_of(self, image: BuildImage) -> tuple[Target, ...]:
         return tuple(t for t in self.targets if self.image_for(t) is image)
+
+
+@dataclass(frozen=True)
+class BuilderShare:
+    """One builder's part of a run with several builders (``builders``): what it is, and the
+    targets it builds, in the order they start."""
+
+    name: str
+    endpoint: str  # the word of ``builders``
+    engine: str  # docker or podman
+    version: str  # the engine server's
+    arch: str
+    cpus: int
+    targets: tuple[str, ...] = ()  # identifiers, longest expected first
+    emulated: tuple[str, ...] = ()  # those of them it runs under QEMU
+    unchecked: tuple[str, ...] = ()  # of those, the ones whose QEMU there is not known yet
+    at_once: int = 0  # how many of them build at once
+    cores_per_target: int = 0  # make -jN in each
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Which builder builds each target."""
+
+    shares: tuple[BuilderShare, ...]
+
+    def share_of(self, identifier: str) -> BuilderShare:
+        for share in self.shares:
+            if identifier in share.targets:
+                return share
+        raise LookupError(f"no builder for {identifier}")
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
 from ._reproducibility import check_target
-from ._schedule import longest_first, previous_durations, previously_covered
+from ._schedule import core_budget, longest_first, previous_durations, previously_covered
 from ._scripts.build import venv_recipe
 from ._scripts.wheel_tests import wants_tests
 from ._sdist import make_sdist
@@ -373,7 +373,7 @@ def _run_targets(
     was covered last time) starts only once it is known not to be covered."""
     engine = run.require_engine()
     jobs = run.options.effective_jobs(len(targets))
-    budget = max(1, (os.cpu_count() or 1) // jobs)
+    budget = core_budget(os.cpu_count() or 1, jobs)
     wheels: queue.SimpleQueue[tuple[str, Path | None]] = queue.SimpleQueue()
     job_of = {
         t.identifier: TargetJob(

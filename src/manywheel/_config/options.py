@@ -238,11 +238,12 @@ class Options:
         )
         return Exclusions(self.own_folders(), self.exclude, vcs=not keep_vcs)
 
-    def effective_jobs(self, targets: int) -> int:
-        """Targets to run at once. Auto runs them all together (up to 2 per core): with fewer
-        targets left than cores, a one-per-core limit would leave cores idle while the last
-        target compiles alone; sharing the cores makes the run end at total work / cores."""
-        wanted = self.jobs if self.jobs > 0 else 2 * (os.cpu_count() or 1)
+    def effective_jobs(self, targets: int, cores: int | None = None) -> int:
+        """Targets to run at once (on a machine of ``cores``, default this one's). Auto runs
+        them all together (up to 2 per core): with fewer targets left than cores, a
+        one-per-core limit would leave cores idle while the last target compiles alone;
+        sharing the cores makes the run end at total work / cores."""
+        wanted = self.jobs if self.jobs > 0 else 2 * (cores or os.cpu_count() or 1)
         return max(1, min(wanted, targets))
 
 
