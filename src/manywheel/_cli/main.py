@@ -11,6 +11,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
@@ -33,6 +34,8 @@ from .._export import export_docker, write_export
 from .._leftovers import reap_containers
 from .._logs import Masker, default_log_root
 from .._merge import github_matrix, merge_reports
+from .._model import Assignment, BuilderShare
+from .._plan import place_targets
 from .._report import load_report, report_data, write_report
 from .._run import build, plan
 from .._scripts.shell import fill_placeholders
@@ -372,6 +375,8 @@ def _config_file(ns: argparse.Namespace) -> Path | None:
 
 def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
     result = plan(options, listener)
+    # Each CI runner of a github matrix is its own machine: builders do not apply there.
+    placed = place_targets(options, result.targets) if fmt != "github-matrix" else None
     hide = Masker(options.secret_values())
 
     def show(text: str) -> None:  # every format: no secret value, wherever it appears
@@ -403,18 +408,27 @@ def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
                     "platform": t.platform,
                     "image": result.image_for(t).image,
                 }
+                | ({} if placed is None else {"builder": placed.share_of(t.identifier).name})
                 for t in result.targets
             ],
         }
+        if placed is not None:
+            data["builders"] = [asdict(share) for share in placed.shares]
         show(json.dumps(data, indent=2))
         return 0
-    for im in result.images:
-        emulated = "" if runs_natively(im.platform.split("_", 1)[1]) else ", emulated"
+    for im in result.images:  # (with builders, each target's line says how it runs)
+        native = placed is not None or runs_natively(im.platform.split("_", 1)[1])
+        emulated = "" if native else ", emulated"
         show(f"image:    {im.image} ({im.image_id[:19]})")
         show(f"platform: {im.platform}{emulated}")
+    if placed is not None:
+        show("builders:")
+        for share in placed.shares:
+            show(f"  {share.name}  {_builder_line(share)}")
     show("targets:")
     for t in result.targets:
-        show(f"  {t.identifier}  (Python {t.version}, {t.python})")
+        where = "" if placed is None else f"  on {_placement(placed, t.identifier)}"
+        show(f"  {t.identifier}  (Python {t.version}, {t.python}){where}")
     show("options:")
     for spec in OPTIONS:
         value = getattr(options, spec.field)
@@ -423,6 +437,24 @@ def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
             value = tuple((k, "***" if k in secret else v) for k, v in value)
         show(f"  {spec.name} = {value!r}")
     return 0
+
+
+def _builder_line(share: BuilderShare) -> str:
+    """A builder of the plan: what it is, and how it builds its targets."""
+    where = "" if share.endpoint == share.name else f" ({share.endpoint})"
+    what = f"{share.engine} {share.version}{where}, {share.arch}, {share.cpus} cores"
+    if not share.targets:
+        return f"{what}: no target"
+    count = f"{len(share.targets)} target{'s' if len(share.targets) > 1 else ''}"
+    return f"{what}: {count}, {share.at_once} at once, {share.cores_per_target} cores each"
+
+
+def _placement(placed: Assignment, identifier: str) -> str:
+    """Where a target builds: the builder, and how it runs the target's architecture."""
+    share = placed.share_of(identifier)
+    if identifier in share.unchecked:
+        return f"{share.name}, emulated (whether it has QEMU is not known until tried)"
+    return share.name + (", emulated" if identifier in share.emulated else "")
 
 
 def _doctor(ns: argparse.Namespace) -> int:

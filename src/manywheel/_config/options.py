@@ -806,5 +806,6 @@ def _builders_note(options: Options, origin: Mapping[str, str]) -> tuple[str, ..
         return ()
     return (
         f"{origin.get('builders', 'configuration')}: 'builders' is not used by build yet "
-        "(every target builds with this machine's engine)",
+        "(every target builds with this machine's engine); `manywheel plan` shows where each "
+        "target would build",
     )

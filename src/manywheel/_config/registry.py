@@ -132,7 +132,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "and connection names (docker:NAME, podman:NAME), ssh://[USER@]HOST[:PORT] and "
         "tcp://HOST:PORT (TLS with the certificates of DOCKER_CERT_PATH, plain TCP only to a "
         "loopback address). Each target goes to a builder of its architecture, else to one "
-        "that emulates it. Never read from the project's files. Not used by build yet.",
+        "that emulates it. Never read from the project's files. Not used by build yet: plan "
+        "shows where each target would build.",
         metavar="BUILDER",
         user_only=True,
     ),
