@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from manywheel._engines.container import Engine, ProcessRegistry
 from tests.conftest import EXAMPLES, FIXTURE_IMAGE, OUTPUTS, ROOT, engine_or_skip
 from tests.integration.helpers import leftover_containers, manywheel, tree_digest, wheels
 
@@ -381,3 +382,23 @@ def test_output_disk_full_keeps_wheels_recoverable(
     kept = Path(r.stderr.split("the built wheels are kept in ", 1)[1].split(";", 1)[0])
     assert len(list(kept.rglob("*.whl"))) == 3
     assert leftover_containers(engine, project) == []
+
+
+def test_removing_containers_skips_a_name_already_gone(engine: str) -> None:
+    """A cleanup's list can name a container that ended meanwhile: the others still go. (podman
+    4.3's `rm -f` with one missing name removes none of them and exits 0.)"""
+    names = [f"mw-test-rm-{secrets.token_hex(3)}" for _ in range(2)]
+    for name in names:
+        subprocess.run(
+            [engine, "run", "-d", "--name", name, "--entrypoint", "/bin/sh", FIXTURE_IMAGE,
+             "-c", "sleep 600"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    try:
+        Engine(engine, engine, ProcessRegistry()).remove([names[0], "mw-test-gone", names[1]])
+        for name in names:
+            r = subprocess.run([engine, "inspect", name], capture_output=True, check=False)
+            assert r.returncode != 0, f"{name} is still there"
+    finally:
+        for name in names:
+            subprocess.run([engine, "rm", "-f", name], capture_output=True, check=False)

@@ -100,7 +100,8 @@ def fake_leftovers(engine: str) -> Iterator[Callable[[str, Owner], str]]:
         return name
 
     yield start
-    subprocess.run([engine, "rm", "-f", *made], capture_output=True, check=False)
+    for name in made:  # one at a time: podman's rm -f of several names stops at a missing one
+        subprocess.run([engine, "rm", "-f", name], capture_output=True, check=False)
 
 
 def exists(engine: str, name: str) -> bool:

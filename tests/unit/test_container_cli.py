@@ -106,7 +106,9 @@ def test_create_passes_environment_values_as_arguments(recorder: Recorder) -> No
 
 def test_podman_removes_without_a_grace_period(recorder: Recorder) -> None:
     Engine("podman", "/usr/bin/podman").remove(["a", "b"])
-    assert recorder.argv() == [["/usr/bin/podman", "rm", "-f", "-v", "--time", "0", "a", "b"]]
+    assert recorder.argv() == [
+        ["/usr/bin/podman", "rm", "-f", "-v", "--time", "0", "--ignore", "a", "b"]
+    ]
 
 
 def test_exec_names_secrets_without_their_values(
@@ -255,7 +257,7 @@ def test_a_32_bit_container_runs_every_command_under_linux32(
         ["podman", "exec", "c32", "linux32", "/bin/sh", "-c", "uname -m"],
         ["podman", "exec", "-i", "c32", "linux32", "/bin/sh", "-s"],
         ["podman", "exec", "c64", "uname", "-m"],
-        ["podman", "rm", "-f", "-v", "--time", "0", "c32", "c64"],
+        ["podman", "rm", "-f", "-v", "--time", "0", "--ignore", "c32", "c64"],
         ["podman", "exec", "c32", "ls"],
     ]  # fmt: skip
 

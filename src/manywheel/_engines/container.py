@@ -259,9 +259,11 @@ class Engine:
 
     def remove(self, names: Sequence[str]) -> None:
         """Remove containers now, with the anonymous volumes an image's VOLUME lines give them:
-        no stop grace period (our keep-alive process ignores SIGTERM)."""
+        no stop grace period (our keep-alive process ignores SIGTERM). A name already gone
+        is skipped: docker goes on with the others by itself; podman (4.3) removes none of
+        them and exits 0 unless told to ignore missing ones (``--ignore``)."""
         if names:
-            now = ["--time", "0"] if self.name == "podman" else []
+            now = ["--time", "0", "--ignore"] if self.name == "podman" else []
             self.call(["rm", "-f", "-v", *now, *names], check=False, timeout=QUICK_TIMEOUT)
         for name in names:
             self._end_lifeline(name, wait=QUICK_TIMEOUT / 4)
