@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .discovery import BuilderFacts, Runner, Way, discover_builder, run_client
 from .endpoint import LOCAL, Builder, parse_builders, tls_problem
+from .engine import builder_engine
 
 __all__ = [
     "LOCAL",
@@ -12,6 +13,7 @@ __all__ = [
     "BuilderFacts",
     "Runner",
     "Way",
+    "builder_engine",
     "discover_builder",
     "parse_builders",
     "run_client",
