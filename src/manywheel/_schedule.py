@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ._builders import BuilderFacts, Way
+from ._builders.fleet import WAYS
 from ._errors import EngineError
 from ._model import Assignment, BuilderShare, Target
 from ._report import load_report
@@ -89,10 +90,6 @@ def core_budget(cores: int, at_once: int) -> int:
     return max(1, cores // max(1, at_once))
 
 
-# The ways a builder may run a target's architecture, best first (see BuilderFacts.way).
-_WAYS: tuple[Way, ...] = ("native", "emulated", "unchecked")
-
-
 def assign(
     targets: Sequence[Target],
     builders: Sequence[BuilderFacts],
@@ -108,7 +105,7 @@ def assign(
     cores. EngineError names the targets no builder can run, and what each builder runs."""
     able: dict[str, tuple[Way, list[int]]] = {}
     for t in targets:
-        for way in _WAYS:
+        for way in WAYS:
             which = [i for i, b in enumerate(builders) if b.way(t.arch) == way]
             if which:
                 able[t.identifier] = (way, which)

@@ -201,6 +201,31 @@ class Engine:
             changes += ["--change", f"LABEL {json.dumps(k)}={json.dumps(v)}"]
         self.call(["commit", *changes, container, tag], timeout=PULL_TIMEOUT)
 
+    # -- volumes --------------------------------------------------------------------------
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        """Make the named volume with ``labels`` unless it is there (made by an earlier run,
+        or by another run just now)."""
+        if self.call(["volume", "inspect", name], check=False).returncode == 0:
+            return
+        args = ["volume", "create"]
+        for k, v in labels.items():
+            args += ["--label", f"{k}={v}"]
+        made = self.call([*args, name], check=False)
+        if made.returncode != 0 and self.call(["volume", "inspect", name], check=False).returncode:
+            raise EngineError(
+                f"{self.title} volume create {name} failed (exit {made.returncode}): "
+                f"{made.stderr.strip() or made.stdout.strip()}"
+            )
+
+    def volumes(self, label: str) -> list[str]:
+        """The names of the volumes with ``label`` (``key`` or ``key=value``)."""
+        r = self.call(["volume", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"])
+        return [n.strip() for n in r.stdout.splitlines() if n.strip()]
+
+    def remove_volumes(self, names: Sequence[str]) -> None:
+        if names:
+            self.call(["volume", "rm", "-f", *names], check=False)
+
     # -- containers -----------------------------------------------------------------------
     def create(
         self,
