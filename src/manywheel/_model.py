@@ -147,6 +147,10 @@ class TargetResult:
     rejected: list[Rejected] = field(default_factory=list)
     # covered: the wheel of an earlier target (abi3) serves this one, which is not built
     covered_by: str | None = None
+    # the engine, not the build, failed (it does not answer, the container vanished): why
+    fault: str | None = None
+    builder: str | None = None  # with builders: the one that built (or last tried) it
+    retried: str | None = None  # with builders: the line that says it was moved, and why
 
 
 OK_STATUSES = ("built", "covered", "up-to-date")

@@ -589,15 +589,9 @@ def test_plan_with_builders_that_cannot_run_a_target(
     assert "manywheel: tip: add a builder that is aarch64, register QEMU for it" in err
 
 
-def test_build_takes_builders_and_says_it_does_not_use_them_yet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_build_takes_builders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Options] = []
     monkeypatch.setattr(cli, "_build", lambda options, *a, **kw: seen.append(options) or 0)
     assert main(["build", str(project(tmp_path)), "--builders", "local,arm-box"]) == 0
     assert seen[0].builders == ("local", "arm-box")
-    # A run shows its options' notes as warnings.
-    assert seen[0].notes == (
-        "command line: 'builders' is not used by build yet (every target builds with this "
-        "machine's engine); `manywheel plan` shows where each target would build",
-    )
+    assert seen[0].notes == ()  # (builders are used: no "not used yet" warning any more)

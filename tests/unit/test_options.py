@@ -293,10 +293,7 @@ def test_builders_come_from_the_user(tmp_path: Path) -> None:
     env = {"MANYWHEEL_BUILDERS": "local, docker:arm-box ssh://me@x86.example"}
     opts = load_options(project, environ=env)
     assert opts.builders == ("local", "docker:arm-box", "ssh://me@x86.example")
-    assert opts.notes == (
-        "environment: 'builders' is not used by build yet (every target builds with this "
-        "machine's engine); `manywheel plan` shows where each target would build",
-    )
+    assert opts.notes == ()
     cli = load_options(project, environ=env, cli={"builders": "podman:box"})
     assert cli.builders == ("podman:box",)
     # A config file of the user's, outside the project.

@@ -15,7 +15,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .._arch import ARCHS, LIBCS
-from .._builders import LOCAL, parse_builders
+from .._builders import parse_builders
 from .._errors import ConfigError
 from .._scripts.shell import dquote, split_assignments, word_value
 from .cibuildwheel import cibuildwheel_layers
@@ -758,8 +758,7 @@ def load_options(
     for stage in overrides:  # its values make sense too (the files they name exist, ...)
         where = {spec.name: stage.where for spec in OPTIONS}
         _check(replace(options, **stage.values), where)  # type: ignore[arg-type]
-    later = _retired_notes(options, origin) + _builders_note(options, origin)
-    return replace(options, notes=options.notes + later)
+    return replace(options, notes=options.notes + _retired_notes(options, origin))
 
 
 def _files(layers: list[Layer]) -> tuple[Path, ...]:
@@ -797,15 +796,4 @@ def _retired_notes(options: Options, origin: Mapping[str, str]) -> tuple[str, ..
         f"{origin.get('enable:' + group, 'configuration')}: enable group '{group}' is retired and "
         f"ignored: {RETIRED_GROUPS[group]}"
         for group in retired
-    )
-
-
-def _builders_note(options: Options, origin: Mapping[str, str]) -> tuple[str, ...]:
-    """Builders other than this machine's engine are planned, not yet built on."""
-    if options.builders in ((), (LOCAL,)):
-        return ()
-    return (
-        f"{origin.get('builders', 'configuration')}: 'builders' is not used by build yet "
-        "(every target builds with this machine's engine); `manywheel plan` shows where each "
-        "target would build",
     )
