@@ -14,7 +14,7 @@ import pytest
 
 from manywheel import ConfigError, Options
 from manywheel._builders import discovery
-from manywheel._cache import CACHE_LABEL, PREPARED_LABEL, open_cache_root
+from manywheel._cache import CACHE_LABEL, PREPARED_LABEL, cache_volume, open_cache_root
 from manywheel._cli import main as cli
 from manywheel._cli.github import GitHubRenderer
 from manywheel._cli.live import LiveRenderer
@@ -28,6 +28,7 @@ from manywheel._merge import merge_reports
 from manywheel._model import BuildImage, ImageFacts, Plan, RunResult, Target, TargetResult
 from manywheel._report import load_report, report_data
 from tests.unit.fake_exec import CannedEngine
+from tests.unit.fakes import FakeEngine
 from tests.unit.test_builders import DOCKER_INFO, PODMAN_INFO
 from tests.unit.test_leftovers import dead_owner
 
@@ -595,3 +596,29 @@ def test_build_takes_builders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert main(["build", str(project(tmp_path)), "--builders", "local,arm-box"]) == 0
     assert seen[0].builders == ("local", "arm-box")
     assert seen[0].notes == ()  # (builders are used: no "not used yet" warning any more)
+
+
+def test_cache_list_and_clean_reach_every_builder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project(tmp_path)
+    root = open_cache_root(tmp_path / "cache")
+    remote = FakeEngine()
+    mine, _ = cache_volume(str(root.id), "ns1")
+    theirs, labels = cache_volume("0ther", "ns1")
+    remote.create_volume(mine, cache_volume(str(root.id), "ns1")[1])
+    remote.create_volume(theirs, labels)
+    monkeypatch.setattr(cli, "container_engine_for", lambda choice: FakeEngine())
+    monkeypatch.setattr(cli, "builder_engine", lambda builder, registry: remote)
+    base = [str(folder), "--cache-dir", str(root.path), "--builders", "local,docker:big"]
+    assert main(["cache", "list", *base]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [
+        f"big: volume {mine}",
+        "builder big: 0 prepared environment(s), 1 cache volume(s)",
+    ]
+    assert main(["cache", "clean", *base]) == 0
+    assert set(remote.volumes_made) == {mine, theirs}  # volumes go with --downloads only
+    assert main(["cache", "clean", "--downloads", *base]) == 0
+    assert f"removed volume {mine} on big" in capsys.readouterr().out.splitlines()
+    assert set(remote.volumes_made) == {theirs}  # another cache folder's stays

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from .._arch import LIBCS, expand_archs, runs_natively
+from .._builders import Builder, builder_engine, parse_builders
 from .._cache import (
     clean_downloads,
     clean_prepared,
     clean_venv_cache,
     list_prepared,
+    list_volumes,
     open_cache_root,
 )
 from .._config.cibuildwheel import Translation, overrides_of, to_toml, translate
@@ -28,6 +30,7 @@ from .._config.options import Options, load_options, read_toml, write_atomically
 from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name, image_key
 from .._engines.choice import container_engine_for, host_mode
 from .._engines.host import HOST_IMAGE
+from .._engines.process import ProcessRegistry
 from .._errors import ConfigError, EngineError, ManywheelError
 from .._events import Listener
 from .._export import export_docker, write_export
@@ -349,7 +352,7 @@ def make_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="also remove the download caches (the downloads/ part, and shared/ of older versions)",
             )
-        _add_option_flags(c, ("engine", "cache-dir"))
+        _add_option_flags(c, ("engine", "cache-dir", "builders"))
     return parser
 
 
@@ -528,7 +531,41 @@ def _cache(ns: argparse.Namespace) -> int:
             f"older manywheel versions) left alone; `manywheel cache {ns.cache_command} --all` "
             f"{'lists' if ns.cache_command == 'list' else 'removes'} them too"
         )
+    for builder in parse_builders(options.builders, engine=options.engine):
+        if not builder.local:
+            _cache_on_builder(ns, builder, root.id)
     return 0
+
+
+def _cache_on_builder(ns: argparse.Namespace, builder: Builder, cache_id: str | None) -> None:
+    """``cache list`` or ``clean`` on a builder other than this machine's engine: the
+    prepared images this cache committed there, and its cache volumes (``--downloads``)."""
+    try:
+        engine = builder_engine(builder, ProcessRegistry())
+        images = list_prepared(engine, cache_id, every=ns.all)
+        volumes = list_volumes(engine, cache_id, every=ns.all)
+        if ns.cache_command == "list":
+            for image in images:
+                print(f"{builder.name}: {image.tag}  {image.image_id[:19]}  {image.created}")
+            for volume in volumes:
+                print(f"{builder.name}: volume {volume}")
+            print(
+                f"builder {builder.name}: {len(images)} prepared environment(s), "
+                f"{len(volumes)} cache volume(s)"
+            )
+            return
+        for name, owner in reap_containers(engine):
+            print(
+                f"removed container {name} on {builder.name}, left by a killed run (pid {owner.pid})"
+            )
+        for tag in clean_prepared(engine, images):
+            print(f"removed {tag} on {builder.name}")
+        if ns.downloads:
+            engine.remove_volumes(volumes)
+            for volume in volumes:
+                print(f"removed volume {volume} on {builder.name}")
+    except EngineError as e:
+        print(f"builder {builder.name}: {e.message}", file=sys.stderr)
 
 
 def _build(options: Options, listener: Listener, quiet: bool, report: Path | None) -> int:
