@@ -1,0 +1,93 @@
+"""Builders for real: a second docker daemon on this machine (its own network namespace, data
+root and TLS certificates, see ``second_dockerd``) stands in for a remote build server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, engine_or_skip, required_engines
+from tests.integration.second_dockerd import SecondDockerd, second_dockerd_problem
+
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def second() -> Iterator[SecondDockerd]:
+    """The second daemon with the x86_64 fixture image (module-scoped: other modules count
+    the dockerd processes, and it is gone when they run)."""
+    engine_or_skip("docker")
+    problem = second_dockerd_problem()
+    if problem is not None:
+        if "docker" in required_engines():
+            pytest.fail(f"a second dockerd is needed for the builders' tests: {problem}")
+        pytest.skip(f"ENGINE NOT AVAILABLE, builders' tests skipped: {problem}")
+    daemon = SecondDockerd().start()
+    try:
+        daemon.load(FIXTURE_IMAGE)
+        yield daemon
+    finally:
+        daemon.close()
+
+
+def doctor(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "manywheel", "doctor", str(project), "--engine", "docker"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, **env},
+    )
+
+
+def line(out: str, engine: str, check: str) -> str:
+    """doctor's row of ``check`` on ``engine`` (ENGINE  CHECK  STATUS  DETAIL)."""
+    row = re.compile(rf"{re.escape(engine)} +{re.escape(check)} +[A-Z]+ ")
+    found = [text for text in out.splitlines() if row.match(text)]
+    assert found, f"no {engine} {check} row in:\n{out}"
+    return found[0]
+
+
+def test_doctor_checks_a_tls_builder(second: SecondDockerd, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        "[tool.manywheel]\n"
+        'archs = ["x86_64", "aarch64"]\n'
+        f'manylinux-x86_64-image = "{FIXTURE_IMAGE}"\n'
+        f'manylinux-aarch64-image = "{FIXTURE_IMAGE_ARM64}"\n'
+    )
+    name = second.tcp_host.removeprefix("tcp://")
+    env = {"MANYWHEEL_BUILDERS": f"local {second.tcp_host}", "DOCKER_CERT_PATH": str(second.certs)}
+    r = doctor(project, env)
+    out = r.stdout
+    assert r.returncode == 0, out + r.stderr
+    assert "OK" in line(out, name, "tls")
+    assert str(second.certs) in line(out, name, "tls")
+    answers = line(out, name, "answers")
+    assert "OK" in answers
+    assert "docker" in answers
+    assert "x86_64" in answers
+    assert "OK" in line(out, name, "image x86_64")
+    assert "runs as x86_64 (natively)" in line(out, name, "image x86_64")
+    # The arm64 image is on this machine's daemon, not on the builder: a warning, not pulled.
+    missing = line(out, name, "image aarch64")
+    assert "WARN" in missing
+    assert "is not on this builder" in missing
+    assert second.docker("image", "inspect", FIXTURE_IMAGE_ARM64, check=False).returncode != 0
+    # Without the client certificates: one failure naming what is missing, nothing asked.
+    empty = tmp_path / "no-certs"
+    empty.mkdir()
+    r = doctor(project, {**env, "DOCKER_CERT_PATH": str(empty)})
+    assert r.returncode == 1
+    tls = line(r.stdout, name, "tls")
+    assert "FAIL" in tls
+    assert "ca.pem, cert.pem, key.pem" in tls
+    assert r.stdout.splitlines()[-1] == "doctor: 1 problem(s)"
