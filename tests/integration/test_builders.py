@@ -3,19 +3,26 @@ root and TLS certificates, see ``second_dockerd``) stands in for a remote build 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, engine_or_skip, required_engines
+from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.integration.second_dockerd import SecondDockerd, second_dockerd_problem
+from tests.integration.test_faults import start, wait_for_lines
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
+MARK = "/etc/manywheel-second-builder"
+PYTHONS = ("--python", "3.13", "--python", "3.14", "--python", "3.15")
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +38,11 @@ def second() -> Iterator[SecondDockerd]:
     daemon = SecondDockerd().start()
     try:
         daemon.load(FIXTURE_IMAGE)
+        # The builder's copy of the image has a mark (so a test can tell where a build runs);
+        # nothing a build uses.
+        daemon.docker("run", "--name", "mark", FIXTURE_IMAGE, "touch", MARK)
+        daemon.docker("commit", "mark", FIXTURE_IMAGE)
+        daemon.docker("rm", "mark")
         yield daemon
     finally:
         daemon.close()
@@ -91,3 +103,70 @@ def test_doctor_checks_a_tls_builder(second: SecondDockerd, tmp_path: Path) -> N
     assert "FAIL" in tls
     assert "ca.pem, cert.pem, key.pem" in tls
     assert r.stdout.splitlines()[-1] == "doctor: 1 problem(s)"
+
+
+def builders_env(second: SecondDockerd) -> dict[str, str]:
+    return {
+        "MANYWHEEL_BUILDERS": f"local {second.tcp_host}",
+        "DOCKER_CERT_PATH": str(second.certs),
+    }
+
+
+def digests(project: Path) -> dict[str, str]:
+    return {w.name: hashlib.sha256(w.read_bytes()).hexdigest() for w in wheels(project)}
+
+
+def report_of(project: Path) -> dict[str, dict[str, object]]:
+    data = json.loads((project.parent / "logs" / "latest" / "report.json").read_text())
+    return {t["identifier"]: t for t in data["targets"]}
+
+
+def test_two_builders_build_the_same_wheels_as_one(
+    second: SecondDockerd, example: Callable[[str], Path], tmp_path: Path
+) -> None:
+    name = second.tcp_host.removeprefix("tcp://")
+    spread = example("c-extension")
+    r = manywheel(spread, "docker", *PYTHONS, env=builders_env(second))
+    assert r.returncode == 0, r.stdout + r.stderr
+    built_on = {ident: t.get("builder") for ident, t in report_of(spread).items()}
+    assert set(built_on.values()) == {"local", name}, built_on  # both builders were used
+    assert len(wheels(spread)) == 3
+    # Nothing is left on either daemon.
+    assert leftover_containers("docker", spread) == []
+    assert second.docker("ps", "-aq").stdout.split() == []
+    # The same project on this machine's engine alone: byte for byte the same wheels.
+    alone = tmp_path / "alone"
+    shutil.copytree(spread, alone, ignore=shutil.ignore_patterns("dist"))
+    r = manywheel(alone, "docker", *PYTHONS)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert digests(alone) == digests(spread)
+
+
+def test_a_builder_lost_mid_run_has_its_targets_retried_on_the_other(
+    second: SecondDockerd, example: Callable[[str], Path]
+) -> None:
+    """Last in this module: the second daemon is killed."""
+    project = example("scripted")
+    env = {
+        **builders_env(second),
+        # Only the second builder's image has MARK: its targets sleep until it is lost.
+        "MANYWHEEL_ENVIRONMENT": f"MW_SLEEP=600 MW_SLEEP_IF={MARK}",
+    }
+    proc = start(project, "docker", "-v", *PYTHONS, env=env)
+    try:
+        wait_for_lines(proc, "scripted: sleeping", 1)
+        on_second = second.docker("ps", "-q").stdout.split()
+        assert on_second
+        second.kill()
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert len(wheels(project)) == 3
+    name = second.tcp_host.removeprefix("tcp://")
+    assert f"builder {name}" in err
+    assert "retried on local" in err
+    assert {t.get("builder") for t in report_of(project).values()} == {"local"}
+    assert leftover_containers("docker", project) == []
