@@ -45,7 +45,7 @@ from .._scripts.shell import fill_placeholders
 from .._venvcache import list_venvs
 from .._version import __version__
 from .completion import SHELLS, completion_script
-from .doctor import MACHINE, diagnose
+from .doctor import diagnose
 from .github import GitHubRenderer, step_summary
 from .live import LiveRenderer, use_live_display
 from .render import PlainRenderer, format_size, report_table, summary_lines
@@ -469,20 +469,24 @@ def _doctor(ns: argparse.Namespace) -> int:
     if ns.archs:
         cli["archs"] = " ".join(ns.archs)
     archs: tuple[str, ...] = ()
+    builders: tuple[Builder, ...] = ()
+    images: list[tuple[str | None, str]] = []
     try:
         options = load_options(ns.project_dir, cli=cli)
         image, engine_choice, output_dir = options.image, options.engine, options.output_dir
         specs = options.image_specs()
         archs = tuple(dict.fromkeys(s.arch for s in specs if s.arch is not None))
+        images = [(s.arch, s.image) for s in specs]
         if specs[0].key != "image" or len(specs) > 1:
             image = specs[0].image  # the matrix's first image stands for the engine checks
+        builders = parse_builders(options.builders, engine=options.engine)
     except ConfigError as e:  # doctor still checks the host when the config is broken
         print(f"config: FAIL  {e.message}")
         defaults = Options(Path(ns.project_dir))
         image, engine_choice = ns.image or defaults.image, ns.engine or defaults.engine
         output_dir = defaults.output_dir
     engines = ["docker", "podman"] if engine_choice == "auto" else [engine_choice]
-    checks = diagnose(engines, image, output_dir, archs)
+    checks = diagnose(engines, image, output_dir, archs, builders=builders, images=images)
     for c in checks:
         print(f"{c.engine:7} {c.name:22} {c.status.upper():5} {c.detail}")
         if c.fix and c.status in ("fail", "warn"):
@@ -490,7 +494,9 @@ def _doctor(ns: argparse.Namespace) -> int:
     usable = {c.engine for c in checks if c.name == "run" and c.status == "ok"}
     failed = [c for c in checks if c.status == "fail"]
     if engine_choice == "auto" and usable:
-        failed = [c for c in failed if c.engine in usable or c.engine == MACHINE]
+        failed = [c for c in failed if c.engine in usable or c.engine not in engines]
+    if builders and not any(b.local for b in builders):  # this machine's engine is not used
+        failed = [c for c in failed if c.engine not in engines]
     print("doctor: " + ("no problem found" if not failed else f"{len(failed)} problem(s)"))
     return 1 if failed else 0
 

@@ -1,0 +1,172 @@
+"""Builders for real: a second docker daemon on this machine (its own network namespace, data
+root and TLS certificates, see ``second_dockerd``) stands in for a remote build server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, engine_or_skip, required_engines
+from tests.integration.helpers import leftover_containers, manywheel, wheels
+from tests.integration.second_dockerd import SecondDockerd, second_dockerd_problem
+from tests.integration.test_faults import start, wait_for_lines
+
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
+MARK = "/etc/manywheel-second-builder"
+PYTHONS = ("--python", "3.13", "--python", "3.14", "--python", "3.15")
+
+
+@pytest.fixture(scope="module")
+def second() -> Iterator[SecondDockerd]:
+    """The second daemon with the x86_64 fixture image (module-scoped: other modules count
+    the dockerd processes, and it is gone when they run)."""
+    engine_or_skip("docker")
+    problem = second_dockerd_problem()
+    if problem is not None:
+        if "docker" in required_engines():
+            pytest.fail(f"a second dockerd is needed for the builders' tests: {problem}")
+        pytest.skip(f"ENGINE NOT AVAILABLE, builders' tests skipped: {problem}")
+    daemon = SecondDockerd().start()
+    try:
+        daemon.load(FIXTURE_IMAGE)
+        # The builder's copy of the image has a mark (so a test can tell where a build runs);
+        # nothing a build uses.
+        daemon.docker("run", "--name", "mark", FIXTURE_IMAGE, "touch", MARK)
+        daemon.docker("commit", "mark", FIXTURE_IMAGE)
+        daemon.docker("rm", "mark")
+        yield daemon
+    finally:
+        daemon.close()
+
+
+def doctor(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "manywheel", "doctor", str(project), "--engine", "docker"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, **env},
+    )
+
+
+def line(out: str, engine: str, check: str) -> str:
+    """doctor's row of ``check`` on ``engine`` (ENGINE  CHECK  STATUS  DETAIL)."""
+    row = re.compile(rf"{re.escape(engine)} +{re.escape(check)} +[A-Z]+ ")
+    found = [text for text in out.splitlines() if row.match(text)]
+    assert found, f"no {engine} {check} row in:\n{out}"
+    return found[0]
+
+
+def test_doctor_checks_a_tls_builder(second: SecondDockerd, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        "[tool.manywheel]\n"
+        'archs = ["x86_64", "aarch64"]\n'
+        f'manylinux-x86_64-image = "{FIXTURE_IMAGE}"\n'
+        f'manylinux-aarch64-image = "{FIXTURE_IMAGE_ARM64}"\n'
+    )
+    name = second.tcp_host.removeprefix("tcp://")
+    env = {"MANYWHEEL_BUILDERS": f"local {second.tcp_host}", "DOCKER_CERT_PATH": str(second.certs)}
+    r = doctor(project, env)
+    out = r.stdout
+    assert r.returncode == 0, out + r.stderr
+    assert "OK" in line(out, name, "tls")
+    assert str(second.certs) in line(out, name, "tls")
+    answers = line(out, name, "answers")
+    assert "OK" in answers
+    assert "docker" in answers
+    assert "x86_64" in answers
+    assert "OK" in line(out, name, "image x86_64")
+    assert "runs as x86_64 (natively)" in line(out, name, "image x86_64")
+    # The arm64 image is on this machine's daemon, not on the builder: a warning, not pulled.
+    missing = line(out, name, "image aarch64")
+    assert "WARN" in missing
+    assert "is not on this builder" in missing
+    assert second.docker("image", "inspect", FIXTURE_IMAGE_ARM64, check=False).returncode != 0
+    # Without the client certificates: one failure naming what is missing, nothing asked.
+    empty = tmp_path / "no-certs"
+    empty.mkdir()
+    r = doctor(project, {**env, "DOCKER_CERT_PATH": str(empty)})
+    assert r.returncode == 1
+    tls = line(r.stdout, name, "tls")
+    assert "FAIL" in tls
+    assert "ca.pem, cert.pem, key.pem" in tls
+    assert r.stdout.splitlines()[-1] == "doctor: 1 problem(s)"
+
+
+def builders_env(second: SecondDockerd) -> dict[str, str]:
+    return {
+        "MANYWHEEL_BUILDERS": f"local {second.tcp_host}",
+        "DOCKER_CERT_PATH": str(second.certs),
+    }
+
+
+def digests(project: Path) -> dict[str, str]:
+    return {w.name: hashlib.sha256(w.read_bytes()).hexdigest() for w in wheels(project)}
+
+
+def report_of(project: Path) -> dict[str, dict[str, object]]:
+    data = json.loads((project.parent / "logs" / "latest" / "report.json").read_text())
+    return {t["identifier"]: t for t in data["targets"]}
+
+
+def test_two_builders_build_the_same_wheels_as_one(
+    second: SecondDockerd, example: Callable[[str], Path], tmp_path: Path
+) -> None:
+    name = second.tcp_host.removeprefix("tcp://")
+    spread = example("c-extension")
+    r = manywheel(spread, "docker", *PYTHONS, env=builders_env(second))
+    assert r.returncode == 0, r.stdout + r.stderr
+    built_on = {ident: t.get("builder") for ident, t in report_of(spread).items()}
+    assert set(built_on.values()) == {"local", name}, built_on  # both builders were used
+    assert len(wheels(spread)) == 3
+    # Nothing is left on either daemon.
+    assert leftover_containers("docker", spread) == []
+    assert second.docker("ps", "-aq").stdout.split() == []
+    # The same project on this machine's engine alone: byte for byte the same wheels.
+    alone = tmp_path / "alone"
+    shutil.copytree(spread, alone, ignore=shutil.ignore_patterns("dist"))
+    r = manywheel(alone, "docker", *PYTHONS)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert digests(alone) == digests(spread)
+
+
+def test_a_builder_lost_mid_run_has_its_targets_retried_on_the_other(
+    second: SecondDockerd, example: Callable[[str], Path]
+) -> None:
+    """Last in this module: the second daemon is killed."""
+    project = example("scripted")
+    env = {
+        **builders_env(second),
+        # Only the second builder's image has MARK: its targets sleep until it is lost.
+        "MANYWHEEL_ENVIRONMENT": f"MW_SLEEP=600 MW_SLEEP_IF={MARK}",
+    }
+    proc = start(project, "docker", "-v", *PYTHONS, env=env)
+    try:
+        wait_for_lines(proc, "scripted: sleeping", 1)
+        on_second = second.docker("ps", "-q").stdout.split()
+        assert on_second
+        second.kill()
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert len(wheels(project)) == 3
+    name = second.tcp_host.removeprefix("tcp://")
+    assert f"builder {name}" in err
+    assert "retried on local" in err
+    assert {t.get("builder") for t in report_of(project).values()} == {"local"}
+    assert leftover_containers("docker", project) == []
