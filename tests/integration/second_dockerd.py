@@ -34,13 +34,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SecondDockerd", "second_dockerd_problem"]
+__all__ = ["CONTAINER_PREFIX", "SecondDockerd", "second_dockerd_problem"]
 
 # A /30 that nothing on the test machine uses; the daemon's side is .2.
 SUBNET = "10.213.7.0/30"
 HOST_IP = "10.213.7.1"
 DAEMON_IP = "10.213.7.2"
 TLS_PORT = 2376
+# Its containers' bridge: not docker's default, so a container can tell which daemon runs it
+# (its address is in its /etc/hosts).
+BRIDGE_IP = "172.31.213.1/24"
+CONTAINER_PREFIX = "172.31.213."
 START_TIMEOUT = 60.0
 
 
@@ -160,7 +164,7 @@ class SecondDockerd:
             argv = [
                 "nsenter", f"--net=/var/run/netns/{self.name}", "dockerd",
                 "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-                "--pidfile", str(self.root / "dockerd.pid"),
+                "--pidfile", str(self.root / "dockerd.pid"), "--bip", BRIDGE_IP,
                 "-H", self.unix_host, "-H", f"tcp://{DAEMON_IP}:{TLS_PORT}",
                 "--tlsverify", "--tlscacert", str(tls / "ca.pem"),
                 "--tlscert", str(tls / "server.pem"), "--tlskey", str(tls / "server-key.pem"),

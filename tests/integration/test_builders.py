@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,13 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, engine_or_skip, required_engines
+from tests.conftest import (
+    FIXTURE_IMAGE,
+    FIXTURE_IMAGE_ARM64,
+    FIXTURE_IMAGE_I386,
+    engine_or_skip,
+    required_engines,
+)
 from tests.integration.helpers import leftover_containers, manywheel, wheels
-from tests.integration.second_dockerd import SecondDockerd, second_dockerd_problem
+from tests.integration.second_dockerd import CONTAINER_PREFIX, SecondDockerd, second_dockerd_problem
 from tests.integration.test_faults import start, wait_for_lines
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
-MARK = "/etc/manywheel-second-builder"
 PYTHONS = ("--python", "3.13", "--python", "3.14", "--python", "3.15")
 
 
@@ -38,11 +44,7 @@ def second() -> Iterator[SecondDockerd]:
     daemon = SecondDockerd().start()
     try:
         daemon.load(FIXTURE_IMAGE)
-        # The builder's copy of the image has a mark (so a test can tell where a build runs);
-        # nothing a build uses.
-        daemon.docker("run", "--name", "mark", FIXTURE_IMAGE, "touch", MARK)
-        daemon.docker("commit", "mark", FIXTURE_IMAGE)
-        daemon.docker("rm", "mark")
+        daemon.load(FIXTURE_IMAGE_I386)
         yield daemon
     finally:
         daemon.close()
@@ -124,22 +126,63 @@ def report_of(project: Path) -> dict[str, dict[str, object]]:
 def test_two_builders_build_the_same_wheels_as_one(
     second: SecondDockerd, example: Callable[[str], Path], tmp_path: Path
 ) -> None:
+    """The C example's x86_64 and i686 targets (both run natively on either builder)."""
     name = second.tcp_host.removeprefix("tcp://")
     spread = example("c-extension")
-    r = manywheel(spread, "docker", *PYTHONS, env=builders_env(second))
+    matrix = (*PYTHONS, "--manylinux-x86_64-image", FIXTURE_IMAGE,
+              "--manylinux-i686-image", FIXTURE_IMAGE_I386)  # fmt: skip
+    env = {**builders_env(second), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
+    r = manywheel(spread, "docker", *matrix, env=env, image=None)
     assert r.returncode == 0, r.stdout + r.stderr
     built_on = {ident: t.get("builder") for ident, t in report_of(spread).items()}
+    assert len(built_on) == 6
     assert set(built_on.values()) == {"local", name}, built_on  # both builders were used
-    assert len(wheels(spread)) == 3
-    # Nothing is left on either daemon.
+    # The summary says it too: a builder column.
+    rows = {line.split()[0]: line.split() for line in r.stdout.splitlines() if line.strip()}
+    assert rows["target"][-1] == "builder"
+    for ident, builder in built_on.items():
+        assert rows[ident][-1] == builder
+    assert len(wheels(spread)) == 6
+    # Nothing is left on either daemon but the builder's cache volume (the project's
+    # downloads there: this machine's are in the cache folder), which cache clean removes.
     assert leftover_containers("docker", spread) == []
     assert second.docker("ps", "-aq").stdout.split() == []
+    volumes = second.docker("volume", "ls", "-q").stdout.split()
+    assert len(volumes) == 1
+    assert volumes[0].startswith("manywheel-cache-")
+    clean = subprocess.run(
+        [sys.executable, "-m", "manywheel", "cache", "clean", str(spread), "--downloads"],
+        capture_output=True, text=True, check=False, timeout=300, env={**os.environ, **env},
+    )  # fmt: skip
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert second.docker("volume", "ls", "-q").stdout.split() == []
     # The same project on this machine's engine alone: byte for byte the same wheels.
     alone = tmp_path / "alone"
     shutil.copytree(spread, alone, ignore=shutil.ignore_patterns("dist"))
-    r = manywheel(alone, "docker", *PYTHONS)
+    r = manywheel(alone, "docker", *matrix, image=None)
     assert r.returncode == 0, r.stdout + r.stderr
     assert digests(alone) == digests(spread)
+
+
+def test_ctrl_c_removes_the_containers_on_every_builder(
+    second: SecondDockerd, example: Callable[[str], Path]
+) -> None:
+    project = example("scripted")
+    env = {**builders_env(second), "MANYWHEEL_ENVIRONMENT": "MW_SLEEP=600"}
+    proc = start(project, "docker", "-v", *PYTHONS, env=env)
+    try:
+        wait_for_lines(proc, "scripted: sleeping", 3)  # two here, one there
+        assert second.docker("ps", "-q").stdout.split()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert leftover_containers("docker", project) == []
+    assert second.docker("ps", "-aq").stdout.split() == []
+    assert wheels(project) == []
 
 
 def test_a_builder_lost_mid_run_has_its_targets_retried_on_the_other(
@@ -149,8 +192,8 @@ def test_a_builder_lost_mid_run_has_its_targets_retried_on_the_other(
     project = example("scripted")
     env = {
         **builders_env(second),
-        # Only the second builder's image has MARK: its targets sleep until it is lost.
-        "MANYWHEEL_ENVIRONMENT": f"MW_SLEEP=600 MW_SLEEP_IF={MARK}",
+        # Only the second builder's targets sleep (until it is lost): their addresses.
+        "MANYWHEEL_ENVIRONMENT": f"MW_SLEEP=600 MW_SLEEP_WHERE={CONTAINER_PREFIX}",
     }
     proc = start(project, "docker", "-v", *PYTHONS, env=env)
     try:
