@@ -20,6 +20,7 @@ from ._abi3 import Coverage
 from ._arch import arch_info, runs_natively
 from ._builders import builder_engine, discovery, parse_builders
 from ._builders.fleet import Fleet, Place, discover_builders
+from ._builders.heartbeat import Heartbeat
 from ._cache import cache_volume, open_cache_root
 from ._config.matrix import ImageSpec
 from ._config.options import Options
@@ -559,6 +560,15 @@ def _run_targets(
             lane.pool = stack.enter_context(
                 concurrent.futures.ThreadPoolExecutor(lane.at_once, thread_name_prefix="manywheel")
             )
+        if where and run.fleet is not None:  # a builder cut off is given up (see heartbeat)
+
+            def lost(name: str, reason: str) -> None:
+                run.emitter.warning(
+                    f"builder {name} stopped answering ({reason}): giving it up; its targets "
+                    "go to the other builders"
+                )
+
+            stack.enter_context(Heartbeat(run.fleet, lost))
         builds = _Builds(run, job_of, coverage, wheels, lanes=lanes, lane_of=lane_of)
         try:
             builds.start(targets, held)
@@ -623,12 +633,22 @@ def _attempt(run: _Run, lane: _Lane, job: TargetJob) -> TargetResult:
     each = check_target if job.options.check_reproducible else run_target
     result = each(job)
     result.builder = lane.name
-    place = lane.place
-    if result.fault is not None and place is not None and not run.cancelled.is_set():
-        probe = place.engine.call(["version"], check=False)  # bounded: QUICK_TIMEOUT
-        if probe.returncode != 0 and run.fleet is not None:
-            why = (probe.stderr.strip() or probe.stdout.strip()).splitlines()
-            run.fleet.lose(place.name, why[-1] if why else result.fault)
+    place, fleet = lane.place, run.fleet
+    if (
+        result.fault is not None
+        and place is not None
+        and fleet is not None
+        and place.name not in fleet.lost  # (the heartbeat gave it up: no need to ask)
+        and not run.cancelled.is_set()
+    ):
+        try:
+            probe = place.engine.call(["version"], check=False)  # bounded: QUICK_TIMEOUT
+            lines = (probe.stderr.strip() or probe.stdout.strip()).splitlines()
+            why = None if probe.returncode == 0 else lines[-1] if lines else result.fault
+        except EngineError as e:
+            why = e.message
+        if why is not None and fleet.lose(place.name, why):
+            place.engine.give_up(why)  # its other builds' clients end too: they go elsewhere
     return result
 
 

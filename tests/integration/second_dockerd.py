@@ -30,7 +30,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,6 +213,25 @@ class SecondDockerd:
         save.stdout.close()
         if save.wait(timeout=600) != 0 or load.returncode != 0:
             raise RuntimeError(f"loading {image} into the second dockerd failed: {load.stderr}")
+
+    @contextlib.contextmanager
+    def cut_off(self) -> Iterator[None]:
+        """The network between this machine and the daemon goes quiet while the block runs
+        (its packets dropped both ways): connections to it hang instead of closing, as when
+        a remote builder's network fails. Its unix socket still works."""
+        rules = [
+            ["INPUT", "-s", DAEMON_IP, "-j", "DROP"],
+            ["OUTPUT", "-d", DAEMON_IP, "-j", "DROP"],
+        ]
+        undo = [["iptables", "-D", *rule] for rule in rules]
+        for rule, back in zip(rules, undo, strict=True):
+            self._do(["iptables", "-I", *rule], back)
+        try:
+            yield
+        finally:
+            for back in undo:
+                _run(back, check=False)
+                self._undo.remove(back)
 
     # -- tear down ------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ root and TLS certificates, see ``second_dockerd``) stands in for a remote build 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -185,31 +186,61 @@ def test_ctrl_c_removes_the_containers_on_every_builder(
     assert wheels(project) == []
 
 
-def test_a_builder_lost_mid_run_has_its_targets_retried_on_the_other(
-    second: SecondDockerd, example: Callable[[str], Path]
-) -> None:
-    """Last in this module: the second daemon is killed."""
-    project = example("scripted")
+@contextlib.contextmanager
+def sleeping_there(second: SecondDockerd, project: Path) -> Iterator[subprocess.Popen[str]]:
+    """A run over both builders whose targets on the second one sleep (their containers'
+    addresses are its), started there: the caller loses that builder, the run goes on."""
     env = {
         **builders_env(second),
-        # Only the second builder's targets sleep (until it is lost): their addresses.
         "MANYWHEEL_ENVIRONMENT": f"MW_SLEEP=600 MW_SLEEP_WHERE={CONTAINER_PREFIX}",
     }
     proc = start(project, "docker", "-v", *PYTHONS, env=env)
     try:
         wait_for_lines(proc, "scripted: sleeping", 1)
-        on_second = second.docker("ps", "-q").stdout.split()
-        assert on_second
-        second.kill()
-        out, err = proc.communicate(timeout=600)
+        assert second.docker("ps", "-q").stdout.split()
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, out + err
-    assert len(wheels(project)) == 3
+
+
+def retried_locally(
+    second: SecondDockerd, project: Path, proc: subprocess.Popen[str], err: str
+) -> None:
+    assert proc.returncode == 0, err
     name = second.tcp_host.removeprefix("tcp://")
-    assert f"builder {name}" in err
-    assert "retried on local" in err
+    assert f": builder {name} lost (" in err
+    assert "; retried on local" in err
+    assert len(wheels(project)) == 3
     assert {t.get("builder") for t in report_of(project).values()} == {"local"}
     assert leftover_containers("docker", project) == []
+
+
+def test_a_builder_cut_off_mid_run_is_given_up_and_its_targets_retried(
+    second: SecondDockerd, example: Callable[[str], Path]
+) -> None:
+    """Its network goes quiet: nothing fails, the connections just hang; the heartbeat gives
+    the builder up and the build it had goes to local."""
+    project = example("scripted")
+    try:
+        with sleeping_there(second, project) as proc, second.cut_off():
+            _, err = proc.communicate(timeout=300)
+    finally:
+        left = second.docker("ps", "-aq").stdout.split()  # what the lost builder still runs
+        if left:
+            second.docker("rm", "-f", *left)
+    name = second.tcp_host.removeprefix("tcp://")
+    assert f"builder {name} stopped answering (no answer to 2 pings in a row" in err
+    retried_locally(second, project, proc, err)
+
+
+def test_a_builder_lost_mid_run_has_its_targets_retried_on_the_other(
+    second: SecondDockerd, example: Callable[[str], Path]
+) -> None:
+    """Last in this module: the second daemon is killed."""
+    project = example("scripted")
+    with sleeping_there(second, project) as proc:
+        second.kill()
+        _, err = proc.communicate(timeout=600)
+    retried_locally(second, project, proc, err)

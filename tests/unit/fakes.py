@@ -221,6 +221,7 @@ class FakeEngine:
         self.exec_env: dict[str, dict[str, str]] = {}
         self.builds = 0  # build scripts run so far
         self.volumes_made: dict[str, dict[str, str]] = {}  # volume -> its labels
+        self.given_up: str | None = None  # why the run gave this engine up (a lost builder)
         self._lock = threading.Lock()
 
     def attach(self, registry: ProcessRegistry | None = None) -> FakeEngine:
@@ -356,6 +357,9 @@ class FakeEngine:
     def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None:
         self.committed.append((container, tag, dict(labels)))
         self.images_present.add(tag)
+
+    def give_up(self, reason: str) -> None:
+        self.given_up = reason
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
         self.volumes_made.setdefault(name, dict(labels))

@@ -34,7 +34,7 @@ def builder_engine(
     return Engine(
         builder.engine,
         binary,
-        registry,
+        ProcessRegistry(parent=registry),  # its own clients, stopped alone if it is given up
         client_args=builder.args,
         client_env=env,
         where=builder.name,

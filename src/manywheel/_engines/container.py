@@ -72,6 +72,7 @@ class Engine:
         self._lock = threading.Lock()
         self._lifelines: dict[str, subprocess.Popen[bytes]] = {}
         self._personality: dict[str, tuple[str, ...]] = {}  # container -> command prefix
+        self._given_up: str | None = None  # why this engine is no longer used (a lost builder)
 
     def __repr__(self) -> str:
         return (
@@ -114,6 +115,13 @@ class Engine:
             self._argv(args), stdin=stdin, stdout=stdout, stderr=stderr, env=self._environ()
         )
 
+    def give_up(self, reason: str) -> None:
+        """Use this engine no more (a builder that stopped answering): its client processes
+        are stopped (a build's exec on a hung connection would wait forever) and every later
+        call fails at once with ``reason``."""
+        self._given_up = reason
+        self.registry.stop_all(grace=1.0)
+
     def _spawn(
         self,
         argv: Sequence[str],
@@ -124,6 +132,8 @@ class Engine:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
+        if self._given_up is not None:
+            raise EngineError(f"{self.title} was given up: {self._given_up}")
         return spawn(
             self.registry, argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd
         )

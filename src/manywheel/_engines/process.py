@@ -21,19 +21,26 @@ QUICK_TIMEOUT = 60.0
 
 
 class ProcessRegistry:
-    """Every child process a run started, so an interrupt can stop them all in escalating steps."""
+    """Every child process a run started, so an interrupt can stop them all in escalating steps.
+    ``parent``: a run's registry that tracks this one's processes too (a builder's clients,
+    stopped alone when the builder is given up, and with all the others on an interrupt)."""
 
-    def __init__(self) -> None:
+    def __init__(self, parent: ProcessRegistry | None = None) -> None:
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen[bytes]] = set()
+        self._parent = parent
 
     def add(self, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._procs.add(proc)
+        if self._parent is not None:
+            self._parent.add(proc)
 
     def discard(self, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._procs.discard(proc)
+        if self._parent is not None:
+            self._parent.discard(proc)
 
     def stop_all(self, grace: float = 3.0) -> None:
         with self._lock:

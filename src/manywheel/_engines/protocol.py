@@ -112,6 +112,10 @@ class ContainerEngine(Backend, Protocol):
 
     def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None: ...
 
+    def give_up(self, reason: str) -> None:
+        """Use this engine no more: stop its client processes; every later call fails."""
+        ...
+
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
         """Make the named volume (with ``labels``) unless it exists."""
         ...
