@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import manywheel._builders.discovery as builder_discovery
 import manywheel._engines.container as eng
 import manywheel._toolchain as toolchain
 from manywheel._toolchain import ToolchainError
@@ -81,6 +82,7 @@ def _block_engines_in_unmarked_tests(
         monkeypatch.setattr(eng.Engine, "popen", blocked)
         monkeypatch.setattr(eng.Engine, "exec_", blocked)
         monkeypatch.setattr(eng, "_answers", blocked)
+        monkeypatch.setattr(builder_discovery, "run_client", blocked)  # builders' info
 
         def no_download(args: object, dest: object) -> None:  # 100 MB of zig, per test
             raise ToolchainError("unit tests download no toolchain")

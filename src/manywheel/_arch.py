@@ -14,6 +14,7 @@ __all__ = [
     "LIBCS",
     "ArchInfo",
     "arch_info",
+    "arch_of_platform",
     "expand_archs",
     "native_arch",
     "runs_natively",
@@ -55,6 +56,15 @@ ARCH_GROUPS = ("native", "auto", "auto64", "auto32", "all")
 
 def arch_info(name: str) -> ArchInfo:
     return _BY_NAME[_SYNONYMS.get(name, name)]
+
+
+def arch_of_platform(platform: str) -> str | None:
+    """The architecture of an OCI platform (linux/arm64, linux/arm/v7, or linux/arm as podman
+    names emulated ones), or None for one wheels are not built for (linux/mips)."""
+    os_arch = "/".join(platform.split("/")[:2])
+    return next(
+        (a.name for a in ARCHS if a.oci.startswith(os_arch + "/") or a.oci == os_arch), None
+    )
 
 
 def native_arch(machine: str | None = None) -> str:

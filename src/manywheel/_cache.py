@@ -31,16 +31,20 @@ __all__ = [
     "MARKER",
     "CacheRoot",
     "PreparedImage",
+    "cache_volume",
     "clean_downloads",
     "clean_prepared",
     "clean_venv_cache",
     "default_cache_dir",
     "list_prepared",
+    "list_volumes",
     "open_cache_root",
 ]
 
 PREPARED_LABEL = "manywheel.prepared=1"
-CACHE_LABEL = "manywheel.cache"  # on a prepared image: the id of the cache that committed it
+CACHE_LABEL = "manywheel.cache"  # on a prepared image or volume: the id of the cache it is of
+VOLUME_LABEL = "manywheel.volume"  # on a builder's cache volume: what it holds (downloads)
+PROJECT_LABEL = "manywheel.project"  # ...and whose: the project's namespace (see _venvcache)
 MARKER = ".manywheel-cache"
 MARKER_FORMAT = 1
 DOWNLOAD_PARTS = ("shared", "downloads", "toolchains")  # what `cache clean --downloads` removes
@@ -197,3 +201,23 @@ def clean_prepared(engine: ContainerEngine, images: list[PreparedImage]) -> list
     for image in images:
         engine.remove_image(image.ref)
     return [image.tag for image in images]
+
+
+def cache_volume(cache_id: str, namespace: str) -> tuple[str, dict[str, str]]:
+    """The name and labels of the named volume that is, on a builder other than this
+    machine's engine, what the cache folder's ``downloads/<namespace>`` is here: one project's
+    (``namespace``) downloads and ccache for one cache folder (``cache_id``, random per cache
+    folder, so that the same project path on two machines sharing a builder shares nothing).
+    Labelled so that ``cache list`` and ``cache clean --downloads`` find it."""
+    name = f"manywheel-cache-{cache_id}-{namespace}"
+    return name, {CACHE_LABEL: cache_id, VOLUME_LABEL: "downloads", PROJECT_LABEL: namespace}
+
+
+def list_volumes(
+    engine: ContainerEngine, cache_id: str | None, *, every: bool = False
+) -> list[str]:
+    """The cache volumes of this cache folder on ``engine`` (``every``: all of manywheel's)."""
+    if not every and cache_id is None:
+        return []
+    found = engine.volumes(VOLUME_LABEL)
+    return found if every else sorted(set(found) & set(engine.volumes(f"{CACHE_LABEL}={cache_id}")))

@@ -11,7 +11,9 @@ from pathlib import Path
 
 __all__ = [
     "OK_STATUSES",
+    "Assignment",
     "BuildImage",
+    "BuilderShare",
     "ImageFacts",
     "Plan",
     "Rejected",
@@ -94,6 +96,37 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class BuilderShare:
+    """One builder's part of a run with several builders (``builders``): what it is, and the
+    targets it builds, in the order they start."""
+
+    name: str
+    endpoint: str  # the word of ``builders``
+    engine: str  # docker or podman
+    version: str  # the engine server's
+    arch: str
+    cpus: int
+    targets: tuple[str, ...] = ()  # identifiers, longest expected first
+    emulated: tuple[str, ...] = ()  # those of them it runs under QEMU
+    unchecked: tuple[str, ...] = ()  # of those, the ones whose QEMU there is not known yet
+    at_once: int = 0  # how many of them build at once
+    cores_per_target: int = 0  # make -jN in each
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Which builder builds each target."""
+
+    shares: tuple[BuilderShare, ...]
+
+    def share_of(self, identifier: str) -> BuilderShare:
+        for share in self.shares:
+            if identifier in share.targets:
+                return share
+        raise LookupError(f"no builder for {identifier}")
+
+
+@dataclass(frozen=True)
 class Rejected:
     """A file a build left where its wheels go that was not taken (``reason``: what it was)."""
 
@@ -114,6 +147,10 @@ class TargetResult:
     rejected: list[Rejected] = field(default_factory=list)
     # covered: the wheel of an earlier target (abi3) serves this one, which is not built
     covered_by: str | None = None
+    # the engine, not the build, failed (it does not answer, the container vanished): why
+    fault: str | None = None
+    builder: str | None = None  # with builders: the one that built (or last tried) it
+    retried: str | None = None  # with builders: the line that says it was moved, and why
 
 
 OK_STATUSES = ("built", "covered", "up-to-date")

@@ -132,6 +132,7 @@ def _failed(job: TargetJob, ctr: str, code: int, result: TargetResult) -> None:
     step = STEP_EXIT.get(code)
     if step is None and not job.engine.is_running(ctr):
         result.error = "the container stopped during the build (killed from outside?)"
+        result.fault = result.error  # the engine's doing, not the build's
     else:
         result.error = f"{step or 'build'} step failed (exit {code})"
 
@@ -278,6 +279,7 @@ def _test(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
         )
         if code != 0 and not job.cancelled.is_set():
             _failed(job, ctr, code, result)
+            result.fault = None  # its wheel was told (abi3 may count on it): not retried
             result.error = f"{result.error}; its wheel {result.wheels[0].name} is not published"
             result.wheels = []
             return False
@@ -296,6 +298,7 @@ def run_target(job: TargetJob) -> TargetResult:
     """Build, verify and test one target; never raises for a failure of the target itself."""
     result = TargetResult(job.target, log=job.log_path)
     started = time.monotonic()
+    told = False  # its wheel was told to the run: a later engine error is no fault to retry
     with TargetLog(job.log_path, job.options.secret_values()) as log:
         try:
             ok = (
@@ -304,8 +307,9 @@ def run_target(job: TargetJob) -> TargetResult:
                 and _verify(job, log, result)
                 and _normalize(job, log, result)
             )
-            if job.on_wheel is not None:
+            if job.on_wheel is not None and (ok or result.fault is None):  # a fault: retried?
                 job.on_wheel(job.target.identifier, result.wheels[0] if ok else None)
+            told = ok
             if ok and wants_tests(job.options, job.target):
                 ok = _wait_until_settled(job) and _test(job, log, result)
             if ok:
@@ -316,6 +320,8 @@ def run_target(job: TargetJob) -> TargetResult:
             result.status = "cancelled" if job.cancelled.is_set() else "failed"
             msg = e.message if isinstance(e, ManywheelError) else str(e)
             result.error = f"engine error: {msg}" if isinstance(e, EngineError) else msg
+            if isinstance(e, EngineError) and not job.cancelled.is_set() and not told:
+                result.fault = log.mask(msg)
             log.write(f"manywheel: {msg}")
         finally:
             result.seconds = round(time.monotonic() - started, 2)

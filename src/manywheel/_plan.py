@@ -1,18 +1,29 @@
-"""Discover the interpreters an image offers and select the targets to build."""
+"""Discover the interpreters an image offers, select the targets to build, and, with several
+builders, the builder each builds on."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import platformdirs
 from packaging.specifiers import SpecifierSet
 
+from ._builders import (
+    Builder,
+    BuilderFacts,
+    Runner,
+    discover_builder,
+    discovery,
+    parse_builders,
+)
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import Project
@@ -26,10 +37,12 @@ from ._config.selectors import (
 from ._engines.protocol import Backend
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import Emitter
-from ._model import BuildImage, ImageFacts, Target
+from ._logs import default_log_root
+from ._model import Assignment, BuildImage, ImageFacts, Target
+from ._schedule import assign, previous_durations
 from ._scripts.shell import fixed_script, quote
 
-__all__ = ["check_platform", "discover", "platform_wanted", "select_targets"]
+__all__ = ["check_platform", "discover", "place_targets", "platform_wanted", "select_targets"]
 
 # POSIX sh (_scripts/sh/discover.sh), with the Python it runs in each interpreter it finds.
 DISCOVER_SCRIPT = (
@@ -338,3 +351,27 @@ def _globs_select(options: Options, identifier: str) -> bool:
     return selector_matches(options.build, identifier) and not selector_matches(
         options.skip, identifier
     )
+
+
+def place_targets(
+    options: Options,
+    targets: tuple[Target, ...],
+    *,
+    runner: Runner | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Assignment | None:
+    """Which builder each target builds on, when ``builders`` names more than one (each
+    asked what it is, at once, with ``runner``: the engines' clients by default), or None:
+    one builder, as every run without the option, and nothing is asked of any engine."""
+    builders = parse_builders(options.builders, engine=options.engine, environ=environ)
+    if len(builders) < 2 or not targets:
+        return None
+    run = runner or discovery.run_client
+
+    def facts(builder: Builder) -> BuilderFacts:
+        return discover_builder(builder, run, environ=environ)
+
+    with concurrent.futures.ThreadPoolExecutor(len(builders)) as pool:
+        found = list(pool.map(facts, builders))
+    history = previous_durations(options.log_dir or default_log_root())
+    return assign(targets, found, history, options.effective_jobs)

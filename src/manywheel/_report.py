@@ -52,6 +52,8 @@ def _target(result: TargetResult) -> dict[str, Any]:
         "log": str(result.log) if result.log else None,
         "error": result.error,
         "covered_by": result.covered_by,  # the wheel of an earlier target that serves this one
+        "builder": result.builder,  # with builders: the one that built it (None: this machine)
+        "retried": result.retried,  # with builders: why it moved to that one, if it did
         "wheel": None,
     }
     wheel = result.wheels[0] if result.wheels else None

@@ -11,13 +11,17 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._abi3 import Coverage
 from ._arch import arch_info, runs_natively
-from ._cache import open_cache_root
+from ._builders import builder_engine, discovery, parse_builders
+from ._builders.fleet import Fleet, Place, discover_builders
+from ._builders.heartbeat import Heartbeat
+from ._cache import cache_volume, open_cache_root
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
@@ -58,7 +62,13 @@ from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
 from ._reproducibility import check_target
-from ._schedule import longest_first, previous_durations, previously_covered
+from ._schedule import (
+    assign,
+    core_budget,
+    longest_first,
+    previous_durations,
+    previously_covered,
+)
 from ._scripts.build import venv_recipe
 from ._scripts.wheel_tests import wants_tests
 from ._sdist import make_sdist
@@ -86,6 +96,10 @@ class _Run:
         self.labels = {RUN_LABEL: self.run_id, OWNER_LABEL: this_process().token()}
         self.log_dir = (options.log_dir or default_log_root()) / self.run_id
         self.epoch: int | None = None  # SOURCE_DATE_EPOCH of the builds (None: not reproducible)
+        self.fleet: Fleet | None = None  # the builders, when `builders` names any but local
+        self._fleet_opened = False
+        self._volumes: dict[str, str] = {}  # builder -> its cache volume, once made
+        self._volume_lock = threading.Lock()
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
@@ -109,11 +123,47 @@ class _Run:
         shared.mkdir(parents=True, exist_ok=True)
         return shared
 
-    def create_args(self, options: Options) -> tuple[str, ...]:
-        """Arguments for a target's containers: the shared cache mount, then the user's."""
-        shared = self.shared_cache()
+    def create_args(self, options: Options, place: Place | None = None) -> tuple[str, ...]:
+        """Arguments for a target's containers: the shared cache mount, then the user's. On a
+        builder other than this machine's engine (``place``), nothing of this machine is
+        mounted: the cache is that builder's named volume for this project."""
         args = options.engine_args
+        if place is not None and not place.local:
+            volume = self.cache_volume(place) if self.options.shared_cache else None
+            return args if volume is None else ("--volume", f"{volume}:{CONTAINER.cache}", *args)
+        shared = self.shared_cache()
         return args if shared is None else ("--volume", f"{shared}:{CONTAINER.cache}", *args)
+
+    def cache_volume(self, place: Place) -> str:
+        """``place``'s named volume for this project's downloads and ccache (what
+        ``shared_cache`` is on this machine), made on first use."""
+        with self._volume_lock:
+            if place.name not in self._volumes:
+                root = open_cache_root(self.options.cache_dir, project_dir=self.options.project_dir)
+                name, labels = cache_volume(str(root.id), self.namespace())
+                place.engine.create_volume(name, labels)
+                self._volumes[place.name] = name
+            return self._volumes[place.name]
+
+    def require_fleet(self) -> Fleet | None:
+        """The builders, each asked what it is, when ``builders`` names any but this machine's
+        engine; None without (every target builds with this machine's engine)."""
+        if not self._fleet_opened:
+            self._fleet_opened = True
+            self.fleet = _open_fleet(self)
+        return self.fleet
+
+    def containers(self) -> bool:
+        """Whether targets build in containers (False: host mode)."""
+        return self.require_fleet() is not None or self.container_engine() is not None
+
+    def engines(self) -> list[Backend]:
+        """Every engine this run has reached: this machine's, then the other builders'."""
+        found: list[Backend] = [] if self.engine is None else [self.engine]
+        for engine in self.fleet.engines() if self.fleet is not None else []:
+            if all(engine is not e for e in found):
+                found.append(engine)
+        return found
 
     def require_engine(self) -> Backend:
         if self.engine is None:
@@ -121,21 +171,22 @@ class _Run:
             self.emitter.info(f"using {self.engine.name} ({self.engine.binary})")
             images = self.engine.container_engine()
             if images is not None:
-                self._reap(images)
+                self.reap(images)
         return self.engine
 
     def container_engine(self) -> ContainerEngine | None:
         """The engine's image operations; None in host mode (no images, nothing prepared)."""
         return self.require_engine().container_engine()
 
-    def _reap(self, engine: ContainerEngine) -> None:
-        """Remove the containers of manywheel runs that were killed, and say so."""
+    def reap(self, engine: ContainerEngine, where: str = "") -> None:
+        """Remove the containers of manywheel runs that were killed, and say so (``where``:
+        on which builder)."""
         reaped = reap_containers(engine)
         if reaped:
             pids = ", ".join(sorted({str(owner.pid) for _, owner in reaped}))
             self.emitter.warning(
-                f"removed {len(reaped)} container(s) left by manywheel runs that were killed "
-                f"(pid {pids}): " + ", ".join(name for name, _ in reaped)
+                f"removed {len(reaped)} container(s){where} left by manywheel runs that were "
+                f"killed (pid {pids}): " + ", ".join(name for name, _ in reaped)
             )
 
     def _pick_engine(self) -> Backend:
@@ -182,12 +233,21 @@ class _Run:
         self.cancelled.set()
         for event in self._stops:
             event.set()
-        engine = self.engine
-        if engine is None:
+        engines = self.engines()
+        if not engines:
             return
-        with _shielded(self.emitter):
+        label = f"{RUN_LABEL}={self.run_id}"
+
+        def sweep(engine: Backend) -> None:
             with contextlib.suppress(EngineError):
-                engine.remove(engine.containers(f"{RUN_LABEL}={self.run_id}"))
+                engine.remove(engine.containers(label))
+
+        with _shielded(self.emitter):
+            if len(engines) == 1:
+                sweep(engines[0])
+            else:  # every builder at once: a slow one does not hold the others
+                with concurrent.futures.ThreadPoolExecutor(len(engines)) as pool:
+                    list(pool.map(sweep, engines))
             self.registry.stop_all()
 
 
@@ -207,6 +267,34 @@ def _shielded(emitter: Emitter) -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+def _open_fleet(run: _Run) -> Fleet | None:
+    """Reach the builders ``builders`` names (None: this machine's engine alone). A builder
+    that does not answer is left out, with a warning, while another answers."""
+    builders = parse_builders(run.options.builders, engine=run.options.engine)
+    if all(b.local for b in builders):
+        return None
+    found, failed = discover_builders(builders, discovery.run_client)
+    if not found:
+        raise failed[0][1]
+    for _, e in failed:
+        run.emitter.warning(f"{e.message}; building without it")
+    places = []
+    for facts in found:
+        if facts.builder.local:
+            engine = run.container_engine()
+            if engine is None:  # auto found no engine here after all
+                continue
+        else:
+            engine = builder_engine(facts.builder, run.registry)
+            run.reap(engine, f" on builder {facts.name}")
+        places.append(Place(facts, engine))
+        run.emitter.info(
+            f"builder {facts.name}: {facts.builder.engine} {facts.version}, {facts.arch}, "
+            f"{facts.cpus} cores"
+        )
+    return Fleet(places)
 
 
 def _ensure_image(run: _Run, engine: ContainerEngine, spec: ImageSpec) -> str:
@@ -293,6 +381,69 @@ def _inspect(run: _Run, engine: ContainerEngine, specs: list[ImageSpec]) -> list
         return list(pool.map(one, range(len(specs))))
 
 
+def _inspect_on_builders(run: _Run, fleet: Fleet, specs: list[ImageSpec]) -> list[BuildImage]:
+    """Pull and discover each image on the builder that runs its architecture best (this
+    machine's engine among equals): the targets are known from it, and the other builders
+    that get some of them check that they have the same image (``_ensure_on_builders``)."""
+    where: dict[str, list[int]] = {}
+    for i, spec in enumerate(specs):
+        place = fleet.best_for(spec.arch, prefer=lambda p: p.local)
+        if place is None:
+            runs = "; ".join(f"{f.name} is {f.arch}" for f in fleet.facts)
+            raise EngineError(
+                f"'{spec.key}': no builder runs {spec.arch} natively or emulated ({runs})",
+                tip=f"add a builder that is {spec.arch}, or register QEMU for it on one "
+                "(`manywheel doctor` says how)",
+            )
+        where.setdefault(place.name, []).append(i)
+    found: dict[int, BuildImage] = {}
+    for name, indexes in where.items():
+        images = _inspect(run, fleet.places[name].engine, [specs[i] for i in indexes])
+        found.update(zip(indexes, images, strict=True))
+    return [found[i] for i in range(len(specs))]
+
+
+def _route(run: _Run, targets: tuple[Target, ...], history: dict[str, float]) -> dict[str, Place]:
+    """Each target's builder (``_schedule.assign``), said per builder; none without builders."""
+    fleet = run.require_fleet()
+    if fleet is None:
+        return {}
+    assignment = assign(targets, fleet.facts, history, run.options.effective_jobs)
+    where: dict[str, Place] = {}
+    for share in assignment.shares:
+        for ident in share.targets:
+            where[ident] = fleet.places[share.name]
+        if share.targets:
+            emulated = f", {len(share.emulated)} emulated" if share.emulated else ""
+            run.emitter.info(
+                f"builder {share.name}: {len(share.targets)} target(s){emulated}: "
+                + ", ".join(share.targets)
+            )
+    return where
+
+
+def _ensure_on_builders(
+    run: _Run, plan_: Plan, todo: list[Target], where: dict[str, Place]
+) -> None:
+    """Every builder that builds ``todo`` has the image each of its targets builds in, the same
+    one (its id) that was inspected: pulled there as the ``pull`` policy says."""
+    seen: set[tuple[str, str]] = set()
+    for t in todo:
+        place, im = where[t.identifier], plan_.image_for(t)
+        if (place.name, im.image_id) in seen:
+            continue
+        seen.add((place.name, im.image_id))
+        spec = ImageSpec(im.image, im.key, arch=im.arch, policy=im.policy)
+        image_id = _ensure_image(run, place.engine, spec)
+        if image_id != im.image_id:
+            raise EngineError(
+                f"image {im.image} is {image_id[:19]} on builder {place.name}, not the "
+                f"{im.image_id[:19]} its targets were planned with",
+                tip="give every builder the same image: pull = 'always', or name the image by "
+                "its digest (IMAGE@sha256:...)",
+            )
+
+
 def _make_plan(run: _Run) -> Plan:
     try:
         return _resolve(run)
@@ -305,9 +456,11 @@ def _make_plan(run: _Run) -> Plan:
 
 def _resolve(run: _Run) -> Plan:
     project = read_project(run.options.project_dir)
-    engine = run.require_engine()
-    images = engine.container_engine()
-    if images is None:
+    fleet = run.require_fleet()
+    if fleet is not None:
+        found = _inspect_on_builders(run, fleet, _wanted_specs(run.options))
+    elif (images := run.container_engine()) is None:
+        engine = run.require_engine()
         facts = discover_host(engine, run.name("discover"))
         found = [BuildImage(HOST_IMAGE, host_id(facts), facts)]
         if run.options.test_command:
@@ -366,18 +519,20 @@ def _run_targets(
     coverage: Coverage,
     held: set[str],
     cross: dict[str, CrossCompilers] | None = None,
+    where: dict[str, Place] | None = None,
 ) -> list[TargetResult]:
-    """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``, ``cross``: by
-    identifier. A target that ``coverage`` finds covered by an earlier target's wheel is
-    stopped (or its wheel dropped) and that wheel is tested on it instead; a ``held`` one (it
-    was covered last time) starts only once it is known not to be covered."""
-    engine = run.require_engine()
-    jobs = run.options.effective_jobs(len(targets))
-    budget = max(1, (os.cpu_count() or 1) // jobs)
+    """Build ``targets`` (started in this order) in parallel; ``envs``, ``options_of``, ``cross``,
+    ``where`` (the builder of each, with builders): by identifier. A target that ``coverage``
+    finds covered by an earlier target's wheel is stopped (or its wheel dropped) and that
+    wheel is tested on it instead; a ``held`` one (it was covered last time) starts only once
+    it is known not to be covered. Each builder builds its own targets as many at once as its
+    cores allow (see ``_Lane``)."""
+    lanes = _lanes(run, targets, where or {})
+    lane_of = {t.identifier: lanes[where[t.identifier].name if where else ""] for t in targets}
     wheels: queue.SimpleQueue[tuple[str, Path | None]] = queue.SimpleQueue()
     job_of = {
         t.identifier: TargetJob(
-            engine=engine,
+            engine=lane_of[t.identifier].engine,
             options=options_of[t.identifier],
             target=t,
             build_image=envs[t.identifier].build_image,
@@ -386,9 +541,9 @@ def _run_targets(
             labels=run.labels,
             staging=staging,
             log_path=run.log_dir / f"{t.identifier}.log",
-            core_budget=budget,
+            core_budget=lane_of[t.identifier].budget,
             shell=envs[t.identifier].image.facts.shell,
-            create_args=run.create_args(options_of[t.identifier]),
+            create_args=run.create_args(options_of[t.identifier], lane_of[t.identifier].place),
             cancelled=run.stop_event(),
             emitter=run.emitter,
             venv_cache=venvs.get(t.identifier),
@@ -400,16 +555,30 @@ def _run_targets(
         )
         for t in targets
     }
-    with concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="manywheel") as pool:
-        builds = _Builds(run, pool, job_of, coverage, wheels)
+    with contextlib.ExitStack() as stack:
+        for lane in lanes.values():
+            lane.pool = stack.enter_context(
+                concurrent.futures.ThreadPoolExecutor(lane.at_once, thread_name_prefix="manywheel")
+            )
+        if where and run.fleet is not None:  # a builder cut off is given up (see heartbeat)
+
+            def lost(name: str, reason: str) -> None:
+                run.emitter.warning(
+                    f"builder {name} stopped answering ({reason}): giving it up; its targets "
+                    "go to the other builders"
+                )
+
+            stack.enter_context(Heartbeat(run.fleet, lost))
+        builds = _Builds(run, job_of, coverage, wheels, lanes=lanes, lane_of=lane_of)
         try:
             builds.start(targets, held)
             while builds.pending:  # short waits keep the main thread responsive to signals
                 builds.step(timeout=0.25)
         except BaseException:
             with _shielded(run.emitter):  # a second Ctrl-C must not cut this short
-                run.cleanup()  # containers go first, so the workers' exec calls return
-                pool.shutdown(wait=False, cancel_futures=True)
+                run.cleanup()  # containers go first (on every builder): exec calls return
+                for lane in lanes.values():
+                    lane.shut()
                 # A worker whose `run` or exec was on its way during the sweep can still
                 # start a container or a build after it: sweep until every worker returned.
                 while concurrent.futures.wait(list(builds.futures), timeout=1.0).not_done:
@@ -418,20 +587,93 @@ def _run_targets(
     return [builds.results[t.identifier] for t in targets]
 
 
+@dataclass
+class _Lane:
+    """Where some targets build: this machine's engine (``place`` None: no builders), or a
+    builder; as many at once as ``at_once`` (its own pool), each with ``budget`` cores."""
+
+    place: Place | None
+    engine: Backend
+    at_once: int
+    budget: int
+    pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    def name(self) -> str | None:
+        return None if self.place is None else self.place.name
+
+    def submit(self, fn: Callable[..., TargetResult], *args: object) -> Future[TargetResult]:
+        assert self.pool is not None
+        return self.pool.submit(fn, *args)
+
+    def shut(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lanes(run: _Run, targets: list[Target], where: dict[str, Place]) -> dict[str, _Lane]:
+    """This machine's lane (key ""), or one per builder (by name): each builder's targets at
+    once as its cores allow (``effective_jobs``, ``core_budget``), so that one builder's limit
+    never throttles another's; a builder with none gets as many as a retry may bring."""
+    if not where:
+        jobs = run.options.effective_jobs(len(targets))
+        return {"": _Lane(None, run.require_engine(), jobs, core_budget(os.cpu_count() or 1, jobs))}
+    assert run.fleet is not None
+    lanes = {}
+    for place in run.fleet.places.values():
+        mine = sum(where[t.identifier] is place for t in targets)
+        n = run.options.effective_jobs(mine or len(targets), place.facts.cpus)
+        lanes[place.name] = _Lane(place, place.engine, n, core_budget(place.facts.cpus, n))
+    return lanes
+
+
+def _attempt(run: _Run, lane: _Lane, job: TargetJob) -> TargetResult:
+    """One target's build on ``lane``; an engine fault there gives its builder up when the
+    builder no longer answers (its other targets then move)."""
+    each = check_target if job.options.check_reproducible else run_target
+    result = each(job)
+    result.builder = lane.name
+    place, fleet = lane.place, run.fleet
+    if (
+        result.fault is not None
+        and place is not None
+        and fleet is not None
+        and place.name not in fleet.lost  # (the heartbeat gave it up: no need to ask)
+        and not run.cancelled.is_set()
+    ):
+        try:
+            probe = place.engine.call(["version"], check=False)  # bounded: QUICK_TIMEOUT
+            lines = (probe.stderr.strip() or probe.stdout.strip()).splitlines()
+            why = None if probe.returncode == 0 else lines[-1] if lines else result.fault
+        except EngineError as e:
+            why = e.message
+        if why is not None and fleet.lose(place.name, why):
+            place.engine.give_up(why)  # its other builds' clients end too: they go elsewhere
+    return result
+
+
 class _Builds:
-    """The targets' jobs in a pool, and what abi3 coverage (``_abi3``) makes of them: a covered
-    target is stopped (or its wheel dropped) and the covering wheel tested on it; a target's
-    own tests wait until its wheel is known to stay."""
+    """The targets' jobs in their builders' pools, and what abi3 coverage (``_abi3``) makes of
+    them: a covered target is stopped (or its wheel dropped) and the covering wheel tested on
+    it; a target's own tests wait until its wheel is known to stay. With builders, a target
+    whose builder failed it (an engine fault, not its build's) is retried once on another
+    builder that runs its architecture, and a builder that stops answering has its targets
+    that did not start yet moved too."""
 
     def __init__(
         self,
         run: _Run,
-        pool: concurrent.futures.ThreadPoolExecutor,
         job_of: dict[str, TargetJob],
         coverage: Coverage,
         wheels: queue.SimpleQueue[tuple[str, Path | None]],
+        *,
+        lanes: dict[str, _Lane],
+        lane_of: dict[str, _Lane],
     ) -> None:
-        self.run, self.pool, self.job_of, self.coverage = run, pool, job_of, coverage
+        self.run, self.job_of, self.coverage = run, job_of, coverage
+        self.lanes, self.lane_of = lanes, lane_of
+        self.retried: dict[str, str] = {}  # target -> the line that says where it went, and why
+        self.lost_seen: set[str] = set()  # lost builders whose waiting targets were moved
         self.wheels = wheels  # (target, checked wheel or None), told by the jobs
         self.results: dict[str, TargetResult] = {}
         # future -> (target, "build" or "test": a covered target's test of the covering wheel)
@@ -454,9 +696,59 @@ class _Builds:
                 self._build(t.identifier)
 
     def _build(self, ident: str) -> None:
+        lane = self.lane_of[ident]
+        self._submit("build", ident, lane.submit(_attempt, self.run, lane, self.job_of[ident]))
+
+    def _retry(self, ident: str, reason: str) -> bool:
+        """Move ``ident`` to the best other builder for its architecture, once; say so."""
+        fleet, lane = self.run.fleet, self.lane_of[ident]
+        if fleet is None or ident in self.retried:
+            return False
         job = self.job_of[ident]
-        each = check_target if job.options.check_reproducible else run_target
-        self._submit("build", ident, self.pool.submit(each, job))
+        other = fleet.best_for(job.target.arch, excluding=[lane.name])
+        if other is None:
+            return False
+        why = (
+            f"builder {lane.name} lost ({fleet.lost[str(lane.name)]})"
+            if lane.name in fleet.lost
+            else f"builder {lane.name} failed it ({reason})"
+        )
+        self.retried[ident] = f"{ident}: {why}; retried on {other.name}"
+        self.run.emitter.warning(self.retried[ident], target=ident)
+        moved = self.lanes[other.name]
+        self.lane_of[ident] = moved
+        self.job_of[ident] = replace(
+            job,
+            engine=moved.engine,
+            core_budget=moved.budget,
+            create_args=self.run.create_args(job.options, other),
+            cross=None,  # the zig toolchain is a mount of this machine's cache folder
+        )
+        self._build(ident)
+        return True
+
+    def _move_waiting(self) -> None:
+        """A builder just lost: its targets that did not start go elsewhere (the running ones
+        come back with a fault, and go then)."""
+        fleet = self.run.fleet
+        if fleet is None:
+            return
+        for name in [n for n in fleet.lost if n not in self.lost_seen]:
+            self.lost_seen.add(name)
+            for future, (ident, kind) in list(self.futures.items()):
+                if kind == "build" and self.lane_of[ident].name == name and future.cancel():
+                    self.pending.discard(future)
+                    del self.futures[future]
+                    if not self._retry(ident, fleet.lost[name]):  # nowhere else: it fails
+                        self.results[ident] = TargetResult(
+                            self.job_of[ident].target,
+                            "failed",
+                            error=f"builder {name} lost ({fleet.lost[name]}); no other "
+                            "builder runs its architecture",
+                            builder=name,
+                        )
+                        self.coverage.finished(ident, None)
+                        _announce(self.run, self.results[ident])
 
     def step(self, timeout: float) -> None:
         done, _ = concurrent.futures.wait(self.pending, timeout=timeout)
@@ -470,16 +762,20 @@ class _Builds:
                 self.coverage.finished(ident, wheel)
         finished = []
         for future in done:
-            ident, kind = self.futures[future]
+            ident, kind = self.futures.pop(future)
             result = future.result()
             if kind == "build" and ident in self.coverage.covered:  # stopped: covered
                 for own in result.wheels:
                     own.unlink(missing_ok=True)
                 continue
+            if kind == "build" and result.fault is not None and self._retry(ident, result.fault):
+                continue
+            result.retried = self.retried.get(ident)
             self.results[ident] = result
             finished.append((kind, result))
             if kind == "build" and ident not in self.reported:
                 self.coverage.finished(ident, None)
+        self._move_waiting()
         self._settle()
         for kind, result in finished:  # (a build that turned out covered is no news)
             if kind == "test" or result.target.identifier not in self.coverage.covered:
@@ -511,7 +807,8 @@ class _Builds:
         self.run.emitter.info(f"{ident}: covered by {wheel.name}, not built")
         if wants_tests(job.options, job.target):
             tested = replace(job, cancelled=self.run.stop_event(), on_wheel=None, settled=None)
-            self._submit("test", ident, self.pool.submit(test_covered, tested, wheel))
+            lane = self.lane_of[ident]
+            self._submit("test", ident, lane.submit(test_covered, tested, wheel))
         else:
             self.results[ident] = TargetResult(
                 job.target, "covered", [wheel], covered_by=wheel.name
@@ -559,7 +856,7 @@ def _environments(
     targets an environment of their own)."""
     found: dict[str, _Environment] = {}
     shared: dict[tuple[str, str], _Environment] = {}
-    host = run.container_engine() is None
+    host = not run.containers()
     for target in plan_.targets:
         im = plan_.image_for(target)
         options = options_of[target.identifier]
@@ -572,9 +869,9 @@ def _environments(
     return found
 
 
-def _prepare(run: _Run, env: _Environment, index: int) -> None:
-    """Make the image the environment's targets build in: the prepared one, if it needs one."""
-    engine = run.container_engine()
+def _prepare(run: _Run, engine: ContainerEngine | None, env: _Environment, index: int) -> None:
+    """Make the image the environment's targets build in with ``engine`` (a prepared image
+    exists only where it was committed): the prepared one, if it needs one."""
     if env.preparation is None or engine is None:
         return
     suffix = "" if index == 0 else f"-{index}"
@@ -592,13 +889,19 @@ def _prepare(run: _Run, env: _Environment, index: int) -> None:
 
 
 def _plan_cross(
-    run: _Run, targets: tuple[Target, ...], options_of: dict[str, Options]
+    run: _Run,
+    targets: tuple[Target, ...],
+    options_of: dict[str, Options],
+    where: dict[str, Place] | None = None,
 ) -> dict[str, CrossPlan]:
-    """The targets that are to compile with the cross compilers (see _toolchain)."""
-    containers = run.container_engine() is not None
+    """The targets that are to compile with the cross compilers (see _toolchain): only on this
+    machine's engine (the toolchain is a mount of its cache folder; ``where``: each target's
+    builder, with builders)."""
+    containers = run.containers()
     planned = {
         t.identifier: cross_plan(options_of[t.identifier], t, containers=containers)
         for t in targets
+        if not where or where[t.identifier].local
     }
     return {k: p for k, p in planned.items() if p is not None}
 
@@ -615,7 +918,7 @@ def _keys(
     """Each target's fingerprint, and where its build venv is cached (none in host mode: its
     paths differ per run), both with the cross compilers it uses (``cross``, by identifier)."""
     fingerprints, venvs = {}, {}
-    cache_venvs = run.options.cache_venv and run.container_engine() is not None
+    cache_venvs = run.options.cache_venv and run.containers()
     for t in targets:
         options, env_key = options_of[t.identifier], envs[t.identifier].key
         plan = cross.get(t.identifier)
@@ -637,14 +940,19 @@ def _get_ready(
     *,
     sources: str,
     planned: dict[str, CrossPlan],
+    where: dict[str, Place] | None = None,
 ) -> tuple[dict[str, CrossCompilers], dict[str, Path]]:
     """Prepare the images ``todo`` builds in, ready the cross compilers of the targets that
     plan them, and find each target's cached venv (keyed by the compilers it gets). A wheel
     keeps the fingerprint of the compilers planned for it, whichever built it (the toolchain
     could not be had, the probe failed), so that the next run does not rebuild it for that."""
-    needed = {id(envs[t.identifier]): envs[t.identifier] for t in todo}
-    for index, env in enumerate(needed.values()):
-        _prepare(run, env, index)
+    needed: dict[tuple[str, int], tuple[ContainerEngine | None, _Environment]] = {}
+    for t in todo:  # with builders: on each builder that builds some of the targets
+        env, place = envs[t.identifier], (where or {}).get(t.identifier)
+        engine = place.engine if place is not None else run.container_engine()
+        needed[(place.name if place else "", id(env))] = (engine, env)
+    for index, (engine, env) in enumerate(needed.values()):
+        _prepare(run, engine, env, index)
     cross = _cross_compilers(
         run, {t.identifier: planned[t.identifier] for t in todo if t.identifier in planned}
     )
@@ -680,6 +988,7 @@ def _build_and_publish(
     held: set[str],
     sdist: Path | None = None,
     cross: dict[str, CrossCompilers] | None = None,
+    where: dict[str, Place] | None = None,
 ) -> tuple[list[TargetResult], list[Path]]:
     """Build ``targets``, check their wheels, move the good ones (and ``sdist``, with any)
     into the output folder."""
@@ -688,7 +997,7 @@ def _build_and_publish(
     try:
         results = _run_targets(
             run, targets, envs, staging, venvs,
-            options_of=options_of, coverage=coverage, held=held, cross=cross,
+            options_of=options_of, coverage=coverage, held=held, cross=cross, where=where,
         )  # fmt: skip
         _fail_untested(results)
         good = [r for r in results if r.status == "built"]
@@ -724,13 +1033,17 @@ def _fail_untested(results: list[TargetResult]) -> None:
 
 
 def _from_sdist(
-    run: _Run, first: Target, envs: dict[str, _Environment], options_of: dict[str, Options]
+    run: _Run,
+    first: Target,
+    envs: dict[str, _Environment],
+    options_of: dict[str, Options],
+    where: dict[str, Place],
 ) -> tuple[Path, dict[str, Options]]:
     """build-from-sdist: make the project's sdist (in a container of the first target's base
-    image), unpack it, and build every target from it."""
+    image, on its builder with builders: ``where``), unpack it, and build every target from it."""
     env = envs[first.identifier]
     sdist = make_sdist(
-        run.require_engine(),
+        where[first.identifier].engine if where else run.require_engine(),
         run.options,
         env.image.image,
         first,
@@ -743,6 +1056,23 @@ def _from_sdist(
     )
     tree = unpack_sdist(sdist, run.log_dir / "sdist-tree")
     return sdist, {k: replace(v, project_dir=tree) for k, v in options_of.items()}
+
+
+def _start_order(
+    run: _Run,
+    plan_: Plan,
+    todo: list[Target],
+    history: dict[str, float],
+    where: dict[str, Place],
+) -> list[Target]:
+    """The order targets start in: longest expected first; with builders (``where``), as
+    ``assign`` gave them to each, once each builder has checked it has their images."""
+    if not where:
+        return longest_first(todo, history, lambda t: not runs_natively(t.arch))
+    order = {ident: i for i, ident in enumerate(where)}
+    todo = sorted(todo, key=lambda t: order[t.identifier])
+    _ensure_on_builders(run, plan_, todo, where)
+    return todo
 
 
 def _remove_leftovers(run: _Run) -> None:
@@ -784,7 +1114,8 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
                 run.emitter.masker.add(value)
         sources = source_digest(options)
         envs = _environments(run, plan_, options_of, sources)
-        planned = _plan_cross(run, plan_.targets, options_of)
+        where = _route(run, plan_.targets, history)
+        planned = _plan_cross(run, plan_.targets, options_of, where)
         fingerprints, _ = _keys(
             run, plan_.targets, envs, options_of, sources=sources, cross=planned
         )
@@ -795,17 +1126,19 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         result = RunResult(run.run_id, plan_, output_dir=options.output_dir, log_dir=run.log_dir)
         result.source_date_epoch = run.epoch
         if todo:
-            todo = longest_first(todo, history, lambda t: not runs_natively(t.arch))
+            todo = _start_order(run, plan_, todo, history, where)
             if date is not None:
                 run.emitter.info(f"reproducible: SOURCE_DATE_EPOCH={date.value} ({date.origin})")
             run.emitter.info(
                 f"building {len(todo)} target(s): " + ", ".join(t.identifier for t in todo),
                 data=BuildStarted(run.run_id, str(run.log_dir), tuple(t.identifier for t in todo)),
             )
-            cross, venvs = _get_ready(run, todo, envs, options_of, sources=sources, planned=planned)
+            cross, venvs = _get_ready(
+                run, todo, envs, options_of, sources=sources, planned=planned, where=where
+            )
             sdist = None
             if options.build_from_sdist:
-                sdist, options_of = _from_sdist(run, todo[0], envs, options_of)
+                sdist, options_of = _from_sdist(run, todo[0], envs, options_of, where)
             coverage = Coverage(
                 plan_.targets,
                 lambda t: (envs[t.identifier].key, t.platform),
@@ -813,7 +1146,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
             )
             built, result.published = _build_and_publish(
                 run, todo, envs, venvs, options_of=options_of, coverage=coverage, held=held,
-                sdist=sdist, cross=cross,
+                sdist=sdist, cross=cross, where=where,
             )  # fmt: skip
             for r in built:
                 if r.status in ("built", "covered"):

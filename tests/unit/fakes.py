@@ -220,6 +220,8 @@ class FakeEngine:
         # container -> the variables its last exec given any got by name
         self.exec_env: dict[str, dict[str, str]] = {}
         self.builds = 0  # build scripts run so far
+        self.volumes_made: dict[str, dict[str, str]] = {}  # volume -> its labels
+        self.given_up: str | None = None  # why the run gave this engine up (a lost builder)
         self._lock = threading.Lock()
 
     def attach(self, registry: ProcessRegistry | None = None) -> FakeEngine:
@@ -355,6 +357,24 @@ class FakeEngine:
     def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None:
         self.committed.append((container, tag, dict(labels)))
         self.images_present.add(tag)
+
+    def give_up(self, reason: str) -> None:
+        self.given_up = reason
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        self.volumes_made.setdefault(name, dict(labels))
+
+    def volumes(self, label: str) -> list[str]:
+        key, _, value = label.partition("=")
+        return [
+            n
+            for n, labels in self.volumes_made.items()
+            if key in labels and (not value or labels[key] == value)
+        ]
+
+    def remove_volumes(self, names: Sequence[str]) -> None:
+        for name in names:
+            self.volumes_made.pop(name, None)
 
     # -- what runs in a container ---------------------------------------------------------
     def _body(self, ctr: FakeContainer, command: list[str]) -> Callable[[FakeProc], int]:

@@ -6,7 +6,14 @@ import platform
 
 import pytest
 
-from manywheel._arch import ARCHS, arch_info, expand_archs, native_arch, runs_natively
+from manywheel._arch import (
+    ARCHS,
+    arch_info,
+    arch_of_platform,
+    expand_archs,
+    native_arch,
+    runs_natively,
+)
 
 ALL = ("x86_64", "i686", "aarch64", "ppc64le", "s390x", "armv7l", "riscv64")
 
@@ -120,3 +127,16 @@ def test_every_architecture_has_a_platform_and_an_emulator() -> None:
     assert arch_info("i686").companion_of == "x86_64"
     with pytest.raises(KeyError):
         arch_info("mips")
+
+
+@pytest.mark.parametrize(
+    ("platform_", "arch"),
+    [("linux/amd64", "x86_64"), ("linux/386", "i686"), ("linux/arm64", "aarch64"),
+     ("linux/arm64/v8", "aarch64"), ("linux/arm/v7", "armv7l"), ("linux/arm", "armv7l"),
+     ("linux/ppc64le", "ppc64le"), ("linux/s390x", "s390x"), ("linux/riscv64", "riscv64"),
+     ("linux/arm64be", None), ("linux/mips64le", None), ("linux/ppc64", None),
+     ("windows/amd64", None)],
+)  # fmt: skip
+def test_the_architecture_of_an_oci_platform(platform_: str, arch: str | None) -> None:
+    """As engines name platforms (podman lists emulated ones as linux/arm, linux/arm64)."""
+    assert arch_of_platform(platform_) == arch

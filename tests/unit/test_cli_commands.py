@@ -7,24 +7,29 @@ import json
 import platform
 import signal
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from manywheel import ConfigError, Options
-from manywheel._cache import CACHE_LABEL, PREPARED_LABEL, open_cache_root
+from manywheel._builders import discovery
+from manywheel._cache import CACHE_LABEL, PREPARED_LABEL, cache_volume, open_cache_root
 from manywheel._cli import main as cli
 from manywheel._cli.github import GitHubRenderer
 from manywheel._cli.live import LiveRenderer
 from manywheel._cli.main import Terminated, main
 from manywheel._cli.render import PlainRenderer
 from manywheel._engines.host import HOST_IMAGE
+from manywheel._engines.process import ExecResult
 from manywheel._events import Listener
 from manywheel._leftovers import OWNER_LABEL, this_process
 from manywheel._merge import merge_reports
 from manywheel._model import BuildImage, ImageFacts, Plan, RunResult, Target, TargetResult
 from manywheel._report import load_report, report_data
 from tests.unit.fake_exec import CannedEngine
+from tests.unit.fakes import FakeEngine
+from tests.unit.test_builders import DOCKER_INFO, PODMAN_INFO
 from tests.unit.test_leftovers import dead_owner
 
 T1 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/opt/python/cp313-cp313/bin/python")
@@ -471,3 +476,149 @@ def test_export_of_a_matrix_writes_a_dockerfile_per_image(
     assert "build_image images/manylinux_aarch64 linux/arm64\n" in script
     assert f"build_target {X1.identifier} 0 linux/amd64\n" in script
     assert f"build_target {A1.identifier} 1 linux/arm64\n" in script
+
+
+def builders_answer(monkeypatch: pytest.MonkeyPatch, *, qemu_here: bool = True) -> list[list[str]]:
+    """Builders answer `info` as docker would: local is a 2-core x86_64 machine, a context
+    arm-box an 8-core aarch64 one, any other context a 4-core x86_64 one."""
+    asked: list[list[str]] = []
+
+    def runner(argv: Sequence[str], env: Mapping[str, str]) -> ExecResult:
+        asked.append(list(argv))
+        context = argv[2] if argv[1] == "--context" else None
+        arch, cpus = {None: ("x86_64", 2), "arm-box": ("aarch64", 8)}.get(context, ("x86_64", 4))
+        info = {**DOCKER_INFO, "Architecture": arch, "NCPU": cpus}
+        return ExecResult(0, json.dumps(info), "")
+
+    monkeypatch.setattr(discovery, "run_client", runner)
+    problem = None if qemu_here else "no QEMU registered here"
+    monkeypatch.setattr(discovery, "emulation_problem", lambda arch, **kw: problem)
+    return asked
+
+
+def test_plan_shows_the_builder_of_each_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "plan", lambda options, listener: TWO)
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    builders_answer(monkeypatch)
+    folder = project(tmp_path)
+    args = ["plan", str(folder), "--builders", "local", "--builders", "docker:arm-box",
+            "--log-dir", str(tmp_path / "logs")]  # fmt: skip
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[:10] == [
+        "image:    x86:1 (sha256:111111111111)",
+        "platform: manylinux_x86_64",
+        "image:    arm:1 (sha256:222222222222)",
+        "platform: manylinux_aarch64",  # emulated here, native on arm-box: the target says
+        "builders:",
+        "  local  docker 27.3.1, x86_64, 2 cores: 1 target, 1 at once, 2 cores each",
+        "  arm-box  docker 27.3.1 (docker:arm-box), aarch64, 8 cores: 1 target, 1 at once, "
+        "8 cores each",
+        "targets:",
+        f"  {X1.identifier}  (Python 3.13.9, {X1.python})  on local",
+        f"  {A1.identifier}  (Python 3.13.9, {A1.python})  on arm-box",
+    ]
+    assert main([*args, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(t["identifier"], t["builder"]) for t in data["targets"]] == [
+        (X1.identifier, "local"), (A1.identifier, "arm-box")
+    ]  # fmt: skip
+    assert data["builders"] == [
+        {"name": "local", "endpoint": "local", "engine": "docker", "version": "27.3.1",
+         "arch": "x86_64", "cpus": 2, "targets": [X1.identifier], "emulated": [],
+         "unchecked": [], "at_once": 1, "cores_per_target": 2},
+        {"name": "arm-box", "endpoint": "docker:arm-box", "engine": "docker",
+         "version": "27.3.1", "arch": "aarch64", "cpus": 8, "targets": [A1.identifier],
+         "emulated": [], "unchecked": [], "at_once": 1, "cores_per_target": 8},
+    ]  # fmt: skip
+    # One CI runner per target: builders do not apply, and are not asked.
+    monkeypatch.setattr(discovery, "run_client", None)
+    assert main([*args, "--format", "github-matrix"]) == 0
+    assert [e["only"] for e in json.loads(capsys.readouterr().out)["include"]] == [
+        X1.identifier, A1.identifier
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("qemu_here", "where"),
+    [(True, "on local, emulated"),
+     (False, "on x86-2, emulated (whether it has QEMU is not known until tried)")],
+)  # fmt: skip
+def test_plan_shows_where_a_target_is_emulated(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    qemu_here: bool,
+    where: str,
+) -> None:
+    monkeypatch.setattr(cli, "plan", lambda options, listener: TWO)
+    builders_answer(monkeypatch, qemu_here=qemu_here)
+    folder = project(tmp_path)
+    args = ["plan", str(folder), "--builders", "local docker:x86-2", "--log-dir", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"  {A1.identifier}  (Python 3.13.9, {A1.python})  {where}" in out
+
+
+def test_plan_with_builders_that_cannot_run_a_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "plan", lambda options, listener: TWO)
+    monkeypatch.setenv("MANYWHEEL_BUILDERS", "local,x86-2")
+    monkeypatch.setenv("MANYWHEEL_ENGINE", "podman")  # so x86-2 is a podman connection
+    asked: list[list[str]] = []
+
+    def podman(argv: Sequence[str], env: Mapping[str, str]) -> ExecResult:
+        """Two x86_64 podmans that emulate s390x only (their own list: binfmt_misc unread)."""
+        asked.append(list(argv))
+        host = {**PODMAN_INFO["host"], "emulatedArchitectures": ["linux/s390x"]}  # type: ignore[dict-item]
+        return ExecResult(0, json.dumps({**PODMAN_INFO, "host": host}), "")
+
+    monkeypatch.setattr(discovery, "run_client", podman)
+    folder = project(tmp_path)
+    assert main(["plan", str(folder), "--log-dir", str(tmp_path)]) == 4
+    assert sorted(asked) == [
+        ["podman", "--connection", "x86-2", "info", "--format", "{{json .}}"],
+        ["podman", "info", "--format", "{{json .}}"],
+    ]
+    err = capsys.readouterr().err
+    assert (
+        f"manywheel: error: no builder can run {A1.identifier} (aarch64): local is x86_64 and "
+        "emulates s390x; x86-2 is x86_64 and emulates s390x\n"
+    ) in err
+    assert "manywheel: tip: add a builder that is aarch64, register QEMU for it" in err
+
+
+def test_build_takes_builders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Options] = []
+    monkeypatch.setattr(cli, "_build", lambda options, *a, **kw: seen.append(options) or 0)
+    assert main(["build", str(project(tmp_path)), "--builders", "local,arm-box"]) == 0
+    assert seen[0].builders == ("local", "arm-box")
+    assert seen[0].notes == ()  # (builders are used: no "not used yet" warning any more)
+
+
+def test_cache_list_and_clean_reach_every_builder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project(tmp_path)
+    root = open_cache_root(tmp_path / "cache")
+    remote = FakeEngine()
+    mine, _ = cache_volume(str(root.id), "ns1")
+    theirs, labels = cache_volume("0ther", "ns1")
+    remote.create_volume(mine, cache_volume(str(root.id), "ns1")[1])
+    remote.create_volume(theirs, labels)
+    monkeypatch.setattr(cli, "container_engine_for", lambda choice: FakeEngine())
+    monkeypatch.setattr(cli, "builder_engine", lambda builder, registry: remote)
+    base = [str(folder), "--cache-dir", str(root.path), "--builders", "local,docker:big"]
+    assert main(["cache", "list", *base]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [
+        f"big: volume {mine}",
+        "builder big: 0 prepared environment(s), 1 cache volume(s)",
+    ]
+    assert main(["cache", "clean", *base]) == 0
+    assert set(remote.volumes_made) == {mine, theirs}  # volumes go with --downloads only
+    assert main(["cache", "clean", "--downloads", *base]) == 0
+    assert f"removed volume {mine} on big" in capsys.readouterr().out.splitlines()
+    assert set(remote.volumes_made) == {theirs}  # another cache folder's stays

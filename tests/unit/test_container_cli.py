@@ -4,6 +4,7 @@ each engine command is recorded, and a harmless local process stands in for it).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import IO, Any
 
 import pytest
 
+from manywheel._builders import builder_engine, parse_builders
 from manywheel._engines import choice
 from manywheel._engines.container import LIFELINE, Engine
 from manywheel._engines.host import HostBackend, discover_host
@@ -51,12 +53,13 @@ class Recorder:
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
         self.calls.append(Spawned(list(argv), dict(env) if env is not None else None, stdin))
-        if argv[1] == "run":  # the lifeline: says it runs, ends when its stdin closes
+        command = argv[1 + len(engine.client_args) :]  # after a builder's --context NAME
+        if command[0] == "run":  # the lifeline: says it runs, ends when its stdin closes
             stand_in = ["/bin/sh", "-c", "echo manywheel-ready; cat >/dev/null"]
         else:
-            code, err = self.failures.get(argv[1], (0, ""))
+            code, err = self.failures.get(command[0], (0, ""))
             script = 'printf %s "$1"; printf %s "$2" >&2; cat >/dev/null; exit "$3"'
-            stand_in = ["/bin/sh", "-c", script, "sh", self.answers.get(argv[1], ""), err]
+            stand_in = ["/bin/sh", "-c", script, "sh", self.answers.get(command[0], ""), err]
             stand_in.append(str(code))
         proc = subprocess.Popen(stand_in, stdin=stdin, stdout=stdout, stderr=stderr)
         engine.registry.add(proc)
@@ -272,3 +275,79 @@ def test_pull_names_the_platform_of_the_arch(recorder: Recorder) -> None:
         ["docker", "pull", "--platform", "linux/386", "quay.io/pypa/manylinux_2_34_i686"],
         ["docker", "pull", "img:1"],
     ]
+
+
+def _builder_engine(word: str, environ: Mapping[str, str]) -> Engine:
+    (builder,) = parse_builders([word], environ=environ)
+    return builder_engine(builder, ProcessRegistry(), environ=environ)
+
+
+def test_a_builder_engine_sends_every_command_to_its_context(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    engine = _builder_engine("docker:armbox", {"PATH": "/usr/bin", "HOME": "/home/u"})
+    assert (engine.name, engine.where) == ("docker", "armbox")
+    recorder.answers = {"image": "sha256:cc\n"}
+    with engine.container("img:1", "c1", labels={}, arch="aarch64") as ctr:
+        engine.exec_(ctr, ["ls"]).communicate()
+        engine.run_script(ctr, "echo hi")
+        engine.is_running(ctr)
+    engine.pull("img:1")
+    assert engine.image_id("img:1") == "sha256:cc"
+    engine.commit("c1", "localhost/mw:k", {})
+    engine.images("manywheel.prepared=1")
+    engine.containers("manywheel.run=r")
+    engine.remove_image("localhost/mw:k")
+    argvs = recorder.argv()
+    assert len(argvs) == 11
+    assert all(argv[:3] == ["/usr/bin/docker", "--context", "armbox"] for argv in argvs)
+    assert argvs[0][3:5] == ["run", "-i"]
+    assert argvs[1][3:] == ["exec", "c1", "ls"]
+    assert all(c.env is not None and c.env["HOME"] == "/home/u" for c in recorder.calls)
+
+
+def test_a_tcp_builder_engine_sets_docker_host_and_tls_for_every_client(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    environ = {"PATH": "/usr/bin", "DOCKER_CERT_PATH": str(tmp_path), "DOCKER_HOST": "unix:///x"}
+    engine = _builder_engine("tcp://10.0.0.2:2376", environ)
+    engine.exec_("c", ["ls"], env={"TOKEN": "s3"}).communicate()
+    engine.call(["version"])
+    for call in recorder.calls:
+        assert call.argv[:2] == ["/usr/bin/docker", call.argv[1]]
+        assert call.env is not None
+        assert call.env["DOCKER_HOST"] == "tcp://10.0.0.2:2376"
+        assert call.env["DOCKER_TLS_VERIFY"] == "1"
+        assert call.env["DOCKER_CERT_PATH"] == str(tmp_path)
+    assert recorder.calls[0].env is not None
+    assert recorder.calls[0].env["TOKEN"] == "s3"
+    assert recorder.calls[1].env is not None
+    assert "TOKEN" not in recorder.calls[1].env
+
+
+def test_a_podman_builder_engine_names_its_connection_and_itself_in_errors(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    engine = _builder_engine("podman:big", {"PATH": "/usr/bin"})
+    recorder.failures = {"pull": (125, "cannot connect\n")}
+    with pytest.raises(EngineError, match=r"^podman \(builder big\) pull img failed \(exit 125\)"):
+        engine.pull("img")
+    engine.remove(["a"])
+    assert recorder.argv()[-1] == [
+        "/usr/bin/podman", "--connection", "big", "rm", "-f", "-v", "--time", "0", "--ignore", "a"
+    ]  # fmt: skip
+
+
+def test_a_builder_whose_client_is_missing_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(EngineError, match="needs the podman client"):
+        _builder_engine("podman:big", {})
+
+
+def test_the_local_engine_keeps_this_process_environment(recorder: Recorder) -> None:
+    Engine("docker", "docker").call(["version"])
+    assert recorder.calls[0].env is None
+    assert recorder.calls[0].argv == ["docker", "version"]

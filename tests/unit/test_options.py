@@ -279,3 +279,79 @@ def test_reproducible_is_on_unless_turned_off(tmp_path: Path) -> None:
     assert load_options(tmp_path, cli={"reproducible": True}, environ={}).reproducible is True
     checked = load_options(tmp_path, environ={"MANYWHEEL_CHECK_REPRODUCIBLE": "1"})
     assert checked.check_reproducible is True
+
+
+def test_builders_default_to_this_machines_engine(tmp_path: Path) -> None:
+    assert Options(tmp_path).builders == ("local",)
+    opts = load_options(write(tmp_path, ""), environ={})
+    assert (opts.builders, opts.notes) == (("local",), ())
+    assert load_options(tmp_path, environ={"MANYWHEEL_BUILDERS": "local"}).notes == ()
+
+
+def test_builders_come_from_the_user(tmp_path: Path) -> None:
+    project = write(tmp_path, "")
+    env = {"MANYWHEEL_BUILDERS": "local, docker:arm-box ssh://me@x86.example"}
+    opts = load_options(project, environ=env)
+    assert opts.builders == ("local", "docker:arm-box", "ssh://me@x86.example")
+    assert opts.notes == ()
+    cli = load_options(project, environ=env, cli={"builders": "podman:box"})
+    assert cli.builders == ("podman:box",)
+    # A config file of the user's, outside the project.
+    mine = tmp_path.parent / f"{tmp_path.name}-mine.toml"
+    mine.write_text('builders = ["local", "tcp://127.0.0.1:2375"]\n')
+    opts = load_options(project, environ={}, config_file=mine)
+    assert opts.builders == ("local", "tcp://127.0.0.1:2375")
+
+
+@pytest.mark.parametrize(
+    ("where", "body"),
+    [
+        ("pyproject.toml", '[tool.manywheel]\nbuilders = ["ssh://me@evil.example"]\n'),
+        ("manywheel.toml", 'builders = ["local", "docker:arm-box"]\n'),
+        ("ci/manywheel.toml", 'builders = "local"\n'),  # given as --config-file
+        ("pyproject.toml", '[[tool.manywheel.overrides]]\nselect = "*"\nbuilders = ["x"]\n'),
+    ],
+)
+def test_builders_are_refused_from_the_projects_files(
+    tmp_path: Path, where: str, body: str
+) -> None:
+    """They say which machines build with the user's credentials: a project cannot choose."""
+    path = tmp_path / where
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(body)
+    config = path if where.startswith("ci/") else None
+    with pytest.raises(ConfigError) as info:
+        load_options(tmp_path, environ={}, config_file=config)
+    assert info.value.message.startswith(f"{path}")
+    assert "'builders' cannot be set in the project's files: it says which machines build" in (
+        info.value.message
+    )
+    assert info.value.tip == (
+        "remove it there, and set it with --builders, MANYWHEEL_BUILDERS or in a config file "
+        "of yours outside the project (--config-file)"
+    )
+
+
+def test_a_builder_that_is_not_one_is_named_with_where_it_was_set(tmp_path: Path) -> None:
+    project = write(tmp_path, "")
+    with pytest.raises(ConfigError) as info:
+        load_options(project, environ={}, cli={"builders": "local tcp://10.0.0.5"})
+    assert info.value.message == "command line: 'builders': tcp://10.0.0.5 has no port"
+    with pytest.raises(ConfigError, match=r"^environment: 'builders': podman:tcp://10\.0\.0\.5:8"):
+        load_options(project, environ={"MANYWHEEL_BUILDERS": "podman:tcp://10.0.0.5:8888"})
+    with pytest.raises(ConfigError, match="engine = 'host' builds on this machine"):
+        load_options(project, environ={}, cli={"engine": "host", "builders": "local arm-box"})
+
+
+def test_a_relative_config_file_in_the_project_is_the_projects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ci.toml").write_text(
+        'builders = ["local", "arm-box"]\nengine-args = ["-v", "/:/h"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"^ci\.toml: 'builders' cannot be set in the project's"):
+        load_options(tmp_path, environ={}, config_file=Path("ci.toml"))
+    (tmp_path / "ci.toml").write_text('engine-args = ["-v", "/:/h"]\n')
+    notes = load_options(tmp_path, environ={}, config_file=Path("ci.toml")).notes
+    assert notes[0].startswith("ci.toml: engine-args from the project's files: -v /:/h")

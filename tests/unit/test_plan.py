@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,19 +10,23 @@ from packaging.specifiers import SpecifierSet
 
 from manywheel import ConfigError, EngineError, NothingToBuildError, Options
 from manywheel import _plan as plan_module
+from manywheel._builders import discovery
 from manywheel._config.matrix import ImageSpec
 from manywheel._config.project import Project
+from manywheel._engines.process import ExecResult
 from manywheel._events import Emitter, Event
-from manywheel._model import BuildImage
+from manywheel._model import BuildImage, Target
 from manywheel._plan import (
     DISCOVER_SCRIPT,
     check_platform,
     discover,
     parse_facts,
+    place_targets,
     platform_wanted,
     select_targets,
 )
 from tests.unit.fake_exec import CannedEngine
+from tests.unit.test_builders import DOCKER_DOWN, DOCKER_INFO
 
 FACTS_OUTPUT = """\
 platform manylinux_x86_64
@@ -437,3 +444,61 @@ def test_discover_runs_the_image_as_its_arch_and_remembers_per_arch(
     assert seen == ["aarch64"]  # asked once for that arch
     discover(engine, "arm:1", "sha256:a", "n", {})  # the same id run as its own: asked again
     assert seen == ["aarch64", None]
+
+
+# -- several builders ----------------------------------------------------------------------
+
+
+def _info(arch: str, cpus: int) -> str:
+    return json.dumps({**DOCKER_INFO, "Architecture": arch, "NCPU": cpus})
+
+
+def test_one_builder_asks_no_engine_and_places_nothing(tmp_path: Path) -> None:
+    """Without builders (or with local alone) every run is as before: nothing is asked."""
+
+    def runner(argv: Sequence[str], env: Mapping[str, str]) -> ExecResult:
+        raise AssertionError(f"asked {argv}")
+
+    targets = (Target("cp313-manylinux_x86_64", "3.13.9", False, "/p"),)
+    for builders in ((), ("local",), ("docker:arm-box",)):
+        options = Options(tmp_path, builders=builders)
+        assert place_targets(options, targets, runner=runner, environ={}) is None
+    two = Options(tmp_path, builders=("local", "docker:arm-box"))
+    assert place_targets(two, (), runner=runner, environ={}) is None  # allow-empty: no target
+
+
+def test_several_builders_are_asked_what_they_are_and_given_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(discovery, "emulation_problem", lambda arch, **kw: "no QEMU here")
+    calls: list[list[str]] = []
+
+    def runner(argv: Sequence[str], env: Mapping[str, str]) -> ExecResult:
+        calls.append(list(argv))
+        arm = "--context" in argv
+        return ExecResult(0, _info("aarch64" if arm else "x86_64", 8 if arm else 2), "")
+
+    x86 = Target("cp313-manylinux_x86_64", "3.13.9", False, "/p", "manylinux_x86_64")
+    x86_2 = Target("cp314-manylinux_x86_64", "3.14.1", False, "/p", "manylinux_x86_64")
+    arm = Target("cp313-manylinux_aarch64", "3.13.9", False, "/p", "manylinux_aarch64")
+    options = Options(tmp_path, builders=("local", "docker:arm-box"), engine="docker")
+    options = replace(options, log_dir=tmp_path / "logs")
+    placed = place_targets(options, (x86, arm, x86_2), runner=runner, environ={})
+    assert placed is not None
+    assert sorted(calls) == [
+        ["docker", "--context", "arm-box", "info", "--format", "{{json .}}"],
+        ["docker", "info", "--format", "{{json .}}"],
+    ]
+    assert [(s.name, s.targets, s.cpus) for s in placed.shares] == [
+        ("local", (x86.identifier, x86_2.identifier), 2),
+        ("arm-box", (arm.identifier,), 8),
+    ]
+    # A builder that does not answer stops the plan, naming it.
+    down = ExecResult(1, json.dumps(DOCKER_DOWN), "")
+    with pytest.raises(EngineError, match=r"builder arm-box \(docker:arm-box\) does not answer"):
+        place_targets(
+            options,
+            (x86, arm),
+            runner=lambda argv, env: down if "--context" in argv else runner(argv, env),
+            environ={},
+        )

@@ -5,19 +5,23 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shlex
 import shutil
-import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .._arch import native_arch, runs_natively
+from .._arch import arch_info, native_arch, runs_natively
+from .._builders import Builder, BuilderFacts, Runner, discover_builder, run_client, tls_problem
+from .._builders.endpoint import TLS_TIP
 from .._engines.container import QUICK_TIMEOUT, Engine
 from .._engines.emulation import BINFMT_DIR, EMULATION_TIP, emulation_problem
+from .._engines.process import run_quick
 from .._errors import EngineError
 from .._leftovers import reap_containers
 
-__all__ = ["MACHINE", "Check", "diagnose"]
+__all__ = ["MACHINE", "Check", "check_builder", "diagnose"]
 
 Status = Literal["ok", "warn", "fail", "skip"]
 LOW_DISK = 5 * 1024**3
@@ -35,19 +39,7 @@ class Check:
 
 
 def _run(args: list[str], timeout: float = QUICK_TIMEOUT) -> tuple[int, str]:
-    try:
-        r = subprocess.run(
-            args,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired:
-        return 124, f"no answer within {timeout:.0f} s"
-    except OSError as e:
-        return 127, str(e)
+    r = run_quick(args, timeout=timeout)
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
@@ -209,6 +201,129 @@ def _emulation(arch: str, binfmt_dir: Path) -> Check:
     return Check(MACHINE, f"arch {arch}", "ok", "emulated by QEMU (binfmt_misc, F flag)")
 
 
+def check_builder(
+    builder: Builder,
+    images: Sequence[tuple[str | None, str]],
+    *,
+    runner: Runner = run_client,
+    environ: Mapping[str, str] | None = None,
+) -> list[Check]:
+    """The checks of a builder other than this machine's engine (its name in the engine
+    column): its TLS client certificates, whether its engine answers (version, architecture,
+    cores), the architectures it runs natively or under QEMU, and for each of ``images``
+    ((architecture or None for the image's own, reference) of this run) whether the builder
+    has it and a container of it starts there as that architecture. Nothing is pulled: an
+    image the builder lacks is a warning (a build pulls it)."""
+    name = builder.name
+    checks: list[Check] = []
+    if builder.tls_dir is not None:
+        problem = tls_problem(builder)
+        if problem is not None:
+            return [Check(name, "tls", "fail", problem, TLS_TIP)]
+        checks.append(Check(name, "tls", "ok", f"client certificates in {builder.tls_dir}"))
+    try:
+        facts = discover_builder(builder, runner, environ=environ)
+    except EngineError as e:
+        return [*checks, Check(name, "answers", "fail", e.message, e.tip or "")]
+    engine = facts.builder
+    checks.append(
+        Check(
+            name,
+            "answers",
+            "ok",
+            f"{engine.engine} {facts.version} at {builder.endpoint}: {facts.arch}, "
+            f"{facts.cpus} CPU(s)",
+        )
+    )
+    checks.append(Check(name, "platforms", "ok", _platforms(facts)))
+    env = engine.environment(os.environ if environ is None else environ)
+    for arch, image in images:
+        checks += _builder_image(facts, env, arch, image, runner)
+    return checks
+
+
+def _platforms(facts: BuilderFacts) -> str:
+    if facts.emulated is None:
+        return (
+            f"{facts.arch} natively; others not known until tried (its engine's info does not "
+            "say what QEMU runs there: the image checks below try each architecture)"
+        )
+    emulated = ", ".join(sorted(facts.emulated)) or "none"
+    return f"{facts.arch} natively; under QEMU: {emulated}"
+
+
+def _builder_image(
+    facts: BuilderFacts, env: dict[str, str], arch: str | None, image: str, runner: Runner
+) -> list[Check]:
+    builder = facts.builder
+    name, label = builder.name, f"image {arch}" if arch else "image"
+    if arch is not None and facts.way(arch) == "no":
+        return [
+            Check(
+                name,
+                label,
+                "warn",
+                f"runs no {arch}: its engine lists no QEMU for it (its {arch} targets go to "
+                "another builder)",
+                "on that host, " + EMULATION_TIP,
+            )
+        ]
+    if runner(builder.argv("image", "inspect", image), env).returncode != 0:
+        return [
+            Check(
+                name,
+                label,
+                "warn",
+                f"{image} is not on this builder",
+                f"`{builder.command_line('pull', image)}` (a build pulls it when pull = 'missing')",
+            )
+        ]
+    platform: list[str] = []
+    prefix: list[str] = []
+    if arch is not None:
+        info = arch_info(arch)
+        platform = ["--platform", info.oci]
+        prefix = ["linux32"] if info.bits == 32 else []
+    argv = builder.argv(
+        "run",
+        "--rm",
+        *platform,
+        "--entrypoint",
+        "/bin/sh",
+        image,
+        "-c",
+        shlex.join([*prefix, "uname", "-m"]),
+    )
+    result = runner(argv, env)
+    out = (result.stdout + result.stderr).strip()
+    said = out.splitlines()[-1].strip() if out else ""
+    if result.returncode != 0:
+        fix = _explain_run_failure(builder.engine or "docker", out)
+        if "exec format error" in out.lower():
+            fix = "on that host, " + EMULATION_TIP
+        return [
+            Check(
+                name,
+                label,
+                "fail",
+                f"a container of {image} does not start: {said or 'exit ' + str(result.returncode)}",
+                fix,
+            )
+        ]
+    if arch is not None and said != arch:
+        return [
+            Check(
+                name,
+                label,
+                "fail",
+                f"a container of {image} run as {arch} says uname -m = {said or '(nothing)'}",
+                f"check that {image} is an image for {arch}",
+            )
+        ]
+    way = "" if arch is None else " (natively)" if facts.way(arch) == "native" else " (under QEMU)"
+    return [Check(name, label, "ok", f"{image} is there and runs as {said}{way}")]
+
+
 def diagnose(
     engines: list[str],
     image: str,
@@ -216,13 +331,20 @@ def diagnose(
     archs: tuple[str, ...] = (),
     *,
     binfmt_dir: Path = BINFMT_DIR,
+    builders: Sequence[Builder] = (),
+    images: Sequence[tuple[str | None, str]] = (),
 ) -> list[Check]:
     """Every check for ``engines`` with ``image`` (a container of it must start), and for
-    building ``archs`` here (foreign ones need QEMU registered with the fix-binary flag)."""
+    building ``archs`` here (foreign ones need QEMU registered with the fix-binary flag);
+    then each of ``builders`` other than this machine's engine, with the run's ``images``
+    ((architecture, reference); default: ``image``)."""
     checks: list[Check] = []
     for name in engines:
         checks += _check_engine(name, image)
     checks += [_emulation(arch, binfmt_dir) for arch in archs]
+    for builder in builders:
+        if not builder.local:
+            checks += check_builder(builder, images or [(None, image)])
     parent = output_dir if output_dir.exists() else output_dir.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

@@ -11,15 +11,18 @@ import sys
 import threading
 import traceback
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
 from .._arch import LIBCS, expand_archs, runs_natively
+from .._builders import Builder, builder_engine, parse_builders
 from .._cache import (
     clean_downloads,
     clean_prepared,
     clean_venv_cache,
     list_prepared,
+    list_volumes,
     open_cache_root,
 )
 from .._config.cibuildwheel import Translation, overrides_of, to_toml, translate
@@ -27,19 +30,22 @@ from .._config.options import Options, load_options, read_toml, write_atomically
 from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name, image_key
 from .._engines.choice import container_engine_for, host_mode
 from .._engines.host import HOST_IMAGE
+from .._engines.process import ProcessRegistry
 from .._errors import ConfigError, EngineError, ManywheelError
 from .._events import Listener
 from .._export import export_docker, write_export
 from .._leftovers import reap_containers
 from .._logs import Masker, default_log_root
 from .._merge import github_matrix, merge_reports
+from .._model import Assignment, BuilderShare
+from .._plan import place_targets
 from .._report import load_report, report_data, write_report
 from .._run import build, plan
 from .._scripts.shell import fill_placeholders
 from .._venvcache import list_venvs
 from .._version import __version__
 from .completion import SHELLS, completion_script
-from .doctor import MACHINE, diagnose
+from .doctor import diagnose
 from .github import GitHubRenderer, step_summary
 from .live import LiveRenderer, use_live_display
 from .render import PlainRenderer, format_size, report_table, summary_lines
@@ -346,7 +352,7 @@ def make_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="also remove the download caches (the downloads/ part, and shared/ of older versions)",
             )
-        _add_option_flags(c, ("engine", "cache-dir"))
+        _add_option_flags(c, ("engine", "cache-dir", "builders"))
     return parser
 
 
@@ -372,6 +378,8 @@ def _config_file(ns: argparse.Namespace) -> Path | None:
 
 def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
     result = plan(options, listener)
+    # Each CI runner of a github matrix is its own machine: builders do not apply there.
+    placed = place_targets(options, result.targets) if fmt != "github-matrix" else None
     hide = Masker(options.secret_values())
 
     def show(text: str) -> None:  # every format: no secret value, wherever it appears
@@ -403,18 +411,27 @@ def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
                     "platform": t.platform,
                     "image": result.image_for(t).image,
                 }
+                | ({} if placed is None else {"builder": placed.share_of(t.identifier).name})
                 for t in result.targets
             ],
         }
+        if placed is not None:
+            data["builders"] = [asdict(share) for share in placed.shares]
         show(json.dumps(data, indent=2))
         return 0
-    for im in result.images:
-        emulated = "" if runs_natively(im.platform.split("_", 1)[1]) else ", emulated"
+    for im in result.images:  # (with builders, each target's line says how it runs)
+        native = placed is not None or runs_natively(im.platform.split("_", 1)[1])
+        emulated = "" if native else ", emulated"
         show(f"image:    {im.image} ({im.image_id[:19]})")
         show(f"platform: {im.platform}{emulated}")
+    if placed is not None:
+        show("builders:")
+        for share in placed.shares:
+            show(f"  {share.name}  {_builder_line(share)}")
     show("targets:")
     for t in result.targets:
-        show(f"  {t.identifier}  (Python {t.version}, {t.python})")
+        where = "" if placed is None else f"  on {_placement(placed, t.identifier)}"
+        show(f"  {t.identifier}  (Python {t.version}, {t.python}){where}")
     show("options:")
     for spec in OPTIONS:
         value = getattr(options, spec.field)
@@ -423,6 +440,24 @@ def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
             value = tuple((k, "***" if k in secret else v) for k, v in value)
         show(f"  {spec.name} = {value!r}")
     return 0
+
+
+def _builder_line(share: BuilderShare) -> str:
+    """A builder of the plan: what it is, and how it builds its targets."""
+    where = "" if share.endpoint == share.name else f" ({share.endpoint})"
+    what = f"{share.engine} {share.version}{where}, {share.arch}, {share.cpus} cores"
+    if not share.targets:
+        return f"{what}: no target"
+    count = f"{len(share.targets)} target{'s' if len(share.targets) > 1 else ''}"
+    return f"{what}: {count}, {share.at_once} at once, {share.cores_per_target} cores each"
+
+
+def _placement(placed: Assignment, identifier: str) -> str:
+    """Where a target builds: the builder, and how it runs the target's architecture."""
+    share = placed.share_of(identifier)
+    if identifier in share.unchecked:
+        return f"{share.name}, emulated (whether it has QEMU is not known until tried)"
+    return share.name + (", emulated" if identifier in share.emulated else "")
 
 
 def _doctor(ns: argparse.Namespace) -> int:
@@ -434,20 +469,24 @@ def _doctor(ns: argparse.Namespace) -> int:
     if ns.archs:
         cli["archs"] = " ".join(ns.archs)
     archs: tuple[str, ...] = ()
+    builders: tuple[Builder, ...] = ()
+    images: list[tuple[str | None, str]] = []
     try:
         options = load_options(ns.project_dir, cli=cli)
         image, engine_choice, output_dir = options.image, options.engine, options.output_dir
         specs = options.image_specs()
         archs = tuple(dict.fromkeys(s.arch for s in specs if s.arch is not None))
+        images = [(s.arch, s.image) for s in specs]
         if specs[0].key != "image" or len(specs) > 1:
             image = specs[0].image  # the matrix's first image stands for the engine checks
+        builders = parse_builders(options.builders, engine=options.engine)
     except ConfigError as e:  # doctor still checks the host when the config is broken
         print(f"config: FAIL  {e.message}")
         defaults = Options(Path(ns.project_dir))
         image, engine_choice = ns.image or defaults.image, ns.engine or defaults.engine
         output_dir = defaults.output_dir
     engines = ["docker", "podman"] if engine_choice == "auto" else [engine_choice]
-    checks = diagnose(engines, image, output_dir, archs)
+    checks = diagnose(engines, image, output_dir, archs, builders=builders, images=images)
     for c in checks:
         print(f"{c.engine:7} {c.name:22} {c.status.upper():5} {c.detail}")
         if c.fix and c.status in ("fail", "warn"):
@@ -455,7 +494,9 @@ def _doctor(ns: argparse.Namespace) -> int:
     usable = {c.engine for c in checks if c.name == "run" and c.status == "ok"}
     failed = [c for c in checks if c.status == "fail"]
     if engine_choice == "auto" and usable:
-        failed = [c for c in failed if c.engine in usable or c.engine == MACHINE]
+        failed = [c for c in failed if c.engine in usable or c.engine not in engines]
+    if builders and not any(b.local for b in builders):  # this machine's engine is not used
+        failed = [c for c in failed if c.engine not in engines]
     print("doctor: " + ("no problem found" if not failed else f"{len(failed)} problem(s)"))
     return 1 if failed else 0
 
@@ -496,7 +537,41 @@ def _cache(ns: argparse.Namespace) -> int:
             f"older manywheel versions) left alone; `manywheel cache {ns.cache_command} --all` "
             f"{'lists' if ns.cache_command == 'list' else 'removes'} them too"
         )
+    for builder in parse_builders(options.builders, engine=options.engine):
+        if not builder.local:
+            _cache_on_builder(ns, builder, root.id)
     return 0
+
+
+def _cache_on_builder(ns: argparse.Namespace, builder: Builder, cache_id: str | None) -> None:
+    """``cache list`` or ``clean`` on a builder other than this machine's engine: the
+    prepared images this cache committed there, and its cache volumes (``--downloads``)."""
+    try:
+        engine = builder_engine(builder, ProcessRegistry())
+        images = list_prepared(engine, cache_id, every=ns.all)
+        volumes = list_volumes(engine, cache_id, every=ns.all)
+        if ns.cache_command == "list":
+            for image in images:
+                print(f"{builder.name}: {image.tag}  {image.image_id[:19]}  {image.created}")
+            for volume in volumes:
+                print(f"{builder.name}: volume {volume}")
+            print(
+                f"builder {builder.name}: {len(images)} prepared environment(s), "
+                f"{len(volumes)} cache volume(s)"
+            )
+            return
+        for name, owner in reap_containers(engine):
+            print(
+                f"removed container {name} on {builder.name}, left by a killed run (pid {owner.pid})"
+            )
+        for tag in clean_prepared(engine, images):
+            print(f"removed {tag} on {builder.name}")
+        if ns.downloads:
+            engine.remove_volumes(volumes)
+            for volume in volumes:
+                print(f"removed volume {volume} on {builder.name}")
+    except EngineError as e:
+        print(f"builder {builder.name}: {e.message}", file=sys.stderr)
 
 
 def _build(options: Options, listener: Listener, quiet: bool, report: Path | None) -> int:

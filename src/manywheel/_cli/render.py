@@ -60,7 +60,14 @@ def summary_row(result: TargetResult) -> list[str]:
 
 def summary_lines(result: RunResult) -> list[str]:
     header = ["target", "status", "wheel", "tag", "size", "seconds"]
-    lines = _table([header] + [summary_row(r) for r in result.results])
+    rows = [summary_row(r) for r in result.results]
+    if any(r.builder for r in result.results):  # with builders: which one built each
+        header.append("builder")
+        for row, r in zip(rows, result.results, strict=True):
+            row.append(r.builder or "-")
+    lines = _table([header, *rows])
+    retried = [r.retried for r in result.results if r.retried]
+    lines += ["", *retried] if retried else []
     covered = [r for r in result.results if r.status == "covered"]
     if covered:
         lines.append("")

@@ -15,6 +15,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .._arch import ARCHS, LIBCS
+from .._builders import parse_builders
 from .._errors import ConfigError
 from .._scripts.shell import dquote, split_assignments, word_value
 from .cibuildwheel import cibuildwheel_layers
@@ -82,6 +83,7 @@ class Options:
     musllinux_riscv64_image: tuple[str, ...] = _default_of("musllinux-riscv64-image")
     engine: str = _default_of("engine")
     engine_args: tuple[str, ...] = _default_of("engine-args")
+    builders: tuple[str, ...] = _default_of("builders")  # the words; see _builders
     pull: str = _default_of("pull")
     python: tuple[str, ...] = _default_of("python")
     build: tuple[str, ...] = _default_of("build")
@@ -236,11 +238,12 @@ class Options:
         )
         return Exclusions(self.own_folders(), self.exclude, vcs=not keep_vcs)
 
-    def effective_jobs(self, targets: int) -> int:
-        """Targets to run at once. Auto runs them all together (up to 2 per core): with fewer
-        targets left than cores, a one-per-core limit would leave cores idle while the last
-        target compiles alone; sharing the cores makes the run end at total work / cores."""
-        wanted = self.jobs if self.jobs > 0 else 2 * (os.cpu_count() or 1)
+    def effective_jobs(self, targets: int, cores: int | None = None) -> int:
+        """Targets to run at once (on a machine of ``cores``, default this one's). Auto runs
+        them all together (up to 2 per core): with fewer targets left than cores, a
+        one-per-core limit would leave cores idle while the last target compiles alone;
+        sharing the cores makes the run end at total work / cores."""
+        wanted = self.jobs if self.jobs > 0 else 2 * (cores or os.cpu_count() or 1)
         return max(1, min(wanted, targets))
 
 
@@ -613,6 +616,10 @@ def _check(options: Options, origin: Mapping[str, str]) -> None:
                 f"{where('exclude')}: 'exclude' pattern '{glob}' {why}",
                 tip="write globs relative to the project root, like data/, *.h5 or big/**",
             )
+    try:
+        parse_builders(options.builders, engine=options.engine)
+    except ConfigError as e:
+        raise ConfigError(f"{where('builders')}: {e.message}", tip=e.tip) from None
     for key in _own_labels(options.engine_args):
         raise ConfigError(
             f"{where('engine-args')}: 'engine-args' sets the label '{key}'",
@@ -636,11 +643,36 @@ def _own_labels(args: tuple[str, ...]) -> list[str]:
     return [key for key in keys if key.lower().startswith("manywheel.")]
 
 
+def _from_project(layer: Layer, project: Path) -> bool:
+    """True for a layer of the project's own files (pyproject.toml, its manywheel.toml, a
+    --config-file inside the project): not the user's command line, environment or a
+    config file of theirs outside the project. Whoever builds a project need not trust it."""
+    return layer.style == "file" and layer.base_dir.resolve().is_relative_to(project.resolve())
+
+
+def _check_settable(layer: Layer, spec: OptionSpec, project: Path) -> None:
+    """Refuse an option where it may not be set: one only the user may set (``user_only``)
+    in the project's files, one that is the same for every target in an override."""
+    if spec.user_only and _from_project(layer, project):
+        raise ConfigError(
+            f"{layer.where}: '{layer.key_name(spec.name)}' cannot be set in the project's files: "
+            "it says which machines build and with whose credentials, which is yours to decide",
+            tip=f"remove it there, and set it with {flag_name(spec.name)}, "
+            f"{env_name(spec.name)} or in a config file of yours outside the project "
+            "(--config-file)",
+        )
+    if layer.select is not None and not spec.per_target:
+        raise ConfigError(
+            f"{layer.where}: '{spec.name}' is the same for every target of a run, so an "
+            "override cannot set it",
+            tip="set it in the table itself, or select targets with build and skip",
+        )
+
+
 def _project_engine_args(layer: Layer, args: object, project: Path) -> tuple[str, ...]:
-    """The warning for engine-args from the project's own files (not the user's command
-    line, environment or a config file of theirs outside the project): they could mount any
-    host folder into the builds, so the user must see them."""
-    if layer.style != "file" or not layer.base_dir.is_relative_to(project):
+    """The warning for engine-args from the project's own files: they could mount any host
+    folder into the builds, so the user must see them."""
+    if not _from_project(layer, project):
         return ()
     if not isinstance(args, tuple) or not args:
         return ()
@@ -692,12 +724,7 @@ def load_options(
             spec = spec_for(key)
             if spec is None:
                 raise _unknown_key(layer, key)
-            if layer.select is not None and not spec.per_target:
-                raise ConfigError(
-                    f"{layer.where}: '{key}' is the same for every target of a run, so an "
-                    "override cannot set it",
-                    tip="set it in the table itself, or select targets with build and skip",
-                )
+            _check_settable(layer, spec, project)
             value = _convert(layer, spec, raw)
             converted[spec.field] = value
             if layer.select is None:

@@ -29,6 +29,9 @@ class OptionSpec:
     # May differ per target: settable in an override ([[tool.manywheel.overrides]]).
     per_target: bool = False
     minimum: int = 0  # of an int option
+    # Set only by the user (command line, environment, a config file outside the project),
+    # never by the project's own files: it says which machines build, with whose credentials.
+    user_only: bool = False
 
     @property
     def field(self) -> str:
@@ -120,6 +123,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         (),
         "Extra arguments for the engine's create command.",
         per_target=True,
+    ),
+    OptionSpec(
+        "builders",
+        "words",
+        ("local",),
+        "Engines the targets build on: local (this machine's engine), docker or podman context "
+        "and connection names (docker:NAME, podman:NAME), ssh://[USER@]HOST[:PORT] and "
+        "tcp://HOST:PORT (TLS with the certificates of DOCKER_CERT_PATH, plain TCP only to a "
+        "loopback address). Each target goes to a builder of its architecture, else to one "
+        "that emulates it. Never read from the project's files. Not used by build yet: plan "
+        "shows where each target would build.",
+        metavar="BUILDER",
+        user_only=True,
     ),
     OptionSpec(
         "pull",

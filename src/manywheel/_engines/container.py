@@ -46,18 +46,54 @@ def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> bool:
 
 class Engine:
     """docker or podman, driven through its CLI: a ``ContainerEngine`` (see ``protocol``).
-    Every call has a bounded wait unless noted."""
+    Every call has a bounded wait unless noted.
 
-    def __init__(self, name: str, binary: str, registry: ProcessRegistry | None = None) -> None:
+    ``client_args`` and ``client_env`` say which engine the client talks to (a builder's
+    ``--context NAME``, ``--url URL``, or ``DOCKER_HOST`` and its TLS variables): every call
+    goes there. Without them it is this machine's engine, with this process's environment.
+    ``where``: the builder's name, in messages (None: this machine's engine)."""
+
+    def __init__(
+        self,
+        name: str,
+        binary: str,
+        registry: ProcessRegistry | None = None,
+        *,
+        client_args: Sequence[str] = (),
+        client_env: Mapping[str, str] | None = None,
+        where: str | None = None,
+    ) -> None:
         self.name = name
         self.binary = binary
         self.registry = registry or ProcessRegistry()
+        self.client_args = tuple(client_args)
+        self.client_env = dict(client_env) if client_env is not None else None
+        self.where = where
         self._lock = threading.Lock()
         self._lifelines: dict[str, subprocess.Popen[bytes]] = {}
         self._personality: dict[str, tuple[str, ...]] = {}  # container -> command prefix
+        self._given_up: str | None = None  # why this engine is no longer used (a lost builder)
 
     def __repr__(self) -> str:
-        return f"Engine({self.name!r})"
+        return (
+            f"Engine({self.name!r})"
+            if self.where is None
+            else f"Engine({self.name!r}, {self.where!r})"
+        )
+
+    @property
+    def title(self) -> str:
+        """The engine, as messages name it: docker, or docker (builder NAME)."""
+        return self.name if self.where is None else f"{self.name} (builder {self.where})"
+
+    def _argv(self, args: Sequence[str]) -> list[str]:
+        return [self.binary, *self.client_args, *args]
+
+    def _environ(self, extra: Mapping[str, str] | None = None) -> dict[str, str] | None:
+        """The client's environment: the builder's (else ours), with ``extra``."""
+        if self.client_env is None and not extra:
+            return None
+        return {**(os.environ if self.client_env is None else self.client_env), **(extra or {})}
 
     def container_engine(self) -> Engine:
         return self
@@ -75,7 +111,16 @@ class Engine:
         stdout: int | IO[bytes] | None = subprocess.PIPE,
         stderr: int | IO[bytes] | None = subprocess.PIPE,
     ) -> subprocess.Popen[bytes]:
-        return self._spawn([self.binary, *args], stdin=stdin, stdout=stdout, stderr=stderr)
+        return self._spawn(
+            self._argv(args), stdin=stdin, stdout=stdout, stderr=stderr, env=self._environ()
+        )
+
+    def give_up(self, reason: str) -> None:
+        """Use this engine no more (a builder that stopped answering): its client processes
+        are stopped (a build's exec on a hung connection would wait forever) and every later
+        call fails at once with ``reason``."""
+        self._given_up = reason
+        self.registry.stop_all(grace=1.0)
 
     def _spawn(
         self,
@@ -87,6 +132,8 @@ class Engine:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
+        if self._given_up is not None:
+            raise EngineError(f"{self.title} was given up: {self._given_up}")
         return spawn(
             self.registry, argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd
         )
@@ -108,7 +155,7 @@ class Engine:
             proc.kill()
             proc.communicate()
             raise EngineError(
-                f"{self.name} {' '.join(args[:2])} did not answer within {timeout:.0f} s",
+                f"{self.title} {' '.join(args[:2])} did not answer within {timeout:.0f} s",
                 tip=f"check that the {self.name} service is healthy (`manywheel doctor`)",
             ) from None
         finally:
@@ -118,7 +165,7 @@ class Engine:
         )
         if check and result.returncode != 0:
             raise EngineError(
-                f"{self.name} {' '.join(args[:2])} failed (exit {result.returncode}): "
+                f"{self.title} {' '.join(args[:2])} failed (exit {result.returncode}): "
                 f"{result.stderr.strip() or result.stdout.strip()}"
             )
         return result
@@ -164,6 +211,31 @@ class Engine:
             changes += ["--change", f"LABEL {json.dumps(k)}={json.dumps(v)}"]
         self.call(["commit", *changes, container, tag], timeout=PULL_TIMEOUT)
 
+    # -- volumes --------------------------------------------------------------------------
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        """Make the named volume with ``labels`` unless it is there (made by an earlier run,
+        or by another run just now)."""
+        if self.call(["volume", "inspect", name], check=False).returncode == 0:
+            return
+        args = ["volume", "create"]
+        for k, v in labels.items():
+            args += ["--label", f"{k}={v}"]
+        made = self.call([*args, name], check=False)
+        if made.returncode != 0 and self.call(["volume", "inspect", name], check=False).returncode:
+            raise EngineError(
+                f"{self.title} volume create {name} failed (exit {made.returncode}): "
+                f"{made.stderr.strip() or made.stdout.strip()}"
+            )
+
+    def volumes(self, label: str) -> list[str]:
+        """The names of the volumes with ``label`` (``key`` or ``key=value``)."""
+        r = self.call(["volume", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"])
+        return [n.strip() for n in r.stdout.splitlines() if n.strip()]
+
+    def remove_volumes(self, names: Sequence[str]) -> None:
+        if names:
+            self.call(["volume", "rm", "-f", *names], check=False)
+
     # -- containers -----------------------------------------------------------------------
     def create(
         self,
@@ -203,7 +275,7 @@ class Engine:
             self._end_lifeline(name, wait=1.0)
             err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
             raise EngineError(
-                f"{self.name} run failed (exit {proc.returncode}): {err or 'no message'}"
+                f"{self.title} run failed (exit {proc.returncode}): {err or 'no message'}"
             )
         return name
 
@@ -238,11 +310,11 @@ class Engine:
         for k in env or {}:
             args += ["--env", k]  # value taken from our environment: never on a command line
         return self._spawn(
-            [self.binary, *args, name, *self._prefix(name), *command],
+            self._argv([*args, name, *self._prefix(name), *command]),
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            env={**os.environ, **(env or {})},
+            env=self._environ(env),
         )
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
