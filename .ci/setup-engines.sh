@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install and configure docker and podman on a fresh Debian machine, start dockerd, register
-# QEMU for arm64 binaries, and build the fixture images (x86_64, i386, arm64) for both.
+# QEMU for arm64 binaries, and build the fixture images (x86_64, i386, arm64) for both; the
+# tools the builders' tests need.
 # Idempotent; needs root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
+# The builders' tests start a second dockerd in a network namespace with TLS: ip, iptables,
+# nsenter, openssl.
 for cmd in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap mmdebstrap:mmdebstrap \
-  qemu-aarch64-static:qemu-user-static; do
+  qemu-aarch64-static:qemu-user-static ip:iproute2 iptables:iptables nsenter:util-linux \
+  openssl:openssl; do
   command -v "${cmd%%:*}" >/dev/null || need+=("${cmd##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
