@@ -130,8 +130,10 @@ def test_two_builders_build_the_same_wheels_as_one(
     """The C example's x86_64 and i686 targets (both run natively on either builder)."""
     name = second.tcp_host.removeprefix("tcp://")
     spread = example("c-extension")
+    # A setup-script: each builder makes the prepared environments of its own targets.
     matrix = (*PYTHONS, "--manylinux-x86_64-image", FIXTURE_IMAGE,
-              "--manylinux-i686-image", FIXTURE_IMAGE_I386)  # fmt: skip
+              "--manylinux-i686-image", FIXTURE_IMAGE_I386,
+              "--setup-script", "touch /etc/mw-prepared")  # fmt: skip
     env = {**builders_env(second), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
     r = manywheel(spread, "docker", *matrix, env=env, image=None)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -148,6 +150,8 @@ def test_two_builders_build_the_same_wheels_as_one(
     # downloads there: this machine's are in the cache folder), which cache clean removes.
     assert leftover_containers("docker", spread) == []
     assert second.docker("ps", "-aq").stdout.split() == []
+    prepared = second.docker("images", "-q", "--filter", "reference=localhost/manywheel-env")
+    assert prepared.stdout.split(), "no prepared environment made on the second builder"
     volumes = second.docker("volume", "ls", "-q").stdout.split()
     assert len(volumes) == 1
     assert volumes[0].startswith("manywheel-cache-")
