@@ -64,6 +64,7 @@ class TargetJob:
     epoch: int | None = None  # SOURCE_DATE_EPOCH of a reproducible build (None: reproducible off)
     path_suffix: str = ""  # added to the work and project folders (the check's second build)
     cross: CrossCompilers | None = None  # zig, mounted read-only into the build container
+    emulated: bool = False  # its containers run under QEMU (the build keeps its bytecode)
 
     def build_args(self) -> tuple[str, ...]:
         """The build container's arguments: the toolchain's read-only mount, then the run's."""
@@ -176,6 +177,7 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
             venv_cache=mode,
             epoch=job.epoch,
             cross=job.cross,
+            emulated_image=job.build_image if job.emulated else None,
         )
         files["build.sh"] = script.encode()
         inbox: dict[str, bytes | Path] = dict(files)

@@ -552,6 +552,7 @@ def _run_targets(
             on_wheel=lambda ident, wheel: wheels.put((ident, wheel)),
             settled=threading.Event(),
             cross=(cross or {}).get(t.identifier),
+            emulated=_emulated(t, lane_of[t.identifier]),
         )
         for t in targets
     }
@@ -585,6 +586,11 @@ def _run_targets(
                     run.cleanup()
             raise
     return [builds.results[t.identifier] for t in targets]
+
+
+def _emulated(target: Target, lane: _Lane) -> bool:
+    """Whether ``target``'s containers run under QEMU on ``lane``'s machine."""
+    return not runs_natively(target.arch, None if lane.place is None else lane.place.facts.arch)
 
 
 @dataclass
@@ -723,6 +729,7 @@ class _Builds:
             core_budget=moved.budget,
             create_args=self.run.create_args(job.options, other),
             cross=None,  # the zig toolchain is a mount of this machine's cache folder
+            emulated=_emulated(job.target, moved),
         )
         self._build(ident)
         return True

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from manywheel._cache import default_cache_dir
 from manywheel._engines.emulation import emulation_problem
+from manywheel._venvcache import project_namespace
 from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, required_engines
 from tests.integration.helpers import leftover_containers, manywheel, wheels
 
@@ -138,6 +140,16 @@ def test_c_example_cross_compiled_then_falls_back_to_gcc(arm_engine: str, exampl
     assert CONSISTENT.search(log)
     assert _policy(_wheel(project, "aarch64")) == zig_policy  # auditwheel: the same policy
     assert leftover_containers(arm_engine, project) == []
+    # Both aarch64 builds kept their bytecode in the project's cache (seeded once, by the
+    # first): setuptools of build's isolated environment, build of the venv. x86_64 none.
+    kept = default_cache_dir() / "downloads" / project_namespace(project) / "bytecode"
+    (prefix,) = kept.glob("*-cp313-manylinux_aarch64")
+    assert not list(kept.glob("*x86_64"))
+    assert (prefix / ".seeded-cpython-313").is_file()
+    assert "bytecode cache: seeded with" not in log  # the second build found the seed
+    site = prefix / "manywheel" / "build-env" / "lib" / "python3.13" / "site-packages"
+    assert list((site / "setuptools").glob("__init__.cpython-313.pyc"))
+    assert list(prefix.glob("manywheel/venv/lib/python3.13/site-packages/build/*.pyc"))
 
 
 @pytest.mark.parametrize("engine", ["podman"], indirect=True)

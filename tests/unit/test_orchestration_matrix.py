@@ -392,6 +392,9 @@ def test_foreign_targets_mount_zig_read_only_in_their_build_container(
     assert arm.extra_args[:2] == mount
     assert mount[1] not in x86.extra_args
     assert not world.kinds("warning")
+    # The emulated target keeps its bytecode in the project's cache; the native one does not.
+    assert "PYTHONPYCACHEPREFIX" in world.engine.scripts["cp313-manylinux_aarch64"]
+    assert "PYTHONPYCACHEPREFIX" not in world.engine.scripts["cp313-manylinux_x86_64"]
     # Turned off, the aarch64 wheel is rebuilt (it was zig's), the x86_64 one is up to date.
     again = world.build(**TWO, **{"cross-compilers": "off"})
     assert {r.target.identifier: r.status for r in again.results} == {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import shlex
 import subprocess
@@ -47,6 +48,7 @@ def _repair_line(template: str, project: str) -> str:
 
 # Runs the first other ninja on PATH with -j$MANYWHEEL_JOBS (a later -j from the caller wins).
 NINJA_WRAPPER = fixed_script("ninja.sh")
+SEED_BYTECODE = fixed_script("seed-bytecode.py")
 
 
 # A venv with pip, without ensurepip's slow reinstall of pip: pip is copied from the target
@@ -236,16 +238,106 @@ def _prefix_map_lines(layout: Layout) -> list[str]:
 def _isolated_env_line(layout: Layout) -> str:
     """build 1.6 and later make their isolated environment where they are told (--env-dir),
     not in a random temporary folder whose name the compiler would record (numpy's headers
-    are in it): a fixed folder that the path maps cover."""
+    are in it): a fixed folder that the path maps cover. build's version is read from its
+    dist-info folder's name in the venv (a Python start costs seconds under QEMU), else asked."""
     probe = (
         "import importlib.metadata as m, sys; "
         'sys.exit(tuple(map(int, m.version("build").split(".")[:2])) < (1, 6))'
     )
-    return (
-        f'if python -c {quote(probe)} 2>/dev/null; then mw_iso="$mw_iso --env-dir={layout.work}/build-env"; '
-        "else echo 'manywheel: reproducible: build is older than 1.6 (no --env-dir), so its "
-        "isolated environment is in a random temporary folder'; fi"
+    return "\n".join(
+        [
+            "mw_bv=",
+            'for mw_d in "${VIRTUAL_ENV:-/nonexistent}"/lib/*/site-packages/build-*.dist-info; do',
+            '  if [ -d "$mw_d" ]; then mw_bv=${mw_d##*/build-}; mw_bv=${mw_bv%.dist-info}; fi',
+            "done",
+            "mw_bmaj=${mw_bv%%.*}; mw_bmin=${mw_bv#*.}; mw_bmin=${mw_bmin%%.*}",
+            'case "$mw_bmaj.$mw_bmin" in',
+            '  [0-9]*.[0-9]*) if [ "$mw_bmaj" -gt 1 ] || { [ "$mw_bmaj" -eq 1 ] && [ "$mw_bmin" -ge 6 ]; }; '
+            "then mw_newbuild=1; else mw_newbuild=; fi ;;",
+            f"  *) if python -c {quote(probe)} 2>/dev/null; then mw_newbuild=1; else mw_newbuild=; fi ;;",
+            "esac",
+            f'if [ -n "$mw_newbuild" ]; then mw_iso="$mw_iso --env-dir={layout.work}/build-env"; '
+            "else echo 'manywheel: reproducible: build is older than 1.6 (no --env-dir), so its "
+            "isolated environment is in a random temporary folder'; fi",
+        ]
     )
+
+
+def _frontend_lines(
+    options: Options,
+    target: Target,
+    layout: Layout,
+    files: dict[str, bytes],
+    *,
+    epoch: int | None,
+    emulated_image: str | None,
+) -> list[str]:
+    """The frontend's build, with build's isolated environment in a fixed folder for a
+    reproducible build, and the bytecode kept for an emulated one (``_bytecode_lines``)."""
+    lines = []
+    builds = options.build_frontend in ("build", "build[uv]")
+    isolated = (
+        builds
+        and options.build_isolation
+        and not {"--no-isolation", "-n"} & set(options.build_frontend_args)
+    )
+    if isolated:
+        lines.append('mw_iso=; if [ "$mw_installer" = uv ]; then mw_iso=--installer=uv; fi')
+        if epoch is not None:
+            lines.append(_isolated_env_line(layout))
+    command = frontend_command(options, layout.built, layout.project)
+    # pip and uv build in a random temporary folder each time, and so does build without a
+    # fixed one: bytecode kept of those would pile up in the cache.
+    keep = (
+        emulated_image is not None
+        and options.shared_cache
+        and builds
+        and (not isolated or epoch is not None)
+    )
+    if emulated_image is not None and keep:
+        lines += _bytecode_lines(target, layout, emulated_image, files, isolated=isolated)
+        command = f'UV_LINK_MODE="$mw_link" {command}'
+    lines.append(f'{command} || fail "the build failed (exit $?)" {BUILD_EXIT}')
+    if keep:
+        lines.append('if [ -n "$mw_pyc" ]; then unset PYTHONPYCACHEPREFIX; fi')
+    return lines
+
+
+def _bytecode_lines(
+    target: Target, layout: Layout, image: str, files: dict[str, bytes], *, isolated: bool
+) -> list[str]:
+    """Under QEMU, compiling Python to bytecode is a large part of a build: build's isolated
+    environment is new each time, so setuptools (or meson-python, scikit-build-core) is compiled
+    again for each hook, and so is the frontend in the restored venv. Here the build step keeps
+    its bytecode in the project's cache (PYTHONPYCACHEPREFIX, per image and target), seeded once
+    with the interpreter's compiled standard library. uv installs build's isolated environment as
+    symbolic links into its cache (UV_LINK_MODE=symlink for the frontend's command only: the venv
+    must not point into the cache), so each file keeps its mtime from one build to the next and
+    its bytecode stays valid; the venv is unpacked with its mtimes. Without --env-dir (build
+    older than 1.6) nothing changes. Python checks each .pyc against its source's mtime and size, as it
+    always does. The repair and test steps are not changed."""
+    files["seed-bytecode.py"] = SEED_BYTECODE.encode()
+    key = hashlib.sha256(image.encode()).hexdigest()[:12]
+    prefix = f"{layout.cache}/bytecode/{key}-{target.identifier}"
+    lines = ['mw_link="${UV_LINK_MODE:-copy}"']
+    if isolated:  # build older than 1.6 has no --env-dir: a random folder each time
+        lines += [
+            'case "$mw_iso" in',
+            f"  *--env-dir=*) mw_pyc={prefix}",
+            '    if [ "$mw_installer" = uv ] && [ "$mw_link" = copy ]; then mw_link=symlink; fi ;;',
+            "  *) mw_pyc= ;;",
+            "esac",
+        ]
+    else:
+        lines.append(f"mw_pyc={prefix}")
+    return [
+        *lines,
+        'if [ -n "$mw_pyc" ]; then',
+        '  export PYTHONPYCACHEPREFIX="$mw_pyc"',
+        f'  python {layout.inbox}/seed-bytecode.py "$mw_pyc" '
+        "|| echo 'manywheel: bytecode cache: seeding it failed; going on without the seed'",
+        "fi",
+    ]
 
 
 def build_script(
@@ -258,11 +350,14 @@ def build_script(
     venv_cache: VenvCache = "off",
     epoch: int | None = None,
     cross: CrossCompilers | None = None,
+    emulated_image: str | None = None,
 ) -> tuple[str, dict[str, bytes]]:
     """The script run in the target's container, and the files it needs in ``layout.inbox``.
     Every step runs in the project copy, as cibuildwheel runs them in the project folder.
     ``epoch``: SOURCE_DATE_EPOCH for a reproducible build (None: options.reproducible is off).
-    ``cross``: the cross compilers mounted at ``layout.toolchain``, tried before the build."""
+    ``cross``: the cross compilers mounted at ``layout.toolchain``, tried before the build.
+    ``emulated_image``: the build image, when its container runs under QEMU (its bytecode is
+    then kept across builds)."""
     if uses_uv(options) and options.installer == "auto":
         options = replace(options, installer="uv")  # build[uv] and uv: uv or nothing
     files: dict[str, bytes] = {}
@@ -340,17 +435,9 @@ def build_script(
             f'bash -e {inbox}/build-command.sh || fail "build-command failed (exit $?)" {BUILD_EXIT}'
         )
     else:
-        own_isolation = not {"--no-isolation", "-n"} & set(options.build_frontend_args)
-        if (
-            options.build_frontend in ("build", "build[uv]")
-            and options.build_isolation
-            and own_isolation
-        ):
-            lines.append('mw_iso=; if [ "$mw_installer" = uv ]; then mw_iso=--installer=uv; fi')
-            if epoch is not None:
-                lines.append(_isolated_env_line(layout))
-        command = frontend_command(options, built, project)
-        lines.append(f'{command} || fail "the build failed (exit $?)" {BUILD_EXIT}')
+        lines += _frontend_lines(
+            options, target, layout, files, epoch=epoch, emulated_image=emulated_image
+        )
     lines += [
         f"ls {built}/*.whl >/dev/null 2>&1 || fail 'the build left no wheel in {built}' {BUILD_EXIT}",
         "step repair",

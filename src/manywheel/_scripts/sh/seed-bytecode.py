@@ -1,0 +1,44 @@
+"""Seed a bytecode cache folder (PYTHONPYCACHEPREFIX) with the interpreter's own compiled
+standard library: run as ``python seed-bytecode.py PREFIX`` by the target's interpreter.
+
+With a cache prefix, Python reads and writes every ``.pyc`` under PREFIX (mirroring the source's
+absolute path) and ignores the ``__pycache__`` folders of the image: without this seed, the first
+build in a new prefix would compile the standard library it imports again, which under QEMU costs
+seconds. The image's files are copied as they are (each says which source mtime and size it was
+compiled from, so Python checks them as it checks its own). Once per prefix and interpreter (a
+marker file); each file is written under a temporary name and renamed, so a build running at the
+same time reads a whole file or none. Keep to what Python 3.8 offers.
+"""
+
+import os
+import shutil
+import sys
+
+prefix = sys.argv[1]
+tag = sys.implementation.cache_tag
+marker = os.path.join(prefix, ".seeded-" + str(tag))
+if tag is None or os.path.exists(marker):
+    sys.exit(0)
+stdlib = os.path.dirname(os.__file__)
+suffix = "." + tag + ".pyc"
+copied = 0
+for folder, dirs, files in os.walk(stdlib):
+    if os.path.basename(folder) != "__pycache__":
+        dirs[:] = [d for d in dirs if d not in ("test", "idlelib", "tkinter", "turtledemo")]
+        continue
+    dest = os.path.join(prefix, os.path.dirname(folder).lstrip(os.sep))
+    for name in files:
+        if not name.endswith(suffix):  # .opt-1/.opt-2 and other tags are not read here
+            continue
+        os.makedirs(dest, exist_ok=True)
+        target = os.path.join(dest, name)
+        if os.path.exists(target):
+            continue
+        part = f"{target}.{os.getpid()}.part"
+        shutil.copyfile(os.path.join(folder, name), part)
+        os.replace(part, target)
+        copied += 1
+os.makedirs(prefix, exist_ok=True)
+with open(marker, "w") as f:
+    f.write(f"{copied} files from {stdlib}\n")
+print(f"manywheel: bytecode cache: seeded with {copied} compiled modules of {stdlib}")
