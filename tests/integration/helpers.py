@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,10 @@ def tree_digest(root: Path, skip: tuple[str, ...] = ("dist",)) -> str:
         if path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def auditwheel_consistent(log: str) -> bool:
+    """Whether ``auditwheel show`` in a target's log found the wheel consistent with a platform
+    tag: its sentence is wrapped wherever the wheel's name ends, each line time-stamped."""
+    text = re.sub(r"\n\[\s*[\d.]+s\]\s*", " ", log)
+    return re.search(r"is\s+consistent\s+with\s+the\s+following\s+platform\s+tag", text) is not None
