@@ -314,8 +314,8 @@ def _bytecode_lines(
     symbolic links into its cache (UV_LINK_MODE=symlink for the frontend's command only: the venv
     must not point into the cache), so each file keeps its mtime from one build to the next and
     its bytecode stays valid; the venv is unpacked with its mtimes. Without --env-dir (build
-    older than 1.6) nothing changes. Python checks each .pyc against its source's mtime and size, as it
-    always does. The repair and test steps are not changed."""
+    older than 1.6) nothing changes. Python checks each .pyc against its source's mtime and
+    size, as it always does. The repair and test steps are not changed."""
     files["seed-bytecode.py"] = SEED_BYTECODE.encode()
     key = hashlib.sha256(image.encode()).hexdigest()[:12]
     prefix = f"{layout.cache}/bytecode/{key}-{target.identifier}"
