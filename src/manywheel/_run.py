@@ -20,7 +20,7 @@ from ._abi3 import Coverage
 from ._arch import arch_info, runs_natively
 from ._builders import builder_engine, discovery, parse_builders
 from ._builders.fleet import Fleet, Place, discover_builders
-from ._builders.heartbeat import Heartbeat
+from ._builders.heartbeat import Heartbeat, answers
 from ._cache import cache_volume, open_cache_root
 from ._config.matrix import ImageSpec
 from ._config.options import Options
@@ -37,7 +37,7 @@ from ._engines.host import (
     host_id,
     host_tools,
 )
-from ._engines.process import ProcessRegistry
+from ._engines.process import QUICK_TIMEOUT, ProcessRegistry
 from ._engines.protocol import Backend, ContainerEngine
 from ._epoch import source_date_epoch
 from ._errors import ConfigError, EngineError, NothingToBuildError
@@ -647,12 +647,7 @@ def _attempt(run: _Run, lane: _Lane, job: TargetJob) -> TargetResult:
         and place.name not in fleet.lost  # (the heartbeat gave it up: no need to ask)
         and not run.cancelled.is_set()
     ):
-        try:
-            probe = place.engine.call(["version"], check=False)  # bounded: QUICK_TIMEOUT
-            lines = (probe.stderr.strip() or probe.stdout.strip()).splitlines()
-            why = None if probe.returncode == 0 else lines[-1] if lines else result.fault
-        except EngineError as e:
-            why = e.message
+        why = answers(place, QUICK_TIMEOUT)
         if why is not None and fleet.lose(place.name, why):
             place.engine.give_up(why)  # its other builds' clients end too: they go elsewhere
     return result

@@ -19,11 +19,32 @@ from types import TracebackType
 from .._errors import EngineError
 from .fleet import Fleet, Place
 
-__all__ = ["HEARTBEAT_INTERVAL", "HEARTBEAT_MISSES", "HEARTBEAT_TIMEOUT", "Heartbeat"]
+__all__ = [
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_MISSES",
+    "HEARTBEAT_TIMEOUT",
+    "Heartbeat",
+    "answers",
+]
 
 HEARTBEAT_INTERVAL = 5.0
 HEARTBEAT_TIMEOUT = 10.0
 HEARTBEAT_MISSES = 2
+
+
+def answers(place: Place, timeout: float) -> str | None:
+    """None if ``place``'s engine answers ``version`` within ``timeout`` seconds, else why not
+    (the engine's last line of output, or its error)."""
+    try:
+        r = place.engine.call(
+            ["version", "--format", "{{.Server.Version}}"], timeout=timeout, check=False
+        )
+    except EngineError as e:
+        return e.message
+    if r.returncode == 0:
+        return None
+    lines = (r.stderr.strip() or r.stdout.strip()).splitlines()
+    return lines[-1] if lines else f"exit {r.returncode}"
 
 
 class Heartbeat:
@@ -69,16 +90,7 @@ class Heartbeat:
 
     def answers(self, place: Place) -> str | None:
         """None if ``place``'s engine answers, else why not."""
-        try:
-            r = place.engine.call(
-                ["version", "--format", "{{.Server.Version}}"], timeout=self.timeout, check=False
-            )
-        except EngineError as e:
-            return e.message
-        if r.returncode == 0:
-            return None
-        lines = (r.stderr.strip() or r.stdout.strip()).splitlines()
-        return lines[-1] if lines else f"exit {r.returncode}"
+        return answers(place, self.timeout)
 
     def _watch(self, place: Place) -> None:
         missed = 0
