@@ -804,21 +804,16 @@ class Bench:
             runs[key].append(self.manywheel_build(label, project, project.parent / "out", *args))
             return project
 
+        def again(key: str, project: Path, *args: str) -> None:
+            """Again in the same project folder: zig's cache (its libc stubs, compiler-rt), the
+            build venvs and the kept bytecode are warm, as from a project's second release on."""
+            label = f"cross-{key}-{len(runs[key]) + 1}"
+            out = project.parent / "out"
+            runs[key].append(self.manywheel_build(label, project, out, *args, force=True))
+
         for i in range(self.repeat):
-            project = build("zig", full, *keys)
-            # Again in the same project folder: zig's cache (its libc stubs, compiler-rt) and
-            # the build venvs are warm, as from the second release of a project on.
-            runs["zig-warm"].append(
-                self.manywheel_build(
-                    f"cross-zig-warm-{i + 1}", project, project.parent / "out", *keys, force=True
-                )
-            )
-            project = build("x86", full)
-            runs["x86-warm"].append(
-                self.manywheel_build(
-                    f"cross-x86-warm-{i + 1}", project, project.parent / "out", force=True
-                )
-            )
+            again("zig-warm", build("zig", full, *keys), *keys)
+            again("x86-warm", build("x86", full))
             build("small-zig", small, *keys)
             if self.cross_gcc:
                 build("small-gcc", small, *keys, "--cross-compilers", "off")

@@ -136,3 +136,28 @@ def test_the_seed_copies_the_compiled_standard_library_once(tmp_path: Path) -> N
         [sys.executable, str(seed), str(prefix)], capture_output=True, text=True, check=True
     )
     assert again.stdout == ""
+
+
+def test_a_seeded_prefix_is_not_seeded_again(tmp_path: Path) -> None:
+    """The shell looks for the seed's marker itself: no Python start once it is there."""
+    lines = lines_of(Options(tmp_path))
+    block = fragment(lines, 'mw_link="${UV_LINK_MODE:-copy}"', "fi")
+    assert "seed-bytecode.py" in block
+    prefix = tmp_path / "pyc"
+    prefix.mkdir()
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    asked = tmp_path / "asked"
+    python = bin_ / "python"
+    python.write_text(f'#!/bin/sh\necho "$*" >> {asked}\nmkdir -p "$2"\n')  # $2: the prefix
+    python.chmod(0o755)
+    script = block.replace("/manywheel/cache/bytecode/", f"{prefix}/")
+    env = {
+        "mw_iso": "--env-dir=/manywheel/build-env", "mw_installer": "uv",
+        "PATH": f"{bin_}:{os.environ['PATH']}",
+    }  # fmt: skip
+    run_bash(script, env)
+    assert asked.read_text().count("seed-bytecode.py") == 1
+    (next(prefix.iterdir()) / ".seeded-cpython-313").write_text("")
+    run_bash(script, env)
+    assert asked.read_text().count("seed-bytecode.py") == 1  # not asked again

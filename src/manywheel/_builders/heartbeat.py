@@ -88,16 +88,12 @@ class Heartbeat:
     ) -> None:
         self._stop.set()  # a thread in a call ends with it (bounded by timeout); not waited on
 
-    def answers(self, place: Place) -> str | None:
-        """None if ``place``'s engine answers, else why not."""
-        return answers(place, self.timeout)
-
     def _watch(self, place: Place) -> None:
         missed = 0
         while not self._stop.wait(self.interval):
             if place.name in self.fleet.lost:
                 return
-            why = self.answers(place)
+            why = answers(place, self.timeout)
             if self._stop.is_set():
                 return
             missed = 0 if why is None else missed + 1

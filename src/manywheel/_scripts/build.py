@@ -288,19 +288,15 @@ def _frontend_lines(
     command = frontend_command(options, layout.built, layout.project)
     # pip and uv build in a random temporary folder each time, and so does build without a
     # fixed one: bytecode kept of those would pile up in the cache.
-    keep = (
-        emulated_image is not None
-        and options.shared_cache
-        and builds
-        and (not isolated or epoch is not None)
-    )
-    if emulated_image is not None and keep:
-        lines += _bytecode_lines(target, layout, emulated_image, files, isolated=isolated)
-        command = f'UV_LINK_MODE="$mw_link" {command}'
-    lines.append(f'{command} || fail "the build failed (exit $?)" {BUILD_EXIT}')
-    if keep:
-        lines.append('if [ -n "$mw_pyc" ]; then unset PYTHONPYCACHEPREFIX; fi')
-    return lines
+    keep = options.shared_cache and builds and (not isolated or epoch is not None)
+    if emulated_image is None or not keep:
+        return [*lines, f'{command} || fail "the build failed (exit $?)" {BUILD_EXIT}']
+    return [
+        *lines,
+        *_bytecode_lines(target, layout, emulated_image, files, isolated=isolated),
+        f'UV_LINK_MODE="$mw_link" {command} || fail "the build failed (exit $?)" {BUILD_EXIT}',
+        'if [ -n "$mw_pyc" ]; then unset PYTHONPYCACHEPREFIX; fi',
+    ]
 
 
 def _bytecode_lines(
@@ -330,12 +326,17 @@ def _bytecode_lines(
         ]
     else:
         lines.append(f"mw_pyc={prefix}")
+    # Seeded already (the prefix is one interpreter's): no Python start, seconds under QEMU.
     return [
         *lines,
         'if [ -n "$mw_pyc" ]; then',
         '  export PYTHONPYCACHEPREFIX="$mw_pyc"',
-        f'  python {layout.inbox}/seed-bytecode.py "$mw_pyc" '
+        "  mw_seeded=",
+        '  for mw_s in "$mw_pyc"/.seeded-*; do if [ -e "$mw_s" ]; then mw_seeded=1; fi; done',
+        '  if [ -z "$mw_seeded" ]; then',
+        f'    python {layout.inbox}/seed-bytecode.py "$mw_pyc" '
         "|| echo 'manywheel: bytecode cache: seeding it failed; going on without the seed'",
+        "  fi",
         "fi",
     ]
 

@@ -27,10 +27,10 @@ for folder, dirs, files in os.walk(stdlib):
         dirs[:] = [d for d in dirs if d not in ("test", "idlelib", "tkinter", "turtledemo")]
         continue
     dest = os.path.join(prefix, os.path.dirname(folder).lstrip(os.sep))
-    for name in files:
-        if not name.endswith(suffix):  # .opt-1/.opt-2 and other tags are not read here
-            continue
+    names = [n for n in files if n.endswith(suffix)]  # not .opt-1/.opt-2, nor other tags
+    if names:
         os.makedirs(dest, exist_ok=True)
+    for name in names:
         target = os.path.join(dest, name)
         if os.path.exists(target):
             continue
