@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.conftest import FIXTURE_IMAGE
@@ -27,15 +29,49 @@ def manywheel(
     cmd += [*(["--image", image] if image else []), "--pull", "never"]
     if command == "build":
         cmd += ["--log-dir", str(project.parent / "logs")]
-    return subprocess.run(
+    proc = subprocess.Popen(
         [*cmd, *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-        timeout=timeout,
         env={**os.environ, **(env or {})},
         cwd=project if project.is_dir() else None,  # a cibuildwheel project's wheelhouse/
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # the CLI prints its threads' stacks, and goes on
+        time.sleep(3)
+        engines = engine_processes()
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(hung(timeout, out, err, project.parent / "logs", engines)) from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def engine_processes() -> str:
+    ps = subprocess.run(
+        ["ps", "-eo", "pid,ppid,etimes,stat,args"], capture_output=True, text=True, check=False
+    ).stdout
+    return "\n".join(
+        ln[:400] for ln in ps.splitlines() if re.search(r"podman|docker|conmon|runc", ln)
+    )
+
+
+def hung(timeout: float, out: str, err: str, logs: Path, engines: str) -> str:
+    """What a run that did not end was doing: its output (with its threads' stacks), its
+    targets' logs and the engines' processes (a hang in CI is seen once: this is all there is
+    to go on)."""
+    parts = [
+        f"manywheel did not end within {timeout:.0f} s",
+        "--- its stderr (end):\n" + err[-12000:],
+        "--- its stdout (end):\n" + out[-2000:],
+    ]
+    latest = logs / "latest"
+    for log in sorted(latest.glob("*.log")) if latest.is_dir() else []:
+        parts.append(f"--- {log.name} (end):\n" + log.read_text(errors="replace")[-1500:])
+    parts.append("--- engine processes:\n" + engines)
+    return "\n".join(parts)
 
 
 def wheels(project: Path) -> list[Path]:

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +191,38 @@ def test_plan_never_prints_a_secret(
     if fmt == "text":
         assert "('MY_API_TOKEN', '***'), ('OK', '\"plain\"')" in out
         assert "'echo *** ***'" in out
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_run_goes_on(tmp_path: Path) -> None:
+    # A `report` of a FIFO waits in open() until something writes to it: a stand-in for a run
+    # that seems stuck.
+    fifo = tmp_path / "report.json"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "manywheel", "report", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _waits_in_open(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        assert proc.poll() is None  # still there
+        fifo.write_text("{}")
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "Current thread" in err or "Thread 0x" in err
+    assert "in _report" in err  # where it waited
+    assert "is not a manywheel report" in err  # then it went on, and read what was written
+
+
+def _waits_in_open(pid: int) -> bool:
+    """Whether ``pid`` waits for a writer to open the FIFO (then its handler is in place)."""
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text() == "wait_for_partner"
+    except OSError:
+        return False

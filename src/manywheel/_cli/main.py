@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import json
 import os
 import re
@@ -709,6 +711,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     listener = _listener(verbosity)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+        # `kill -USR1 <pid>`: every thread's stack on stderr, and the run goes on (a run that
+        # seems stuck says where)
+        with contextlib.suppress(ValueError, OSError):  # (no stderr file: no dump)
+            faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     try:
         if ns.command == "cache":
             return _cache(ns)
