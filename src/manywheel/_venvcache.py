@@ -21,11 +21,11 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from ._config.options import Options
 from ._config.requirements import requirements_digest
-from ._engines.process import QUICK_TIMEOUT
 from ._engines.protocol import Backend
 from ._errors import EngineError
 from ._model import Target
@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 VENV_FORMAT = "2"
+# The longest a snapshot's copy may take (a venv is tens of megabytes; the build waits on it).
+SAVE_TIMEOUT = 600.0
 
 
 def venv_key(
@@ -90,14 +92,27 @@ def save_venv(engine: Backend, container: str, snapshot: str, taken: str, dest: 
                 container, ["/bin/sh", "-c", script, "sh", snapshot, taken], stderr=subprocess.PIPE
             )
             assert proc.stdout is not None
+            # The build waits meanwhile, and a read has no timeout of its own: a copy that
+            # stalls is ended (the build goes on without a cache entry).
+            late = threading.Event()
+
+            def stop() -> None:
+                late.set()
+                proc.kill()
+
+            stalled = threading.Timer(SAVE_TIMEOUT, stop)
+            stalled.start()
             try:
                 while chunk := proc.stdout.read(1 << 20):
                     digest.update(chunk)
                     size += len(chunk)
                     f.write(chunk)
-                _, err = proc.communicate(timeout=QUICK_TIMEOUT * 5)
+                _, err = proc.communicate(timeout=SAVE_TIMEOUT)
             finally:
+                stalled.cancel()
                 engine.registry.discard(proc)
+        if late.is_set():
+            raise EngineError(f"copying the venv snapshot out took over {SAVE_TIMEOUT:.0f} s")
         if proc.returncode != 0 or size == 0:
             raise EngineError(
                 f"could not copy the venv snapshot out: {err.decode(errors='replace').strip()}"

@@ -128,6 +128,9 @@ class FakeRun:
         self.returncode = 0
         return 0
 
+    def poll(self) -> int | None:
+        return self.returncode
+
     def kill(self) -> None:
         pass
 
@@ -159,6 +162,33 @@ def test_failed_start_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(eng, "_wait_ready", lambda proc, timeout: False)
     with pytest.raises(eng.EngineError, match="name already in use"):
         engine.create("img", "manywheel-y", labels={})
+
+
+def test_a_start_that_never_comes_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A wedged engine: the `run -i` client lives on and never says the container runs.
+    engine = eng.Engine("podman", "/usr/bin/podman")
+    client: list[subprocess.Popen[bytes]] = []
+
+    def popen(args: list[str], **kw: object) -> subprocess.Popen[bytes]:
+        client.append(
+            subprocess.Popen(
+                ["sleep", "60"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        )
+        return client[0]
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(engine, "popen", popen)
+    monkeypatch.setattr(engine, "call", lambda args, **kw: calls.append(list(args)))
+    monkeypatch.setattr(eng, "START_TIMEOUT", 0.3)
+    with pytest.raises(eng.EngineError, match="did not start the container within 0 s") as e:
+        engine.create("img", "manywheel-z", labels={})
+    assert "manywheel doctor" in (e.value.tip or "")
+    assert client[0].poll() is not None  # the client was ended, not left waiting
+    assert calls == [["rm", "-f", "manywheel-z"]]  # in case it started after all
 
 
 def test_reap_removes_dead_owners_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from manywheel import _venvcache as venvcache
 from manywheel._engines import host
 from manywheel._engines.host import HostBackend
 from manywheel._errors import EngineError
@@ -150,3 +152,16 @@ def test_a_failed_or_empty_copy_leaves_nothing(
     ((_, command),) = engine.exec_calls
     assert command[-3:] == ["sh", "/manywheel/venv.tar", "/manywheel/taken"]
     assert list(dest.parent.iterdir()) == []  # no tarball, no record, no partial file
+
+
+def test_a_copy_that_stalls_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine's exec client neither sends nor ends (a wedged engine): the build waits on
+    # this copy, so it is ended, and nothing is left behind.
+    stuck = subprocess.Popen(["sleep", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    engine = fake_exec.CannedEngine(execs=[stuck])  # type: ignore[list-item]
+    monkeypatch.setattr(venvcache, "SAVE_TIMEOUT", 0.3)
+    dest = venv_path(tmp_path, "ns", "key")
+    with pytest.raises(EngineError, match="copying the venv snapshot out took over 0 s"):
+        save_venv(engine, "ctr", "/manywheel/venv.tar", "/manywheel/taken", dest)
+    assert stuck.poll() is not None
+    assert list(dest.parent.iterdir()) == []

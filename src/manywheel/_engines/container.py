@@ -22,6 +22,9 @@ from .process import QUICK_TIMEOUT, ExecResult, ProcessRegistry, spawn
 __all__ = ["QUICK_TIMEOUT", "Engine", "ExecResult", "ProcessRegistry", "detect_engine"]
 
 PULL_TIMEOUT = 1800.0
+# A container of an image that is there starts in seconds, under QEMU too; one that has not
+# said it runs after this is the engine's fault (a wedged engine would hold the run forever).
+START_TIMEOUT = 600.0
 
 # A container's main process: says it runs, then lives until its standard input closes.
 LIFELINE = "echo manywheel-ready; while read -r _; do :; done"
@@ -271,8 +274,16 @@ class Engine:
         with self._lock:
             self._lifelines[name] = proc
             self._personality[name] = prefix
-        if not _wait_ready(proc, PULL_TIMEOUT):
+        if not _wait_ready(proc, START_TIMEOUT):
+            late = proc.poll() is None
             self._end_lifeline(name, wait=1.0)
+            if late:
+                with contextlib.suppress(EngineError):  # (in case it started after all)
+                    self.call(["rm", "-f", name], check=False)
+                raise EngineError(
+                    f"{self.title} run did not start the container within {START_TIMEOUT:.0f} s",
+                    tip=f"check that the {self.name} service is healthy (`manywheel doctor`)",
+                )
             err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
             raise EngineError(
                 f"{self.title} run failed (exit {proc.returncode}): {err or 'no message'}"
