@@ -131,7 +131,12 @@ def _release(engine: Backend, ctr: str, taken: str) -> None:
 def _failed(job: TargetJob, ctr: str, code: int, result: TargetResult) -> None:
     result.status = "failed"
     step = STEP_EXIT.get(code)
-    if step is None and not job.engine.is_running(ctr):
+    if code < 0 and job.engine.container_engine() is not None:
+        # The engine's client died of a signal (a build that does reports 128 + N): the run
+        # stopped it, its engine being stuck (see _engines.watch).
+        result.error = f"the {job.engine.name} client of the build was stopped (signal {-code})"
+        result.fault = result.error
+    elif step is None and not job.engine.is_running(ctr):
         result.error = "the container stopped during the build (killed from outside?)"
         result.fault = result.error  # the engine's doing, not the build's
     else:

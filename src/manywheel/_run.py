@@ -39,6 +39,7 @@ from ._engines.host import (
 )
 from ._engines.process import QUICK_TIMEOUT, ProcessRegistry
 from ._engines.protocol import Backend, ContainerEngine
+from ._engines.watch import EngineWatch
 from ._epoch import source_date_epoch
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import BuildStarted, Emitter, Listener, Summary, TargetDone
@@ -88,6 +89,7 @@ class _Run:
     def __init__(self, options: Options, emitter: Emitter) -> None:
         self.options = options
         self.emitter = emitter
+        self.stuck: str | None = None  # why this machine's engine was found stuck (watch)
         self.run_id = _new_run_id()
         self.registry = ProcessRegistry()
         self.cancelled = threading.Event()
@@ -570,6 +572,19 @@ def _run_targets(
                 )
 
             stack.enter_context(Heartbeat(run.fleet, lost))
+        local = _local_engine(lanes)
+        if local is not None:  # this machine's engine stuck under its builds (see watch)
+
+            def stuck(reason: str) -> None:
+                run.stuck = reason
+                run.emitter.warning(
+                    f"{local.name} stopped answering ({reason}): ending this run's "
+                    f"{local.name} client processes (one may hold a lock the others wait for); "
+                    "the targets they were building are retried once"
+                )
+                local.registry.stop_all(grace=1.0)
+
+            stack.enter_context(EngineWatch(local, f"{RUN_LABEL}={run.run_id}", stuck))
         builds = _Builds(run, job_of, coverage, wheels, lanes=lanes, lane_of=lane_of)
         try:
             builds.start(targets, held)
@@ -586,6 +601,14 @@ def _run_targets(
                     run.cleanup()
             raise
     return [builds.results[t.identifier] for t in targets]
+
+
+def _local_engine(lanes: dict[str, _Lane]) -> ContainerEngine | None:
+    """This machine's container engine, when targets build on it (not in host mode)."""
+    for lane in lanes.values():
+        if lane.place is None or lane.place.local:
+            return lane.engine.container_engine()
+    return None
 
 
 def _emulated(target: Target, lane: _Lane) -> bool:
@@ -701,11 +724,22 @@ class _Builds:
         self._submit("build", ident, lane.submit(_attempt, self.run, lane, self.job_of[ident]))
 
     def _retry(self, ident: str, reason: str) -> bool:
-        """Move ``ident`` to the best other builder for its architecture, once; say so."""
+        """Move ``ident`` to the best other builder for its architecture, once; say so. After
+        this machine's engine was stuck (``EngineWatch``), a target of its fails for that:
+        it is retried there once, in a container of another name (the first one may not
+        be removed yet)."""
         fleet, lane = self.run.fleet, self.lane_of[ident]
-        if fleet is None or ident in self.retried:
+        if ident in self.retried:
             return False
         job = self.job_of[ident]
+        if self.run.stuck is not None and (lane.place is None or lane.place.local):
+            self.retried[ident] = f"{ident}: {reason}, after the engine was stuck; retried"
+            self.run.emitter.warning(self.retried[ident], target=ident)
+            self.job_of[ident] = replace(job, container_name=job.container_name + "-again")
+            self._build(ident)
+            return True
+        if fleet is None:
+            return False
         other = fleet.best_for(job.target.arch, excluding=[lane.name])
         if other is None:
             return False

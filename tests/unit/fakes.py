@@ -16,6 +16,7 @@ import io
 import os
 import re
 import shlex
+import signal
 import subprocess
 import tarfile
 import threading
@@ -102,6 +103,7 @@ class FakeProc:
         self.pid = 0
         self.returncode: int | None = None
         self.killed = threading.Event()
+        self.signalled = 0  # the first signal sent to it
         self.stderr: IO[bytes] | None = None
         self.err = b""
         self.stdin: IO[bytes] | None = None
@@ -129,7 +131,9 @@ class FakeProc:
             if self.stdin_data is not None:
                 with contextlib.suppress(OSError):
                     self.stdin_data.close()
-        self.returncode = code
+        # A client killed by a signal ends as a real one does (the container's process may
+        # have ended first, the client's exit is what its caller sees).
+        self.returncode = -self.signalled if self.signalled else code
 
     def out(self, data: bytes) -> None:
         self._out.write(data)
@@ -154,13 +158,14 @@ class FakeProc:
         return self.returncode
 
     def send_signal(self, sig: int) -> None:
+        self.signalled = self.signalled or sig
         self.killed.set()
 
     def kill(self) -> None:
-        self.killed.set()
+        self.send_signal(signal.SIGKILL)
 
     def terminate(self) -> None:
-        self.killed.set()
+        self.send_signal(signal.SIGTERM)
 
     def communicate(
         self, input: bytes | None = None, timeout: float | None = None
@@ -306,8 +311,8 @@ class FakeEngine:
             if ctr is None:
                 continue
             ctr.removed = True
-            for proc in ctr.procs:  # `rm -f` ends what runs in it
-                proc.kill()
+            for proc in ctr.procs:  # `rm -f` ends what runs in it (not its client)
+                proc.killed.set()
 
     def containers(self, label: str) -> list[str]:
         key, _, value = label.partition("=")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import threading
@@ -10,14 +11,18 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from manywheel import _pipeline, load_options
+from manywheel import _run as run_module
 from manywheel._config.options import Options
 from manywheel._config.registry import DEFAULT_IMAGE
 from manywheel._engines import choice
-from manywheel._errors import OutputError
+from manywheel._engines.process import ExecResult
+from manywheel._engines.watch import EngineWatch
+from manywheel._errors import EngineError, OutputError
 from manywheel._events import Emitter, Event
 from manywheel._leftovers import OWNER_LABEL, RUN_LABEL, this_process
 from manywheel._manifest import Manifest
@@ -305,6 +310,45 @@ def test_sigint_during_the_builds_removes_every_container(world: World) -> None:
     assert all(p.poll() is not None for c in engine.made for p in c.procs)
     assert not world.dist.exists() or world.wheels() == []
     assert not list((world.root / "state" / "manywheel" / "logs").glob("2*/staging"))
+
+
+def test_a_stuck_engine_has_its_clients_ended_and_their_targets_retried(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = world.engine
+    engine.behaviours = {CP313: Behaviour(hang_at="build")}  # its exec waits for ever
+    quick = functools.partial(EngineWatch, interval=0.05, timeout=0.2, misses=2)
+    monkeypatch.setattr(run_module, "EngineWatch", quick)
+    answers = engine.call
+    unanswered: list[list[str]] = []
+
+    def call(args: Sequence[str], **kw: Any) -> ExecResult:
+        # Stuck while that build hangs (twice, then the engine answers again).
+        if args[0] == "ps" and CP313 in engine.hanging and len(unanswered) < 2:
+            unanswered.append(list(args))
+            engine.behaviours.pop(CP313, None)  # its next build goes through
+            raise EngineError("docker ps -a did not answer within 0 s")
+        return answers(args, **kw)
+
+    monkeypatch.setattr(engine, "call", call)
+    result = world.build()
+    assert result.ok, result.failed
+    assert _statuses(result) == {CP312: "built", CP313: "built"}
+    assert world.wheels() == [WHEEL312, WHEEL313]
+    assert unanswered[0][-4:-2] == ["--filter", f"{RUN_LABEL}={result.run_id}".join(["label=", ""])]
+    (warned,) = [e.message for e in world.kinds("warning") if "stopped answering" in e.message]
+    assert warned.startswith(
+        "docker stopped answering (no answer to 2 questions in a row: docker ps -a did not "
+        "answer within 0 s): ending this run's docker client processes"
+    )
+    (again,) = [r for r in result.results if r.target.identifier == CP313]
+    assert again.retried == (
+        f"{CP313}: the docker client of the build was stopped (signal 2), after the engine "
+        "was stuck; retried"
+    )
+    names = [c.name for c in engine.made if CP313.replace("_", "-") in c.name]
+    assert names[1] == names[0] + "-again"  # the first may not be gone yet
+    assert engine.live == {}
 
 
 @pytest.mark.parametrize(("jobs", "per_target"), [(1, 8), (2, 4)])

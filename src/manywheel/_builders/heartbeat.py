@@ -12,10 +12,9 @@ elsewhere) and every later call to it fails at once.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from types import TracebackType
 
+from .._engines.watch import Watching, keep_asking
 from .._errors import EngineError
 from .fleet import Fleet, Place
 
@@ -47,7 +46,7 @@ def answers(place: Place, timeout: float) -> str | None:
     return lines[-1] if lines else f"exit {r.returncode}"
 
 
-class Heartbeat:
+class Heartbeat(Watching):
     """``with Heartbeat(fleet, on_lost):`` watches the fleet's builders other than this
     machine's engine while the block runs; ``on_lost(name, reason)`` is called once for each
     builder it gives up (after the fleet marked it lost and its engine was given up)."""
@@ -61,45 +60,22 @@ class Heartbeat:
         timeout: float = HEARTBEAT_TIMEOUT,
         misses: int = HEARTBEAT_MISSES,
     ) -> None:
+        super().__init__()
         self.fleet, self.on_lost = fleet, on_lost
         self.interval, self.timeout, self.misses = interval, timeout, misses
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(
-                target=self._watch,
-                args=(place,),
-                name=f"manywheel-heartbeat-{place.name}",
-                daemon=True,
-            )
-            for place in fleet.places.values()
-            if not place.local
-        ]
-
-    def __enter__(self) -> Heartbeat:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()  # a thread in a call ends with it (bounded by timeout); not waited on
+        for place in fleet.places.values():
+            if not place.local:
+                self.start(self._watch, f"manywheel-heartbeat-{place.name}", place)
 
     def _watch(self, place: Place) -> None:
-        missed = 0
-        while not self._stop.wait(self.interval):
-            if place.name in self.fleet.lost:
-                return
-            why = answers(place, self.timeout)
-            if self._stop.is_set():
-                return
-            missed = 0 if why is None else missed + 1
-            if why is not None and missed >= self.misses:
-                reason = f"no answer to {missed} pings in a row: {why}"
-                if self.fleet.lose(place.name, reason):
-                    place.engine.give_up(reason)
-                    self.on_lost(place.name, reason)
-                return
+        def ask() -> str | None:  # (a builder lost another way is not asked again)
+            return None if place.name in self.fleet.lost else answers(place, self.timeout)
+
+        def missed(count: int, why: str) -> bool:
+            reason = f"no answer to {count} pings in a row: {why}"
+            if self.fleet.lose(place.name, reason):
+                place.engine.give_up(reason)
+                self.on_lost(place.name, reason)
+            return True
+
+        keep_asking(self.stop, self.interval, ask, self.misses, missed)
