@@ -192,8 +192,11 @@ class _Run:
             )
 
     def _pick_engine(self) -> Backend:
+        # Its own registry (the run's tracks it too): a stuck engine's clients are stopped
+        # alone, not the builders'
+        own = ProcessRegistry(parent=self.registry)
         return pick_backend(
-            self.options.engine, self.registry, host=self._host_engine, fallback=self._fall_back
+            self.options.engine, own, host=self._host_engine, fallback=self._fall_back
         )
 
     def _fall_back(self, e: EngineError) -> None:
