@@ -77,6 +77,10 @@ class TargetJob:
         self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))
 
 
+# How long an exec client may take to end after its script's output did (it ends at once).
+EXIT_WAIT = 120.0
+
+
 def _marker() -> str:
     return "::mw-" + secrets.token_hex(8) + "::"
 
@@ -111,14 +115,33 @@ def _run_script(
     proc.stdin = None  # the feeder owns and closes it
     feeder.start()
     try:
-        stream_steps(proc, log, marker, result, job.emitter, on_snapshot=on_snapshot)
-        code = proc.wait()
+        last = stream_steps(proc, log, marker, result, job.emitter, on_snapshot=on_snapshot)
+        code = _exit_status(job, proc, last, log)
     finally:
         job.engine.registry.discard(proc)
         feeder.join(timeout=QUICK_TIMEOUT)
     if feeder.error is not None:
         raise feeder.error
     return code
+
+
+def _exit_status(job: TargetJob, proc: subprocess.Popen[bytes], last: str, log: TargetLog) -> int:
+    """The exec client's exit status, once the script's output ended (so the script did). A
+    client that does not end then has lost the end of its exec session: it is ended; a script
+    that got to its last step (``done``) succeeded, any other is the engine's fault."""
+    try:
+        return proc.wait(timeout=EXIT_WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=QUICK_TIMEOUT)
+    said = (
+        f"the {job.engine.name} exec client did not end {EXIT_WAIT:.0f} s after the script's output"
+    )
+    if last == "done":
+        log.write(f"manywheel: {said}, which got to its end: it succeeded")
+        return 0
+    raise EngineError(f"{said} (its last step: {last})")
 
 
 def _release(engine: Backend, ctr: str, taken: str) -> None:

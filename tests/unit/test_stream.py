@@ -7,8 +7,13 @@ import subprocess
 import time
 import tracemalloc
 from pathlib import Path
+from types import SimpleNamespace
 from typing import cast
 
+import pytest
+
+from manywheel import _pipeline
+from manywheel._errors import EngineError
 from manywheel._events import Emitter, Event
 from manywheel._logs import TargetLog
 from manywheel._model import Target, TargetResult
@@ -117,3 +122,40 @@ def test_a_long_line_with_its_newline_counts_what_is_not_shown(tmp_path: Path) -
     events = _stream(tmp_path / "t.log", b"y" * 100_000 + b"\n", 0)
     (shown,) = [e.message for e in events if e.kind == "output"]
     assert shown == "y" * (1 << 16) + f" … [{100_000 - (1 << 16)} bytes more]"
+
+
+def _client_that_does_not_end() -> subprocess.Popen[bytes]:
+    # Its output is over (nothing on stdout), but the client lives on: an engine that lost
+    # the end of the exec session.
+    return subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL)
+
+
+def test_an_exec_client_that_does_not_end_after_its_output_is_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_pipeline, "EXIT_WAIT", 0.2)
+    job = cast("_pipeline.TargetJob", SimpleNamespace(engine=SimpleNamespace(name="podman")))
+    # The script got to its last step: it succeeded, whatever the client says.
+    proc = _client_that_does_not_end()
+    with TargetLog(tmp_path / "a.log", ()) as log:
+        assert _pipeline._exit_status(job, proc, "done", log) == 0
+    assert proc.poll() is not None
+    assert (
+        "exec client did not end 0 s after the script's output, which got to its end"
+        in (tmp_path / "a.log").read_text()
+    )
+    # It did not: the engine's fault (never a success nor a build failure).
+    proc = _client_that_does_not_end()
+    with TargetLog(tmp_path / "b.log", ()) as log, pytest.raises(EngineError) as e:
+        _pipeline._exit_status(job, proc, "build", log)
+    assert e.value.message == (
+        "the podman exec client did not end 0 s after the script's output (its last step: build)"
+    )
+    assert proc.poll() is not None
+
+
+def test_an_exec_client_that_ends_gives_its_status(tmp_path: Path) -> None:
+    job = cast("_pipeline.TargetJob", SimpleNamespace(engine=SimpleNamespace(name="docker")))
+    proc = subprocess.Popen(["sh", "-c", "exit 33"])
+    with TargetLog(tmp_path / "c.log", ()) as log:
+        assert _pipeline._exit_status(job, proc, "build", log) == 33

@@ -539,9 +539,9 @@ def stream_steps(
     emitter: Emitter,
     *,
     on_snapshot: Callable[[], None] | None = None,
-) -> None:
+) -> str:
     """Log and emit the script's output; act on its control lines (steps, the venv snapshot,
-    secrets, warnings)."""
+    secrets, warnings). Returns the last step it said (``done``: it got to its end)."""
     assert proc.stdout is not None
     ident = result.target.identifier
     step_started = time.monotonic()
@@ -584,3 +584,4 @@ def stream_steps(
         emitter.emit("output", line, target=ident)
     if current != "done":
         result.steps[current] = round(time.monotonic() - step_started, 3)
+    return current
