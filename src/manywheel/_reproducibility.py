@@ -267,7 +267,6 @@ def check_target(job: TargetJob) -> TargetResult:
     with TargetLog(job.log_path, job.options.secret_values()) as log:
         if second.status != "built":
             first.status = "cancelled" if second.status == "cancelled" else "failed"
-            first.fault = second.fault  # the engine's doing: retried as a whole
             first.error = (
                 f"the second build for check-reproducible failed: {second.error} "
                 f"(log: {second.log})"
