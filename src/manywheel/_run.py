@@ -609,7 +609,7 @@ def _run_targets(
 def _local_engine(lanes: dict[str, _Lane]) -> ContainerEngine | None:
     """This machine's container engine, when targets build on it (not in host mode)."""
     for lane in lanes.values():
-        if lane.place is None or lane.place.local:
+        if lane.local:
             return lane.engine.container_engine()
     return None
 
@@ -633,6 +633,11 @@ class _Lane:
     @property
     def name(self) -> str | None:
         return None if self.place is None else self.place.name
+
+    @property
+    def local(self) -> bool:
+        """Whether its targets build on this machine's engine."""
+        return self.place is None or self.place.local
 
     def submit(self, fn: Callable[..., TargetResult], *args: object) -> Future[TargetResult]:
         assert self.pool is not None
@@ -735,7 +740,7 @@ class _Builds:
         if ident in self.retried:
             return False
         job = self.job_of[ident]
-        if self.run.stuck is not None and (lane.place is None or lane.place.local):
+        if self.run.stuck is not None and lane.local:
             self.retried[ident] = f"{ident}: {reason}, after the engine was stuck; retried"
             self.run.emitter.warning(self.retried[ident], target=ident)
             self.job_of[ident] = replace(job, container_name=job.container_name + "-again")
