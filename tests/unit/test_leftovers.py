@@ -188,7 +188,8 @@ def test_a_start_that_never_comes_is_given_up(monkeypatch: pytest.MonkeyPatch) -
         engine.create("img", "manywheel-z", labels={})
     assert "manywheel doctor" in (e.value.tip or "")
     assert client[0].poll() is not None  # the client was ended, not left waiting
-    assert calls == [["rm", "-f", "manywheel-z"]]  # in case it started after all
+    # In case it started after all (podman's `rm` is told to go on when it did not).
+    assert calls == [["rm", "-f", "-v", "--time", "0", "--ignore", "manywheel-z"]]
 
 
 def test_reap_removes_dead_owners_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -279,7 +279,7 @@ class Engine:
             self._end_lifeline(name, wait=1.0)
             if late:
                 with contextlib.suppress(EngineError):  # (in case it started after all)
-                    self.call(["rm", "-f", name], check=False)
+                    self.remove([name])
                 raise EngineError(
                     f"{self.title} run did not start the container within {START_TIMEOUT:.0f} s",
                     tip=f"check that the {self.name} service is healthy (`manywheel doctor`)",
