@@ -30,9 +30,12 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.integration.second_engine import copy_image, unmount_under, veth_namespace
+from tests.integration.second_engine import run as _run
 
 __all__ = ["CONTAINER_PREFIX", "SecondDockerd", "second_dockerd_problem"]
 
@@ -56,10 +59,6 @@ def second_dockerd_problem() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
-
-
-def _run(argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=120)
 
 
 @dataclass
@@ -113,23 +112,7 @@ class SecondDockerd:
             self._undo.append(undo)
 
     def _network(self) -> None:
-        ns, host_if, ns_if = self.name, f"{self.name}h", f"{self.name}c"
-        in_ns = ["ip", "netns", "exec", ns]
-        self._do(["ip", "netns", "add", ns], ["ip", "netns", "delete", ns])
-        self._do(["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if])
-        self._undo.append(["ip", "link", "delete", host_if])
-        self._do(["ip", "link", "set", ns_if, "netns", ns])
-        self._do(["ip", "addr", "add", f"{HOST_IP}/30", "dev", host_if])
-        self._do(["ip", "link", "set", host_if, "up"])
-        self._do([*in_ns, "ip", "addr", "add", f"{DAEMON_IP}/30", "dev", ns_if])
-        self._do([*in_ns, "ip", "link", "set", ns_if, "up"])
-        self._do([*in_ns, "ip", "link", "set", "lo", "up"])
-        self._do([*in_ns, "ip", "route", "add", "default", "via", HOST_IP])
-        self._do(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        nat = ["POSTROUTING", "-s", SUBNET, "!", "-o", host_if, "-j", "MASQUERADE"]
-        self._do(["iptables", "-t", "nat", "-A", *nat], ["iptables", "-t", "nat", "-D", *nat])
-        for rule in (["-i", host_if, "-j", "ACCEPT"], ["-o", host_if, "-j", "ACCEPT"]):
-            self._do(["iptables", "-I", "FORWARD", *rule], ["iptables", "-D", "FORWARD", *rule])
+        veth_namespace(self.name, SUBNET, HOST_IP, DAEMON_IP, self._do)
 
     def _certificates(self) -> Path:
         """A CA, the daemon's certificate (for its address) and a client certificate."""
@@ -204,15 +187,7 @@ class SecondDockerd:
 
     def load(self, image: str) -> None:
         """Copy an image from the host's docker into this daemon."""
-        save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
-        assert save.stdout is not None
-        load = subprocess.run(
-            ["docker", "-H", self.unix_host, "load"], stdin=save.stdout, capture_output=True,
-            text=True, check=False, timeout=600,
-        )  # fmt: skip
-        save.stdout.close()
-        if save.wait(timeout=600) != 0 or load.returncode != 0:
-            raise RuntimeError(f"loading {image} into the second dockerd failed: {load.stderr}")
+        copy_image(image, ["docker", "save"], ["docker", "-H", self.unix_host, "load"])
 
     @contextlib.contextmanager
     def cut_off(self) -> Iterator[None]:
@@ -258,7 +233,7 @@ class SecondDockerd:
                     self._process.wait(timeout=30)
         finally:
             self._kill_orphans()
-            self._unmount()
+            unmount_under(self.root)
             for argv in reversed(self._undo):
                 _run(argv, check=False)
             self._undo.clear()
@@ -283,11 +258,3 @@ class SecondDockerd:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(proc.name), signal.SIGKILL)
         self._orphans.clear()
-
-    def _unmount(self) -> None:
-        """Whatever the daemon left mounted under its folders (overlays, netns files)."""
-        prefix = f"{self.root}/"
-        with open("/proc/mounts") as mounts:
-            points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
-        for point in sorted(points, key=len, reverse=True):
-            _run(["umount", "-l", point], check=False)

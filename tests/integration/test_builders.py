@@ -4,12 +4,9 @@ root and TLS certificates, see ``second_dockerd``) stands in for a remote build 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -24,12 +21,17 @@ from tests.conftest import (
     engine_or_skip,
     required_engines,
 )
+from tests.integration.builders_checks import (
+    PYTHONS,
+    cache_volume_cleaned,
+    ctrl_c_removes_the_containers_everywhere,
+    same_wheels_alone,
+)
 from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.integration.second_dockerd import CONTAINER_PREFIX, SecondDockerd, second_dockerd_problem
 from tests.integration.test_faults import start, wait_for_lines
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
-PYTHONS = ("--python", "3.13", "--python", "3.14", "--python", "3.15")
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +117,6 @@ def builders_env(second: SecondDockerd) -> dict[str, str]:
     }
 
 
-def digests(project: Path) -> dict[str, str]:
-    return {w.name: hashlib.sha256(w.read_bytes()).hexdigest() for w in wheels(project)}
-
-
 def report_of(project: Path) -> dict[str, dict[str, object]]:
     data = json.loads((project.parent / "logs" / "latest" / "report.json").read_text())
     return {t["identifier"]: t for t in data["targets"]}
@@ -152,42 +150,16 @@ def test_two_builders_build_the_same_wheels_as_one(
     assert second.docker("ps", "-aq").stdout.split() == []
     prepared = second.docker("images", "-q", "--filter", "reference=localhost/manywheel-env")
     assert prepared.stdout.split(), "no prepared environment made on the second builder"
-    volumes = second.docker("volume", "ls", "-q").stdout.split()
-    assert len(volumes) == 1
-    assert volumes[0].startswith("manywheel-cache-")
-    clean = subprocess.run(
-        [sys.executable, "-m", "manywheel", "cache", "clean", str(spread), "--downloads"],
-        capture_output=True, text=True, check=False, timeout=300, env={**os.environ, **env},
-    )  # fmt: skip
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert second.docker("volume", "ls", "-q").stdout.split() == []
-    # The same project on this machine's engine alone: byte for byte the same wheels.
-    alone = tmp_path / "alone"
-    shutil.copytree(spread, alone, ignore=shutil.ignore_patterns("dist"))
-    r = manywheel(alone, "docker", *matrix, image=None)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert digests(alone) == digests(spread)
+    cache_volume_cleaned(spread, env, second.docker)
+    same_wheels_alone(spread, tmp_path, "docker", *matrix)
 
 
 def test_ctrl_c_removes_the_containers_on_every_builder(
     second: SecondDockerd, example: Callable[[str], Path]
 ) -> None:
-    project = example("scripted")
-    env = {**builders_env(second), "MANYWHEEL_ENVIRONMENT": "MW_SLEEP=600"}
-    proc = start(project, "docker", "-v", *PYTHONS, env=env)
-    try:
-        wait_for_lines(proc, "scripted: sleeping", 3)  # two here, one there
-        assert second.docker("ps", "-q").stdout.split()
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130
-    assert leftover_containers("docker", project) == []
-    assert second.docker("ps", "-aq").stdout.split() == []
-    assert wheels(project) == []
+    ctrl_c_removes_the_containers_everywhere(
+        example("scripted"), "docker", builders_env(second), second.docker
+    )
 
 
 @contextlib.contextmanager

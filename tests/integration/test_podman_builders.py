@@ -1,0 +1,81 @@
+"""Podman builders for real: a second podman service on this machine (its own store, locks
+and network namespace, see ``second_podman``) stands in for a remote podman machine, reached
+as a podman connection (``podman:NAME``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURE_IMAGE, engine_or_skip, required_engines
+from tests.integration.builders_checks import (
+    PYTHONS,
+    cache_volume_cleaned,
+    ctrl_c_removes_the_containers_everywhere,
+    same_wheels_alone,
+)
+from tests.integration.helpers import leftover_containers, manywheel, wheels
+from tests.integration.second_podman import SecondPodman, second_podman_problem
+
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def second() -> Iterator[SecondPodman]:
+    engine_or_skip("podman")
+    problem = second_podman_problem()
+    if problem is not None:
+        if "podman" in required_engines():
+            pytest.fail(f"a second podman service is needed for these tests: {problem}")
+        pytest.skip(f"ENGINE NOT AVAILABLE, podman builders' tests skipped: {problem}")
+    service = SecondPodman().start()
+    try:
+        service.load(FIXTURE_IMAGE)
+        yield service
+    finally:
+        service.close()
+
+
+def builders_env(second: SecondPodman) -> dict[str, str]:
+    return {**second.client_environment(), "MANYWHEEL_BUILDERS": f"local podman:{second.name}"}
+
+
+def built_on(project: Path) -> dict[str, object]:
+    data = json.loads((project.parent / "logs" / "latest" / "report.json").read_text())
+    return {t["identifier"]: t.get("builder") for t in data["targets"]}
+
+
+def test_a_podman_builder_builds_its_share_of_the_same_wheels(
+    second: SecondPodman, example: Callable[[str], Path], tmp_path: Path
+) -> None:
+    spread = example("c-extension")
+    # A setup-script: each builder makes the prepared environments of its own targets.
+    matrix = (*PYTHONS, "--archs", "x86_64", "--manylinux-x86_64-image", FIXTURE_IMAGE,
+              "--setup-script", "touch /etc/mw-prepared")  # fmt: skip
+    env = {**builders_env(second), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
+    r = manywheel(spread, "podman", *matrix, env=env, image=None)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"builder {second.name}: podman " in r.stderr
+    where = built_on(spread)
+    assert len(where) == 3
+    assert set(where.values()) == {"local", second.name}, where  # both builders were used
+    assert len(wheels(spread)) == 3
+    # Nothing is left on either engine but the service's cache volume (the project's
+    # downloads there: this machine's are in the cache folder), which cache clean removes.
+    assert leftover_containers("podman", spread) == []
+    assert second.podman("ps", "-aq").stdout.split() == []
+    images = second.podman("images", "--format", "{{.Repository}}").stdout.split()
+    assert "localhost/manywheel-env" in images, "no prepared environment made on the service"
+    cache_volume_cleaned(spread, env, second.podman)
+    same_wheels_alone(spread, tmp_path, "podman", *matrix)
+
+
+def test_ctrl_c_removes_the_containers_on_the_podman_builder(
+    second: SecondPodman, example: Callable[[str], Path]
+) -> None:
+    ctrl_c_removes_the_containers_everywhere(
+        example("scripted"), "podman", builders_env(second), second.podman
+    )
