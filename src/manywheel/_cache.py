@@ -39,11 +39,14 @@ __all__ = [
     "list_prepared",
     "list_volumes",
     "open_cache_root",
+    "toolchain_volume",
 ]
 
 PREPARED_LABEL = "manywheel.prepared=1"
 CACHE_LABEL = "manywheel.cache"  # on a prepared image or volume: the id of the cache it is of
-VOLUME_LABEL = "manywheel.volume"  # on a builder's cache volume: what it holds (downloads)
+VOLUME_LABEL = (
+    "manywheel.volume"  # on a builder's cache volume: what it holds (downloads, toolchain)
+)
 PROJECT_LABEL = "manywheel.project"  # ...and whose: the project's namespace (see _venvcache)
 MARKER = ".manywheel-cache"
 MARKER_FORMAT = 1
@@ -211,6 +214,16 @@ def cache_volume(cache_id: str, namespace: str) -> tuple[str, dict[str, str]]:
     Labelled so that ``cache list`` and ``cache clean --downloads`` find it."""
     name = f"manywheel-cache-{cache_id}-{namespace}"
     return name, {CACHE_LABEL: cache_id, VOLUME_LABEL: "downloads", PROJECT_LABEL: namespace}
+
+
+def toolchain_volume(cache_id: str, toolchain: str) -> tuple[str, dict[str, str]]:
+    """The name and labels of the named volume that is, on a builder other than this
+    machine's engine, what the cache folder's ``toolchains/<toolchain>`` is here (zig for that
+    builder's architecture: ``zig-0.17.1-x86_64``). Filled by manywheel only, mounted read-only
+    into builds, shared by the projects of one cache folder (``cache_id``) as the folder is;
+    ``cache clean --downloads`` removes it with the download volumes."""
+    name = f"manywheel-toolchain-{cache_id}-{toolchain}"
+    return name, {CACHE_LABEL: cache_id, VOLUME_LABEL: "toolchain"}
 
 
 def list_volumes(

@@ -70,7 +70,7 @@ class TargetJob:
         """The build container's arguments: the toolchain's read-only mount, then the run's."""
         if self.cross is None:
             return self.create_args
-        mount = f"{self.cross.root}:{CONTAINER.toolchain}:ro"
+        mount = f"{self.cross.mount}:{CONTAINER.toolchain}:ro"
         return ("--volume", mount, *self.create_args)
 
     def step(self, name: str, message: str) -> None:

@@ -21,7 +21,8 @@ from ._arch import arch_info, runs_natively
 from ._builders import builder_engine, discovery, parse_builders
 from ._builders.fleet import Fleet, Place, discover_builders
 from ._builders.heartbeat import Heartbeat, answers
-from ._cache import cache_volume, open_cache_root
+from ._builders.toolchain import ship_toolchain
+from ._cache import cache_volume, open_cache_root, toolchain_volume
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
@@ -765,7 +766,7 @@ class _Builds:
             engine=moved.engine,
             core_budget=moved.budget,
             create_args=self.run.create_args(job.options, other),
-            cross=None,  # the zig toolchain is a mount of this machine's cache folder
+            cross=None,  # made ready for the builder it was planned on: the image's compilers
             emulated=_emulated(job.target, moved),
         )
         self._build(ident)
@@ -938,16 +939,17 @@ def _plan_cross(
     options_of: dict[str, Options],
     where: dict[str, Place] | None = None,
 ) -> dict[str, CrossPlan]:
-    """The targets that are to compile with the cross compilers (see _toolchain): only on this
-    machine's engine (the toolchain is a mount of its cache folder; ``where``: each target's
-    builder, with builders)."""
+    """The targets that are to compile with the cross compilers (see _toolchain), judged
+    for the machine each builds on (``where``: each target's builder, with builders)."""
     containers = run.containers()
-    planned = {
-        t.identifier: cross_plan(options_of[t.identifier], t, containers=containers)
-        for t in targets
-        if not where or where[t.identifier].local
-    }
-    return {k: p for k, p in planned.items() if p is not None}
+    planned = {}
+    for t in targets:
+        place = where[t.identifier] if where else None
+        machine = None if place is None or place.local else place.facts.arch
+        plan = cross_plan(options_of[t.identifier], t, containers=containers, machine=machine)
+        if plan is not None:
+            planned[t.identifier] = plan
+    return planned
 
 
 def _keys(
@@ -998,27 +1000,64 @@ def _get_ready(
     for index, (engine, env) in enumerate(needed.values()):
         _prepare(run, engine, env, index)
     cross = _cross_compilers(
-        run, {t.identifier: planned[t.identifier] for t in todo if t.identifier in planned}
+        run,
+        {t.identifier: planned[t.identifier] for t in todo if t.identifier in planned},
+        envs,
+        where,
     )
     used = {k: c.plan for k, c in cross.items()}
     _, venvs = _keys(run, todo, envs, options_of, sources=sources, cross=used)
     return cross, venvs
 
 
-def _cross_compilers(run: _Run, planned: dict[str, CrossPlan]) -> dict[str, CrossCompilers]:
-    """The toolchain of the targets that plan to cross-compile, made ready once in the cache
-    folder; none (and a warning) when it cannot be had: they build with the image's compilers."""
-    if not planned:
-        return {}
-    try:
-        root, newest = zig_toolchain(run.cache_root(), run.options)
-    except ToolchainError as e:
-        run.emitter.warning(
-            f"{e.message}; {', '.join(sorted(planned))} build with the image's own compilers, "
-            "under emulation (cross-compilers = 'off' silences this)"
-        )
-        return {}
-    return {ident: CrossCompilers(p, root, newest) for ident, p in planned.items()}
+def _cross_compilers(
+    run: _Run,
+    planned: dict[str, CrossPlan],
+    envs: dict[str, _Environment],
+    where: dict[str, Place] | None = None,
+) -> dict[str, CrossCompilers]:
+    """The toolchain of the targets that plan to cross-compile, made ready once per machine
+    they build on: in the cache folder here, copied into a volume on another builder (see
+    _builders.toolchain). None for those whose machine cannot have it (and a warning): they
+    build with the image's compilers."""
+    by_place: dict[str, list[str]] = {}
+    for ident in planned:
+        place = where[ident] if where else None
+        by_place.setdefault("" if place is None or place.local else place.name, []).append(ident)
+    ready: dict[str, CrossCompilers] = {}
+    for name, idents in by_place.items():
+        place = run.fleet.places[name] if name and run.fleet is not None else None
+        try:
+            machine = place.facts.arch if place is not None else None
+            root, newest = zig_toolchain(run.cache_root(), run.options, machine=machine)
+            volume = None
+            if place is not None:
+                first = idents[0]
+                volume = _toolchain_volume(
+                    run, place, root, envs[first].build_image, planned[first].arch
+                )
+        except (ToolchainError, EngineError) as e:
+            where_ = f" on builder {name}" if name else ""
+            run.emitter.warning(
+                f"{e.message}; {', '.join(sorted(idents))} build{where_} with the image's own "
+                "compilers, under emulation (cross-compilers = 'off' silences this)"
+            )
+            continue
+        ready |= {i: CrossCompilers(planned[i], root, newest, volume) for i in idents}
+    return ready
+
+
+def _toolchain_volume(run: _Run, place: Place, root: Path, image: str, arch: str) -> str:
+    """``place``'s volume holding the toolchain folder ``root`` (a copy, made once)."""
+    cache_id = str(open_cache_root(run.options.cache_dir, project_dir=run.options.project_dir).id)
+    volume, labels = toolchain_volume(cache_id, root.parent.name)
+    places = list(run.fleet.places) if run.fleet is not None else []
+    ctr = run.name(f"toolchain-{places.index(place.name) if place.name in places else 0}")
+    if ship_toolchain(
+        place.engine, root, volume, labels, image=image, arch=arch, container=ctr, labels=run.labels
+    ):
+        run.emitter.info(f"builder {place.name}: copied {root.parent.name} into volume {volume}")
+    return volume
 
 
 def _build_and_publish(

@@ -75,11 +75,17 @@ class CrossPlan:
 
 @dataclass(frozen=True)
 class CrossCompilers:
-    """A plan with its toolchain ready on the host: what a target's build container needs."""
+    """A plan with its toolchain ready: what a target's build container needs."""
 
     plan: CrossPlan
     root: Path  # the host folder holding zig and its lib/ (mounted read-only)
     glibc_max: tuple[int, int]  # the newest glibc zig has symbol lists for
+    volume: str | None = None  # on another builder: its volume holding a copy of ``root``
+
+    @property
+    def mount(self) -> str:
+        """What the build container mounts read-only: the volume, else the host folder."""
+        return self.volume or str(self.root)
 
 
 def cross_plan(

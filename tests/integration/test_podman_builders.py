@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_IMAGE, engine_or_skip, required_engines
+from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, engine_or_skip, required_engines
 from tests.integration.builders_checks import (
     PYTHONS,
     cache_volume_cleaned,
+    cross_compiles_there,
     ctrl_c_removes_the_containers_everywhere,
     same_wheels_alone,
 )
@@ -34,6 +35,7 @@ def second() -> Iterator[SecondPodman]:
     service = SecondPodman().start()
     try:
         service.load(FIXTURE_IMAGE)
+        service.load(FIXTURE_IMAGE_ARM64)
         yield service
     finally:
         service.close()
@@ -78,4 +80,18 @@ def test_ctrl_c_removes_the_containers_on_the_podman_builder(
 ) -> None:
     ctrl_c_removes_the_containers_everywhere(
         example("scripted"), "podman", builders_env(second), second.podman
+    )
+
+
+def test_an_emulated_target_there_compiles_with_zig_from_a_volume(
+    second: SecondPodman, example: Callable[[str], Path], tmp_path: Path
+) -> None:
+    env = {**second.client_environment(), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
+    cross_compiles_there(
+        example("c-extension"),
+        "podman",
+        f"podman:{second.name}",
+        env,
+        name=second.name,
+        client=second.podman,
     )

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from manywheel import _run
+from manywheel._builders import discovery
+from manywheel._cache import VOLUME_LABEL
 from manywheel._engines import choice
 from manywheel._engines.emulation import EMULATION_TIP, emulation_problem
+from manywheel._engines.process import ExecResult
 from manywheel._errors import ConfigError, EngineError, NothingToBuildError
 from manywheel._events import BuildStarted
 from manywheel._model import RunResult
@@ -378,7 +382,9 @@ def test_foreign_targets_mount_zig_read_only_in_their_build_container(
     zig = world.root / "zig"
     made: list[Path] = []
 
-    def toolchain(cache_root: Path, options: object) -> tuple[Path, tuple[int, int]]:
+    def toolchain(
+        cache_root: Path, options: object, *, machine: str | None = None
+    ) -> tuple[Path, tuple[int, int]]:
         made.append(cache_root)
         return zig, (2, 44)
 
@@ -419,3 +425,75 @@ def test_without_its_toolchain_a_target_builds_with_the_image_compilers(world: W
     assert not world.kinds("warning")
     off = world.build(**TWO, **{"cross-compilers": "off"})
     assert [r.status for r in off.results] == ["up-to-date", "built"]
+
+
+def _big_builder(world: World, monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    """``big``, a docker context (an x86_64 machine running aarch64 under QEMU), as the only
+    builder: every target builds there."""
+    big = FakeEngine(images_present=sorted(world.engine.images_present), facts_by_image=DISCOVERY)
+    info = {"ServerVersion": "27.1", "OSType": "linux", "Architecture": "x86_64", "NCPU": 2}
+
+    def runner(argv: Sequence[str], env: Mapping[str, str]) -> ExecResult:
+        return ExecResult(0, json.dumps(info), "")
+
+    monkeypatch.setattr(discovery, "run_client", runner)
+    monkeypatch.setattr(_run, "builder_engine", lambda builder, registry: big.attach(registry))
+    return big
+
+
+def test_on_another_builder_zig_for_its_arch_is_mounted_from_a_volume_there(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.engine.images_present = {X86, ARM}
+    big = _big_builder(world, monkeypatch)
+    asked: list[str | None] = []
+
+    def toolchain(
+        cache_root: Path, options: object, *, machine: str | None = None
+    ) -> tuple[Path, tuple[int, int]]:
+        asked.append(machine)
+        return cache_root / "toolchains" / "zig-0.17.1-x86_64" / "ziglang", (2, 44)
+
+    monkeypatch.setattr(_run, "zig_toolchain", toolchain)
+    result = world.build(**TWO, builders="docker:big")
+    assert result.ok
+    assert asked == ["x86_64"]  # zig for the builder's architecture, made ready once
+    (volume,) = [v for v, labels in big.volumes_made.items() if labels[VOLUME_LABEL] == "toolchain"]
+    assert volume.startswith("manywheel-toolchain-")
+    assert volume.endswith("-zig-0.17.1-x86_64")
+    assert world.engine.made == []  # nothing built here
+    found = {c.name: c for c in big.made}
+    (arm,) = [c for n, c in found.items() if n.endswith("cp313-manylinux-aarch64")]
+    (x86,) = [c for n, c in found.items() if n.endswith("cp313-manylinux-x86-64")]
+    assert arm.extra_args[:2] == ("--volume", f"{volume}:/manywheel/toolchain:ro")
+    assert "/manywheel/toolchain:ro" not in " ".join(x86.extra_args)
+    # The volume was filled (or found whole) in a container of the target's image, as aarch64.
+    (filler,) = [c for n, c in found.items() if n.endswith("toolchain-0")]
+    assert (filler.image, filler.arch) == (ARM, "aarch64")
+    assert filler.extra_args == ("--volume", f"{volume}:/manywheel/toolchain")
+    assert not world.kinds("warning")
+
+
+def test_a_builder_that_cannot_have_zig_builds_with_the_image_compilers(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.engine.images_present = {X86, ARM}
+    big = _big_builder(world, monkeypatch)
+
+    made = big.create_volume
+
+    def no_volume(name: str, labels: Mapping[str, str]) -> None:
+        if name.startswith("manywheel-toolchain-"):
+            raise EngineError("docker volume create failed: no space left on device")
+        made(name, labels)
+
+    monkeypatch.setattr(big, "create_volume", no_volume)
+    monkeypatch.setattr(
+        _run, "zig_toolchain", lambda root, options, *, machine=None: (root / "zig", (2, 44))
+    )
+    result = world.build(**TWO, builders="docker:big")
+    assert result.ok
+    (warning,) = [e.message for e in world.kinds("warning")]
+    assert warning.startswith("docker volume create failed: no space left on device; ")
+    assert "cp313-manylinux_aarch64 build on builder big with the image's own compilers" in warning
+    assert all("/manywheel/toolchain" not in " ".join(c.extra_args) for c in big.made)
