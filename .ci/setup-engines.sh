@@ -6,8 +6,8 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-# The builders' tests start a second dockerd in a network namespace with TLS: ip, iptables,
-# nsenter, openssl.
+# The builders' tests start a second dockerd in a network namespace with TLS (and a second
+# podman service in another): ip, iptables, nsenter, openssl.
 for cmd in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap mmdebstrap:mmdebstrap \
   qemu-aarch64-static:qemu-user-static ip:iproute2 iptables:iptables nsenter:util-linux \
   openssl:openssl; do
@@ -16,6 +16,19 @@ done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" uidmap >/dev/null
+fi
+# The ssh builder's test runs its own sshd (tests/integration/ssh_server.py): the package only,
+# not started (policy-rc.d 101 tells its scripts not to start the service).
+if [ ! -x /usr/sbin/sshd ]; then
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  apt-get update -qq
+  apt-get install -y -qq openssh-server >/dev/null
+  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # arm64 binaries (the arm64 fixture, its containers) run under qemu-user-static, registered with

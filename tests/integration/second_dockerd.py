@@ -29,12 +29,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.second_engine import copy_image, unmount_under, veth_namespace
+from tests.integration.second_engine import copy_image, unmount_under, veth_namespace, wait_ready
 from tests.integration.second_engine import run as _run
 
 __all__ = ["CONTAINER_PREFIX", "SecondDockerd", "second_dockerd_problem"]
@@ -166,23 +165,15 @@ class SecondDockerd:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"second dockerd exited:\n{self.log_tail()}")
-            if self.docker("info", "--format", "{{.ServerVersion}}", check=False).returncode == 0:
-                return
-            time.sleep(0.5)
-        raise RuntimeError(
-            f"second dockerd did not answer in {START_TIMEOUT:.0f} s:\n{self.log_tail()}"
-        )
+        assert self._process is not None
 
-    def log_tail(self, lines: int = 30) -> str:
-        path = self.root / "dockerd.log"
-        return (
-            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-            if path.exists()
-            else ""
+        def answers() -> bool:
+            return (
+                self.docker("info", "--format", "{{.ServerVersion}}", check=False).returncode == 0
+            )
+
+        wait_ready(
+            self._process, answers, "second dockerd", self.root / "dockerd.log", START_TIMEOUT
         )
 
     def load(self, image: str) -> None:

@@ -11,10 +11,11 @@ step that adds something returns the command that undoes it.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["copy_image", "run", "unmount_under", "veth_namespace"]
+__all__ = ["copy_image", "log_tail", "run", "unmount_under", "veth_namespace", "wait_ready"]
 
 Do = Callable[[list[str], "list[str] | None"], None]
 
@@ -69,3 +70,28 @@ def copy_image(image: str, save: Sequence[str], load: Sequence[str]) -> None:
     out.stdout.close()
     if out.wait(timeout=600) != 0 or loaded.returncode != 0:
         raise RuntimeError(f"loading {image} with {' '.join(load)} failed: {loaded.stderr}")
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` of a server's log file (empty if there is none yet)."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    what: str,
+    log: Path,
+    timeout: float,
+) -> None:
+    """Until ``ready()`` (asked every 0.5 s); RuntimeError with ``log``'s tail if ``process``
+    exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n{log_tail(log)}")
+        if ready():
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not answer in {timeout:.0f} s:\n{log_tail(log)}")

@@ -19,11 +19,16 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.second_engine import copy_image, run, unmount_under, veth_namespace
+from tests.integration.second_engine import (
+    copy_image,
+    run,
+    unmount_under,
+    veth_namespace,
+    wait_ready,
+)
 
 __all__ = ["SecondPodman", "second_podman_problem"]
 
@@ -113,21 +118,15 @@ class SecondPodman:
         return self
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"the second podman service exited:\n{self.log_tail()}")
-            if self.podman("version", check=False).returncode == 0:
-                return
-            time.sleep(0.5)
-        raise RuntimeError(
-            f"the second podman service did not answer in {START_TIMEOUT:.0f} s:\n{self.log_tail()}"
-        )
+        assert self._process is not None
 
-    def log_tail(self, lines: int = 30) -> str:
-        path = self.root / "service.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        def answers() -> bool:
+            return self.podman("version", check=False).returncode == 0
+
+        wait_ready(
+            self._process, answers, "the second podman service", self.root / "service.log",
+            START_TIMEOUT,
+        )  # fmt: skip
 
     def load(self, image: str) -> None:
         """Copy an image from this machine's podman into the service."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from manywheel._builders.endpoint import parse_builder
 from tests.conftest import (
     FIXTURE_IMAGE,
     FIXTURE_IMAGE_ARM64,
@@ -29,7 +30,13 @@ from tests.integration.builders_checks import (
     same_wheels_alone,
 )
 from tests.integration.helpers import leftover_containers, manywheel, wheels
-from tests.integration.second_dockerd import CONTAINER_PREFIX, SecondDockerd, second_dockerd_problem
+from tests.integration.second_dockerd import (
+    CONTAINER_PREFIX,
+    DAEMON_IP,
+    SecondDockerd,
+    second_dockerd_problem,
+)
+from tests.integration.ssh_server import SshServer, ssh_problem
 from tests.integration.test_faults import start, wait_for_lines
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
@@ -172,6 +179,36 @@ def test_an_emulated_target_there_compiles_with_zig_from_a_volume(
     cross_compiles_there(
         example("c-extension"), "docker", second.tcp_host, env, name=name, client=second.docker
     )
+
+
+def test_a_builder_over_ssh_builds_its_share(
+    second: SecondDockerd, example: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """``ssh://root@ADDRESS``: docker's client over this machine's ssh, to an sshd in front of
+    the second daemon whose key may only run ``docker system dial-stdio`` there."""
+    problem = ssh_problem()
+    if problem is not None:
+        if "docker" in required_engines():
+            pytest.fail(f"an ssh server is needed for the ssh builder's test: {problem}")
+        pytest.skip(f"ENGINE NOT AVAILABLE, ssh builder's test skipped: {problem}")
+    word = f"ssh://root@{DAEMON_IP}"
+    dial = f"DOCKER_HOST={second.unix_host} exec docker system dial-stdio"
+    sshd = SshServer(second.netns, DAEMON_IP, dial).start()
+    try:
+        project = example("c-extension")
+        env = {**sshd.client_environment(), "MANYWHEEL_BUILDERS": f"local {word}",
+               "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+        matrix = (*PYTHONS, "--archs", "x86_64", "--manylinux-x86_64-image", FIXTURE_IMAGE)
+        r = manywheel(project, "docker", *matrix, env=env, image=None)
+    finally:
+        sshd.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    name = parse_builder(word, engine="docker", environ={}).name
+    assert f"builder {name}: docker " in r.stderr
+    assert {t.get("builder") for t in report_of(project).values()} == {"local", name}
+    assert len(wheels(project)) == 3
+    assert leftover_containers("docker", project) == []
+    assert second.docker("ps", "-aq").stdout.split() == []
 
 
 @contextlib.contextmanager
