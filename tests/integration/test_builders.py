@@ -25,7 +25,6 @@ from tests.conftest import (
 from tests.integration.builders_checks import (
     PYTHONS,
     cache_volume_cleaned,
-    cross_compiles_there,
     ctrl_c_removes_the_containers_everywhere,
     same_wheels_alone,
 )
@@ -167,17 +166,6 @@ def test_ctrl_c_removes_the_containers_on_every_builder(
 ) -> None:
     ctrl_c_removes_the_containers_everywhere(
         example("scripted"), "docker", builders_env(second), second.docker
-    )
-
-
-def test_an_emulated_target_there_compiles_with_zig_from_a_volume(
-    second: SecondDockerd, example: Callable[[str], Path], tmp_path: Path
-) -> None:
-    second.load(FIXTURE_IMAGE_ARM64)  # (here: the doctor's test wants it absent)
-    env = {"DOCKER_CERT_PATH": str(second.certs), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
-    name = second.tcp_host.removeprefix("tcp://")
-    cross_compiles_there(
-        example("c-extension"), "docker", second.tcp_host, env, name=name, client=second.docker
     )
 
 
