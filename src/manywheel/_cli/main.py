@@ -34,7 +34,7 @@ from .._engines.choice import container_engine_for, host_mode
 from .._engines.host import HOST_IMAGE
 from .._engines.process import ProcessRegistry
 from .._errors import ConfigError, EngineError, ManywheelError
-from .._events import Emitter, Listener
+from .._events import Listener
 from .._export import export_docker, write_export
 from .._leftovers import reap_containers
 from .._logs import Masker, default_log_root
@@ -352,7 +352,8 @@ def make_parser() -> argparse.ArgumentParser:
             c.add_argument(
                 "--downloads",
                 action="store_true",
-                help="also remove the download caches (the downloads/ part, and shared/ of older versions)",
+                help="also remove the download caches and toolchains (the downloads/ and toolchains/"
+                " parts, shared/ of older versions, and with --builders their volumes there)",
             )
         _add_option_flags(c, ("engine", "cache-dir", "builders"))
     return parser
@@ -381,12 +382,9 @@ def _config_file(ns: argparse.Namespace) -> Path | None:
 def _print_plan(options: Options, listener: Listener, fmt: str) -> int:
     result = plan(options, listener)
     # Each CI runner of a github matrix is its own machine: builders do not apply there.
+    # (plan() reached the builders already, and warned of each that does not answer.)
+    placed = place_targets(options, result.targets) if fmt != "github-matrix" else None
     hide = Masker(options.secret_values())
-    placed = (
-        place_targets(options, result.targets, emitter=Emitter(listener, hide))
-        if fmt != "github-matrix"
-        else None
-    )
 
     def show(text: str) -> None:  # every format: no secret value, wherever it appears
         print(hide(text))
