@@ -216,14 +216,15 @@ def cache_volume(cache_id: str, namespace: str) -> tuple[str, dict[str, str]]:
     return name, {CACHE_LABEL: cache_id, VOLUME_LABEL: "downloads", PROJECT_LABEL: namespace}
 
 
-def toolchain_volume(cache_id: str, toolchain: str) -> tuple[str, dict[str, str]]:
+def toolchain_volume(cache_id: str, namespace: str, toolchain: str) -> tuple[str, dict[str, str]]:
     """The name and labels of the named volume that is, on a builder other than this
     machine's engine, what the cache folder's ``toolchains/<toolchain>`` is here (zig for that
-    builder's architecture: ``zig-0.17.1-x86_64``). Filled by manywheel only, mounted read-only
-    into builds, shared by the projects of one cache folder (``cache_id``) as the folder is;
-    ``cache clean --downloads`` removes it with the download volumes."""
-    name = f"manywheel-toolchain-{cache_id}-{toolchain}"
-    return name, {CACHE_LABEL: cache_id, VOLUME_LABEL: "toolchain"}
+    builder's architecture: ``zig-0.17.1-x86_64``), for one project (``namespace``): it is
+    filled in a container of the project's image, which the project controls, so no other
+    project's build ever mounts it. Mounted read-only into builds; ``cache clean --downloads``
+    removes it with the download volumes."""
+    name = f"manywheel-toolchain-{cache_id}-{namespace}-{toolchain}"
+    return name, {CACHE_LABEL: cache_id, VOLUME_LABEL: "toolchain", PROJECT_LABEL: namespace}
 
 
 def list_volumes(

@@ -1025,11 +1025,20 @@ def _cross_compilers(
         place = where[ident] if where else None
         by_place.setdefault("" if place is None or place.local else place.name, []).append(ident)
     ready: dict[str, CrossCompilers] = {}
+    made: dict[str | None, tuple[Path, tuple[int, int]] | ToolchainError] = {}  # per arch
     for name, idents in by_place.items():
         place = run.fleet.places[name] if name and run.fleet is not None else None
         try:
             machine = place.facts.arch if place is not None else None
-            root, newest = zig_toolchain(run.cache_root(), run.options, machine=machine)
+            if machine not in made:
+                try:
+                    made[machine] = zig_toolchain(run.cache_root(), run.options, machine=machine)
+                except ToolchainError as e:
+                    made[machine] = e
+            toolchain = made[machine]
+            if isinstance(toolchain, ToolchainError):
+                raise toolchain
+            root, newest = toolchain
             volume = None
             if place is not None:
                 first = idents[0]
@@ -1050,7 +1059,7 @@ def _cross_compilers(
 def _toolchain_volume(run: _Run, place: Place, root: Path, image: str, arch: str) -> str:
     """``place``'s volume holding the toolchain folder ``root`` (a copy, made once)."""
     cache_id = str(open_cache_root(run.options.cache_dir, project_dir=run.options.project_dir).id)
-    volume, labels = toolchain_volume(cache_id, root.parent.name)
+    volume, labels = toolchain_volume(cache_id, run.namespace(), root.parent.name)
     places = list(run.fleet.places) if run.fleet is not None else []
     ctr = run.name(f"toolchain-{places.index(place.name) if place.name in places else 0}")
     if ship_toolchain(

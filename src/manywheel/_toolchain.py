@@ -78,7 +78,7 @@ class CrossCompilers:
     """A plan with its toolchain ready: what a target's build container needs."""
 
     plan: CrossPlan
-    root: Path  # the host folder holding zig and its lib/ (mounted read-only)
+    root: Path  # the host folder holding zig and its lib/ (mounted read-only here)
     glibc_max: tuple[int, int]  # the newest glibc zig has symbol lists for
     volume: str | None = None  # on another builder: its volume holding a copy of ``root``
 

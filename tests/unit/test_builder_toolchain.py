@@ -4,9 +4,10 @@ volume keeps what a container wrote under the mount."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -27,10 +28,20 @@ class Volumes(FakeEngine):
         self.copies = 0
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
-        words = shlex.split(script)
-        if words[0] == "test":
-            ctr = self.live[name]
-            return ExecResult(0 if words[2] in {**self.kept, **ctr.files} else 1, "", "")
+        ctr = self.live[name]
+        files = {**self.kept, **ctr.files}
+        if script.startswith("test -f "):
+            return ExecResult(0 if shlex.split(script)[2] in files else 1, "", "")
+        wanted = re.search(r"-ge (\d+) \] && touch (\S+)$", script)
+        if wanted is not None:  # the check of the copy, then its marker
+            marker = wanted.group(2)
+            entries = {k for k in files if k != marker}
+            entries |= {str(p) for k in entries for p in PurePosixPath(k).parents}
+            entries = {e for e in entries if e.startswith(FILL_AT + "/")}
+            whole = f"{FILL_AT}/zig" in files and len(entries) >= int(wanted.group(1))
+            if whole:
+                ctr.files[marker] = b""
+            return ExecResult(0 if whole else 1, "", "")
         return super().run_script(name, script, timeout=timeout)
 
     def remove(self, names: Sequence[str]) -> None:
@@ -85,9 +96,16 @@ def test_a_copy_stopped_before_its_last_file_is_made_again(tmp_path: Path) -> No
     assert f"{FILL_AT}/{COMPLETE}" in engine.kept
 
 
-def test_a_copy_without_zig_is_an_engine_error(tmp_path: Path) -> None:
+def test_a_copy_found_incomplete_is_an_engine_error_and_made_again_next_time(
+    tmp_path: Path,
+) -> None:
     engine, root = Volumes(), zig_folder(tmp_path)
-    (root / "zig").unlink()
-    with pytest.raises(EngineError, match="left no zig there"):
+    zig = (root / "zig").read_bytes()
+    (root / "zig").unlink()  # (as if the copy lost it)
+    with pytest.raises(EngineError, match="left an incomplete copy"):
         ship(engine, root)
     assert engine.live == {}
+    assert f"{FILL_AT}/{COMPLETE}" not in engine.kept  # no marker: not taken as whole
+    (root / "zig").write_bytes(zig)
+    assert ship(engine, root, "mw-toolchain-1") is True
+    assert f"{FILL_AT}/{COMPLETE}" in engine.kept

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,20 @@ def test_copy_in_and_out_with_real_tar_in_a_host_folder(
         ("./link-1.0-py3-none-any.whl", "not a regular file"),
         ("./sub", "not a regular file"),
     ]
+
+
+def test_copy_in_to_a_client_that_stops_reading_ends_after_its_timeout(tmp_path: Path) -> None:
+    """A real client that never reads (an engine that stopped answering): the write would
+    wait for ever; the timeout ends the client, and the copy fails."""
+    tree = tmp_path / "toolchain"
+    tree.mkdir()
+    (tree / "zig").write_bytes(b"\0" * (4 << 20))  # far more than a pipe holds
+    stuck = subprocess.Popen(
+        ["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    engine = CannedEngine(execs=[stuck])  # type: ignore[list-item]
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="copying files into container ctr failed"):
+        copy_in(engine, "ctr", "/manywheel/toolchain", tree=tree, timeout=0.5)
+    assert time.monotonic() - started < 30
+    assert stuck.returncode == -signal.SIGKILL

@@ -150,9 +150,12 @@ def copy_in(
     tree: Path | None = None,
     exclude: Iterable[Path] | Exclusions = (),
     files: Mapping[str, bytes | Path] | None = None,
+    timeout: float | None = None,
 ) -> None:
     """Extract ``tree`` (a host folder, minus ``exclude``: folders, or whole exclusions) and
-    ``files`` (relative name -> content) under ``dest``."""
+    ``files`` (relative name -> content) under ``dest``. ``timeout``: the client is ended if
+    the copy has not ended after that many seconds (a write to an engine that stopped reading
+    has no end of its own), and the copy fails."""
     left_out = exclude if isinstance(exclude, Exclusions) else Exclusions(tuple(exclude))
     parcel = Parcel(dest, tree, left_out, files or {})
     proc = engine.exec_(
@@ -163,11 +166,17 @@ def copy_in(
         stderr=subprocess.STDOUT,
     )
     assert proc.stdin is not None
+    timer = threading.Timer(timeout, proc.kill) if timeout is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         write_parcels(proc.stdin, [parcel])
     except BrokenPipeError:
         pass
     finally:
+        if timer is not None:
+            timer.cancel()
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()
         proc.stdin = None  # closed above; communicate() must not flush it again
