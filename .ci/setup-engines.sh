@@ -20,15 +20,16 @@ fi
 # The ssh builder's test runs its own sshd (tests/integration/ssh_server.py): the package only,
 # not started (policy-rc.d 101 tells its scripts not to start the service).
 if [ ! -x /usr/sbin/sshd ]; then
-  made_policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d
-    made_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT  # whatever happens next
   fi
   apt-get update -qq
   apt-get install -y -qq openssh-server >/dev/null
-  if [ -n "$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if [ -d /run/systemd/system ]; then  # nor at the next boot
+    systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+  fi
 fi
 
 # arm64 binaries (the arm64 fixture, its containers) run under qemu-user-static, registered with

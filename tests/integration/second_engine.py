@@ -43,7 +43,11 @@ def veth_namespace(name: str, subnet: str, host_ip: str, inner_ip: str, do: Do) 
     do([*in_ns, "ip", "link", "set", ns_if, "up"], None)
     do([*in_ns, "ip", "link", "set", "lo", "up"], None)
     do([*in_ns, "ip", "route", "add", "default", "via", host_ip], None)
-    do(["sysctl", "-qw", "net.ipv4.ip_forward=1"], None)
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    do(
+        ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+        ["sysctl", "-qw", f"net.ipv4.ip_forward={forwarding}"],
+    )
     nat = ["POSTROUTING", "-s", subnet, "!", "-o", host_if, "-j", "MASQUERADE"]
     do(["iptables", "-t", "nat", "-A", *nat], ["iptables", "-t", "nat", "-D", *nat])
     for rule in (["-i", host_if, "-j", "ACCEPT"], ["-o", host_if, "-j", "ACCEPT"]):

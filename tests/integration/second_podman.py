@@ -16,6 +16,7 @@ client can still read its exit code); :meth:`SecondPodman.close` kills those of 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -88,8 +89,12 @@ class SecondPodman:
         )
         service = self.root / "service.conf"
         # lock_type joins the [engine] table: appended as its own table only if there is none.
-        if "[engine]" in system:
-            text = system.replace("[engine]", '[engine]\nlock_type = "file"', 1)
+        if re.search(r"^\s*lock_type\s*=", system, re.M):
+            raise RuntimeError(f"{SYSTEM_CONF} sets lock_type: the second service needs its own")
+        if re.search(r"^\[engine\]\s*$", system, re.M):
+            text = re.sub(
+                r"^\[engine\]\s*$", '[engine]\nlock_type = "file"', system, count=1, flags=re.M
+            )
         else:
             text = f'{system}\n[engine]\nlock_type = "file"\n'
         service.write_text(text)
@@ -145,7 +150,8 @@ class SecondPodman:
                     self._process.kill()
                     self._process.wait(timeout=30)
         finally:
-            run(["pkill", "-9", "-f", "--", f"-b {self.root}/"], check=False)  # conmon -b BUNDLE
+            bundle = f"-b {re.escape(str(self.root))}/"  # conmon -b BUNDLE
+            run(["pkill", "-9", "-f", "--", bundle], check=False)
             unmount_under(self.root)
             for argv in reversed(self._undo):
                 run(argv, check=False)
