@@ -354,23 +354,20 @@ def place_targets(
     options: Options,
     targets: tuple[Target, ...],
     *,
-    emitter: Emitter | None = None,
     runner: Runner | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Assignment | None:
     """Which builder each target builds on, when ``builders`` names more than one (each
     asked what it is, at once, with ``runner``: the engines' clients by default), or None:
     one builder, as every run without the option, and nothing is asked of any engine. As in
-    a build, a builder that does not answer is left out with a warning while another
-    answers; when none does, the first one's EngineError is raised."""
+    a build, a builder that does not answer is left out while another answers (``plan``
+    reached the builders first and warned of it); when none does, the first one's EngineError
+    is raised."""
     builders = parse_builders(options.builders, engine=options.engine, environ=environ)
     if len(builders) < 2 or not targets:
         return None
     found, failed = discover_builders(builders, runner or discovery.run_client, environ=environ)
     if not found:
         raise failed[0][1]
-    for _, e in failed:
-        if emitter is not None:
-            emitter.warning(f"{e.message}; planned without it (a build now would go without it)")
     history = previous_durations(options.log_dir or default_log_root())
     return assign(targets, found, history, options.effective_jobs)
