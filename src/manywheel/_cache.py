@@ -44,9 +44,7 @@ __all__ = [
 
 PREPARED_LABEL = "manywheel.prepared=1"
 CACHE_LABEL = "manywheel.cache"  # on a prepared image or volume: the id of the cache it is of
-VOLUME_LABEL = (
-    "manywheel.volume"  # on a builder's cache volume: what it holds (downloads, toolchain)
-)
+VOLUME_LABEL = "manywheel.volume"  # on a builder's volume: downloads or toolchain
 PROJECT_LABEL = "manywheel.project"  # ...and whose: the project's namespace (see _venvcache)
 MARKER = ".manywheel-cache"
 MARKER_FORMAT = 1

@@ -40,19 +40,20 @@ def ship_toolchain(
     """Make ``volume`` on ``engine`` hold a copy of the folder ``root``, in a container named
     ``container`` of ``image`` (run as ``arch``; labelled ``labels``, so that a killed run's
     is found and removed). True if it was copied now, False if it already was. The marker
-    file is written only after the copy is checked (zig is there, executable, and as many entries as ``root`` has): a copy cut short or damaged is made
-    again by the next run. Raises EngineError."""
+    is written only once the copy is checked (zig there and executable, as many entries as
+    ``root`` has): a copy cut short or damaged is made again by the next run. Raises
+    EngineError."""
     engine.create_volume(volume, volume_labels)
     mount = ("--volume", f"{volume}:{FILL_AT}")
-    entries = len(project_files(root))
-    check = (
-        f'test -x {FILL_AT}/zig && [ "$(find {FILL_AT} -mindepth 1 ! -name {COMPLETE} | wc -l)"'
-        f" -ge {entries} ]"
-    )
     with engine.container(image, container, labels=labels, extra_args=mount, arch=arch) as ctr:
         if engine.run_script(ctr, f"test -f {FILL_AT}/{COMPLETE}").returncode == 0:
             return False
         copy_in(engine, ctr, FILL_AT, tree=root, timeout=COPY_TIMEOUT)
+        entries = len(project_files(root))
+        check = (
+            f"test -x {FILL_AT}/zig && "
+            f'[ "$(find {FILL_AT} -mindepth 1 ! -name {COMPLETE} | wc -l)" -ge {entries} ]'
+        )
         checked = engine.run_script(ctr, f"{check} && touch {FILL_AT}/{COMPLETE}")
         if checked.returncode != 0:
             raise EngineError(
