@@ -113,6 +113,34 @@ def test_snapshot_control_line_is_acted_on_not_logged(tmp_path: Path) -> None:
     assert calls == ["saved"]
 
 
+def test_a_control_line_after_an_unfinished_line_is_still_acted_on(tmp_path: Path) -> None:
+    """Seen in CI with docker: uv's "Installed 3 packages in 81ms" (stderr) came in two
+    writes, and the script's snapshot line (stdout) between them, since docker copies a
+    container's two streams apart. The build then waited for a snapshot never taken."""
+    calls: list[str] = []
+    output = (
+        b"::m:: step requirements\nInstalled 3 packages ::m:: snapshot\nin 81ms\n"
+        b"noise ::m:: step build\nbuilding\n"
+    )
+    result = TargetResult(TARGET)
+    with TargetLog(tmp_path / "t.log", ()) as log:
+        last = stream_steps(
+            FakeProc(output),  # type: ignore[arg-type]
+            log,
+            "::m::",
+            result,
+            Emitter(None),
+            on_snapshot=lambda: calls.append("saved"),
+        )
+    assert calls == ["saved"]
+    assert last == "build"
+    assert set(result.steps) == {"start", "requirements", "build"}
+    lines = [line.split("] ", 1)[-1] for line in (tmp_path / "t.log").read_text().splitlines()]
+    assert lines == [
+        "== requirements", "Installed 3 packages ", "in 81ms", "noise ", "== build", "building",
+    ]  # fmt: skip
+
+
 def test_save_copies_the_snapshot_with_its_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

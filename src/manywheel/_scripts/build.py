@@ -543,45 +543,73 @@ def stream_steps(
     """Log and emit the script's output; act on its control lines (steps, the venv snapshot,
     secrets, warnings). Returns the last step it said (``done``: it got to its end)."""
     assert proc.stdout is not None
-    ident = result.target.identifier
     step_started = time.monotonic()
     current = "start"
-    prefix = f"{marker} step "
-    snapshot = f"{marker} snapshot\n".encode()
-    secret = f"{marker} secret "
-    warning = f"{marker} warning "
     stdout = proc.stdout
+    mark = marker.encode()
     # Read in bounded pieces: a line without a newline can be hundreds of megabytes.
-    for raw in iter(lambda: stdout.readline(LINE_PIECE), b""):
-        pieces = _rest_of_line(stdout, raw)
-        if raw == snapshot:
-            if on_snapshot is not None:
-                on_snapshot()
-            continue
-        text = raw.decode(errors="replace")
-        if text.startswith(secret):  # never logged nor shown: see environment_lines
-            rest = b"".join(pieces).decode(errors="replace")  # a long value: kept whole
-            value = _unhex(text[len(secret) :] + rest)
-            log.add_secret(value)
-            emitter.masker.add(value)
-            continue
-        if text.startswith(warning):  # the script has something to say beyond its log
-            said = (text[len(warning) :] + b"".join(pieces).decode(errors="replace")).strip()
-            log.write(f"manywheel: warning: {said}")
-            emitter.warning(f"{ident}: {said}", target=ident)
-            continue
-        if text.startswith(prefix):
-            for _ in pieces:  # a step line is short; anything past a piece is dropped
-                pass
-            now = time.monotonic()
-            result.steps[current] = round(now - step_started, 3)
-            current, step_started = text[len(prefix) :].strip(), now
-            if current != "done":
-                emitter.emit("step", current, target=ident, data=Step(current))
-            log.write(f"== {current}")
-            continue
-        line = log.write_pieces(itertools.chain([raw], pieces), shown=LINE_PIECE)
-        emitter.emit("output", line, target=ident)
+    for first in iter(lambda: stdout.readline(LINE_PIECE), b""):
+        pieces = _rest_of_line(stdout, first)
+        at = first.find(mark)
+        units: list[tuple[bytes, Iterator[bytes]]] = [(first, pieces)]
+        if at > 0:
+            # A control line after an unfinished line: docker copies a container's stdout and
+            # stderr apart, so a program's "Installed 3 packages " (stderr) can come before the
+            # script's control line (stdout) and its "in 81ms" after it. The marker is random:
+            # found anywhere, it starts a control line; what came before is output.
+            units = [(first[:at] + b"\n", iter(())), (first[at:], pieces)]
+        for raw, rest in units:
+            current, step_started = _one_line(
+                raw, rest, current, step_started, log=log, result=result, emitter=emitter,
+                on_snapshot=on_snapshot, marker=marker,
+            )  # fmt: skip
     if current != "done":
         result.steps[current] = round(time.monotonic() - step_started, 3)
     return current
+
+
+def _one_line(
+    raw: bytes,
+    pieces: Iterator[bytes],
+    current: str,
+    step_started: float,
+    *,
+    log: TargetLog,
+    result: TargetResult,
+    emitter: Emitter,
+    on_snapshot: Callable[[], None] | None,
+    marker: str,
+) -> tuple[str, float]:
+    """Act on one line of the script's output (its first piece ``raw``, the rest ``pieces``):
+    a control line, or output to log and emit. Returns the step now and when it started."""
+    ident = result.target.identifier
+    if raw == f"{marker} snapshot\n".encode():
+        if on_snapshot is not None:
+            on_snapshot()
+        return current, step_started
+    text = raw.decode(errors="replace")
+    secret, warning, prefix = f"{marker} secret ", f"{marker} warning ", f"{marker} step "
+    if text.startswith(secret):  # never logged nor shown: see environment_lines
+        rest = b"".join(pieces).decode(errors="replace")  # a long value: kept whole
+        value = _unhex(text[len(secret) :] + rest)
+        log.add_secret(value)
+        emitter.masker.add(value)
+        return current, step_started
+    if text.startswith(warning):  # the script has something to say beyond its log
+        said = (text[len(warning) :] + b"".join(pieces).decode(errors="replace")).strip()
+        log.write(f"manywheel: warning: {said}")
+        emitter.warning(f"{ident}: {said}", target=ident)
+        return current, step_started
+    if text.startswith(prefix):
+        for _ in pieces:  # a step line is short; anything past a piece is dropped
+            pass
+        now = time.monotonic()
+        result.steps[current] = round(now - step_started, 3)
+        current, step_started = text[len(prefix) :].strip(), now
+        if current != "done":
+            emitter.emit("step", current, target=ident, data=Step(current))
+        log.write(f"== {current}")
+        return current, step_started
+    line = log.write_pieces(itertools.chain([raw], pieces), shown=LINE_PIECE)
+    emitter.emit("output", line, target=ident)
+    return current, step_started
