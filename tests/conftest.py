@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 import manywheel._builders.discovery as builder_discovery
 import manywheel._engines.container as eng
 import manywheel._toolchain as toolchain
+from manywheel._cache import CACHE_LABEL, open_cache_root
+from manywheel._errors import ConfigError
 from manywheel._toolchain import ToolchainError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +62,62 @@ def engine_or_skip(name: str) -> str:
             pytest.fail(f"required engine unusable: {problem}")
         pytest.skip(f"ENGINE NOT AVAILABLE, integration test skipped: {problem}")
     return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_folder_of_the_session() -> Iterator[None]:
+    """Every build of the session caches in a folder of its own (``XDG_CACHE_HOME``), never in
+    the user's ``~/.cache/manywheel``: each test's project is a new one, with venvs and
+    downloads of its own, and a suite run leaves gigabytes there. Removed at the end, with the
+    prepared images and volumes its builds labelled with its id on this machine's engines."""
+    folder = Path(tempfile.mkdtemp(prefix="manywheel-tests-cache-"))
+    before = {
+        name: os.environ.pop(name, None) for name in ("XDG_CACHE_HOME", "MANYWHEEL_CACHE_DIR")
+    }
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        try:
+            with_id = open_cache_root(None, create=False).id
+        except ConfigError:
+            with_id = None
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if with_id is not None:
+            for name in ("docker", "podman"):
+                _remove_labelled(name, f"{CACHE_LABEL}={with_id}")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_labelled(engine: str, label: str) -> None:
+    """Best effort: the engine may be missing or stopped."""
+    if shutil.which(engine) is None:
+        return
+    for kind, remove in (
+        (["images", "-q"], ["rmi", "-f"]),
+        (["volume", "ls", "-q"], ["volume", "rm", "-f"]),
+    ):
+        try:
+            found = subprocess.run(
+                [engine, *kind, "--filter", f"label={label}"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            ).stdout.split()
+            if found:
+                subprocess.run(
+                    [engine, *remove, *sorted(set(found))],
+                    capture_output=True,
+                    timeout=300,
+                    check=False,
+                )
+        except subprocess.TimeoutExpired:
+            pass
 
 
 @pytest.fixture(params=["docker", "podman"])
