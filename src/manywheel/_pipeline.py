@@ -32,7 +32,7 @@ from ._scripts.shell import quote
 from ._scripts.steps import COPY_IN_EXIT, STEP_EXIT
 from ._scripts.wheel_tests import testing_script, wants_tests
 from ._toolchain import CrossCompilers
-from ._venvcache import drop_venv, save_venv, verify_venv
+from ._venvcache import drop_venv, keep_newest, mark_used, save_venv, verify_venv
 
 __all__ = ["TargetJob", "run_target", "test_covered"]
 
@@ -188,6 +188,7 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
             problem = verify_venv(cache)
             if problem is None:
                 mode = "restore"
+                mark_used(cache)
             else:
                 drop_venv(cache)
                 job.emitter.warning(
@@ -216,7 +217,11 @@ def _build(job: TargetJob, log: TargetLog, result: TargetResult) -> bool:
             assert cache is not None
             taken = f"{layout.work}/snapshot-taken"
             try:
-                save_venv(engine, ctr, f"{layout.work}/venv.tar", taken, cache)
+                save_venv(
+                    engine, ctr, f"{layout.work}/venv.tar", taken, cache,
+                    target=job.target.identifier,
+                )  # fmt: skip
+                keep_newest(cache.parent, job.target.identifier)
             except (EngineError, OSError) as e:  # a cache miss next time, nothing worse
                 log.write(f"manywheel: could not keep the venv in the cache: {e}")
                 _release(engine, ctr, taken)  # the script must not wait for a copy that failed

@@ -22,7 +22,8 @@ from ._builders import builder_engine, discovery, parse_builders
 from ._builders.fleet import Fleet, Place, discover_builders
 from ._builders.heartbeat import Heartbeat, answers
 from ._builders.toolchain import ship_toolchain
-from ._cache import cache_volume, open_cache_root, toolchain_volume
+from ._cache import CacheRoot, cache_volume, open_cache_root, toolchain_volume
+from ._cacheprune import namespace_in_use, prune_unused
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
@@ -103,13 +104,44 @@ class _Run:
         self._fleet_opened = False
         self._volumes: dict[str, str] = {}  # builder -> its cache volume, once made
         self._volume_lock = threading.Lock()
+        self._cache: CacheRoot | None = None
+        self._cache_lock = threading.Lock()
+        self._held = contextlib.ExitStack()  # released by cleanup()
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
 
+    def _open_cache(self) -> CacheRoot:
+        """The cache folder, made and marked on first use; from then on, until ``cleanup``,
+        this project's parts of it are in use (no prune removes them, see _cacheprune)."""
+        with self._cache_lock:
+            if self._cache is None:
+                opts = self.options
+                root = open_cache_root(opts.cache_dir, project_dir=opts.project_dir)
+                self._held.enter_context(namespace_in_use(root.path, self.namespace()))
+                self._cache = root
+            return self._cache
+
     def cache_root(self) -> Path:
-        """manywheel's host cache folder (``cache-dir``), made and marked on first use."""
-        return open_cache_root(self.options.cache_dir, project_dir=self.options.project_dir).path
+        """manywheel's host cache folder (``cache-dir``)."""
+        return self._open_cache().path
+
+    def cache_id(self) -> str:
+        """The cache folder's id: it labels what this cache made on engines."""
+        return str(self._open_cache().id)
+
+    def prune_cache(self) -> None:
+        """Remove other projects' caches unused for ``cache-keep-days`` (at most once a day)."""
+        opts = self.options
+        if not (opts.shared_cache or opts.cache_venv) or opts.cache_keep_days <= 0:
+            return
+        pruned = prune_unused(self.cache_root(), opts.cache_keep_days, current=self.namespace())
+        if pruned is not None and pruned.namespaces:
+            self.emitter.info(
+                f"removed from {self.cache_root()} the cached venvs and downloads of "
+                f"{len(pruned.namespaces)} project(s) no build used for "
+                f"{opts.cache_keep_days} days ({pruned.size / 1e6:.0f} MB)"
+            )
 
     def namespace(self) -> str:
         """This project's part of the caches: what one project's builds write, no other
@@ -142,8 +174,7 @@ class _Run:
         ``shared_cache`` is on this machine), made on first use."""
         with self._volume_lock:
             if place.name not in self._volumes:
-                root = open_cache_root(self.options.cache_dir, project_dir=self.options.project_dir)
-                name, labels = cache_volume(str(root.id), self.namespace())
+                name, labels = cache_volume(self.cache_id(), self.namespace())
                 place.engine.create_volume(name, labels)
                 self._volumes[place.name] = name
             return self._volumes[place.name]
@@ -235,10 +266,17 @@ class _Run:
         return event
 
     def cleanup(self) -> None:
-        """Remove every container this run started; stop every child process. Bounded."""
+        """Remove every container this run started; stop every child process. Bounded.
+        Then the run's hold on its caches ends."""
         self.cancelled.set()
         for event in self._stops:
             event.set()
+        try:
+            self._sweep()
+        finally:
+            self._held.close()
+
+    def _sweep(self) -> None:
         engines = self.engines()
         if not engines:
             return
@@ -1058,8 +1096,7 @@ def _cross_compilers(
 
 def _toolchain_volume(run: _Run, place: Place, root: Path, image: str, arch: str) -> str:
     """``place``'s volume holding the toolchain folder ``root`` (a copy, made once)."""
-    cache_id = str(open_cache_root(run.options.cache_dir, project_dir=run.options.project_dir).id)
-    volume, labels = toolchain_volume(cache_id, run.namespace(), root.parent.name)
+    volume, labels = toolchain_volume(run.cache_id(), run.namespace(), root.parent.name)
     places = list(run.fleet.places) if run.fleet is not None else []
     ctr = run.name(f"toolchain-{places.index(place.name) if place.name in places else 0}")
     if ship_toolchain(
@@ -1167,14 +1204,16 @@ def _start_order(
     return todo
 
 
-def _remove_leftovers(run: _Run) -> None:
-    """What killed runs left here: staging folders of dead runs, partial files in the output
-    folder (this run holds its lock, so nobody else is writing them). Say what went."""
+def _tidy_up(run: _Run) -> None:
+    """Remove what killed runs left here: staging folders of dead runs, partial files in the
+    output folder (this run holds its lock, so nobody else is writing them); say what went.
+    Then prune the cache folder."""
     staged = sweep_staging(run.log_dir.parent, current=run.log_dir)
     partial = remove_partial_files(run.options.output_dir)
     if staged or partial:
         gone = [str(p) for p in (*staged, *partial)]
         run.emitter.warning("removed what killed manywheel runs left: " + ", ".join(gone))
+    run.prune_cache()
 
 
 def build(options: Options, listener: Listener | None = None) -> RunResult:
@@ -1199,7 +1238,7 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         run.log_dir.mkdir(parents=True, exist_ok=True)
         (run.log_dir / OWNER_FILE).write_text(this_process().token() + "\n")
         latest_link(run.log_dir.parent, run.run_id)
-        _remove_leftovers(run)
+        _tidy_up(run)
         options_of = {t.identifier: options.for_target(t.identifier) for t in plan_.targets}
         for target_options in options_of.values():  # an override's secrets are secret too
             for value in target_options.secret_values():

@@ -34,7 +34,9 @@ __all__ = [
     "VENV_FORMAT",
     "clean_venvs",
     "drop_venv",
+    "keep_newest",
     "list_venvs",
+    "mark_used",
     "project_namespace",
     "save_venv",
     "venv_key",
@@ -45,6 +47,7 @@ __all__ = [
 VENV_FORMAT = "2"
 # The longest a snapshot's copy may take (a venv is tens of megabytes; the build waits on it).
 SAVE_TIMEOUT = 600.0
+KEEP_PER_TARGET = 2  # a target's snapshots kept in its project's folder, most recently used
 
 
 def venv_key(
@@ -79,9 +82,12 @@ def _record(tarball: Path) -> Path:
     return tarball.with_suffix(".json")
 
 
-def save_venv(engine: Backend, container: str, snapshot: str, taken: str, dest: Path) -> None:
+def save_venv(
+    engine: Backend, container: str, snapshot: str, taken: str, dest: Path, *, target: str
+) -> None:
     """Copy the snapshot tarball out of ``container`` into ``dest`` atomically (or not at all),
-    with its size and sha256 beside it; then create ``taken`` so the waiting script goes on."""
+    with its size, sha256 and ``target`` beside it; then create ``taken`` so the waiting
+    script goes on."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".venv-", suffix=".part")
     digest, size = hashlib.sha256(), 0
@@ -117,7 +123,12 @@ def save_venv(engine: Backend, container: str, snapshot: str, taken: str, dest: 
             raise EngineError(
                 f"could not copy the venv snapshot out: {err.decode(errors='replace').strip()}"
             )
-        record = {"format": VENV_FORMAT, "size": size, "sha256": digest.hexdigest()}
+        record = {
+            "format": VENV_FORMAT,
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "target": target,
+        }
         _record(dest).write_text(json.dumps(record) + "\n")
         os.replace(tmp, dest)
     finally:
@@ -144,6 +155,29 @@ def verify_venv(tarball: Path) -> str | None:
     if digest.hexdigest() != expected_hash:
         return "its sha256 differs from the one recorded when it was saved"
     return None
+
+
+def mark_used(tarball: Path) -> None:
+    """Its record's time is when it was last saved or restored (see ``keep_newest``)."""
+    with contextlib.suppress(OSError):
+        os.utime(_record(tarball))
+
+
+def keep_newest(folder: Path, target: str, keep: int = KEEP_PER_TARGET) -> list[Path]:
+    """Drop all but the ``keep`` most recently used snapshots of ``target`` in one project's
+    ``folder`` (a snapshot saved by an older manywheel names no target and stays); the
+    dropped ones."""
+    mine: list[tuple[float, Path]] = []
+    for record in folder.glob("*.json"):
+        try:
+            if json.loads(record.read_text()).get("target") == target:
+                mine.append((record.stat().st_mtime, record.with_suffix(".tar")))
+        except (OSError, ValueError, AttributeError):
+            continue
+    dropped = [tarball for _, tarball in sorted(mine, reverse=True)[keep:]]
+    for tarball in dropped:
+        drop_venv(tarball)
+    return dropped
 
 
 def drop_venv(tarball: Path) -> None:

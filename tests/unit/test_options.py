@@ -332,6 +332,20 @@ def test_builders_are_refused_from_the_projects_files(
     )
 
 
+def test_the_days_every_projects_caches_are_kept_are_refused_from_the_projects_files(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.manywheel]\ncache-keep-days = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_options(tmp_path, environ={})
+    assert "'cache-keep-days' cannot be set in the project's files: it decides when every " in (
+        info.value.message
+    )
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    assert load_options(tmp_path, environ={"MANYWHEEL_CACHE_KEEP_DAYS": "7"}).cache_keep_days == 7
+    assert load_options(tmp_path, environ={}).cache_keep_days == 30
+
+
 def test_a_builder_that_is_not_one_is_named_with_where_it_was_set(tmp_path: Path) -> None:
     project = write(tmp_path, "")
     with pytest.raises(ConfigError) as info:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import os
 import signal
@@ -204,7 +205,7 @@ def test_a_damaged_cached_venv_is_removed_and_made_anew(world: World) -> None:
 def test_a_snapshot_that_cannot_be_kept_does_not_hold_the_build(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(*args: object) -> None:
+    def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(_pipeline, "save_venv", full_disk)
@@ -216,6 +217,48 @@ def test_a_snapshot_that_cannot_be_kept_does_not_hold_the_build(
     log = result.results[0].log
     assert log is not None
     assert "could not keep the venv in the cache" in log.read_text()
+
+
+def test_a_run_holds_its_projects_caches_and_prunes_the_long_unused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = world.root / "cache" / "manywheel"
+    old = "0" * 16  # another project's, unused for 31 days
+    (cache / "downloads" / old).mkdir(parents=True)
+    (cache / "downloads" / old / "wheel").write_bytes(b"x" * 2_000_000)
+    (cache / "locks").mkdir()
+    (cache / "locks" / f"{old}.lock").touch()
+    then = time.time() - 31 * 24 * 3600
+    os.utime(cache / "locks" / f"{old}.lock", (then, then))
+    held: list[bool] = []
+    real = _pipeline.run_target
+
+    def while_building(*args: Any, **kwargs: Any) -> Any:  # is this project's lock held?
+        (mine,) = [p for p in (cache / "locks").glob("*.lock")]
+        with open(mine) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+            except BlockingIOError:
+                held.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "run_target", while_building)
+    result = world.build()
+    assert result.ok
+    assert held == [True, True]
+    assert not (cache / "downloads" / old).exists()
+    said = [e.message for e in world.kinds("info") if "no build used" in e.message]
+    assert said == [
+        f"removed from {cache} the cached venvs and downloads of 1 project(s) no build used "
+        "for 30 days (2 MB)"
+    ]
+    # Released at the end; pruned at most once a day.
+    (mine,) = [p for p in (cache / "locks").glob("*.lock")]
+    with open(mine) as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    world.build(force=True)
+    assert not [e for e in world.kinds("info") if "no build used" in e.message]
 
 
 def test_a_venv_that_restores_but_fails_is_dropped(world: World) -> None:

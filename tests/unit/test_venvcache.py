@@ -153,7 +153,7 @@ def test_save_copies_the_snapshot_with_its_record(
     with engine.container("host", "ctr", labels={}) as name:
         work = Path(engine.layout(name).work)
         (work / "venv.tar").write_bytes(content)
-        save_venv(engine, name, f"{work}/venv.tar", f"{work}/taken", dest)
+        save_venv(engine, name, f"{work}/venv.tar", f"{work}/taken", dest, target="cp313")
         assert (work / "taken").is_file()
     assert dest.read_bytes() == content
     assert verify_venv(dest) is None
@@ -161,6 +161,7 @@ def test_save_copies_the_snapshot_with_its_record(
         "format": VENV_FORMAT,
         "size": len(content),
         "sha256": hashlib.sha256(content).hexdigest(),
+        "target": "cp313",
     }
     assert sorted(p.name for p in dest.parent.iterdir()) == ["key.json", "key.tar"]
 
@@ -175,7 +176,7 @@ def test_a_failed_or_empty_copy_leaves_nothing(
     engine = fake_exec.CannedEngine(execs=[fake_exec.FakeProc(stdout, stderr, code)])
     dest = venv_path(tmp_path, "ns", "key")
     with pytest.raises(EngineError) as info:
-        save_venv(engine, "ctr", "/manywheel/venv.tar", "/manywheel/taken", dest)
+        save_venv(engine, "ctr", "/manywheel/venv.tar", "/manywheel/taken", dest, target="cp313")
     assert info.value.message == "could not copy the venv snapshot out: " + stderr.decode()
     ((_, command),) = engine.exec_calls
     assert command[-3:] == ["sh", "/manywheel/venv.tar", "/manywheel/taken"]
@@ -190,6 +191,6 @@ def test_a_copy_that_stalls_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(venvcache, "SAVE_TIMEOUT", 0.3)
     dest = venv_path(tmp_path, "ns", "key")
     with pytest.raises(EngineError, match="copying the venv snapshot out took over 0 s"):
-        save_venv(engine, "ctr", "/manywheel/venv.tar", "/manywheel/taken", dest)
+        save_venv(engine, "ctr", "/manywheel/venv.tar", "/manywheel/taken", dest, target="cp313")
     assert stuck.poll() is not None
     assert list(dest.parent.iterdir()) == []

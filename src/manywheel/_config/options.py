@@ -137,6 +137,7 @@ class Options:
     cache_prepared: bool = _default_of("cache-prepared")
     cache_venv: bool = _default_of("cache-venv")
     cache_dir: Path | None = _default_of("cache-dir")
+    cache_keep_days: int = _default_of("cache-keep-days")
     shared_cache: bool = _default_of("shared-cache")
     ccache: bool = _default_of("ccache")
     cross_compilers: str = _default_of("cross-compilers")  # auto | off
@@ -656,7 +657,7 @@ def _check_settable(layer: Layer, spec: OptionSpec, project: Path) -> None:
     if spec.user_only and _from_project(layer, project):
         raise ConfigError(
             f"{layer.where}: '{layer.key_name(spec.name)}' cannot be set in the project's files: "
-            "it says which machines build and with whose credentials, which is yours to decide",
+            f"{spec.user_only}, which is yours to decide",
             tip=f"remove it there, and set it with {flag_name(spec.name)}, "
             f"{env_name(spec.name)} or in a config file of yours outside the project "
             "(--config-file)",

@@ -30,8 +30,8 @@ class OptionSpec:
     per_target: bool = False
     minimum: int = 0  # of an int option
     # Set only by the user (command line, environment, a config file outside the project),
-    # never by the project's own files: it says which machines build, with whose credentials.
-    user_only: bool = False
+    # never by the project's own files, because of what it does (the reason, said then).
+    user_only: str = ""
 
     @property
     def field(self) -> str:
@@ -135,7 +135,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "that emulates it. Never read from the project's files. Not used by build yet: plan "
         "shows where each target would build.",
         metavar="BUILDER",
-        user_only=True,
+        user_only="it says which machines build and with whose credentials",
     ),
     OptionSpec(
         "pull",
@@ -537,6 +537,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "each project's downloads/<project>/ part is mounted into that project's builds for "
         "pip/uv downloads and ccache.",
         metavar="DIR",
+    ),
+    OptionSpec(
+        "cache-keep-days",
+        "int",
+        30,
+        "Remove a project's cached venvs and downloads from cache-dir once no build has used "
+        "them for this many days (a build checks at most once a day; 0: keep them until "
+        "`cache clean`). Set by the user only, as it concerns every project's caches.",
+        metavar="DAYS",
+        user_only="it decides when every project's caches on this machine go",
     ),
     OptionSpec(
         "shared-cache",

@@ -1,0 +1,169 @@
+"""Old cache entries go, so that the cache folder does not grow without end.
+
+Each project (its namespace, see ``_venvcache``) has two parts in the cache folder:
+``downloads/<project>/`` (pip and uv downloads, ccache, bytecode) and ``venvs/<project>/``
+(build-venv snapshots). A run that uses them holds a shared lock on ``locks/<project>.lock``
+for as long as it runs, and touches that file: its modification time is when the project's
+caches were last used.
+
+At most once a day a build removes the parts of every project that no build has used for
+``cache-keep-days`` days. It takes each one's lock exclusively (without waiting) first, so a
+project's caches never go while a run uses them, and a run that starts meanwhile waits the
+moment the removal takes. A folder from an older manywheel (no lock file) counts as used when
+it last changed. Within a project, a target keeps its ``KEEP_PER_TARGET`` most recently used
+venv snapshots (see ``_venvcache.keep_newest``): requirements that change often would
+otherwise leave a snapshot per change.
+
+Not pruned here: the toolchains (one per zig version and architecture, shared by every
+project), the prepared images and the builders' volumes; ``manywheel cache clean`` removes
+those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Pruned", "namespace_in_use", "prune_unused"]
+
+LOCKS = "locks"
+PARTS = ("downloads", "venvs")  # a project's parts of the cache folder
+STAMP = ".manywheel-pruned"  # its modification time: when a build last pruned
+PRUNE_EVERY = 24 * 3600.0
+DAY = 24 * 3600.0
+_NAMESPACE = re.compile(r"[0-9a-f]{16}")
+
+
+def _lock_path(root: Path, namespace: str) -> Path:
+    return root / LOCKS / f"{namespace}.lock"
+
+
+def _lock(root: Path, namespace: str, how: int) -> int | None:
+    """The locked file descriptor of the project's lock file (None: ``LOCK_NB`` and held).
+    A lock file removed by a prune while this waited for it is not the lock any more: then
+    the new one is locked."""
+    path = _lock_path(root, namespace)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, how)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return fd
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def namespace_in_use(root: Path, namespace: str) -> Iterator[None]:
+    """Hold the project's caches for a run: no prune removes them meanwhile, and they count
+    as used now."""
+    fd = _lock(root, namespace, fcntl.LOCK_SH)
+    assert fd is not None
+    try:
+        os.utime(fd)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _last_used(root: Path, namespace: str) -> float:
+    """When the project's caches were last used: its lock file's time, else (older manywheel)
+    the last change of its folders."""
+    with contextlib.suppress(FileNotFoundError):
+        return _lock_path(root, namespace).stat().st_mtime
+    times = [0.0]
+    for part in PARTS:
+        with contextlib.suppress(FileNotFoundError):
+            times.append((root / part / namespace).stat().st_mtime)
+    return max(times)
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _never_used_lock(root: Path, namespace: str) -> None:
+    """A lock file for a project whose folders an older manywheel made: dated 1970, made in
+    one step (a run that makes it meanwhile wins, and dates it now)."""
+    path = _lock_path(root, namespace)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.touch()
+    try:
+        os.utime(tmp, (0, 0))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink()
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune removed: the projects' namespaces and their bytes."""
+
+    namespaces: tuple[str, ...]
+    size: int
+
+
+def prune_unused(
+    root: Path, keep_days: int, *, current: str, now: float | None = None
+) -> Pruned | None:
+    """Remove the caches of every project unused for ``keep_days`` days (0: never), other
+    than ``current`` (this run's). None when no prune was due (one ran in the last day)."""
+    if keep_days <= 0:
+        return None
+    now = time.time() if now is None else now
+    stamp = root / STAMP
+    try:
+        if now - stamp.stat().st_mtime < PRUNE_EVERY:
+            return None
+    except FileNotFoundError:
+        pass
+    stamp.touch()
+    os.utime(stamp, (now, now))  # runs that start meanwhile leave it to this one
+    limit = now - keep_days * DAY
+    found = {p.name for part in PARTS if (root / part).is_dir() for p in (root / part).iterdir()}
+    if (root / LOCKS).is_dir():
+        found |= {p.stem for p in (root / LOCKS).glob("*.lock")}
+    removed, size = [], 0
+    for namespace in sorted(n for n in found if _NAMESPACE.fullmatch(n) and n != current):
+        if _last_used(root, namespace) >= limit:
+            continue
+        _never_used_lock(root, namespace)  # so that taking it says nothing of a use
+        fd = _lock(root, namespace, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if fd is None:  # a run uses it right now
+            continue
+        try:
+            if os.fstat(fd).st_mtime >= limit:  # a run used it since this prune looked
+                continue
+            for part in PARTS:
+                folder = root / part / namespace
+                if folder.is_dir() and not folder.is_symlink():
+                    size += _size(folder)
+                    shutil.rmtree(folder)
+            _lock_path(root, namespace).unlink()
+            removed.append(namespace)
+        finally:
+            os.close(fd)
+    return Pruned(tuple(removed), size)

@@ -1,0 +1,165 @@
+"""Old cache entries go: projects unused for cache-keep-days, never one a run holds."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from manywheel._cacheprune import (
+    PRUNE_EVERY,
+    STAMP,
+    _lock,
+    namespace_in_use,
+    prune_unused,
+)
+from manywheel._venvcache import keep_newest, mark_used
+
+DAY = 24 * 3600
+NOW = 2_000_000_000.0
+OLD, NEW, MINE = "a" * 16, "b" * 16, "c" * 16
+
+
+def project(root: Path, namespace: str, *, used: float | None, size: int = 1000) -> None:
+    """A project's downloads and venvs (``size`` bytes each), last used at ``used`` (None:
+    an older manywheel made them: no lock file, the folders' own times say)."""
+    for part in ("downloads", "venvs"):
+        folder = root / part / namespace
+        folder.mkdir(parents=True)
+        (folder / "file").write_bytes(b"x" * size)
+    if used is None:
+        return
+    lock = root / "locks" / f"{namespace}.lock"
+    lock.parent.mkdir(exist_ok=True)
+    lock.touch()
+    os.utime(lock, (used, used))
+
+
+def present(root: Path) -> set[str]:
+    return {p.name for p in (root / "downloads").iterdir()} | {
+        p.name for p in (root / "venvs").iterdir()
+    }
+
+
+def test_the_projects_unused_for_the_days_go_and_the_others_stay(tmp_path: Path) -> None:
+    project(tmp_path, OLD, used=NOW - 31 * DAY, size=1000)
+    project(tmp_path, NEW, used=NOW - 29 * DAY)
+    project(tmp_path, MINE, used=NOW - 90 * DAY)  # this run's: it is being used
+    (tmp_path / "downloads" / "not-a-project").mkdir()  # not manywheel's naming: left alone
+    pruned = prune_unused(tmp_path, 30, current=MINE, now=NOW)
+    assert pruned is not None
+    assert pruned.namespaces == (OLD,)
+    assert pruned.size == 2000
+    assert present(tmp_path) == {NEW, MINE, "not-a-project"}
+    assert not (tmp_path / "locks" / f"{OLD}.lock").exists()
+
+
+def test_a_project_a_run_holds_stays_however_old(tmp_path: Path) -> None:
+    project(tmp_path, OLD, used=None)
+    with namespace_in_use(tmp_path, OLD):
+        lock = tmp_path / "locks" / f"{OLD}.lock"
+        assert time.time() - lock.stat().st_mtime < 60  # holding it is using it
+        os.utime(lock, (0, 0))  # as if it had been held for a very long time
+        pruned = prune_unused(tmp_path, 30, current=MINE)
+    assert pruned is not None
+    assert pruned.namespaces == ()
+    assert present(tmp_path) == {OLD}
+
+
+def test_an_older_manywheels_folders_go_by_their_own_times(tmp_path: Path) -> None:
+    project(tmp_path, OLD, used=None)
+    project(tmp_path, NEW, used=None)
+    for part in ("downloads", "venvs"):
+        os.utime(tmp_path / part / OLD, (NOW - 40 * DAY, NOW - 40 * DAY))
+        os.utime(tmp_path / part / NEW, (NOW - 40 * DAY, NOW - 40 * DAY))
+    os.utime(tmp_path / "venvs" / NEW, (NOW - DAY, NOW - DAY))  # a snapshot saved yesterday
+    pruned = prune_unused(tmp_path, 30, current=MINE, now=NOW)
+    assert pruned is not None
+    assert pruned.namespaces == (OLD,)
+    assert present(tmp_path) == {NEW}
+
+
+def test_a_prune_runs_at_most_once_a_day_and_not_at_all_with_0_days(tmp_path: Path) -> None:
+    assert prune_unused(tmp_path, 0, current=MINE, now=NOW) is None
+    assert not (tmp_path / STAMP).exists()
+    assert prune_unused(tmp_path, 30, current=MINE, now=NOW) is not None
+    project(tmp_path, OLD, used=NOW - 60 * DAY)
+    assert prune_unused(tmp_path, 30, current=MINE, now=NOW + PRUNE_EVERY - 1) is None
+    assert present(tmp_path) == {OLD}
+    pruned = prune_unused(tmp_path, 30, current=MINE, now=NOW + PRUNE_EVERY)
+    assert pruned is not None
+    assert pruned.namespaces == (OLD,)
+
+
+def test_a_symlinked_project_folder_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("mine")
+    root = tmp_path / "cache"
+    project(root, OLD, used=NOW - 60 * DAY)
+    (root / "downloads" / OLD / "file").unlink()
+    (root / "downloads" / OLD).rmdir()
+    (root / "downloads" / OLD).symlink_to(outside)
+    prune_unused(root, 30, current=MINE, now=NOW)
+    assert (outside / "keep").read_text() == "mine"
+
+
+def test_a_run_that_waited_for_a_prune_holds_the_new_lock_file(tmp_path: Path) -> None:
+    """The prune removes the lock file it holds; a run waiting on the old one must not think
+    it holds the project's lock then."""
+    pruning = _lock(tmp_path, OLD, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert pruning is not None
+    holding = threading.Event()
+
+    def run() -> None:
+        with namespace_in_use(tmp_path, OLD):
+            holding.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.2)
+    assert not holding.is_set()  # it waits for the prune
+    (tmp_path / "locks" / f"{OLD}.lock").unlink()
+    os.close(pruning)
+    assert holding.wait(5)
+    # It holds the file that is there now: a second prune cannot take it.
+    assert _lock(tmp_path, OLD, fcntl.LOCK_EX | fcntl.LOCK_NB) is None
+    thread.join()
+
+
+def snapshot(folder: Path, key: str, target: str | None, used: float) -> Path:
+    tarball = folder / f"{key}.tar"
+    tarball.write_bytes(b"venv")
+    record: dict[str, object] = {"format": "2", "size": 4, "sha256": "0"}
+    if target is not None:
+        record["target"] = target
+    tarball.with_suffix(".json").write_text(json.dumps(record))
+    os.utime(tarball.with_suffix(".json"), (used, used))
+    return tarball
+
+
+def test_a_target_keeps_its_two_most_recently_used_snapshots(tmp_path: Path) -> None:
+    now = time.time()
+    first = snapshot(tmp_path, "k1", "cp313", now - 3 * DAY)
+    second = snapshot(tmp_path, "k2", "cp313", now - 2 * DAY)
+    third = snapshot(tmp_path, "k3", "cp313", now - DAY)
+    other = snapshot(tmp_path, "k4", "cp314", now - 9 * DAY)
+    older = snapshot(tmp_path, "k5", None, now - 9 * DAY)  # an older manywheel's: no target
+    mark_used(first)  # restored just now: the most recently used
+    assert keep_newest(tmp_path, "cp313") == [second]
+    assert not second.exists()
+    assert not second.with_suffix(".json").exists()
+    assert all(p.exists() for p in (first, third, other, older))
+
+
+@pytest.mark.parametrize("record", ["[1]", "{", ""])
+def test_an_unreadable_record_is_left_to_verify(tmp_path: Path, record: str) -> None:
+    (tmp_path / "bad.json").write_text(record)
+    assert keep_newest(tmp_path, "cp313") == []
+    assert (tmp_path / "bad.json").exists()
