@@ -18,7 +18,7 @@ set +e
 if [ "$#" -eq 0 ]; then
   set -- tests/integration
 fi
-.venv/bin/python -m pytest -p no:cacheprovider --durations=15 "$@"
+.venv/bin/python -m pytest -p no:cacheprovider --durations=40 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

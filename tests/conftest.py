@@ -12,7 +12,7 @@ import pytest
 import manywheel._builders.discovery as builder_discovery
 import manywheel._engines.container as eng
 import manywheel._toolchain as toolchain
-from manywheel._cache import CACHE_LABEL, open_cache_root
+from manywheel._cache import CACHE_LABEL, default_cache_dir, open_cache_root
 from manywheel._errors import ConfigError
 from manywheel._toolchain import ToolchainError
 
@@ -91,6 +91,16 @@ def _cache_folder_of_the_session() -> Iterator[None]:
             for name in ("docker", "podman"):
                 _remove_labelled(name, f"{CACHE_LABEL}={with_id}")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _project_caches_go_with_their_module(_cache_folder_of_the_session: None) -> Iterator[None]:
+    """Each test's project is new, so no later module reads the caches of a module's
+    projects: they go at its end (a suite run would otherwise hold gigabytes of them). The
+    toolchains stay for the next modules."""
+    yield
+    for part in ("downloads", "venvs"):
+        shutil.rmtree(default_cache_dir() / part, ignore_errors=True)
 
 
 def _remove_labelled(engine: str, label: str) -> None:

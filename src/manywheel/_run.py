@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import os
 import queue
 import secrets
@@ -323,7 +324,7 @@ def _open_fleet(run: _Run) -> Fleet | None:
     if not found:
         raise failed[0][1]
     for _, e in failed:
-        run.emitter.warning(f"{e.message}; building without it")
+        run.emitter.warning(f"{e.message}; left out of this run")
     places = []
     for facts in found:
         if facts.builder.local:
@@ -1063,20 +1064,21 @@ def _cross_compilers(
         place = where[ident] if where else None
         by_place.setdefault("" if place is None or place.local else place.name, []).append(ident)
     ready: dict[str, CrossCompilers] = {}
-    made: dict[str | None, tuple[Path, tuple[int, int]] | ToolchainError] = {}  # per arch
+
+    @functools.cache  # once per architecture, its error too
+    def toolchain(machine: str | None) -> tuple[Path, tuple[int, int]] | ToolchainError:
+        try:
+            return zig_toolchain(run.cache_root(), run.options, machine=machine)
+        except ToolchainError as e:
+            return e
+
     for name, idents in by_place.items():
         place = run.fleet.places[name] if name and run.fleet is not None else None
         try:
-            machine = place.facts.arch if place is not None else None
-            if machine not in made:
-                try:
-                    made[machine] = zig_toolchain(run.cache_root(), run.options, machine=machine)
-                except ToolchainError as e:
-                    made[machine] = e
-            toolchain = made[machine]
-            if isinstance(toolchain, ToolchainError):
-                raise toolchain
-            root, newest = toolchain
+            made = toolchain(place.facts.arch if place is not None else None)
+            if isinstance(made, ToolchainError):
+                raise made
+            root, newest = made
             volume = None
             if place is not None:
                 first = idents[0]

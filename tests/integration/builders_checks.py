@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from manywheel._toolchain import ZIG_VERSION
-from tests.conftest import FIXTURE_IMAGE_ARM64
-from tests.integration.helpers import leftover_containers, manywheel, wheels
+from tests.integration.helpers import leftover_containers, wheels
 from tests.integration.test_faults import start, wait_for_lines
 
 Client = Callable[..., "subprocess.CompletedProcess[str]"]
@@ -44,16 +41,6 @@ def clean_downloads(project: Path, env: dict[str, str]) -> None:
     assert clean.returncode == 0, clean.stdout + clean.stderr
 
 
-def same_wheels_alone(spread: Path, tmp_path: Path, engine: str, *args: str) -> None:
-    """The project built on this machine's engine alone: byte for byte the same wheels as
-    ``spread``'s, built over the builders."""
-    alone = tmp_path / "alone"
-    shutil.copytree(spread, alone, ignore=shutil.ignore_patterns("dist"))
-    r = manywheel(alone, engine, *args, image=None)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert digests(alone) == digests(spread)
-
-
 def ctrl_c_removes_the_containers_everywhere(
     project: Path, engine: str, env: dict[str, str], client: Client
 ) -> None:
@@ -75,30 +62,3 @@ def ctrl_c_removes_the_containers_everywhere(
     assert leftover_containers(engine, project) == []
     assert client("ps", "-aq").stdout.split() == []
     assert wheels(project) == []
-
-
-def cross_compiles_there(
-    project: Path, engine: str, builder: str, env: dict[str, str], *, name: str, client: Client
-) -> None:
-    """The C example's cp313 aarch64 target on ``builder`` (named ``name``) alone (which runs aarch64 under
-    QEMU): zig for the builder's architecture goes into a volume there once, read-only in the
-    build, which compiles with it; the next run finds the volume whole; cache clean removes it."""
-    args = ("--python", "3.13", "--archs", "aarch64",
-            "--manylinux-aarch64-image", FIXTURE_IMAGE_ARM64)  # fmt: skip
-    env = {**env, "MANYWHEEL_BUILDERS": builder}
-    before = set(client("volume", "ls", "-q").stdout.split())  # other tests' cache folders'
-    copied = f"builder {name}: copied zig-{ZIG_VERSION}-x86_64 into volume"
-    for again in (False, True):
-        r = manywheel(project, engine, *args, *(["--force"] if again else []), env=env, image=None)
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert (copied in r.stderr) is not again, r.stderr
-        log = (project.parent / "logs" / "latest" / "cp313-manylinux_aarch64.log").read_text()
-        assert f"manywheel: cross compilers: zig {ZIG_VERSION} cc -target aarch64-linux-gnu." in log
-        (wheel,) = wheels(project)
-        assert wheel.name.endswith("_aarch64.whl"), wheel.name
-    assert leftover_containers(engine, project) == []
-    assert client("ps", "-aq").stdout.split() == []
-    labels = client("volume", "ls", "--filter", "label=manywheel.volume=toolchain", "-q")
-    assert len(labels.stdout.split()) == 1, labels.stdout
-    clean_downloads(project, env)
-    assert set(client("volume", "ls", "-q").stdout.split()) == before

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.second_engine import copy_image, unmount_under, veth_namespace, wait_ready
+from tests.integration.second_engine import Server, copy_image, unmount_under, veth_namespace
 from tests.integration.second_engine import run as _run
 
 __all__ = ["CONTAINER_PREFIX", "SecondDockerd", "second_dockerd_problem"]
@@ -61,7 +61,7 @@ def second_dockerd_problem() -> str | None:
 
 
 @dataclass
-class SecondDockerd:
+class SecondDockerd(Server):
     """``start()`` it, use :attr:`unix_host` / :meth:`tls_environment`, ``close()`` it."""
 
     name: str = "mwb2"
@@ -104,11 +104,6 @@ class SecondDockerd:
         return _run(["docker", "-H", self.unix_host, *args], check=check)
 
     # -- set up ---------------------------------------------------------------------------
-
-    def _do(self, argv: list[str], undo: list[str] | None = None) -> None:
-        _run(argv)
-        if undo is not None:
-            self._undo.append(undo)
 
     def _network(self) -> None:
         veth_namespace(self.name, SUBNET, HOST_IP, DAEMON_IP, self._do)
@@ -160,21 +155,10 @@ class SecondDockerd:
         return self
 
     def _launch(self) -> None:
-        with (self.root / "dockerd.log").open("ab") as log:
-            self._process = subprocess.Popen(self._argv, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        self._spawn(self._argv, "second dockerd", self._answers, START_TIMEOUT)
 
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-
-        def answers() -> bool:
-            return (
-                self.docker("info", "--format", "{{.ServerVersion}}", check=False).returncode == 0
-            )
-
-        wait_ready(
-            self._process, answers, "second dockerd", self.root / "dockerd.log", START_TIMEOUT
-        )
+    def _answers(self) -> bool:
+        return self.docker("info", "--format", "{{.ServerVersion}}", check=False).returncode == 0
 
     def load(self, image: str) -> None:
         """Copy an image from the host's docker into this daemon."""
@@ -212,22 +196,15 @@ class SecondDockerd:
     def close(self) -> None:
         """Remove the daemon's containers, stop it, undo the network, delete its folders."""
         try:
-            if self._process is not None and self._process.poll() is None:
+            if self._running():
                 ids = self.docker("ps", "-aq", check=False).stdout.split()
                 if ids:
                     self.docker("rm", "-f", "-v", *ids, check=False)
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait(timeout=30)
+            self._stop()
         finally:
             self._kill_orphans()
             unmount_under(self.root)
-            for argv in reversed(self._undo):
-                _run(argv, check=False)
-            self._undo.clear()
+            self._undo_all()
             shutil.rmtree(self.root, ignore_errors=True)
 
     def _kill_orphans(self) -> None:

@@ -15,7 +15,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["copy_image", "log_tail", "run", "unmount_under", "veth_namespace", "wait_ready"]
+__all__ = [
+    "Server",
+    "copy_image",
+    "log_tail",
+    "run",
+    "unmount_under",
+    "veth_namespace",
+    "wait_ready",
+]
 
 Do = Callable[[list[str], "list[str] | None"], None]
 
@@ -99,3 +107,51 @@ def wait_ready(
             return
         time.sleep(0.5)
     raise RuntimeError(f"{what} did not answer in {timeout:.0f} s:\n{log_tail(log)}")
+
+
+class Server:
+    """What the servers these tests run (the second engines, sshd) share: the process, started
+    and waited for; the set-up steps, each with its undo; the stop. Subclasses (dataclasses)
+    declare these fields."""
+
+    root: Path
+    _process: subprocess.Popen[bytes] | None
+    _undo: list[list[str]]
+
+    def _do(self, argv: list[str], undo: list[str] | None = None) -> None:
+        run(argv)
+        if undo is not None:
+            self._undo.append(undo)
+
+    def _undo_all(self) -> None:
+        for argv in reversed(self._undo):
+            run(argv, check=False)
+        self._undo.clear()
+
+    def _spawn(
+        self,
+        argv: list[str],
+        what: str,
+        ready: Callable[[], bool],
+        timeout: float,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Start ``argv`` (its output in ``root/server.log``) and wait until ``ready()``."""
+        log = self.root / "server.log"
+        with log.open("ab") as out:
+            self._process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        wait_ready(self._process, ready, what, log, timeout)
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _stop(self, timeout: float = 30.0) -> None:
+        """Terminate the process; kill it if it has not ended after ``timeout`` seconds."""
+        if self._process is None or not self._running():
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=timeout)

@@ -23,13 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.second_engine import (
-    copy_image,
-    run,
-    unmount_under,
-    veth_namespace,
-    wait_ready,
-)
+from tests.integration.second_engine import Server, copy_image, run, unmount_under, veth_namespace
 
 __all__ = ["SecondPodman", "second_podman_problem"]
 
@@ -51,7 +45,7 @@ def second_podman_problem() -> str | None:
 
 
 @dataclass
-class SecondPodman:
+class SecondPodman(Server):
     """``start()`` it, give the run :meth:`client_environment` and ``podman:``:attr:`name`,
     ``close()`` it."""
 
@@ -75,11 +69,6 @@ class SecondPodman:
     def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """The podman client, talking to this service."""
         return run(["podman", "--url", self.url, *args], check=check)
-
-    def _do(self, argv: list[str], undo: list[str] | None = None) -> None:
-        run(argv)
-        if undo is not None:
-            self._undo.append(undo)
 
     def _configure(self) -> Path:
         system = SYSTEM_CONF.read_text() if SYSTEM_CONF.exists() else ""
@@ -111,27 +100,17 @@ class SecondPodman:
                 "--network-config-dir", str(r / "net"),
                 "system", "service", "--time=0", self.url,
             ]  # fmt: skip
-            with (r / "service.log").open("ab") as log:
-                self._process = subprocess.Popen(
-                    argv, stdout=log, stderr=subprocess.STDOUT,
-                    env={**os.environ, "CONTAINERS_CONF": str(conf)},
-                )  # fmt: skip
-            self._wait_ready()
+            self._spawn(
+                argv, "the second podman service", self._answers, START_TIMEOUT,
+                env={**os.environ, "CONTAINERS_CONF": str(conf)},
+            )  # fmt: skip
         except BaseException:
             self.close()
             raise
         return self
 
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-
-        def answers() -> bool:
-            return self.podman("version", check=False).returncode == 0
-
-        wait_ready(
-            self._process, answers, "the second podman service", self.root / "service.log",
-            START_TIMEOUT,
-        )  # fmt: skip
+    def _answers(self) -> bool:
+        return self.podman("version", check=False).returncode == 0
 
     def load(self, image: str) -> None:
         """Copy an image from this machine's podman into the service."""
@@ -141,19 +120,12 @@ class SecondPodman:
         """Remove the service's containers, stop it, kill the conmons it left (see above),
         undo the network, delete its folders."""
         try:
-            if self._process is not None and self._process.poll() is None:
+            if self._running():
                 self.podman("rm", "-af", "-v", "--time", "0", check=False)
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait(timeout=30)
+            self._stop()
         finally:
             bundle = f"-b {re.escape(str(self.root))}/"  # conmon -b BUNDLE
             run(["pkill", "-9", "-f", "--", bundle], check=False)
             unmount_under(self.root)
-            for argv in reversed(self._undo):
-                run(argv, check=False)
-            self._undo.clear()
+            self._undo_all()
             shutil.rmtree(self.root, ignore_errors=True)

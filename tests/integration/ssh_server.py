@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.integration.second_engine import run, wait_ready
+from tests.integration.second_engine import Server, run
 
 __all__ = ["SshServer", "ssh_problem"]
 
@@ -39,7 +39,7 @@ def ssh_problem() -> str | None:
 
 
 @dataclass
-class SshServer:
+class SshServer(Server):
     """``start()`` it, give the run :meth:`client_environment`, ``close()`` it."""
 
     netns: str  # the engine's network namespace
@@ -47,6 +47,7 @@ class SshServer:
     command: str  # what the client key may run
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mw-sshd-")))
     _process: subprocess.Popen[bytes] | None = None
+    _undo: list[list[str]] = field(default_factory=list)
 
     def _keys(self) -> tuple[str, str]:
         for name in ("host_key", "id_ed25519"):
@@ -99,32 +100,19 @@ class SshServer:
             Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation folder
             argv = ["nsenter", f"--net=/var/run/netns/{self.netns}", SSHD, "-D", "-e",
                     "-f", str(self.root / "sshd_config")]  # fmt: skip
-            with (self.root / "sshd.log").open("ab") as log:
-                self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-            self._wait_ready()
+            self._spawn(argv, "sshd", self._listens, START_TIMEOUT)
         except BaseException:
             self.close()
             raise
         return self
 
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-
-        def listens() -> bool:
-            with socket.socket() as s:
-                s.settimeout(1.0)
-                return s.connect_ex((self.address, 22)) == 0
-
-        wait_ready(self._process, listens, "sshd", self.root / "sshd.log", START_TIMEOUT)
+    def _listens(self) -> bool:
+        with socket.socket() as s:
+            s.settimeout(1.0)
+            return s.connect_ex((self.address, 22)) == 0
 
     def close(self) -> None:
         try:
-            if self._process is not None and self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait(timeout=10)
+            self._stop(timeout=10)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

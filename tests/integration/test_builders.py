@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from tests.integration.builders_checks import (
     PYTHONS,
     cache_volume_cleaned,
     ctrl_c_removes_the_containers_everywhere,
-    same_wheels_alone,
+    digests,
 )
 from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.integration.second_dockerd import (
@@ -77,6 +78,16 @@ def line(out: str, engine: str, check: str) -> str:
     found = [text for text in out.splitlines() if row.match(text)]
     assert found, f"no {engine} {check} row in:\n{out}"
     return found[0]
+
+
+def same_wheels_alone(spread: Path, tmp_path: Path, engine: str, *args: str) -> None:
+    """The project built on this machine's engine alone: byte for byte the same wheels as
+    ``spread``'s, built over the builders."""
+    alone = tmp_path / "alone"
+    shutil.copytree(spread, alone, ignore=shutil.ignore_patterns("dist"))
+    r = manywheel(alone, engine, *args, image=None)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert digests(alone) == digests(spread)
 
 
 def test_doctor_checks_a_tls_builder(second: SecondDockerd, tmp_path: Path) -> None:

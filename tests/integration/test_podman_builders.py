@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from manywheel._toolchain import ZIG_VERSION
 from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, engine_or_skip, required_engines
 from tests.integration.builders_checks import (
     PYTHONS,
     cache_volume_cleaned,
-    cross_compiles_there,
+    clean_downloads,
     ctrl_c_removes_the_containers_everywhere,
 )
 from tests.integration.helpers import leftover_containers, manywheel, wheels
@@ -85,12 +86,29 @@ def test_ctrl_c_removes_the_containers_on_the_podman_builder(
 def test_an_emulated_target_there_compiles_with_zig_from_a_volume(
     second: SecondPodman, example: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    env = {**second.client_environment(), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
-    cross_compiles_there(
-        example("c-extension"),
-        "podman",
-        f"podman:{second.name}",
-        env,
-        name=second.name,
-        client=second.podman,
-    )
+    """The C example's cp313 aarch64 target on the service alone (which runs aarch64 under
+    QEMU): zig for the service's architecture goes into a volume there once, read-only in the
+    build, which compiles with it; the next run finds the volume whole; cache clean removes
+    it."""
+    project = example("c-extension")
+    args = ("--python", "3.13", "--archs", "aarch64",
+            "--manylinux-aarch64-image", FIXTURE_IMAGE_ARM64)  # fmt: skip
+    env = {**second.client_environment(), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache"),
+           "MANYWHEEL_BUILDERS": f"podman:{second.name}"}  # fmt: skip
+    before = set(second.podman("volume", "ls", "-q").stdout.split())  # other tests' caches'
+    copied = f"builder {second.name}: copied zig-{ZIG_VERSION}-x86_64 into volume"
+    for again in (False, True):
+        r = manywheel(project, "podman", *args, *(["--force"] if again else []), env=env,
+                      image=None)  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert (copied in r.stderr) is not again, r.stderr
+        log = (project.parent / "logs" / "latest" / "cp313-manylinux_aarch64.log").read_text()
+        assert f"manywheel: cross compilers: zig {ZIG_VERSION} cc -target aarch64-linux-gnu." in log
+        (wheel,) = wheels(project)
+        assert wheel.name.endswith("_aarch64.whl"), wheel.name
+    assert leftover_containers("podman", project) == []
+    assert second.podman("ps", "-aq").stdout.split() == []
+    labels = second.podman("volume", "ls", "--filter", "label=manywheel.volume=toolchain", "-q")
+    assert len(labels.stdout.split()) == 1, labels.stdout
+    clean_downloads(project, env)
+    assert set(second.podman("volume", "ls", "-q").stdout.split()) == before

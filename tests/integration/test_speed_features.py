@@ -92,7 +92,14 @@ def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> 
     assert tags[other] not in cleaned
     assert f"removed 1 cached build venv(s) from {cache / 'venvs'}" in cleaned
     assert f"removed {cache / 'downloads'}" in cleaned
-    assert sorted(p.name for p in cache.iterdir()) == [".manywheel-cache", "notes.txt", "venvs"]
+    # Left: the projects' lock files and the last prune's time (see _cacheprune).
+    assert sorted(p.name for p in cache.iterdir()) == [
+        ".manywheel-cache",
+        ".manywheel-pruned",
+        "locks",
+        "notes.txt",
+        "venvs",
+    ]
     assert _images(engine, "manywheel.prepared=1").count(tags[other]) == 1
     assert len(list((other / "venvs").rglob("*.tar"))) == 1
 
