@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Pruned", "namespace_in_use", "prune_unused"]
+__all__ = ["Pruned", "folder_size", "namespace_in_use", "prune_unused"]
 
 LOCKS = "locks"
 PARTS = ("downloads", "venvs")  # a project's parts of the cache folder
@@ -92,7 +92,8 @@ def _last_used(root: Path, namespace: str) -> float:
     return max(times)
 
 
-def _size(path: Path) -> int:
+def folder_size(path: Path) -> int:
+    """The bytes of the files under ``path`` (symlinks not followed)."""
     total = 0
     for folder, _, files in os.walk(path):
         for name in files:
@@ -160,7 +161,7 @@ def prune_unused(
             for part in PARTS:
                 folder = root / part / namespace
                 if folder.is_dir() and not folder.is_symlink():
-                    size += _size(folder)
+                    size += folder_size(folder)
                     shutil.rmtree(folder)
             _lock_path(root, namespace).unlink()
             removed.append(namespace)

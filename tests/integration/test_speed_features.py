@@ -84,6 +84,7 @@ def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> 
     assert "other prepared environment(s)" in listed  # at least the other cache's
     assert "1 cached build venv(s)" in listed
     assert f"in {cache / 'venvs'}" in listed
+    assert "downloads of 1 project(s), " in listed
     assert tags[other] in cli("list", "--all")
 
     # Cleaning one cache folder removes its image, venvs and downloads, and nothing else.

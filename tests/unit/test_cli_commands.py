@@ -172,6 +172,8 @@ def test_cache_list_and_clean_with_an_engine(
     root = open_cache_root(tmp_path / "cache")
     (root.path / "venvs" / "ns").mkdir(parents=True)
     (root.path / "venvs" / "ns" / "k.tar").write_bytes(b"x" * 2048)
+    (root.path / "downloads" / "ns" / "pip").mkdir(parents=True)
+    (root.path / "downloads" / "ns" / "pip" / "w.whl").write_bytes(b"x" * 1024)
     engine = cache_engine(["aaaa"], ["bbbb", "cccc"])
     monkeypatch.setattr(cli, "container_engine_for", lambda choice: engine)
     base = [str(folder), "--cache-dir", str(root.path)]
@@ -181,7 +183,9 @@ def test_cache_list_and_clean_with_an_engine(
         "localhost/manywheel-env:aaaa  sha256:aaaaaaaaaaaa  2 days ago  1.2GB",
         "1 prepared environment(s) from this cache folder in docker",
         f"1 cached build venv(s), 2.0 KiB, in {root.path / 'venvs'}",
-        f"cache folder: {root.path}",
+        f"downloads of 1 project(s), 1.0 KiB, in {root.path / 'downloads'}",
+        f"cache folder: {root.path} (a project's venvs and downloads are kept until 30 days "
+        "unused)",
         "2 other prepared environment(s) in docker (from other cache folders or older manywheel "
         "versions) left alone; `manywheel cache list --all` lists them too",
     ]

@@ -27,6 +27,7 @@ from .._cache import (
     list_volumes,
     open_cache_root,
 )
+from .._cacheprune import folder_size
 from .._config.cibuildwheel import Translation, overrides_of, to_toml, translate
 from .._config.options import Options, load_options, read_toml, write_atomically
 from .._config.registry import OPTIONS, OptionSpec, env_name, flag_name, image_key
@@ -522,7 +523,13 @@ def _cache(ns: argparse.Namespace) -> int:
         venvs = list_venvs(root.path)
         size = sum(v.stat().st_size for v in venvs)
         print(f"{len(venvs)} cached build venv(s), {format_size(size)}, in {root.path / 'venvs'}")
-        print(f"cache folder: {root.path}")
+        downloads = root.path / "downloads"
+        projects = [p for p in downloads.iterdir() if p.is_dir()] if downloads.is_dir() else []
+        size = sum(folder_size(p) for p in projects)
+        print(f"downloads of {len(projects)} project(s), {format_size(size)}, in {downloads}")
+        days = options.cache_keep_days
+        kept = f"until {days} days unused" if days > 0 else "until `manywheel cache clean`"
+        print(f"cache folder: {root.path} (a project's venvs and downloads are kept {kept})")
     else:
         for name, owner in reap_containers(engine) if engine is not None else []:
             print(f"removed container {name}, left by a killed manywheel run (pid {owner.pid})")
