@@ -121,10 +121,11 @@ def _never_used_lock(root: Path, namespace: str) -> None:
 
 @dataclass(frozen=True)
 class Pruned:
-    """What a prune removed: the projects' namespaces and their bytes."""
+    """What a prune removed: the projects' namespaces and their bytes; what it could not."""
 
     namespaces: tuple[str, ...]
     size: int
+    failed: tuple[str, ...] = ()
 
 
 def prune_unused(
@@ -147,24 +148,42 @@ def prune_unused(
     found = {p.name for part in PARTS if (root / part).is_dir() for p in (root / part).iterdir()}
     if (root / LOCKS).is_dir():
         found |= {p.stem for p in (root / LOCKS).glob("*.lock")}
-    removed, size = [], 0
+    removed: list[str] = []
+    failed: list[str] = []
+    size = 0
     for namespace in sorted(n for n in found if _NAMESPACE.fullmatch(n) and n != current):
         if _last_used(root, namespace) >= limit:
             continue
-        _never_used_lock(root, namespace)  # so that taking it says nothing of a use
-        fd = _lock(root, namespace, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if fd is None:  # a run uses it right now
-            continue
         try:
-            if os.fstat(fd).st_mtime >= limit:  # a run used it since this prune looked
-                continue
-            for part in PARTS:
-                folder = root / part / namespace
-                if folder.is_dir() and not folder.is_symlink():
-                    size += folder_size(folder)
-                    shutil.rmtree(folder)
-            _lock_path(root, namespace).unlink()
+            size += _remove_unused(root, namespace, limit)
             removed.append(namespace)
-        finally:
-            os.close(fd)
-    return Pruned(tuple(removed), size)
+        except _InUse:
+            continue
+        except OSError as e:  # say so, and go on with the others
+            failed.append(f"{root / '*' / namespace}: {e.strerror or e}")
+    return Pruned(tuple(removed), size, tuple(failed))
+
+
+class _InUse(Exception):
+    """A run holds the project's caches, or used them since the prune looked."""
+
+
+def _remove_unused(root: Path, namespace: str, limit: float) -> int:
+    """Remove the project's parts, holding its lock; their bytes."""
+    _never_used_lock(root, namespace)  # so that taking it says nothing of a use
+    fd = _lock(root, namespace, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if fd is None:  # a run uses it right now
+        raise _InUse
+    size = 0
+    try:
+        if os.fstat(fd).st_mtime >= limit:  # a run used it since this prune looked
+            raise _InUse
+        for part in PARTS:
+            folder = root / part / namespace
+            if folder.is_dir() and not folder.is_symlink():
+                size += folder_size(folder)
+                shutil.rmtree(folder)
+        _lock_path(root, namespace).unlink()
+    finally:
+        os.close(fd)
+    return size

@@ -119,7 +119,13 @@ class _Run:
             if self._cache is None:
                 opts = self.options
                 root = open_cache_root(opts.cache_dir, project_dir=opts.project_dir)
-                self._held.enter_context(namespace_in_use(root.path, self.namespace()))
+                try:
+                    self._held.enter_context(namespace_in_use(root.path, self.namespace()))
+                except OSError as e:  # a read-only cache folder: used as it is
+                    self.emitter.warning(
+                        f"cannot mark this project's caches in {root.path} as in use ({e}); "
+                        "another project's run may prune them meanwhile"
+                    )
                 self._cache = root
             return self._cache
 
@@ -136,13 +142,20 @@ class _Run:
         opts = self.options
         if not (opts.shared_cache or opts.cache_venv) or opts.cache_keep_days <= 0:
             return
-        pruned = prune_unused(self.cache_root(), opts.cache_keep_days, current=self.namespace())
+        root = self.cache_root()
+        try:
+            pruned = prune_unused(root, opts.cache_keep_days, current=self.namespace())
+        except OSError as e:  # the build needs no prune
+            self.emitter.warning(f"could not prune the cache folder {root}: {e}")
+            return
         if pruned is not None and pruned.namespaces:
             self.emitter.info(
-                f"removed from {self.cache_root()} the cached venvs and downloads of "
+                f"removed from {root} the cached venvs and downloads of "
                 f"{len(pruned.namespaces)} project(s) no build used for "
                 f"{opts.cache_keep_days} days ({pruned.size / 1e6:.0f} MB)"
             )
+        for problem in pruned.failed if pruned is not None else ():
+            self.emitter.warning(f"could not remove an unused project's caches: {problem}")
 
     def namespace(self) -> str:
         """This project's part of the caches: what one project's builds write, no other

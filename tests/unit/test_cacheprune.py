@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -163,3 +164,23 @@ def test_an_unreadable_record_is_left_to_verify(tmp_path: Path, record: str) -> 
     (tmp_path / "bad.json").write_text(record)
     assert keep_newest(tmp_path, "cp313") == []
     assert (tmp_path / "bad.json").exists()
+
+
+def test_a_project_that_cannot_be_removed_is_named_and_the_others_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(tmp_path, OLD, used=NOW - 60 * DAY)
+    project(tmp_path, NEW, used=NOW - 60 * DAY)
+    real = shutil.rmtree
+
+    def refuse(path: object, *args: object, **kwargs: object) -> None:
+        if OLD in str(path):
+            raise PermissionError(13, "Permission denied")
+        real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    pruned = prune_unused(tmp_path, 30, current=MINE, now=NOW)
+    assert pruned is not None
+    assert pruned.namespaces == (NEW,)
+    assert pruned.failed == (f"{tmp_path / '*' / OLD}: Permission denied",)
+    assert OLD in present(tmp_path)

@@ -261,6 +261,21 @@ def test_a_run_holds_its_projects_caches_and_prunes_the_long_unused(
     assert not [e for e in world.kinds("info") if "no build used" in e.message]
 
 
+def test_a_prune_that_fails_or_a_cache_that_cannot_be_held_does_not_fail_the_build(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(run_module, "prune_unused", broken)
+    monkeypatch.setattr(run_module, "namespace_in_use", broken)
+    result = world.build()
+    assert result.ok
+    said = [e.message for e in world.kinds("warning")]
+    assert any(m.startswith("could not prune the cache folder ") for m in said), said
+    assert any("as in use ([Errno 30] Read-only file system)" in m for m in said), said
+
+
 def test_a_venv_that_restores_but_fails_is_dropped(world: World) -> None:
     world.build()
     world.engine.behaviours[CP312] = Behaviour(fail_at="venv", code=31)
