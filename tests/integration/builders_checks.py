@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from manywheel._builders.endpoint import parse_builder
+from tests.conftest import required_engines
 from tests.integration.helpers import leftover_containers, wheels
+from tests.integration.ssh_server import ssh_problem
 from tests.integration.test_faults import start, wait_for_lines
 
 Client = Callable[..., "subprocess.CompletedProcess[str]"]
@@ -62,3 +68,29 @@ def ctrl_c_removes_the_containers_everywhere(
     assert leftover_containers(engine, project) == []
     assert client("ps", "-aq").stdout.split() == []
     assert wheels(project) == []
+
+
+def ssh_or_skip(engine: str) -> None:
+    """An ssh server can be started here (see ssh_server), else a loud skip, or a failure
+    when ``engine``'s tests are required."""
+    problem = ssh_problem()
+    if problem is not None:
+        if engine in required_engines():
+            pytest.fail(f"an ssh server is needed for {engine} over ssh: {problem}")
+        pytest.skip(f"ENGINE NOT AVAILABLE, {engine} over ssh's test skipped: {problem}")
+
+
+def built_its_share(
+    r: subprocess.CompletedProcess[str], project: Path, word: str, engine: str, client: Client
+) -> None:
+    """``r``, a run of ``project``'s three targets over this machine's ``engine`` and the
+    builder ``word`` (``client`` talks to it): it succeeded, said it reached the builder, built
+    on both, wrote the three wheels, and left no container on either."""
+    assert r.returncode == 0, r.stdout + r.stderr
+    name = parse_builder(word, engine=engine, environ={}).name
+    assert f"builder {name}: {engine} " in r.stderr
+    report = json.loads((project.parent / "logs" / "latest" / "report.json").read_text())
+    assert {t.get("builder") for t in report["targets"]} == {"local", name}
+    assert len(wheels(project)) == 3
+    assert leftover_containers(engine, project) == []
+    assert client("ps", "-aq").stdout.split() == []

@@ -1,13 +1,18 @@
-"""An ssh server in front of a second engine (``second_dockerd``), so that a builder named
-``ssh://root@ADDRESS`` is reached the way a remote one is: docker's client runs ``ssh ...
-docker system dial-stdio`` and talks to the daemon through it.
+"""An ssh server in front of a second engine, so that a builder over ssh is reached the way a
+remote one is. docker (``ssh://root@ADDRESS``, ``second_dockerd``): docker's client runs
+``ssh ... docker system dial-stdio`` and talks to the daemon through it. podman
+(``podman:ssh://root@ADDRESS:22/SOCKET``, ``second_podman``): podman's own ssh client (in Go)
+forwards a connection to the service's socket.
 
 ``sshd`` runs in the engine's network namespace, on its address, with a host key, a client
 key and a configuration made here (nothing of the machine's own ssh setup is read or
-changed). The client key may do one thing only: its ``authorized_keys`` line forces the
-command ``docker system dial-stdio`` towards that engine's socket (and ``restrict`` forbids
-forwarding and terminals). The run's ``ssh`` is this machine's, found first on PATH as a
-wrapper that adds ``-F`` with the client configuration (the key, the known host, batch mode).
+changed). The client key may do one thing only, as its ``authorized_keys`` options say
+(``key_options``): docker's forces the command ``docker system dial-stdio`` towards that
+engine's socket (``restrict`` forbids forwarding and terminals); podman's allows forwarding
+and no command. docker's ``ssh`` is this machine's, found first on PATH as a wrapper that adds
+``-F`` with the client configuration (the key, the known host, batch mode); podman's client
+is given the key in ``CONTAINER_SSHKEY`` and reads the known host from ``~/.ssh/known_hosts``
+of a home folder made here.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ class SshServer(Server):
 
     netns: str  # the engine's network namespace
     address: str  # its address there, where sshd listens
-    command: str  # what the client key may run
+    key_options: str  # what the client key may do: its authorized_keys options
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="mw-sshd-")))
     _process: subprocess.Popen[bytes] | None = None
     _undo: list[list[str]] = field(default_factory=list)
@@ -72,7 +77,7 @@ class SshServer(Server):
     def _configure(self) -> None:
         host, client = self._keys()
         r = self.root
-        (r / "authorized_keys").write_text(f'restrict,command="{self.command}" {client}\n')
+        (r / "authorized_keys").write_text(f"{self.key_options} {client}\n")
         (r / "sshd_config").write_text(
             f"ListenAddress {self.address}:22\nHostKey {r}/host_key\nPidFile {r}/sshd.pid\n"
             f"AuthorizedKeysFile {r}/authorized_keys\nPermitRootLogin prohibit-password\n"
@@ -80,6 +85,8 @@ class SshServer(Server):
             "StrictModes no\n"
         )
         (r / "known_hosts").write_text(f"{self.address} {host}\n")
+        (r / "home" / ".ssh").mkdir(parents=True)
+        shutil.copy(r / "known_hosts", r / "home" / ".ssh" / "known_hosts")
         (r / "ssh_config").write_text(
             f"Host {self.address}\n  User root\n  IdentityFile {r}/id_ed25519\n"
             f"  IdentitiesOnly yes\n  UserKnownHostsFile {r}/known_hosts\n"
@@ -91,8 +98,13 @@ class SshServer(Server):
         wrapper.chmod(0o755)
 
     def client_environment(self) -> dict[str, str]:
-        """For the run: the wrapper first on PATH."""
+        """For a run with docker over ssh: the wrapper first on PATH."""
         return {"PATH": f"{self.root / 'bin'}:{os.environ.get('PATH', '')}"}
+
+    def podman_environment(self) -> dict[str, str]:
+        """For a run with podman over ssh: the key, and a home folder whose known_hosts has
+        the server's key (podman would add an unknown one to the user's)."""
+        return {"CONTAINER_SSHKEY": str(self.root / "id_ed25519"), "HOME": str(self.root / "home")}
 
     def start(self) -> SshServer:
         try:

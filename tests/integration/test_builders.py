@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from manywheel._builders.endpoint import parse_builder
 from tests.conftest import (
     FIXTURE_IMAGE,
     FIXTURE_IMAGE_ARM64,
@@ -25,9 +24,11 @@ from tests.conftest import (
 )
 from tests.integration.builders_checks import (
     PYTHONS,
+    built_its_share,
     cache_volume_cleaned,
     ctrl_c_removes_the_containers_everywhere,
     digests,
+    ssh_or_skip,
 )
 from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.integration.second_dockerd import (
@@ -36,7 +37,7 @@ from tests.integration.second_dockerd import (
     SecondDockerd,
     second_dockerd_problem,
 )
-from tests.integration.ssh_server import SshServer, ssh_problem
+from tests.integration.ssh_server import SshServer
 from tests.integration.test_faults import start, wait_for_lines
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
@@ -185,14 +186,10 @@ def test_a_builder_over_ssh_builds_its_share(
 ) -> None:
     """``ssh://root@ADDRESS``: docker's client over this machine's ssh, to an sshd in front of
     the second daemon whose key may only run ``docker system dial-stdio`` there."""
-    problem = ssh_problem()
-    if problem is not None:
-        if "docker" in required_engines():
-            pytest.fail(f"an ssh server is needed for the ssh builder's test: {problem}")
-        pytest.skip(f"ENGINE NOT AVAILABLE, ssh builder's test skipped: {problem}")
+    ssh_or_skip("docker")
     word = f"ssh://root@{DAEMON_IP}"
     dial = f"DOCKER_HOST={second.unix_host} exec docker system dial-stdio"
-    sshd = SshServer(second.netns, DAEMON_IP, dial).start()
+    sshd = SshServer(second.netns, DAEMON_IP, f'restrict,command="{dial}"').start()
     try:
         project = example("c-extension")
         env = {**sshd.client_environment(), "MANYWHEEL_BUILDERS": f"local {word}",
@@ -201,13 +198,7 @@ def test_a_builder_over_ssh_builds_its_share(
         r = manywheel(project, "docker", *matrix, env=env, image=None)
     finally:
         sshd.close()
-    assert r.returncode == 0, r.stdout + r.stderr
-    name = parse_builder(word, engine="docker", environ={}).name
-    assert f"builder {name}: docker " in r.stderr
-    assert {t.get("builder") for t in report_of(project).values()} == {"local", name}
-    assert len(wheels(project)) == 3
-    assert leftover_containers("docker", project) == []
-    assert second.docker("ps", "-aq").stdout.split() == []
+    built_its_share(r, project, word, "docker", second.docker)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Podman builders for real: a second podman service on this machine (its own store, locks
 and network namespace, see ``second_podman``) stands in for a remote podman machine, reached
-as a podman connection (``podman:NAME``)."""
+as a podman connection (``podman:NAME``) and over ssh (``podman:ssh://...``)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from manywheel._toolchain import ZIG_VERSION
 from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, engine_or_skip, required_engines
 from tests.integration.builders_checks import (
     PYTHONS,
+    built_its_share,
     cache_volume_cleaned,
     clean_downloads,
     ctrl_c_removes_the_containers_everywhere,
+    ssh_or_skip,
 )
 from tests.integration.helpers import leftover_containers, manywheel, wheels
-from tests.integration.second_podman import SecondPodman, second_podman_problem
+from tests.integration.second_podman import SERVICE_IP, SecondPodman, second_podman_problem
+from tests.integration.ssh_server import SshServer
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
 
@@ -112,3 +115,30 @@ def test_an_emulated_target_there_compiles_with_zig_from_a_volume(
     assert len(labels.stdout.split()) == 1, labels.stdout
     clean_downloads(project, env)
     assert set(second.podman("volume", "ls", "-q").stdout.split()) == before
+
+
+def test_a_podman_builder_over_ssh_builds_its_share(
+    second: SecondPodman, example: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """``podman:ssh://root@ADDRESS/SOCKET``: podman's own ssh client (the key in
+    CONTAINER_SSHKEY, the host key checked against ~/.ssh/known_hosts) through an sshd in
+    front of the service whose key may forward a connection and run nothing. The word has no
+    port: podman 4 refuses an ssh address without one, so manywheel writes 22."""
+    ssh_or_skip("podman")
+    word = f"podman:ssh://root@{SERVICE_IP}{second.socket}"
+    sshd = SshServer(second.name, SERVICE_IP, 'restrict,port-forwarding,command="/bin/false"')
+    sshd.start()
+    try:
+        project = example("c-extension")
+        env = {**sshd.podman_environment(), "MANYWHEEL_BUILDERS": f"local {word}",
+               "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+        matrix = (*PYTHONS, "--archs", "x86_64", "--manylinux-x86_64-image", FIXTURE_IMAGE)
+        # A host whose key ~/.ssh/known_hosts lacks is not used (podman would trust it).
+        unknown = {**env, "HOME": str(tmp_path / "home")}
+        plan = manywheel(project, "podman", *matrix, env=unknown, image=None, command="plan")
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert f"has no key for {SERVICE_IP}, and podman's ssh client would" in plan.stderr
+        r = manywheel(project, "podman", *matrix, env=env, image=None)
+    finally:
+        sshd.close()
+    built_its_share(r, project, word, "podman", second.podman)

@@ -201,7 +201,21 @@ def test_podman_over_ssh_keeps_the_sockets_path() -> None:
     assert b.argv("info") == [
         "podman", "--url", "ssh://core@box.example:22/run/user/1000/podman/podman.sock", "info"
     ]  # fmt: skip
-    assert one("ssh://box.example/run/podman/podman.sock", "podman").engine == "podman"
+    # Without a port, 22 is written: podman 4 refuses an ssh address without one.
+    b = one("ssh://box.example/run/podman/podman.sock", "podman")
+    assert (b.name, b.engine) == ("box.example", "podman")
+    assert b.args == ("--url", "ssh://box.example:22/run/podman/podman.sock")
+
+
+@pytest.mark.parametrize("word", ["podman:ssh://box.example", "podman:ssh://me@box.example:22/"])
+def test_podman_over_ssh_needs_the_sockets_path(word: str) -> None:
+    """podman 4 connects to an empty socket path; podman 5 would ask the machine."""
+    error = refused(word)
+    assert str(error.message) == (
+        f"'builders': {word} names no socket; podman's ssh:// address ends with the path of "
+        "the podman socket on that machine"
+    )
+    assert "/run/podman/podman.sock" in str(error.tip)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "[::1]"])

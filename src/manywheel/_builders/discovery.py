@@ -26,6 +26,7 @@ from .._engines.emulation import BINFMT_DIR, emulation_problem
 from .._engines.process import ExecResult, run_quick
 from .._errors import EngineError
 from .endpoint import TLS_TIP, Builder, EngineKind, tls_problem
+from .known_hosts import known_host_problem
 
 __all__ = [
     "INFO",
@@ -95,6 +96,9 @@ def discover_builder(
     problem = tls_problem(builder)
     if problem is not None:
         raise EngineError(problem, tip=TLS_TIP)
+    unknown = known_host_problem(builder)
+    if unknown is not None:
+        raise EngineError(unknown[0], tip=unknown[1])
     base = os.environ if environ is None else environ
     kinds: tuple[EngineKind, ...] = (builder.engine,) if builder.engine else ("docker", "podman")
     problems: list[str] = []

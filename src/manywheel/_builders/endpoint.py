@@ -73,6 +73,9 @@ class Builder:
     args: tuple[str, ...] = ()  # the client's global arguments: --context NAME, --url URL
     env: tuple[tuple[str, str | None], ...] = ()  # variables for the client (None: removed)
     tls_dir: Path | None = None  # tcp:// with TLS: the folder of ca.pem, cert.pem, key.pem
+    # podman over ssh: the host as known_hosts names it, the known_hosts file podman's client
+    # reads and ssh's arguments to log in there (see known_hosts)
+    known_host: tuple[str, Path, str] | None = None
 
     @property
     def local(self) -> bool:
@@ -158,7 +161,7 @@ def parse_builder(word: str, *, engine: str, environ: Mapping[str, str]) -> Buil
         return Builder(address, word, kind, ("--connection", address))
     url = urlsplit(address)
     if url.scheme == "ssh":
-        return _ssh(word, kind, url)
+        return _ssh(word, kind, url, environ)
     if url.scheme == "tcp":
         return _tcp(word, kind, url, environ)
     raise _bad(word, f"has the scheme {url.scheme}://, which manywheel does not reach builders by")
@@ -192,7 +195,7 @@ def _netloc(host: str, port: int | None, user: str | None = None) -> str:
     return (f"{user}@" if user else "") + where + ("" if port is None else f":{port}")
 
 
-def _ssh(word: str, kind: EngineKind, url: SplitResult) -> Builder:
+def _ssh(word: str, kind: EngineKind, url: SplitResult, environ: Mapping[str, str]) -> Builder:
     host, port = _host_port(word, url)
     if url.password is not None:
         raise _bad(
@@ -214,8 +217,21 @@ def _ssh(word: str, kind: EngineKind, url: SplitResult) -> Builder:
             )
         address = f"ssh://{_netloc(host, port, user)}"
         return Builder(name, word, kind, env=(("DOCKER_HOST", address), *_NO_TLS))
-    address = f"ssh://{_netloc(host, port, user)}{url.path}"  # podman: the socket's path
-    return Builder(name, word, kind, ("--url", address))
+    if url.path in ("", "/"):  # podman 4 connects to an empty socket path then
+        raise _bad(
+            word,
+            "names no socket; podman's ssh:// address ends with the path of the podman socket "
+            "on that machine",
+            tip="write podman:ssh://[USER@]HOST[:PORT]/run/podman/podman.sock (rootful podman; "
+            "rootless: /run/user/UID/podman/podman.sock); there, `podman info --format "
+            "'{{.Host.RemoteSocket.Path}}'` prints it",
+        )
+    # The port is always written: podman 4 fails on an address without one.
+    address = f"ssh://{_netloc(host, port or 22, user)}{url.path}"
+    known = host if port in (None, 22) else f"[{host}]:{port}"
+    login = ("" if port in (None, 22) else f"-p {port} ") + _netloc(host, None, user)
+    known_hosts = Path(environ.get("HOME") or Path.home()) / ".ssh" / "known_hosts"
+    return Builder(name, word, kind, ("--url", address), known_host=(known, known_hosts, login))
 
 
 def _tcp(word: str, kind: EngineKind, url: SplitResult, environ: Mapping[str, str]) -> Builder:
