@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 import manywheel._builders.discovery as builder_discovery
 import manywheel._engines.container as eng
 import manywheel._toolchain as toolchain
-from manywheel._cache import CACHE_LABEL, default_cache_dir, open_cache_root
+from manywheel._cache import CACHE_LABEL, PREPARED_LABEL, default_cache_dir, open_cache_root
 from manywheel._errors import ConfigError
 from manywheel._toolchain import ToolchainError
 
@@ -68,13 +69,17 @@ def engine_or_skip(name: str) -> str:
 def _cache_folder_of_the_session() -> Iterator[None]:
     """Every build of the session caches in a folder of its own (``XDG_CACHE_HOME``), never in
     the user's ``~/.cache/manywheel``: each test's project is a new one, with venvs and
-    downloads of its own, and a suite run leaves gigabytes there. Removed at the end, with the
-    prepared images and volumes its builds labelled with its id on this machine's engines."""
+    downloads of its own, and a suite run left gigabytes there. Removed at the end, with the
+    prepared images and volumes the session's builds made on this machine's engines (the
+    tests with cache folders of their own label theirs otherwise: every prepared image made
+    meanwhile goes, a cache miss for a build of yours that ran at the same time)."""
     folder = Path(tempfile.mkdtemp(prefix="manywheel-tests-cache-"))
     before = {
         name: os.environ.pop(name, None) for name in ("XDG_CACHE_HOME", "MANYWHEEL_CACHE_DIR")
     }
     os.environ["XDG_CACHE_HOME"] = str(folder)
+    engines = [name for name in ("docker", "podman") if shutil.which(name)]
+    prepared = {name: _labelled(name, PREPARED_LABEL, "images") for name in engines}
     try:
         yield
     finally:
@@ -87,9 +92,12 @@ def _cache_folder_of_the_session() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        if with_id is not None:
-            for name in ("docker", "podman"):
-                _remove_labelled(name, f"{CACHE_LABEL}={with_id}")
+        for name in engines:
+            now, then = _labelled(name, PREPARED_LABEL, "images"), prepared[name]
+            if now is not None and then is not None:  # else nothing is known to be new
+                _remove(name, ["rmi", "-f"], now - then)
+            volumes = _labelled(name, f"{CACHE_LABEL}={with_id}", "volumes") if with_id else None
+            _remove(name, ["volume", "rm", "-f"], volumes or set())
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -103,31 +111,26 @@ def _project_caches_go_with_their_module(_cache_folder_of_the_session: None) -> 
         shutil.rmtree(default_cache_dir() / part, ignore_errors=True)
 
 
-def _remove_labelled(engine: str, label: str) -> None:
-    """Best effort: the engine may be missing or stopped."""
-    if shutil.which(engine) is None:
-        return
-    for kind, remove in (
-        (["images", "-q"], ["rmi", "-f"]),
-        (["volume", "ls", "-q"], ["volume", "rm", "-f"]),
-    ):
-        try:
-            found = subprocess.run(
-                [engine, *kind, "--filter", f"label={label}"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            ).stdout.split()
-            if found:
-                subprocess.run(
-                    [engine, *remove, *sorted(set(found))],
-                    capture_output=True,
-                    timeout=300,
-                    check=False,
-                )
-        except subprocess.TimeoutExpired:
-            pass
+def _labelled(engine: str, label: str, kind: str) -> set[str] | None:
+    """The ids of the engine's images or volumes with ``label``; None when the engine does not
+    answer (it may be stopped)."""
+    listing = ["images", "-q", "--no-trunc"] if kind == "images" else ["volume", "ls", "-q"]
+    try:
+        r = subprocess.run(
+            [engine, *listing, "--filter", f"label={label}"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return None
+    return set(r.stdout.split()) if r.returncode == 0 else None
+
+
+def _remove(engine: str, command: list[str], ids: set[str]) -> None:
+    if ids:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(
+                [engine, *command, *sorted(ids)], capture_output=True, timeout=300, check=False
+            )
 
 
 @pytest.fixture(params=["docker", "podman"])
