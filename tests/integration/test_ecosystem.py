@@ -57,6 +57,7 @@ def test_export_docker_builds_like_manywheel_and_cleans_up(engine: str, example:
         "MANYWHEEL_CACHE_DIR": str(project / "build-cache"),
         "MANYWHEEL_BEFORE_BUILD": f"for p in {absent}; do test ! -e $p || exit 7; done",
     }
+    temporary = set(Path("/var/tmp").iterdir())  # where podman keeps its temporary files
     r = export(project, engine, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     folder = project / "manywheel-export"
@@ -100,6 +101,8 @@ def test_export_docker_builds_like_manywheel_and_cleans_up(engine: str, example:
     assert tree_digest(project / "dist", skip=()) == before
     assert containers(engine, "manywheel.export") == []
     assert not list((project / "dist").glob(".manywheel-export-*"))
+    # Nor in the engine's temporary folder (`podman cp -` left a file per stream there).
+    assert set(Path("/var/tmp").iterdir()) - temporary == set()
 
 
 @pytest.mark.engine

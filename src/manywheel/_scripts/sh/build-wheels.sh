@@ -53,9 +53,11 @@ build_target() {  # IDENTIFIER IMAGE-NUMBER [PLATFORM [PREFIX]]
   # A container that idles until removed; the build runs in it with exec.
   "$engine" run --detach ${platform:+--platform "$platform"} --name "$name" \
     --label manywheel.export="$run" "$image" "${prefix[@]+"${prefix[@]}"}" tail -f /dev/null >/dev/null
-  # The project goes in as a copy (never a writable bind mount).
-  tar -C "$project" "${excludes[@]}" -cf - . | "$engine" cp - "$name:__PROJECT__"
-  tar -C "$here/targets/$id" -cf - . | "$engine" cp - "$name:/"
+  # The project goes in as a copy (never a writable bind mount), unpacked by the container's
+  # tar: `podman cp -` would leave each stream it read in a temporary file of the host's.
+  tar -C "$project" "${excludes[@]}" -cf - . | "$engine" exec -i "$name" \
+    sh -c 'mkdir -p "$1" && tar -xf - -C "$1" --no-same-owner' sh __PROJECT__
+  tar -C "$here/targets/$id" -cf - . | "$engine" exec -i "$name" tar -xf - -C / --no-same-owner
   echo "== $id"
   "$engine" exec __SECRET_NAMES__"$name" "${prefix[@]+"${prefix[@]}"}" bash __IN__/build.sh
   mkdir -p "$staging/$id"
