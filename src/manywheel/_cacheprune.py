@@ -14,9 +14,10 @@ it last changed. Within a project, a target keeps its ``KEEP_PER_TARGET`` most r
 venv snapshots (see ``_venvcache.keep_newest``): requirements that change often would
 otherwise leave a snapshot per change.
 
-Not pruned here: the toolchains (one per zig version and architecture, shared by every
-project), the prepared images and the builders' volumes; ``manywheel cache clean`` removes
-those.
+A builder's volumes of a project (its downloads, its toolchain copy) go when a run that uses
+that builder finds the project unused as long, or its caches here gone (``unused_namespaces``).
+Not pruned: the toolchains here (one per zig version and architecture, shared by every
+project) and the prepared images; ``manywheel cache clean`` removes those.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Pruned", "folder_size", "namespace_in_use", "prune_unused"]
+__all__ = ["Pruned", "folder_size", "namespace_in_use", "prune_unused", "unused_namespaces"]
 
 LOCKS = "locks"
 PARTS = ("downloads", "venvs")  # a project's parts of the cache folder
@@ -187,3 +188,19 @@ def _remove_unused(root: Path, namespace: str, limit: float) -> int:
     finally:
         os.close(fd)
     return size
+
+
+def unused_namespaces(
+    root: Path, namespaces: set[str], keep_days: int, *, current: str, now: float | None = None
+) -> set[str]:
+    """Those of ``namespaces`` (projects whose caches are on a builder) that no build from
+    this cache folder has used for ``keep_days`` days (0: none), or whose caches here are gone
+    (pruned, cleaned): their volumes on the builders go too."""
+    if keep_days <= 0:
+        return set()
+    limit = (time.time() if now is None else now) - keep_days * DAY
+    return {
+        n
+        for n in namespaces
+        if n != current and _NAMESPACE.fullmatch(n) and _last_used(root, n) < limit
+    }

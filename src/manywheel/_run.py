@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 import queue
+import re
 import secrets
 import shutil
 import signal
@@ -23,8 +24,8 @@ from ._builders import builder_engine, discovery, parse_builders
 from ._builders.fleet import Fleet, Place, discover_builders
 from ._builders.heartbeat import Heartbeat, answers
 from ._builders.toolchain import ship_toolchain
-from ._cache import CacheRoot, cache_volume, open_cache_root, toolchain_volume
-from ._cacheprune import namespace_in_use, prune_unused
+from ._cache import CACHE_LABEL, CacheRoot, cache_volume, open_cache_root, toolchain_volume
+from ._cacheprune import namespace_in_use, prune_unused, unused_namespaces
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
@@ -80,6 +81,10 @@ from ._toolchain import CrossCompilers, CrossPlan, ToolchainError, cross_plan, z
 from ._venvcache import project_namespace, venv_key, venv_path
 
 __all__ = ["build", "plan"]
+
+
+# A builder's volume of a project's caches (see _cache): manywheel-(cache|toolchain)-ID-NS[-...]
+_VOLUME = re.compile(r"manywheel-(?:cache|toolchain)-([0-9A-Za-z]+)-([0-9a-f]{16})(?:-.+)?")
 
 
 def _new_run_id() -> str:
@@ -191,7 +196,37 @@ class _Run:
                 name, labels = cache_volume(self.cache_id(), self.namespace())
                 place.engine.create_volume(name, labels)
                 self._volumes[place.name] = name
+                self._prune_volumes(place)
             return self._volumes[place.name]
+
+    def _prune_volumes(self, place: Place) -> None:
+        """Remove ``place``'s cache and toolchain volumes of this cache folder's projects that
+        no build has used for ``cache-keep-days`` (their caches here are pruned by then), but
+        none a container uses. A builder that fails to say is left as it is."""
+        cache_id = self.cache_id()
+        try:
+            names = place.engine.volumes(f"{CACHE_LABEL}={cache_id}")
+        except EngineError:
+            return
+        of = {
+            n: m.group(2) for n in names if (m := _VOLUME.fullmatch(n)) and m.group(1) == cache_id
+        }
+        unused = unused_namespaces(
+            self.cache_root(), set(of.values()), self.options.cache_keep_days,
+            current=self.namespace(),
+        )  # fmt: skip
+        stale = sorted(n for n, ns in of.items() if ns in unused)
+        try:
+            place.engine.remove_volumes(stale, force=False)
+            left = set(place.engine.volumes(f"{CACHE_LABEL}={cache_id}")) if stale else set()
+        except EngineError:
+            return
+        gone = [n for n in stale if n not in left]  # a volume in use stays
+        if gone:
+            self.emitter.info(
+                f"builder {place.name}: removed the cache volumes of projects no build used "
+                f"for {self.options.cache_keep_days} days: {', '.join(gone)}"
+            )
 
     def require_fleet(self) -> Fleet | None:
         """The builders, each asked what it is, when ``builders`` names any but this machine's

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from manywheel._builders.endpoint import parse_builder
+from manywheel._cache import open_cache_root
 from tests.conftest import required_engines
 from tests.integration.helpers import leftover_containers, wheels
 from tests.integration.ssh_server import ssh_problem
@@ -94,3 +95,14 @@ def built_its_share(
     assert len(wheels(project)) == 3
     assert leftover_containers(engine, project) == []
     assert client("ps", "-aq").stdout.split() == []
+
+
+def stale_volume(cache_dir: Path, client: Client) -> str:
+    """A builder's cache volume of ``cache_dir``'s for a project whose caches there are gone
+    (pruned): the next run that uses the builder removes it (see _cacheprune)."""
+    cache_id = open_cache_root(cache_dir).id
+    name = f"manywheel-cache-{cache_id}-{'0' * 16}"
+    labels = {"manywheel.cache": str(cache_id), "manywheel.volume": "downloads",
+              "manywheel.project": "0" * 16}  # fmt: skip
+    client("volume", "create", *[f"--label={k}={v}" for k, v in labels.items()], name)
+    return name

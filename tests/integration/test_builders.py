@@ -29,6 +29,7 @@ from tests.integration.builders_checks import (
     ctrl_c_removes_the_containers_everywhere,
     digests,
     ssh_or_skip,
+    stale_volume,
 )
 from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.integration.second_dockerd import (
@@ -152,8 +153,10 @@ def test_two_builders_build_the_same_wheels_as_one(
               "--manylinux-i686-image", FIXTURE_IMAGE_I386,
               "--setup-script", "touch /etc/mw-prepared")  # fmt: skip
     env = {**builders_env(second), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
+    stale = stale_volume(tmp_path / "cache", second.docker)
     r = manywheel(spread, "docker", *matrix, env=env, image=None)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f"removed the cache volumes of projects no build used for 30 days: {stale}" in r.stderr
     built_on = {ident: t.get("builder") for ident, t in report_of(spread).items()}
     assert len(built_on) == 6
     assert set(built_on.values()) == {"local", name}, built_on  # both builders were used

@@ -19,6 +19,7 @@ from tests.integration.builders_checks import (
     clean_downloads,
     ctrl_c_removes_the_containers_everywhere,
     ssh_or_skip,
+    stale_volume,
 )
 from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.integration.second_podman import SERVICE_IP, SecondPodman, second_podman_problem
@@ -61,8 +62,10 @@ def test_a_podman_builder_builds_its_share_of_the_same_wheels(
     matrix = (*PYTHONS, "--archs", "x86_64", "--manylinux-x86_64-image", FIXTURE_IMAGE,
               "--setup-script", "touch /etc/mw-prepared")  # fmt: skip
     env = {**builders_env(second), "MANYWHEEL_CACHE_DIR": str(tmp_path / "cache")}
+    stale = stale_volume(tmp_path / "cache", second.podman)
     r = manywheel(spread, "podman", *matrix, env=env, image=None)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f"removed the cache volumes of projects no build used for 30 days: {stale}" in r.stderr
     assert f"builder {second.name}: podman " in r.stderr
     where = built_on(spread)
     assert len(where) == 3

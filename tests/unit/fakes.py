@@ -226,6 +226,7 @@ class FakeEngine:
         self.exec_env: dict[str, dict[str, str]] = {}
         self.builds = 0  # build scripts run so far
         self.volumes_made: dict[str, dict[str, str]] = {}  # volume -> its labels
+        self.volumes_in_use: set[str] = set()  # what remove_volumes(force=False) leaves
         self.given_up: str | None = None  # why the run gave this engine up (a lost builder)
         self._lock = threading.Lock()
 
@@ -377,9 +378,10 @@ class FakeEngine:
             if key in labels and (not value or labels[key] == value)
         ]
 
-    def remove_volumes(self, names: Sequence[str]) -> None:
+    def remove_volumes(self, names: Sequence[str], *, force: bool = True) -> None:
         for name in names:
-            self.volumes_made.pop(name, None)
+            if force or name not in self.volumes_in_use:
+                self.volumes_made.pop(name, None)
 
     # -- what runs in a container ---------------------------------------------------------
     def _body(self, ctr: FakeContainer, command: list[str]) -> Callable[[FakeProc], int]:

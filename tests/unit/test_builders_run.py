@@ -146,6 +146,48 @@ def test_another_project_gets_another_volume(world: World, monkeypatch: pytest.M
     assert len({v[CACHE_LABEL] for v in remote.volumes_made.values()}) == 1
 
 
+def test_a_builders_volumes_of_long_unused_projects_go_but_none_in_use(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = two_builders(world, monkeypatch)
+    assert world.build(builders=BUILDERS).ok
+    (mine,) = remote.volumes_made
+    cache_id = remote.volumes_made[mine][CACHE_LABEL]
+    cache = world.root / "cache" / "manywheel"
+    old, used, busy, gone = "a" * 16, "b" * 16, "c" * 16, "d" * 16
+    (cache / "locks" / f"{used}.lock").touch()  # another project, used now
+    for ns in (old, busy):  # unused for 31 days
+        (cache / "locks" / f"{ns}.lock").touch()
+        then = time.time() - 31 * 24 * 3600
+        os.utime(cache / "locks" / f"{ns}.lock", (then, then))
+    made = {  # gone: pruned here already (no lock, no folders)
+        f"manywheel-cache-{cache_id}-{ns}": ns for ns in (old, used, busy, gone)
+    }
+    made[f"manywheel-toolchain-{cache_id}-{old}-zig-0.17.1-x86_64"] = old
+    made[f"manywheel-cache-0ther0cache0id-{old}"] = old  # another cache folder's: not ours
+    for name, ns in made.items():
+        remote.volumes_made[name] = {CACHE_LABEL: name.split("-")[2], PROJECT_LABEL: ns}
+    remote.volumes_in_use.add(f"manywheel-cache-{cache_id}-{busy}")
+    assert world.build(builders=BUILDERS, force=True).ok
+    assert sorted(remote.volumes_made) == sorted([
+        mine,
+        f"manywheel-cache-{cache_id}-{used}",
+        f"manywheel-cache-{cache_id}-{busy}",
+        f"manywheel-cache-0ther0cache0id-{old}",
+    ])  # fmt: skip
+    said = [e.message for e in world.events if "cache volumes" in e.message]
+    assert said == [
+        "builder big: removed the cache volumes of projects no build used for 30 days: "
+        f"manywheel-cache-{cache_id}-{old}, manywheel-cache-{cache_id}-{gone}, "
+        f"manywheel-toolchain-{cache_id}-{old}-zig-0.17.1-x86_64"
+    ]
+    # 0 days: kept until cache clean.
+    remote.volumes_made[f"manywheel-cache-{cache_id}-{gone}"] = {CACHE_LABEL: cache_id}
+    opts = world.options(builders=BUILDERS, force=True, **{"cache-keep-days": 0})
+    assert _run.build(opts, lambda e: None).ok
+    assert f"manywheel-cache-{cache_id}-{gone}" in remote.volumes_made
+
+
 def test_each_builder_builds_as_many_at_once_as_its_own_cores_allow(
     tmp_path,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]

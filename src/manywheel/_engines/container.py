@@ -235,9 +235,10 @@ class Engine:
         r = self.call(["volume", "ls", "--filter", f"label={label}", "--format", "{{.Name}}"])
         return [n.strip() for n in r.stdout.splitlines() if n.strip()]
 
-    def remove_volumes(self, names: Sequence[str]) -> None:
-        if names:
-            self.call(["volume", "rm", "-f", *names], check=False)
+    def remove_volumes(self, names: Sequence[str], *, force: bool = True) -> None:
+        for chunk in [list(names)] if force else [[n] for n in names]:  # one failure each
+            if chunk:
+                self.call(["volume", "rm", *(["-f"] if force else []), *chunk], check=False)
 
     # -- containers -----------------------------------------------------------------------
     def create(
