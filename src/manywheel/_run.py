@@ -192,17 +192,22 @@ class _Run:
         """``place``'s named volume for this project's downloads and ccache (what
         ``shared_cache`` is on this machine), made on first use."""
         with self._volume_lock:
-            if place.name not in self._volumes:
+            first = place.name not in self._volumes
+            if first:
                 name, labels = cache_volume(self.cache_id(), self.namespace())
                 place.engine.create_volume(name, labels)
                 self._volumes[place.name] = name
-                self._prune_volumes(place)
-            return self._volumes[place.name]
+            volume = self._volumes[place.name]
+        if first:  # outside the lock: a slow builder holds no other's first use
+            self._prune_volumes(place)
+        return volume
 
     def _prune_volumes(self, place: Place) -> None:
         """Remove ``place``'s cache and toolchain volumes of this cache folder's projects that
         no build has used for ``cache-keep-days`` (their caches here are pruned by then), but
         none a container uses. A builder that fails to say is left as it is."""
+        if self.options.cache_keep_days <= 0:
+            return
         cache_id = self.cache_id()
         try:
             names = place.engine.volumes(f"{CACHE_LABEL}={cache_id}")
