@@ -83,33 +83,34 @@ class FakeProc:
         self.stdout = io.BytesIO(text)
 
 
-def test_snapshot_control_line_is_acted_on_not_logged(tmp_path: Path) -> None:
-    calls: list[str] = []
-    output = b"::m:: step venv\nmaking it\n::m:: snapshot\n::m:: step build\nbuilding\n"
+def stream(
+    log_path: Path, output: bytes, calls: list[str], saved: str = "saved"
+) -> tuple[str | None, TargetResult]:
+    """``output`` through stream_steps with the marker ``::m::`` into ``log_path``; a snapshot
+    line appends ``saved`` to ``calls``. The last step and the result."""
     result = TargetResult(TARGET)
-    with TargetLog(tmp_path / "t.log", ()) as log:
-        stream_steps(
+    with TargetLog(log_path, ()) as log:
+        last = stream_steps(
             FakeProc(output),  # type: ignore[arg-type]
             log,
             "::m::",
             result,
             Emitter(None),
-            on_snapshot=lambda: calls.append("saved"),
+            on_snapshot=lambda: calls.append(saved),
         )
+    return last, result
+
+
+def test_snapshot_control_line_is_acted_on_not_logged(tmp_path: Path) -> None:
+    calls: list[str] = []
+    output = b"::m:: step venv\nmaking it\n::m:: snapshot\n::m:: step build\nbuilding\n"
+    stream(tmp_path / "t.log", output, calls)
     assert calls == ["saved"]
     text = (tmp_path / "t.log").read_text()
     assert "snapshot" not in text
     assert "building" in text
     # Output that merely looks like a control line, without the run's secret marker, is text.
-    with TargetLog(tmp_path / "u.log", ()) as log:
-        stream_steps(
-            FakeProc(b"::other:: snapshot\n"),  # type: ignore[arg-type]
-            log,
-            "::m::",
-            TargetResult(TARGET),
-            Emitter(None),
-            on_snapshot=lambda: calls.append("forged"),
-        )
+    stream(tmp_path / "u.log", b"::other:: snapshot\n", calls, "forged")
     assert calls == ["saved"]
 
 
@@ -122,16 +123,7 @@ def test_a_control_line_after_an_unfinished_line_is_still_acted_on(tmp_path: Pat
         b"::m:: step requirements\nInstalled 3 packages ::m:: snapshot\nin 81ms\n"
         b"noise ::m:: step build\nbuilding\n"
     )
-    result = TargetResult(TARGET)
-    with TargetLog(tmp_path / "t.log", ()) as log:
-        last = stream_steps(
-            FakeProc(output),  # type: ignore[arg-type]
-            log,
-            "::m::",
-            result,
-            Emitter(None),
-            on_snapshot=lambda: calls.append("saved"),
-        )
+    last, result = stream(tmp_path / "t.log", output, calls)
     assert calls == ["saved"]
     assert last == "build"
     assert set(result.steps) == {"start", "requirements", "build"}
