@@ -152,9 +152,7 @@ def prune_unused(
     removed: list[str] = []
     failed: list[str] = []
     size = 0
-    for namespace in sorted(n for n in found if _NAMESPACE.fullmatch(n) and n != current):
-        if _last_used(root, namespace) >= limit:
-            continue
+    for namespace in sorted(unused_namespaces(root, found, keep_days, current=current, now=now)):
         try:
             size += _remove_unused(root, namespace, limit)
             removed.append(namespace)
@@ -193,9 +191,9 @@ def _remove_unused(root: Path, namespace: str, limit: float) -> int:
 def unused_namespaces(
     root: Path, namespaces: set[str], keep_days: int, *, current: str, now: float | None = None
 ) -> set[str]:
-    """Those of ``namespaces`` (projects whose caches are on a builder) that no build from
-    this cache folder has used for ``keep_days`` days (0: none), or whose caches here are gone
-    (pruned, cleaned): their volumes on the builders go too."""
+    """Those of ``namespaces`` (projects with caches here or volumes on a builder), other than
+    ``current``, that no build from this cache folder has used for ``keep_days`` days (0:
+    none), or whose caches here are gone (pruned, cleaned)."""
     if keep_days <= 0:
         return set()
     limit = (time.time() if now is None else now) - keep_days * DAY
