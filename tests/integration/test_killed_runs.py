@@ -93,6 +93,7 @@ def fake_leftovers(engine: str) -> Iterator[Callable[[str, Owner], str]]:
         name = f"manywheel-test-{kind}-{secrets.token_hex(3)}"
         subprocess.run(
             [engine, "run", "-d", "--name", name, "--label", f"{OWNER_LABEL}={owner.token()}",
+             "--stop-timeout", "0",  # sh as PID 1 ignores SIGTERM: podman's rm -f waits 10 s
              "--entrypoint", "/bin/sh", FIXTURE_IMAGE, "-c", "sleep 600"],
             check=True, capture_output=True,
         )  # fmt: skip

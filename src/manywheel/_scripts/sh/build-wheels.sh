@@ -50,8 +50,9 @@ build_target() {  # IDENTIFIER IMAGE-NUMBER [PLATFORM [PREFIX]]
   local prefix=()  # linux32 for a 32-bit platform: uname -m must say i686
   if [ -n "${4:-}" ]; then prefix=("$4"); fi
   containers+=("$name")
-  # A container that idles until removed; the build runs in it with exec.
-  "$engine" run --detach ${platform:+--platform "$platform"} --name "$name" \
+  # A container that idles until removed; the build runs in it with exec. Its idle process
+  # ignores SIGTERM, so no stop grace period: podman's rm -f would wait 10 s for each.
+  "$engine" run --detach --stop-timeout 0 ${platform:+--platform "$platform"} --name "$name" \
     --label manywheel.export="$run" "$image" "${prefix[@]+"${prefix[@]}"}" tail -f /dev/null >/dev/null
   # The project goes in as a copy (never a writable bind mount), unpacked by the container's
   # tar: `podman cp -` would leave each stream it read in a temporary file of the host's.
