@@ -16,8 +16,16 @@ otherwise leave a snapshot per change.
 
 A builder's volumes of a project (its downloads, its toolchain copy) go when a run that uses
 that builder finds the project unused as long, or its caches here gone (``unused_namespaces``).
+
+Prepared images (shared by every project whose preparation is the same) are kept the same way:
+a run that uses one holds a shared lock on ``locks/prepared/<key>.lock`` and touches it; the
+daily prune removes this cache's prepared images unused for ``cache-keep-days`` days on this
+machine's engine (a builder's, when a run uses that builder), and its untagged ones (a later
+commit of the same preparation took their tag), but never one a container uses: they are
+removed without force, which both engines refuse for an image in use. An image with no lock
+file (made before manywheel recorded its uses) counts as used when a prune first sees it.
 Not pruned: the toolchains here (one per zig version and architecture, shared by every
-project) and the prepared images; ``manywheel cache clean`` removes those.
+project); ``manywheel cache clean`` removes those.
 """
 
 from __future__ import annotations
@@ -32,25 +40,42 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Pruned", "folder_size", "namespace_in_use", "prune_unused", "unused_namespaces"]
+from ._cache import list_prepared
+from ._engines.protocol import ContainerEngine
+from ._prepare import PREPARED_REPO
+
+__all__ = [
+    "Pruned",
+    "folder_size",
+    "namespace_in_use",
+    "prepared_in_use",
+    "prune_prepared",
+    "prune_unused",
+    "unused_namespaces",
+]
 
 LOCKS = "locks"
+PREPARED = "prepared"  # locks/prepared/<key>.lock: a prepared image's uses
 PARTS = ("downloads", "venvs")  # a project's parts of the cache folder
 STAMP = ".manywheel-pruned"  # its modification time: when a build last pruned
 PRUNE_EVERY = 24 * 3600.0
 DAY = 24 * 3600.0
 _NAMESPACE = re.compile(r"[0-9a-f]{16}")
+_KEY = re.compile(r"[0-9a-f]{20}")  # a preparation's (see _prepare.Preparation)
 
 
 def _lock_path(root: Path, namespace: str) -> Path:
     return root / LOCKS / f"{namespace}.lock"
 
 
-def _lock(root: Path, namespace: str, how: int) -> int | None:
-    """The locked file descriptor of the project's lock file (None: ``LOCK_NB`` and held).
-    A lock file removed by a prune while this waited for it is not the lock any more: then
-    the new one is locked."""
-    path = _lock_path(root, namespace)
+def _prepared_lock_path(root: Path, key: str) -> Path:
+    return root / LOCKS / PREPARED / f"{key}.lock"
+
+
+def _lock(path: Path, how: int) -> int | None:
+    """The locked file descriptor of a lock file (None: ``LOCK_NB`` and held). A lock file
+    removed by a prune while this waited for it is not the lock any more: then the new one
+    is locked."""
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -69,16 +94,26 @@ def _lock(root: Path, namespace: str, how: int) -> int | None:
 
 
 @contextlib.contextmanager
-def namespace_in_use(root: Path, namespace: str) -> Iterator[None]:
-    """Hold the project's caches for a run: no prune removes them meanwhile, and they count
-    as used now."""
-    fd = _lock(root, namespace, fcntl.LOCK_SH)
+def _in_use(path: Path) -> Iterator[None]:
+    fd = _lock(path, fcntl.LOCK_SH)
     assert fd is not None
     try:
         os.utime(fd)
         yield
     finally:
         os.close(fd)
+
+
+def namespace_in_use(root: Path, namespace: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the project's caches for a run: no prune removes them meanwhile, and they count
+    as used now."""
+    return _in_use(_lock_path(root, namespace))
+
+
+def prepared_in_use(root: Path, key: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the prepared image of the preparation ``key`` for a run: no prune removes it
+    meanwhile, and it counts as used now."""
+    return _in_use(_prepared_lock_path(root, key))
 
 
 def _last_used(root: Path, namespace: str) -> float:
@@ -170,7 +205,7 @@ class _InUse(Exception):
 def _remove_unused(root: Path, namespace: str, limit: float) -> int:
     """Remove the project's parts, holding its lock; their bytes."""
     _never_used_lock(root, namespace)  # so that taking it says nothing of a use
-    fd = _lock(root, namespace, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fd = _lock(_lock_path(root, namespace), fcntl.LOCK_EX | fcntl.LOCK_NB)
     if fd is None:  # a run uses it right now
         raise _InUse
     size = 0
@@ -202,3 +237,51 @@ def unused_namespaces(
         for n in namespaces
         if n != current and _NAMESPACE.fullmatch(n) and _last_used(root, n) < limit
     }
+
+
+def prune_prepared(
+    engine: ContainerEngine, root: Path, cache_id: str, keep_days: int, *, now: float | None = None
+) -> list[str]:
+    """Remove ``engine``'s prepared images of this cache (``cache_id``) that no run has used
+    for ``keep_days`` days (0: none), and its untagged ones, but none a container uses (see
+    the module's docstring); what went. Raises EngineError for an engine that does not
+    answer."""
+    if keep_days <= 0:
+        return []
+    now = time.time() if now is None else now
+    limit = now - keep_days * DAY
+    removed = []
+    for image in list_prepared(engine, cache_id):
+        if image.ref == image.image_id:  # untagged: no run can use it any more
+            engine.remove_image(image.image_id, force=False)
+            if engine.image_id(image.image_id) is None:
+                removed.append(image.image_id)
+            continue
+        key = image.tag.rpartition(":")[2]
+        if image.tag.startswith(PREPARED_REPO + ":") and _KEY.fullmatch(key):
+            path = _prepared_lock_path(root, key)
+            if not path.exists():  # its clock starts now
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+                os.utime(path, (now, now))
+            elif _remove_prepared(engine, path, image.tag, limit):
+                removed.append(image.tag)
+    return removed
+
+
+def _remove_prepared(engine: ContainerEngine, path: Path, tag: str, limit: float) -> bool:
+    """Remove the prepared image ``tag`` unless a run holds its lock file (``path``) or used
+    it since ``limit``, or a container uses it; whether it went."""
+    fd = _lock(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if fd is None:  # a run uses it right now
+        return False
+    try:
+        if os.fstat(fd).st_mtime >= limit:
+            return False
+        engine.remove_image(tag, force=False)
+        if engine.image_id(tag) is not None:  # a container uses it
+            return False
+        path.unlink()
+        return True
+    finally:
+        os.close(fd)

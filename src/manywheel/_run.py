@@ -13,7 +13,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +25,13 @@ from ._builders.fleet import Fleet, Place, discover_builders
 from ._builders.heartbeat import Heartbeat, answers
 from ._builders.toolchain import ship_toolchain
 from ._cache import CACHE_LABEL, CacheRoot, cache_volume, open_cache_root, toolchain_volume
-from ._cacheprune import namespace_in_use, prune_unused, unused_namespaces
+from ._cacheprune import (
+    namespace_in_use,
+    prepared_in_use,
+    prune_prepared,
+    prune_unused,
+    unused_namespaces,
+)
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
@@ -113,6 +119,7 @@ class _Run:
         self._cache: CacheRoot | None = None
         self._cache_lock = threading.Lock()
         self._held = contextlib.ExitStack()  # released by cleanup()
+        self._prepared_held: set[str] = set()  # the preparations' keys this run holds
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
@@ -143,24 +150,62 @@ class _Run:
         return str(self._open_cache().id)
 
     def prune_cache(self) -> None:
-        """Remove other projects' caches unused for ``cache-keep-days`` (at most once a day)."""
+        """Remove other projects' caches, and this engine's prepared images, unused for
+        ``cache-keep-days`` (at most once a day)."""
         opts = self.options
-        if not (opts.shared_cache or opts.cache_venv) or opts.cache_keep_days <= 0:
+        engine = self.container_engine()
+        if opts.cache_keep_days <= 0:
             return
+        if not (opts.shared_cache or opts.cache_venv or engine is not None):
+            return  # this run uses no cache
         root = self.cache_root()
         try:
             pruned = prune_unused(root, opts.cache_keep_days, current=self.namespace())
         except OSError as e:  # the build needs no prune
             self.emitter.warning(f"could not prune the cache folder {root}: {e}")
             return
-        if pruned is not None and pruned.namespaces:
+        if pruned is None:  # a build pruned in the last day
+            return
+        if pruned.namespaces:
             self.emitter.info(
                 f"removed from {root} the cached venvs and downloads of "
                 f"{len(pruned.namespaces)} project(s) no build used for "
                 f"{opts.cache_keep_days} days ({pruned.size / 1e6:.0f} MB)"
             )
-        for problem in pruned.failed if pruned is not None else ():
+        for problem in pruned.failed:
             self.emitter.warning(f"could not remove an unused project's caches: {problem}")
+        if engine is not None:
+            self._prune_prepared(engine, "")
+
+    def _prune_prepared(self, engine: ContainerEngine, where: str) -> None:
+        """Remove ``engine``'s prepared images of this cache that no build has used for
+        ``cache-keep-days``, and its untagged ones (``where``: on which builder)."""
+        keep = self.options.cache_keep_days
+        try:
+            gone = prune_prepared(engine, self.cache_root(), self.cache_id(), keep)
+        except (EngineError, OSError) as e:  # the build needs no prune
+            self.emitter.warning(f"could not prune the prepared images{where}: {e}")
+            return
+        if gone:
+            self.emitter.info(
+                f"removed{where} the prepared images no build used for {keep} days, or that "
+                f"a newer one replaced: {', '.join(gone)}"
+            )
+
+    def hold_prepared(self, key: str) -> None:
+        """Hold the prepared image of the preparation ``key`` until ``cleanup``: no prune
+        removes it meanwhile (see _cacheprune)."""
+        with self._cache_lock:
+            if key in self._prepared_held:
+                return
+            self._prepared_held.add(key)
+        try:
+            self._held.enter_context(prepared_in_use(self.cache_root(), key))
+        except OSError as e:  # a read-only cache folder: used as it is
+            self.emitter.warning(
+                f"cannot mark the prepared environment {key} as in use ({e}); "
+                "another project's run may prune it meanwhile"
+            )
 
     def namespace(self) -> str:
         """This project's part of the caches: what one project's builds write, no other
@@ -199,15 +244,17 @@ class _Run:
                 self._volumes[place.name] = name
             volume = self._volumes[place.name]
         if first:  # outside the lock: a slow builder holds no other's first use
-            self._prune_volumes(place)
+            self._prune_builder(place)
         return volume
 
-    def _prune_volumes(self, place: Place) -> None:
+    def _prune_builder(self, place: Place) -> None:
         """Remove ``place``'s cache and toolchain volumes of this cache folder's projects that
-        no build has used for ``cache-keep-days`` (their caches here are pruned by then), but
-        none a container uses. A builder that fails to say is left as it is."""
+        no build has used for ``cache-keep-days`` (their caches here are pruned by then), and
+        its prepared images of this cache unused as long, but none a container uses. A
+        builder that fails to say is left as it is."""
         if self.options.cache_keep_days <= 0:
             return
+        self._prune_prepared(place.engine, f" on builder {place.name}")
         cache_id = self.cache_id()
         try:
             names = place.engine.volumes(f"{CACHE_LABEL}={cache_id}")
@@ -1011,6 +1058,7 @@ def _prepare(run: _Run, engine: ContainerEngine | None, env: _Environment, index
     exists only where it was committed): the prepared one, if it needs one."""
     if env.preparation is None or engine is None:
         return
+    run.hold_prepared(env.preparation.key)
     suffix = "" if index == 0 else f"-{index}"
     env.build_image = prepare_environment(
         engine,
@@ -1259,15 +1307,19 @@ def _start_order(
     return todo
 
 
-def _tidy_up(run: _Run) -> None:
+def _tidy_up(run: _Run, envs: Iterable[_Environment]) -> None:
     """Remove what killed runs left here: staging folders of dead runs, partial files in the
     output folder (this run holds its lock, so nobody else is writing them); say what went.
-    Then prune the cache folder."""
+    Then prune the cache folder and the prepared images, but not those of this run's
+    environments (``envs``), which it holds from now on."""
     staged = sweep_staging(run.log_dir.parent, current=run.log_dir)
     partial = remove_partial_files(run.options.output_dir)
     if staged or partial:
         gone = [str(p) for p in (*staged, *partial)]
         run.emitter.warning("removed what killed manywheel runs left: " + ", ".join(gone))
+    for env in envs:
+        if env.preparation is not None:
+            run.hold_prepared(env.preparation.key)
     run.prune_cache()
 
 
@@ -1293,13 +1345,13 @@ def build(options: Options, listener: Listener | None = None) -> RunResult:
         run.log_dir.mkdir(parents=True, exist_ok=True)
         (run.log_dir / OWNER_FILE).write_text(this_process().token() + "\n")
         latest_link(run.log_dir.parent, run.run_id)
-        _tidy_up(run)
         options_of = {t.identifier: options.for_target(t.identifier) for t in plan_.targets}
         for target_options in options_of.values():  # an override's secrets are secret too
             for value in target_options.secret_values():
                 run.emitter.masker.add(value)
         sources = source_digest(options)
         envs = _environments(run, plan_, options_of, sources)
+        _tidy_up(run, envs.values())
         where = _route(run, plan_.targets, history)
         planned = _plan_cross(run, plan_.targets, options_of, where)
         fingerprints, _ = _keys(

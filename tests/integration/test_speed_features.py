@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import FIXTURE_IMAGE
 from tests.integration.helpers import manywheel, wheels
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
@@ -109,6 +112,53 @@ def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> 
     assert "removing every manywheel prepared image" in every
     assert f"removed {tags[other]}" in every
     assert _images(engine, "manywheel.prepared=1") == []
+
+
+def test_prepared_images_long_unused_go_but_none_in_use(
+    engine: str, example: Example, tmp_path: Path
+) -> None:
+    """The daily prune removes this cache's prepared images unused for cache-keep-days and
+    those that lost their tag, without force: one a container uses stays, as do the run's
+    own (however long unused) and one never seen before (its clock starts)."""
+    project, cache = example("scripted"), tmp_path / "cache"
+    args = ("--python", "3.13", "--cache-dir", str(cache), "--setup-script", "echo set up")
+    r = manywheel(project, engine, *args)
+    assert r.returncode == 0, r.stderr
+    cache_id = json.loads((cache / ".manywheel-cache").read_text())["id"]
+    ours = f"manywheel.cache={cache_id}"
+    [own] = _images(engine, ours)
+    key = {k: k * 20 for k in "abcd"}  # a: unused, b: used by a container, c: never seen
+    tag = {k: f"localhost/manywheel-env:{v}" for k, v in key.items()}
+    made, user = (f"mw-test-{what}-{uuid.uuid4().hex[:8]}" for what in ("made", "user"))
+
+    def call(*argv: str) -> None:
+        subprocess.run([engine, *argv], check=True, capture_output=True)
+
+    try:
+        call("create", "--name", made, FIXTURE_IMAGE, "true")
+        labels = ("--change", "LABEL manywheel.prepared=1", "--change", f"LABEL {ours}")
+        for k in "abcdd":  # d twice: the first one loses its tag to the second
+            call("commit", *labels, made, tag[k])
+        call("create", "--name", user, tag["b"], "true")
+        assert _images(engine, ours).count("<none>:<none>") == 1
+        locks = cache / "locks" / "prepared"
+        then = time.time() - 31 * 24 * 3600
+        for name in (key["a"], key["b"], own.rpartition(":")[2]):
+            (locks / f"{name}.lock").touch()
+            os.utime(locks / f"{name}.lock", (then, then))
+        (cache / ".manywheel-pruned").unlink()  # a prune is due
+        r = manywheel(project, engine, *args)  # up to date: it prunes all the same
+        assert r.returncode == 0, r.stderr
+        assert "every target is up to date" in r.stderr
+        assert "removed the prepared images no build used for 30 days" in r.stderr
+        assert sorted(_images(engine, ours)) == sorted([own, tag["b"], tag["c"], tag["d"]])
+        assert (locks / f"{key['c']}.lock").is_file()
+        assert not (locks / f"{key['a']}.lock").exists()
+    finally:
+        for name in (made, user):  # one at a time: podman's rm stops at a missing one
+            subprocess.run([engine, "rm", "-f", name], capture_output=True, check=False)
+        for name in tag.values():
+            subprocess.run([engine, "rmi", "-f", name], capture_output=True, check=False)
 
 
 def test_shared_download_cache_and_ccache(engine: str, example: Example, tmp_path: Path) -> None:

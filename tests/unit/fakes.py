@@ -216,6 +216,9 @@ class FakeEngine:
         self.pulled: list[str] = []
         self.pulled_as: list[tuple[str, str | None]] = []  # (reference, arch) of each pull
         self.committed: list[tuple[str, str, dict[str, str]]] = []
+        self.image_labels: dict[str, dict[str, str]] = {}  # image -> its labels (committed)
+        self.images_in_use: set[str] = set()  # what remove_image(force=False) leaves
+        self.removed_images: list[tuple[str, bool]] = []  # (reference, force) of each removal
         self.scripts: dict[str, str] = {}  # target -> its last build script
         self.tests: list[tuple[str, str]] = []  # (target, test script) of each test run
         self.restored: dict[str, bytes] = {}  # target -> the cached venv it was given
@@ -341,6 +344,8 @@ class FakeEngine:
     def image_id(self, ref: str) -> str | None:
         if ref not in self.images_present:
             return None
+        if ref.startswith("sha256:"):
+            return ref
         return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
 
     def image_env(self, ref: str) -> dict[str, str]:
@@ -355,14 +360,25 @@ class FakeEngine:
         self.images_present.add(ref)
 
     def images(self, label: str) -> list[dict[str, str]]:
-        return []
+        key, _, value = label.partition("=")
+        rows = []
+        for ref, labels in self.image_labels.items():
+            if ref in self.images_present and key in labels and labels[key] == value:
+                untagged = ref.startswith("sha256:")  # an image that lost its tag
+                repository, _, tag = ("<none>", "", "<none>") if untagged else ref.rpartition(":")
+                row = {"Repository": repository, "Tag": tag, "ID": self.image_id(ref) or "?"}
+                rows.append({**row, "CreatedSince": "1 day ago", "Size": "1MB"})
+        return rows
 
-    def remove_image(self, ref: str) -> None:
-        self.images_present.discard(ref)
+    def remove_image(self, ref: str, *, force: bool = True) -> None:
+        self.removed_images.append((ref, force))
+        if force or ref not in self.images_in_use:
+            self.images_present.discard(ref)
 
     def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None:
         self.committed.append((container, tag, dict(labels)))
         self.images_present.add(tag)
+        self.image_labels[tag] = dict(labels)
 
     def give_up(self, reason: str) -> None:
         self.given_up = reason

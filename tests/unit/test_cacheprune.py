@@ -12,14 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from manywheel._cache import CACHE_LABEL
 from manywheel._cacheprune import (
     PRUNE_EVERY,
     STAMP,
     _lock,
+    _lock_path,
     namespace_in_use,
+    prepared_in_use,
+    prune_prepared,
     prune_unused,
 )
+from manywheel._prepare import PREPARED_REPO
 from manywheel._venvcache import keep_newest, mark_used
+from tests.unit.fakes import FakeEngine
 
 DAY = 24 * 3600
 NOW = 2_000_000_000.0
@@ -113,7 +119,7 @@ def test_a_symlinked_project_folder_is_not_followed(tmp_path: Path) -> None:
 def test_a_run_that_waited_for_a_prune_holds_the_new_lock_file(tmp_path: Path) -> None:
     """The prune removes the lock file it holds; a run waiting on the old one must not think
     it holds the project's lock then."""
-    pruning = _lock(tmp_path, OLD, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    pruning = _lock(_lock_path(tmp_path, OLD), fcntl.LOCK_EX | fcntl.LOCK_NB)
     assert pruning is not None
     holding = threading.Event()
 
@@ -130,7 +136,7 @@ def test_a_run_that_waited_for_a_prune_holds_the_new_lock_file(tmp_path: Path) -
     os.close(pruning)
     assert holding.wait(5)
     # It holds the file that is there now: a second prune cannot take it.
-    assert _lock(tmp_path, OLD, fcntl.LOCK_EX | fcntl.LOCK_NB) is None
+    assert _lock(_lock_path(tmp_path, OLD), fcntl.LOCK_EX | fcntl.LOCK_NB) is None
     thread.join()
 
 
@@ -184,3 +190,47 @@ def test_a_project_that_cannot_be_removed_is_named_and_the_others_go(
     assert pruned.namespaces == (NEW,)
     assert pruned.failed == (f"{tmp_path / '*' / OLD}: Permission denied",)
     assert OLD in present(tmp_path)
+
+
+# -- prepared images ---------------------------------------------------------------------
+CACHE_ID = "c" * 12
+KEYS = {name: hex(i)[-1] * 20 for i, name in enumerate(("old", "recent", "busy", "held", "unseen"))}
+
+
+def prepared(engine: FakeEngine, key: str, *, cache: str = CACHE_ID) -> str:
+    """A prepared image of the preparation ``key``, committed by the cache ``cache``."""
+    tag = f"{PREPARED_REPO}:{key}"
+    engine.commit("ctr", tag, {"manywheel.prepared": "1", CACHE_LABEL: cache})
+    return tag
+
+
+def used(root: Path, key: str, when: float) -> None:
+    lock = root / "locks" / "prepared" / f"{key}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+    os.utime(lock, (when, when))
+
+
+def test_prepared_images_unused_for_the_days_go_but_none_in_use(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    tags = {name: prepared(engine, key) for name, key in KEYS.items()}
+    others = prepared(engine, "f" * 20, cache="another")  # another cache folder's: not seen
+    for name in ("old", "busy", "held"):
+        used(tmp_path, KEYS[name], NOW - 31 * DAY)
+    used(tmp_path, KEYS["recent"], NOW - 29 * DAY)
+    engine.images_in_use.add(tags["busy"])  # a container of it: the engine refuses
+    untagged = "sha256:" + "9" * 64  # a newer commit of its preparation took its tag
+    engine.commit("ctr", untagged, {"manywheel.prepared": "1", CACHE_LABEL: CACHE_ID})
+    with prepared_in_use(tmp_path, KEYS["held"]):
+        os.utime(tmp_path / "locks" / "prepared" / f"{KEYS['held']}.lock", (0, 0))
+        gone = prune_prepared(engine, tmp_path, CACHE_ID, 30, now=NOW)
+    assert sorted(gone) == sorted([tags["old"], untagged])
+    assert engine.images_present == {tags[n] for n in ("recent", "busy", "held", "unseen")} | {
+        others
+    }
+    assert all(force is False for _, force in engine.removed_images)
+    locks = tmp_path / "locks" / "prepared"
+    assert not (locks / f"{KEYS['old']}.lock").exists()
+    # An image made before uses were recorded: its clock starts at this prune.
+    assert (locks / f"{KEYS['unseen']}.lock").stat().st_mtime == NOW
+    assert prune_prepared(engine, tmp_path, CACHE_ID, 0, now=NOW + 90 * DAY) == []

@@ -184,8 +184,8 @@ def test_cache_list_and_clean_with_an_engine(
         "1 prepared environment(s) from this cache folder in docker",
         f"1 cached build venv(s), 2.0 KiB, in {root.path / 'venvs'}",
         f"downloads of 1 project(s), 1.0 KiB, in {root.path / 'downloads'}",
-        f"cache folder: {root.path} (a project's venvs and downloads are kept until 30 days "
-        "unused)",
+        f"cache folder: {root.path} (a project's venvs and downloads, and the prepared "
+        "environments, are kept until 30 days unused)",
         "2 other prepared environment(s) in docker (from other cache folders or older manywheel "
         "versions) left alone; `manywheel cache list --all` lists them too",
     ]

@@ -145,6 +145,7 @@ def test_image_commands(recorder: Recorder) -> None:
     assert engine.image_id("img") == "sha256:cc"
     engine.commit("ctr", "localhost/mw:k3", {"manywheel.run": "", "a b": 'x"y'})
     engine.remove_image("localhost/mw:k1")
+    engine.remove_image("localhost/mw:k2", force=False)  # a prune: an image in use stays
     engine.pull("img")
     fmt = "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     assert recorder.argv() == [
@@ -153,6 +154,7 @@ def test_image_commands(recorder: Recorder) -> None:
         ["podman", "commit", "--change", 'LABEL "manywheel.run"=""',
          "--change", 'LABEL "a b"="x\\"y"', "ctr", "localhost/mw:k3"],
         ["podman", "rmi", "-f", "localhost/mw:k1"],
+        ["podman", "rmi", "localhost/mw:k2"],
         ["podman", "pull", "img"],
     ]  # fmt: skip
 

@@ -18,6 +18,7 @@ import pytest
 
 from manywheel import _pipeline, load_options
 from manywheel import _run as run_module
+from manywheel._cacheprune import STAMP
 from manywheel._config.options import Options
 from manywheel._config.registry import DEFAULT_IMAGE
 from manywheel._engines import choice
@@ -29,6 +30,7 @@ from manywheel._leftovers import OWNER_LABEL, RUN_LABEL, this_process
 from manywheel._manifest import Manifest
 from manywheel._model import RunResult, Target
 from manywheel._pipeline import TargetJob, run_target
+from manywheel._prepare import PREPARED_REPO
 from manywheel._run import build
 from manywheel._venvcache import list_venvs, verify_venv
 from tests.unit.fakes import VENV_BYTES, WAIT, Behaviour, FakeEngine
@@ -259,6 +261,32 @@ def test_a_run_holds_its_projects_caches_and_prunes_the_long_unused(
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     world.build(force=True)
     assert not [e for e in world.kinds("info") if "no build used" in e.message]
+
+
+def test_prepared_images_long_unused_go_but_not_the_runs_own(world: World) -> None:
+    """A run holds its environment's prepared image before it prunes: its own stays however
+    long unused; another that no run used for cache-keep-days goes, without force."""
+    setup = {"setup-script": "echo set up"}
+    assert world.build(**setup).ok
+    ((_, mine, labels),) = world.engine.committed
+    cache = world.root / "cache" / "manywheel"
+    locks = cache / "locks" / "prepared"
+    other = f"{PREPARED_REPO}:{'e' * 20}"
+    world.engine.commit("ctr", other, labels)  # the same cache's, for another preparation
+    then = time.time() - 31 * 24 * 3600
+    for key in (mine.rpartition(":")[2], "e" * 20):
+        (locks / f"{key}.lock").touch()
+        os.utime(locks / f"{key}.lock", (then, then))
+    (cache / STAMP).unlink()  # a prune is due
+    assert world.build(force=True, **setup).ok
+    assert world.engine.removed_images == [(other, False)]
+    assert mine in world.engine.images_present
+    assert len(world.engine.committed) == 2  # the run's own was not made again
+    said = [e.message for e in world.kinds("info") if "prepared images" in e.message]
+    assert said == [
+        f"removed the prepared images no build used for 30 days, or that a newer one "
+        f"replaced: {other}"
+    ]
 
 
 def test_a_prune_that_fails_or_a_cache_that_cannot_be_held_does_not_fail_the_build(

@@ -529,7 +529,10 @@ def _cache(ns: argparse.Namespace) -> int:
         print(f"downloads of {len(projects)} project(s), {format_size(size)}, in {downloads}")
         days = options.cache_keep_days
         kept = f"until {days} days unused" if days > 0 else "until `manywheel cache clean`"
-        print(f"cache folder: {root.path} (a project's venvs and downloads are kept {kept})")
+        print(
+            f"cache folder: {root.path} (a project's venvs and downloads, and the prepared "
+            f"environments, are kept {kept})"
+        )
     else:
         for name, owner in reap_containers(engine) if engine is not None else []:
             print(f"removed container {name}, left by a killed manywheel run (pid {owner.pid})")

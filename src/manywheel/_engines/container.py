@@ -205,8 +205,8 @@ class Engine:
             if line.strip()
         ]
 
-    def remove_image(self, ref: str) -> None:
-        self.call(["rmi", "-f", ref], check=False)
+    def remove_image(self, ref: str, *, force: bool = True) -> None:
+        self.call(["rmi", *(["-f"] if force else []), ref], check=False)
 
     def commit(self, container: str, tag: str, labels: Mapping[str, str]) -> None:
         changes: list[str] = []
