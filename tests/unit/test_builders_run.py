@@ -20,6 +20,7 @@ from manywheel._cli.render import summary_lines
 from manywheel._engines.process import ExecResult, ProcessRegistry
 from manywheel._leftovers import RUN_LABEL
 from manywheel._model import RunResult
+from manywheel._prepare import PREPARED_REPO
 from manywheel._report import report_data
 from tests.unit.fakes import Behaviour, FakeEngine
 from tests.unit.test_orchestration import CP312, CP313, World, make_world
@@ -168,7 +169,17 @@ def test_a_builders_volumes_of_long_unused_projects_go_but_none_in_use(
     for name, ns in made.items():
         remote.volumes_made[name] = {CACHE_LABEL: name.split("-")[2], PROJECT_LABEL: ns}
     remote.volumes_in_use.add(f"manywheel-cache-{cache_id}-{busy}")
+    # A prepared image of this cache on the builder, unused as long, goes with them.
+    stale = f"{PREPARED_REPO}:{'e' * 20}"
+    remote.commit("ctr", stale, {"manywheel.prepared": "1", CACHE_LABEL: cache_id})
+    (cache / "locks" / "prepared").mkdir(parents=True, exist_ok=True)
+    (cache / "locks" / "prepared" / f"{'e' * 20}.lock").touch()
+    os.utime(cache / "locks" / "prepared" / f"{'e' * 20}.lock", (then, then))
     assert world.build(builders=BUILDERS, force=True).ok
+    assert remote.removed_images == [(stale, False)]
+    assert any(
+        e.message.startswith("removed on builder big the prepared images") for e in world.events
+    )
     assert sorted(remote.volumes_made) == sorted([
         mine,
         f"manywheel-cache-{cache_id}-{used}",
