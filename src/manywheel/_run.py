@@ -7,7 +7,6 @@ import contextlib
 import functools
 import os
 import queue
-import re
 import secrets
 import shutil
 import signal
@@ -24,14 +23,7 @@ from ._builders import builder_engine, discovery, parse_builders
 from ._builders.fleet import Fleet, Place, discover_builders
 from ._builders.heartbeat import Heartbeat, answers
 from ._builders.toolchain import ship_toolchain
-from ._cache import CACHE_LABEL, CacheRoot, cache_volume, open_cache_root, toolchain_volume
-from ._cacheprune import (
-    namespace_in_use,
-    prepared_in_use,
-    prune_prepared,
-    prune_unused,
-    unused_namespaces,
-)
+from ._cache import toolchain_volume
 from ._config.matrix import ImageSpec
 from ._config.options import Options
 from ._config.project import read_project
@@ -53,7 +45,6 @@ from ._engines.watch import EngineWatch
 from ._epoch import source_date_epoch
 from ._errors import ConfigError, EngineError, NothingToBuildError
 from ._events import BuildStarted, Emitter, Listener, Summary, TargetDone
-from ._layout import CONTAINER
 from ._leftovers import (
     OWNER_FILE,
     OWNER_LABEL,
@@ -73,6 +64,7 @@ from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
 from ._prepare import Preparation, preparation_for, prepare_environment
 from ._reproducibility import check_target
+from ._runcache import RunCache
 from ._schedule import (
     assign,
     core_budget,
@@ -84,13 +76,9 @@ from ._scripts.build import venv_recipe
 from ._scripts.wheel_tests import wants_tests
 from ._sdist import make_sdist
 from ._toolchain import CrossCompilers, CrossPlan, ToolchainError, cross_plan, zig_toolchain
-from ._venvcache import project_namespace, venv_key, venv_path
+from ._venvcache import venv_key, venv_path
 
 __all__ = ["build", "plan"]
-
-
-# A builder's volume of a project's caches (see _cache): manywheel-(cache|toolchain)-ID-NS[-...]
-_VOLUME = re.compile(r"manywheel-(?:cache|toolchain)-([0-9A-Za-z]+)-([0-9a-f]{16})(?:-.+)?")
 
 
 def _new_run_id() -> str:
@@ -114,171 +102,10 @@ class _Run:
         self.epoch: int | None = None  # SOURCE_DATE_EPOCH of the builds (None: not reproducible)
         self.fleet: Fleet | None = None  # the builders, when `builders` names any but local
         self._fleet_opened = False
-        self._volumes: dict[str, str] = {}  # builder -> its cache volume, once made
-        self._volume_lock = threading.Lock()
-        self._cache: CacheRoot | None = None
-        self._cache_lock = threading.Lock()
-        self._held = contextlib.ExitStack()  # released by cleanup()
-        self._prepared_held: set[str] = set()  # the preparations' keys this run holds
+        self.cache = RunCache(options, emitter)  # released by cleanup()
 
     def name(self, what: str) -> str:
         return f"manywheel-{self.run_id}-{what}".replace("_", "-")
-
-    def _open_cache(self) -> CacheRoot:
-        """The cache folder, made and marked on first use; from then on, until ``cleanup``,
-        this project's parts of it are in use (no prune removes them, see _cacheprune)."""
-        with self._cache_lock:
-            if self._cache is None:
-                opts = self.options
-                root = open_cache_root(opts.cache_dir, project_dir=opts.project_dir)
-                try:
-                    self._held.enter_context(namespace_in_use(root.path, self.namespace()))
-                except OSError as e:  # a read-only cache folder: used as it is
-                    self.emitter.warning(
-                        f"cannot mark this project's caches in {root.path} as in use ({e}); "
-                        "another project's run may prune them meanwhile"
-                    )
-                self._cache = root
-            return self._cache
-
-    def cache_root(self) -> Path:
-        """manywheel's host cache folder (``cache-dir``)."""
-        return self._open_cache().path
-
-    def cache_id(self) -> str:
-        """The cache folder's id: it labels what this cache made on engines."""
-        return str(self._open_cache().id)
-
-    def prune_cache(self) -> None:
-        """Remove other projects' caches, and this engine's prepared images, unused for
-        ``cache-keep-days`` (at most once a day)."""
-        opts = self.options
-        engine = self.container_engine()
-        if opts.cache_keep_days <= 0:
-            return
-        if not (opts.shared_cache or opts.cache_venv or engine is not None):
-            return  # this run uses no cache
-        root = self.cache_root()
-        try:
-            pruned = prune_unused(root, opts.cache_keep_days, current=self.namespace())
-        except OSError as e:  # the build needs no prune
-            self.emitter.warning(f"could not prune the cache folder {root}: {e}")
-            return
-        if pruned is None:  # a build pruned in the last day
-            return
-        if pruned.namespaces:
-            self.emitter.info(
-                f"removed from {root} the cached venvs and downloads of "
-                f"{len(pruned.namespaces)} project(s) no build used for "
-                f"{opts.cache_keep_days} days ({pruned.size / 1e6:.0f} MB)"
-            )
-        for problem in pruned.failed:
-            self.emitter.warning(f"could not remove an unused project's caches: {problem}")
-        if engine is not None:
-            self._prune_prepared(engine, "")
-
-    def _prune_prepared(self, engine: ContainerEngine, where: str) -> None:
-        """Remove ``engine``'s prepared images of this cache that no build has used for
-        ``cache-keep-days``, and its untagged ones (``where``: on which builder)."""
-        keep = self.options.cache_keep_days
-        try:
-            gone = prune_prepared(engine, self.cache_root(), self.cache_id(), keep)
-        except (EngineError, OSError) as e:  # the build needs no prune
-            self.emitter.warning(f"could not prune the prepared images{where}: {e}")
-            return
-        if gone:
-            self.emitter.info(
-                f"removed{where} the prepared images no build used for {keep} days, or that "
-                f"a newer one replaced: {', '.join(gone)}"
-            )
-
-    def hold_prepared(self, key: str) -> None:
-        """Hold the prepared image of the preparation ``key`` until ``cleanup``: no prune
-        removes it meanwhile (see _cacheprune)."""
-        with self._cache_lock:
-            if key in self._prepared_held:
-                return
-            self._prepared_held.add(key)
-        try:
-            self._held.enter_context(prepared_in_use(self.cache_root(), key))
-        except OSError as e:  # a read-only cache folder: used as it is
-            self.emitter.warning(
-                f"cannot mark the prepared environment {key} as in use ({e}); "
-                "another project's run may prune it meanwhile"
-            )
-
-    def namespace(self) -> str:
-        """This project's part of the caches: what one project's builds write, no other
-        project's build ever reads (see the README's security model)."""
-        return project_namespace(self.options.source_archive or self.options.project_dir)
-
-    def shared_cache(self) -> Path | None:
-        """The part of the cache folder that this project's builds may write (downloads,
-        ccache), if enabled. Only this is mounted: never the cached venvs, never another
-        project's downloads."""
-        if not self.options.shared_cache:
-            return None
-        shared = self.cache_root() / "downloads" / self.namespace()
-        shared.mkdir(parents=True, exist_ok=True)
-        return shared
-
-    def create_args(self, options: Options, place: Place | None = None) -> tuple[str, ...]:
-        """Arguments for a target's containers: the shared cache mount, then the user's. On a
-        builder other than this machine's engine (``place``), nothing of this machine is
-        mounted: the cache is that builder's named volume for this project."""
-        args = options.engine_args
-        if place is not None and not place.local:
-            volume = self.cache_volume(place) if self.options.shared_cache else None
-            return args if volume is None else ("--volume", f"{volume}:{CONTAINER.cache}", *args)
-        shared = self.shared_cache()
-        return args if shared is None else ("--volume", f"{shared}:{CONTAINER.cache}", *args)
-
-    def cache_volume(self, place: Place) -> str:
-        """``place``'s named volume for this project's downloads and ccache (what
-        ``shared_cache`` is on this machine), made on first use."""
-        with self._volume_lock:
-            first = place.name not in self._volumes
-            if first:
-                name, labels = cache_volume(self.cache_id(), self.namespace())
-                place.engine.create_volume(name, labels)
-                self._volumes[place.name] = name
-            volume = self._volumes[place.name]
-        if first:  # outside the lock: a slow builder holds no other's first use
-            self._prune_builder(place)
-        return volume
-
-    def _prune_builder(self, place: Place) -> None:
-        """Remove ``place``'s cache and toolchain volumes of this cache folder's projects that
-        no build has used for ``cache-keep-days`` (their caches here are pruned by then), and
-        its prepared images of this cache unused as long, but none a container uses. A
-        builder that fails to say is left as it is."""
-        if self.options.cache_keep_days <= 0:
-            return
-        self._prune_prepared(place.engine, f" on builder {place.name}")
-        cache_id = self.cache_id()
-        try:
-            names = place.engine.volumes(f"{CACHE_LABEL}={cache_id}")
-        except EngineError:
-            return
-        of = {
-            n: m.group(2) for n in names if (m := _VOLUME.fullmatch(n)) and m.group(1) == cache_id
-        }
-        unused = unused_namespaces(
-            self.cache_root(), set(of.values()), self.options.cache_keep_days,
-            current=self.namespace(),
-        )  # fmt: skip
-        stale = sorted(n for n, ns in of.items() if ns in unused)
-        try:
-            place.engine.remove_volumes(stale, force=False)
-            left = set(place.engine.volumes(f"{CACHE_LABEL}={cache_id}")) if stale else set()
-        except EngineError:
-            return
-        gone = [n for n in stale if n not in left]  # a volume in use stays
-        if gone:
-            self.emitter.info(
-                f"builder {place.name}: removed the cache volumes of projects no build used "
-                f"for {self.options.cache_keep_days} days: {', '.join(gone)}"
-            )
 
     def require_fleet(self) -> Fleet | None:
         """The builders, each asked what it is, when ``builders`` names any but this machine's
@@ -352,7 +179,7 @@ class _Run:
             env = {"SSL_CERT_FILE": ca, "PIP_CERT": ca, "REQUESTS_CA_BUNDLE": ca}
         return HostBackend(
             self.registry,
-            cache_dir=self.shared_cache(),
+            cache_dir=self.cache.shared(),
             path_prefix=host_tools(self.emitter),
             env=env,
         )
@@ -375,7 +202,7 @@ class _Run:
         try:
             self._sweep()
         finally:
-            self._held.close()
+            self.cache.close()
 
     def _sweep(self) -> None:
         engines = self.engines()
@@ -688,7 +515,7 @@ def _run_targets(
             log_path=run.log_dir / f"{t.identifier}.log",
             core_budget=lane_of[t.identifier].budget,
             shell=envs[t.identifier].image.facts.shell,
-            create_args=run.create_args(options_of[t.identifier], lane_of[t.identifier].place),
+            create_args=run.cache.mount_args(options_of[t.identifier], lane_of[t.identifier].place),
             cancelled=run.stop_event(),
             emitter=run.emitter,
             venv_cache=venvs.get(t.identifier),
@@ -904,7 +731,7 @@ class _Builds:
             job,
             engine=moved.engine,
             core_budget=moved.budget,
-            create_args=self.run.create_args(job.options, other),
+            create_args=self.run.cache.mount_args(job.options, other),
             cross=None,  # made ready for the builder it was planned on: the image's compilers
             emulated=_emulated(job.target, moved),
         )
@@ -1058,7 +885,7 @@ def _prepare(run: _Run, engine: ContainerEngine | None, env: _Environment, index
     exists only where it was committed): the prepared one, if it needs one."""
     if env.preparation is None or engine is None:
         return
-    run.hold_prepared(env.preparation.key)
+    run.cache.hold_prepared(env.preparation.key)
     suffix = "" if index == 0 else f"-{index}"
     env.build_image = prepare_environment(
         engine,
@@ -1114,7 +941,7 @@ def _keys(
         )
         if cache_venvs:
             key = venv_key(options, t, env_key, venv_recipe(options), compilers)
-            venvs[t.identifier] = venv_path(run.cache_root(), run.namespace(), key)
+            venvs[t.identifier] = venv_path(run.cache.root(), run.cache.namespace(), key)
     return fingerprints, venvs
 
 
@@ -1169,7 +996,7 @@ def _cross_compilers(
     @functools.cache  # once per architecture, its error too
     def toolchain(machine: str | None) -> tuple[Path, tuple[int, int]] | ToolchainError:
         try:
-            return zig_toolchain(run.cache_root(), run.options, machine=machine)
+            return zig_toolchain(run.cache.root(), run.options, machine=machine)
         except ToolchainError as e:
             return e
 
@@ -1199,7 +1026,7 @@ def _cross_compilers(
 
 def _toolchain_volume(run: _Run, place: Place, root: Path, image: str, arch: str) -> str:
     """``place``'s volume holding the toolchain folder ``root`` (a copy, made once)."""
-    volume, labels = toolchain_volume(run.cache_id(), run.namespace(), root.parent.name)
+    volume, labels = toolchain_volume(run.cache.id(), run.cache.namespace(), root.parent.name)
     places = list(run.fleet.places) if run.fleet is not None else []
     ctr = run.name(f"toolchain-{places.index(place.name) if place.name in places else 0}")
     if ship_toolchain(
@@ -1319,8 +1146,8 @@ def _tidy_up(run: _Run, envs: Iterable[_Environment]) -> None:
         run.emitter.warning("removed what killed manywheel runs left: " + ", ".join(gone))
     for env in envs:
         if env.preparation is not None:
-            run.hold_prepared(env.preparation.key)
-    run.prune_cache()
+            run.cache.hold_prepared(env.preparation.key)
+    run.cache.prune(run.container_engine())
 
 
 def build(options: Options, listener: Listener | None = None) -> RunResult:

@@ -17,7 +17,7 @@ from manywheel._cache import MARKER, clean_downloads, clean_venv_cache, open_cac
 from manywheel._cli.main import main
 from manywheel._errors import ConfigError
 from manywheel._events import Emitter
-from manywheel._run import _Run
+from manywheel._runcache import RunCache
 from tests.conftest import ROOT
 from tests.integration.helpers import tree_digest
 
@@ -121,9 +121,9 @@ def test_an_unmarked_folder_of_files_is_refused(
         assert f"no {MARKER} marker" in err
         assert "tip: point cache-dir" in err
     # build refuses to adopt it too, when it first needs the cache (before writing in it)
-    run = _Run(load_options(project, cli={"cache-dir": str(other)}), Emitter())
+    cache = RunCache(load_options(project, cli={"cache-dir": str(other)}), Emitter())
     with pytest.raises(ConfigError, match="did not make"):
-        run.cache_root()
+        cache.root()
     assert tree_digest(tmp_path, skip=()) == before
 
 

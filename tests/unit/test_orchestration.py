@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from manywheel import _pipeline, load_options
+from manywheel import _pipeline, _runcache, load_options
 from manywheel import _run as run_module
 from manywheel._cacheprune import STAMP
 from manywheel._config.options import Options
@@ -295,8 +295,8 @@ def test_a_prune_that_fails_or_a_cache_that_cannot_be_held_does_not_fail_the_bui
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(run_module, "prune_unused", broken)
-    monkeypatch.setattr(run_module, "namespace_in_use", broken)
+    monkeypatch.setattr(_runcache, "prune_unused", broken)
+    monkeypatch.setattr(_runcache, "namespace_in_use", broken)
     result = world.build()
     assert result.ok
     said = [e.message for e in world.kinds("warning")]

@@ -12,7 +12,7 @@ import pytest
 from manywheel import ConfigError, load_options
 from manywheel._config.sdist import is_sdist, unpack_sdist
 from manywheel._events import Emitter
-from manywheel._run import _Run
+from manywheel._runcache import RunCache
 
 
 def sdist(
@@ -72,5 +72,7 @@ def test_an_sdist_given_as_the_project(tmp_path: Path, monkeypatch: pytest.Monke
     assert options.output_dir == tmp_path / "wheelhouse"  # from here, as cibuildwheel does
     assert options.source_archive == archive
     # The caches of an sdist's builds are kept per sdist path, not per temporary folder.
-    run = _Run(options, Emitter(None))
-    assert run.namespace() == _Run(load_options(archive, environ={}), Emitter(None)).namespace()
+    cache = RunCache(options, Emitter(None))
+    assert (
+        cache.namespace() == RunCache(load_options(archive, environ={}), Emitter(None)).namespace()
+    )
