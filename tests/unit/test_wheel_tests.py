@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -58,7 +61,13 @@ def test_wants_tests(command: str | None, skip: tuple[str, ...], wanted: bool) -
 
 
 def run(
-    tmp_path: Path, options: Options, target: Target = TARGET, *, has_ca: bool = False
+    tmp_path: Path,
+    options: Options,
+    target: Target = TARGET,
+    *,
+    has_ca: bool = False,
+    search_path: str | None = None,
+    environ: dict[str, str] | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], str, dict[str, bytes]]:
     layout = Layout(work=str(tmp_path / "work"), project=str(tmp_path / "project"))
     (tmp_path / "project").mkdir(exist_ok=True)
@@ -69,9 +78,15 @@ def run(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     proc = subprocess.run(
-        ["/bin/sh", "-c", script], capture_output=True, text=True, timeout=300, check=False
-    )
+        ["/bin/sh", "-c", script], capture_output=True, text=True, timeout=300, check=False,
+        env={**(environ or os.environ), "PATH": search_path or _without_uv(os.environ["PATH"])},
+    )  # fmt: skip
     return proc, script, files
+
+
+def _without_uv(path: str) -> str:
+    """PATH without the folders that have a uv: this machine's uv is not the test's."""
+    return os.pathsep.join(d for d in path.split(os.pathsep) if not shutil.which("uv", path=d))
 
 
 def test_the_wheel_is_installed_and_the_command_runs_with_placeholders(tmp_path: Path) -> None:
@@ -153,8 +168,8 @@ def test_ca_bundle_and_test_requires(tmp_path: Path) -> None:
     )
     assert files["ca-bundle.crt"] == ca.read_bytes()
     assert "export SSL_CERT_FILE=/w/in/ca-bundle.crt PIP_CERT=/w/in/ca-bundle.crt" in script
-    assert "python -m pip install /w/in/wheel/demo-1.0-py3-none-any.whl ||" in script
-    assert "python -m pip install 'pytest>=8' hypothesis ||" in script
+    assert "python -m pip install /w/in/wheel/demo-1.0-py3-none-any.whl; fi; } ||" in script
+    assert "python -m pip install 'pytest>=8' hypothesis; fi; } ||" in script
     # has_ca without a ca-bundle option (the prepared image's bundle): an empty file, no crash.
     _, files = wheel_tests.testing_script(
         Options(tmp_path, test_command="true"), TARGET, pure_wheel(tmp_path), MARK, True,
@@ -222,5 +237,53 @@ def test_extras_and_dependency_groups(tmp_path: Path) -> None:
     script, _ = wheel_tests.testing_script(
         options, TARGET, pure_wheel(tmp_path), MARK, False, layout=layout
     )
-    assert "python -m pip install '/w/in/wheel/demo-1.0-py3-none-any.whl[test,qt]' ||" in script
-    assert "python -m pip install numpy 'pytest>=8' ruff ||" in script
+    assert "python -m pip install '/w/in/wheel/demo-1.0-py3-none-any.whl[test,qt]'; fi" in script
+    assert "python -m pip install numpy 'pytest>=8' ruff; fi; } ||" in script
+
+
+def fake_uv(folder: Path) -> Path:
+    """A ``uv`` that records its arguments and the venv it installs into, and installs
+    nothing (the pure wheel is then found through PYTHONPATH, as if it had)."""
+    bin_dir = folder / "fake-uv-bin"
+    bin_dir.mkdir()
+    uv = bin_dir / "uv"
+    uv.write_text(f'#!/bin/sh\necho "$VIRTUAL_ENV $*" >> {folder}/uv-calls\n')
+    uv.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize("pip_variable", [None, "PIP_PROGRESS_BAR=off"])
+def test_the_wheel_and_test_requires_go_in_with_uv_where_the_image_has_it(
+    tmp_path: Path, pip_variable: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the build: uv when the image has it and pip is not configured (a PIP_* variable of
+    test-environment configures it: then pip)."""
+    # No pip configuration here, as in a plain image (this machine's pip.conf is not one).
+    unconfigured = functools.partial(wheel_tests.choose_lines, config_files=())
+    monkeypatch.setattr(wheel_tests, "choose_lines", unconfigured)
+    uv_bin = fake_uv(tmp_path)
+    environment = (tuple(pip_variable.split("=", 1)),) if pip_variable else ()
+    options = Options(
+        tmp_path / "project",
+        test_command="true",
+        test_requires=("pytest>=8",),
+        test_environment=environment,  # type: ignore[arg-type]
+        installer="uv",  # the pristine image may lack the uv a prepared one had: auto here
+    )
+    path = f"{uv_bin}{os.pathsep}{_without_uv(os.environ['PATH'])}"
+    unconfigured = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    proc, script, _ = run(tmp_path, options, search_path=path, environ=unconfigured)
+    if pip_variable is None:
+        assert proc.returncode == 0, proc.stderr
+        assert f"manywheel: installing with uv (auto: found {uv_bin / 'uv'})" in proc.stdout
+        venv = tmp_path / "work" / "in" / "testenv"
+        assert (tmp_path / "uv-calls").read_text().splitlines() == [
+            f"{venv} pip install {tmp_path}/work/in/wheel/demo-1.0-py3-none-any.whl",
+            f"{venv} pip install pytest>=8",
+        ]
+        assert "export UV_LINK_MODE=copy" in script
+    else:
+        assert proc.returncode == 0, proc.stderr
+        said = "manywheel: installing with pip (auto: pip is configured by PIP_PROGRESS_BAR)"
+        assert said in proc.stdout
+        assert not (tmp_path / "uv-calls").exists()

@@ -141,13 +141,19 @@ def _venv_lines(
     return lines
 
 
-def _cache_lines(options: Options, layout: Layout) -> list[str]:
-    """Point pip/uv (and ccache, when asked) at the host cache folder mounted at /manywheel/cache."""
+def download_cache_lines(options: Options, layout: Layout) -> list[str]:
+    """Point pip and uv at the project's download cache mounted at /manywheel/cache (none
+    without ``shared-cache``; uv_exports says so to uv)."""
     if not options.shared_cache:
         return ["export PIP_NO_CACHE_DIR=1"]
+    return [f"export PIP_CACHE_DIR={layout.cache}/pip UV_CACHE_DIR={layout.cache}/uv"]
+
+
+def _cache_lines(options: Options, layout: Layout) -> list[str]:
+    """Point pip/uv (and ccache, when asked) at the host cache folder mounted at /manywheel/cache."""
+    lines = download_cache_lines(options, layout)
     cache = layout.cache
-    lines = [f"export PIP_CACHE_DIR={cache}/pip UV_CACHE_DIR={cache}/uv"]
-    if options.ccache:
+    if options.shared_cache and options.ccache:
         lines += [
             "command -v ccache >/dev/null 2>&1 || fail 'ccache = true, but the image has no "
             f"ccache: add it to system-packages' {VENV_EXIT}",

@@ -9,6 +9,7 @@ fails with a hint when pytest is run there without a path).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from .._config.depgroups import group_requirements
@@ -17,8 +18,8 @@ from .._config.selectors import selector_matches
 from .._layout import Layout
 from .._model import Target
 from .._prepare import pip_exports
-from .build import VENV_SCRIPT, environment_lines
-from .installer import NETWORK_RETRIES
+from .build import VENV_SCRIPT, download_cache_lines, environment_lines
+from .installer import choose_lines, install_line, probe_line, uv_exports
 from .shell import export_literal, fill_placeholders, quote
 from .steps import TEST_EXIT
 
@@ -75,7 +76,14 @@ def testing_script(
     *,
     layout: Layout,
 ) -> tuple[str, dict[str, bytes]]:
-    """The script (and its files) that installs ``wheel`` in a fresh venv and runs the tests."""
+    """The script (and its files) that installs ``wheel`` in a fresh venv and runs the tests.
+
+    The wheel and test-requires are installed with uv where the build would be (installer
+    auto or uv) and the test image has it with pip unconfigured, else with pip (never a
+    failure for a pristine image that lacks the uv a prepared one had); the venv has pip
+    either way, for test commands that call it."""
+    if options.installer != "pip":
+        options = replace(options, installer="auto")
     inbox, project = layout.inbox, layout.project
     wheel_path = f"{inbox}/wheel/{wheel.name}"
     venv, cwd = f"{inbox}/testenv", f"{inbox}/testcwd"
@@ -85,13 +93,15 @@ def testing_script(
         "make-venv.sh": VENV_SCRIPT.encode(),
     }
     lines = [
+        *([probe_line()] if options.installer == "auto" else []),
         "set -eu",
         f"printf '%s step %s\\n' {quote(marker)} test",
         'fail() { printf \'manywheel: error: %s\\n\' "$1" >&2; exit "$2"; }',
         "export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1",
         "export CIBUILDWHEEL=1",
-        *NETWORK_RETRIES,
         *pip_exports(options),
+        *download_cache_lines(options, layout),
+        *uv_exports(options),
     ]
     if has_ca:
         files["ca-bundle.crt"] = options.ca_bundle.read_bytes() if options.ca_bundle else b""
@@ -110,6 +120,8 @@ def testing_script(
         f"|| fail 'could not create the test venv' {TEST_EXIT}",
         f". {venv}/bin/activate",
         *environment_lines(options, marker, options.test_environment),
+        # uv reads no PIP_* variable: one the test-environment sets keeps the tests on pip.
+        *choose_lines(replace(options, environment=options.environment + options.test_environment)),
     ]
     if options.before_test.strip():
         files["before-test.sh"] = _user_script(options.before_test, project)
@@ -118,7 +130,7 @@ def testing_script(
         )
     extras = f"[{','.join(options.test_extras)}]" if options.test_extras else ""
     lines.append(
-        f"python -m pip install {quote(wheel_path + extras)} "
+        f"{{ {install_line(quote(wheel_path + extras))}; }} "
         f"|| fail 'installing the wheel for testing failed' {TEST_EXIT}"
     )
     requires = (
@@ -128,7 +140,7 @@ def testing_script(
     if requires:
         words = " ".join(quote(r) for r in requires)
         lines.append(
-            f"python -m pip install {words} || fail 'installing test-requires failed' {TEST_EXIT}"
+            f"{{ {install_line(words)}; }} || fail 'installing test-requires failed' {TEST_EXIT}"
         )
     lines.append(f"rm -rf {cwd} && mkdir -p {cwd}")
     if options.test_sources:
