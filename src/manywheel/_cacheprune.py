@@ -18,12 +18,15 @@ A builder's volumes of a project (its downloads, its toolchain copy) go when a r
 that builder finds the project unused as long, or its caches here gone (``unused_namespaces``).
 
 Prepared images (shared by every project whose preparation is the same) are kept the same way:
-a run that uses one holds a shared lock on ``locks/prepared/<key>.lock`` and touches it; the
-daily prune removes this cache's prepared images unused for ``cache-keep-days`` days on this
-machine's engine (a builder's, when a run uses that builder), and its untagged ones (a later
-commit of the same preparation took their tag), but never one a container uses: they are
-removed without force, which both engines refuse for an image in use. An image with no lock
-file (made before manywheel recorded its uses) counts as used when a prune first sees it.
+a run that uses one holds a shared lock on ``locks/prepared/<key>.lock`` and touches it. Each
+build (not only once a day: listing an engine's images is cheap, and docker and podman are
+pruned by their own runs) removes this cache's prepared images unused for ``cache-keep-days``
+days from the engine it uses (and from a builder, when it uses that builder's cache), and its
+untagged ones (a later commit of the same preparation took their tag), but never one a
+container uses: they are removed without force, which both engines refuse for an image in use.
+An image with no lock file (made before manywheel recorded its uses) counts as used when a
+prune first sees it. One lock file stands for a preparation on every engine: once one engine's
+image of it goes, the others' count from the next prune that sees them.
 Not pruned: the toolchains here (one per zig version and architecture, shared by every
 project); ``manywheel cache clean`` removes those.
 """

@@ -1147,7 +1147,8 @@ def _tidy_up(run: _Run, envs: Iterable[_Environment]) -> None:
     for env in envs:
         if env.preparation is not None:
             run.cache.hold_prepared(env.preparation.key)
-    run.cache.prune(run.container_engine())
+    # This machine's engine only if the run uses it already (a run on builders may not).
+    run.cache.prune(run.engine.container_engine() if run.engine is not None else None)
 
 
 def build(options: Options, listener: Listener | None = None) -> RunResult:

@@ -105,31 +105,35 @@ class RunCache:
             )
 
     def prune(self, engine: ContainerEngine | None) -> None:
-        """Remove other projects' caches, and ``engine``'s prepared images (None: host
-        mode), unused for ``cache-keep-days`` (at most once a day)."""
+        """Remove other projects' caches unused for ``cache-keep-days`` (at most once a day),
+        and ``engine``'s prepared images of this cache unused as long (None: this machine's
+        engine is not used); only when this run uses the cache folder."""
         opts = self.options
         if opts.cache_keep_days <= 0:
             return
-        if not (opts.shared_cache or opts.cache_venv or engine is not None):
-            return  # this run uses no cache
+        with self._lock:
+            preparing = bool(self._prepared_held)
+        if opts.shared_cache or opts.cache_venv:
+            self._prune_projects()
+        if engine is not None and (opts.shared_cache or opts.cache_venv or preparing):
+            self._prune_prepared(engine, "")
+
+    def _prune_projects(self) -> None:
+        opts = self.options
         root = self.root()
         try:
             pruned = prune_unused(root, opts.cache_keep_days, current=self.namespace())
         except OSError as e:  # the build needs no prune
             self.emitter.warning(f"could not prune the cache folder {root}: {e}")
             return
-        if pruned is None:  # a build pruned in the last day
-            return
-        if pruned.namespaces:
+        if pruned is not None and pruned.namespaces:
             self.emitter.info(
                 f"removed from {root} the cached venvs and downloads of "
                 f"{len(pruned.namespaces)} project(s) no build used for "
                 f"{opts.cache_keep_days} days ({pruned.size / 1e6:.0f} MB)"
             )
-        for problem in pruned.failed:
+        for problem in pruned.failed if pruned is not None else ():
             self.emitter.warning(f"could not remove an unused project's caches: {problem}")
-        if engine is not None:
-            self._prune_prepared(engine, "")
 
     def _prune_prepared(self, engine: ContainerEngine, where: str) -> None:
         """Remove ``engine``'s prepared images of this cache that no build has used for

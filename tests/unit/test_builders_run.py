@@ -17,7 +17,9 @@ from manywheel import _run, load_options
 from manywheel._builders import Builder, discovery
 from manywheel._cache import CACHE_LABEL, PROJECT_LABEL, VOLUME_LABEL
 from manywheel._cli.render import summary_lines
+from manywheel._engines import choice
 from manywheel._engines.process import ExecResult, ProcessRegistry
+from manywheel._errors import EngineError
 from manywheel._leftovers import RUN_LABEL
 from manywheel._model import RunResult
 from manywheel._prepare import PREPARED_REPO
@@ -109,6 +111,23 @@ def test_targets_spread_over_both_builders_and_the_report_says_where(
     info = [e.message for e in world.events if e.kind == "info"]
     assert any(m.startswith("builder big: docker 27.1, x86_64, 2 cores") for m in info)
     assert not [e for e in world.events if e.kind == "warning"]
+
+
+def test_a_run_on_remote_builders_only_needs_no_engine_here(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither the cache's prune nor anything else asks for this machine's engine."""
+    remote = two_builders(world, monkeypatch)
+
+    def no_engine(*args: object, **kwargs: object) -> None:
+        raise EngineError("no docker here")
+
+    monkeypatch.setattr(choice, "detect_engine", no_engine)
+    result = world.build(builders="docker:big")
+    assert result.ok, [r.error for r in result.results]
+    assert set(_builders(result).values()) == {"big"}
+    assert not [e for e in world.events if e.kind == "warning"]
+    assert remote.live == {}
 
 
 def test_a_remote_builder_gets_a_volume_and_no_bind_mount(

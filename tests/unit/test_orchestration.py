@@ -18,7 +18,6 @@ import pytest
 
 from manywheel import _pipeline, _runcache, load_options
 from manywheel import _run as run_module
-from manywheel._cacheprune import STAMP
 from manywheel._config.options import Options
 from manywheel._config.registry import DEFAULT_IMAGE
 from manywheel._engines import choice
@@ -277,8 +276,7 @@ def test_prepared_images_long_unused_go_but_not_the_runs_own(world: World) -> No
     for key in (mine.rpartition(":")[2], "e" * 20):
         (locks / f"{key}.lock").touch()
         os.utime(locks / f"{key}.lock", (then, then))
-    (cache / STAMP).unlink()  # a prune is due
-    assert world.build(force=True, **setup).ok
+    assert world.build(force=True, **setup).ok  # every run prunes them (no daily stamp)
     assert world.engine.removed_images == [(other, False)]
     assert mine in world.engine.images_present
     assert len(world.engine.committed) == 2  # the run's own was not made again
@@ -287,6 +285,17 @@ def test_prepared_images_long_unused_go_but_not_the_runs_own(world: World) -> No
         f"removed the prepared images no build used for 30 days, or that a newer one "
         f"replaced: {other}"
     ]
+
+
+def test_a_run_that_uses_no_cache_leaves_the_cache_folder_alone(world: World) -> None:
+    """No shared cache, no venv cache, nothing prepared: the cache-dir is not opened (not
+    made, not checked, nothing pruned), as before prepared images were pruned."""
+    other = world.root / "not-a-cache"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine\n")
+    off = {"shared-cache": False, "cache-venv": False, "cache-dir": str(other)}
+    assert world.build(**off).ok
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
 def test_a_prune_that_fails_or_a_cache_that_cannot_be_held_does_not_fail_the_build(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import os
 import shutil
@@ -252,20 +251,27 @@ def fake_uv(folder: Path) -> Path:
     return bin_dir
 
 
-@pytest.mark.parametrize("pip_variable", [None, "PIP_PROGRESS_BAR=off"])
+@pytest.mark.parametrize(
+    "pip_variable", [None, "PIP_PROGRESS_BAR=off", "before-test writes the venv's pip.conf"]
+)
 def test_the_wheel_and_test_requires_go_in_with_uv_where_the_image_has_it(
     tmp_path: Path, pip_variable: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As the build: uv when the image has it and pip is not configured (a PIP_* variable of
     test-environment configures it: then pip)."""
     # No pip configuration here, as in a plain image (this machine's pip.conf is not one).
-    unconfigured = functools.partial(wheel_tests.choose_lines, config_files=())
-    monkeypatch.setattr(wheel_tests, "choose_lines", unconfigured)
+    venv_only = ("${VIRTUAL_ENV:-/nonexistent}/pip.conf",)
+    monkeypatch.setattr(wheel_tests, "TEST_PIP_CONFIG_FILES", venv_only)
     uv_bin = fake_uv(tmp_path)
-    environment = (tuple(pip_variable.split("=", 1)),) if pip_variable else ()
+    configures = pip_variable is not None and "=" in pip_variable
+    environment = (tuple(pip_variable.split("=", 1)),) if configures else ()
+    before = (
+        'printf "[global]\\n" > "$VIRTUAL_ENV/pip.conf"' if pip_variable and not configures else ""
+    )
     options = Options(
         tmp_path / "project",
         test_command="true",
+        before_test=before,
         test_requires=("pytest>=8",),
         test_environment=environment,  # type: ignore[arg-type]
         installer="uv",  # the pristine image may lack the uv a prepared one had: auto here
@@ -278,12 +284,12 @@ def test_the_wheel_and_test_requires_go_in_with_uv_where_the_image_has_it(
         assert f"manywheel: installing with uv (auto: found {uv_bin / 'uv'})" in proc.stdout
         venv = tmp_path / "work" / "in" / "testenv"
         assert (tmp_path / "uv-calls").read_text().splitlines() == [
-            f"{venv} pip install {tmp_path}/work/in/wheel/demo-1.0-py3-none-any.whl",
+            f"{venv} pip install --no-cache {tmp_path}/work/in/wheel/demo-1.0-py3-none-any.whl",
             f"{venv} pip install pytest>=8",
         ]
         assert "export UV_LINK_MODE=copy" in script
     else:
         assert proc.returncode == 0, proc.stderr
-        said = "manywheel: installing with pip (auto: pip is configured by PIP_PROGRESS_BAR)"
-        assert said in proc.stdout
+        by = "PIP_PROGRESS_BAR" if configures else f"{tmp_path}/work/in/testenv/pip.conf"
+        assert f"manywheel: installing with pip (auto: pip is configured by {by})" in proc.stdout
         assert not (tmp_path / "uv-calls").exists()

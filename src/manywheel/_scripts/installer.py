@@ -87,9 +87,8 @@ def choose_lines(options: Options, config_files: tuple[str, ...] = PIP_CONFIG_FI
     return lines
 
 
-def install_line(words: str) -> str:
-    """Install ``words`` (already shell-quoted) into the active venv with the chosen installer."""
-    return (
-        f'if [ "$mw_installer" = uv ]; then uv pip install {words}; '
-        f"else python -m pip install {words}; fi"
-    )
+def install_line(words: str, *, uv_flags: str = "") -> str:
+    """Install ``words`` (already shell-quoted) into the active venv with the chosen installer
+    (``uv_flags``: more options when it is uv)."""
+    uv = f"uv pip install {uv_flags} " if uv_flags else "uv pip install "
+    return f'if [ "$mw_installer" = uv ]; then {uv}{words}; else python -m pip install {words}; fi'

@@ -19,11 +19,15 @@ from .._layout import Layout
 from .._model import Target
 from .._prepare import pip_exports
 from .build import VENV_SCRIPT, download_cache_lines, environment_lines
-from .installer import choose_lines, install_line, probe_line, uv_exports
+from .installer import PIP_CONFIG_FILES, choose_lines, install_line, probe_line, uv_exports
 from .shell import export_literal, fill_placeholders, quote
 from .steps import TEST_EXIT
 
-__all__ = ["TEST_FAIL_FILE", "testing_script", "wants_tests"]
+__all__ = ["TEST_FAIL_FILE", "TEST_PIP_CONFIG_FILES", "testing_script", "wants_tests"]
+
+# pip's configuration files in the test container: the test venv's own too (before-test may
+# write it with `pip config --site`).
+TEST_PIP_CONFIG_FILES = (*PIP_CONFIG_FILES, "${VIRTUAL_ENV:-/nonexistent}/pip.conf")
 
 # Put in the tests' working folder when no test-sources are copied there, as cibuildwheel
 # does: pytest (or unittest) run there without a path finds it and says what to do.
@@ -120,18 +124,22 @@ def testing_script(
         f"|| fail 'could not create the test venv' {TEST_EXIT}",
         f". {venv}/bin/activate",
         *environment_lines(options, marker, options.test_environment),
-        # uv reads no PIP_* variable: one the test-environment sets keeps the tests on pip.
-        *choose_lines(replace(options, environment=options.environment + options.test_environment)),
     ]
     if options.before_test.strip():
         files["before-test.sh"] = _user_script(options.before_test, project)
         lines.append(
             f'bash -e {inbox}/before-test.sh || fail "before-test failed (exit $?)" {TEST_EXIT}'
         )
+    # After before-test, which may configure pip (a pip.conf: then pip installs, as uv would
+    # not read it); uv reads no PIP_* variable either: one of test-environment means pip.
+    both = replace(options, environment=options.environment + options.test_environment)
+    lines += choose_lines(both, TEST_PIP_CONFIG_FILES)
     extras = f"[{','.join(options.test_extras)}]" if options.test_extras else ""
+    # The wheel's own install bypasses uv's cache: a local file, new each run, would leave a
+    # stale unpacked copy there every time (test-requires do use the cache).
+    wheel_line = install_line(quote(wheel_path + extras), uv_flags="--no-cache")
     lines.append(
-        f"{{ {install_line(quote(wheel_path + extras))}; }} "
-        f"|| fail 'installing the wheel for testing failed' {TEST_EXIT}"
+        f"{{ {wheel_line}; }} || fail 'installing the wheel for testing failed' {TEST_EXIT}"
     )
     requires = (
         *options.test_requires,
