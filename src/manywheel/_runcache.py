@@ -1,7 +1,8 @@
 """One run's use of the caches (see ``_cache`` and ``_cacheprune``): the cache folder, made
 and marked on first use; this project's parts of it and the prepared images the run uses,
-held until the run ends; the daily prune; what a target's containers mount of it, here or,
-on a builder, that builder's volume of the project's downloads."""
+held until the run ends; the prune of what no run used for ``cache-keep-days``; what a
+target's containers mount of it, here or, on a builder, that builder's volume of the project's
+downloads."""
 
 from __future__ import annotations
 
