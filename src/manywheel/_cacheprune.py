@@ -141,21 +141,35 @@ def folder_size(path: Path) -> int:
     return total
 
 
-def _never_used_lock(root: Path, namespace: str) -> None:
-    """A lock file for a project whose folders an older manywheel made: dated 1970, made in
-    one step (a run that makes it meanwhile wins, and dates it now)."""
-    path = _lock_path(root, namespace)
+def _dated_lock(path: Path, when: float) -> None:
+    """The lock file ``path`` of something an older manywheel made (no run recorded its
+    uses), dated ``when``, unless it exists; made in one step (a run that makes it meanwhile
+    wins, and dates it now)."""
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     tmp.touch()
     try:
-        os.utime(tmp, (0, 0))
+        os.utime(tmp, (when, when))
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
     finally:
         tmp.unlink()
+
+
+@contextlib.contextmanager
+def _held_if_unused(path: Path, limit: float) -> Iterator[bool]:
+    """Whether no run holds the lock file ``path`` nor used it since ``limit``; if so, it is
+    held (exclusively) for as long as the caller removes what it stands for."""
+    fd = _lock(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if fd is None:  # a run uses it right now
+        yield False
+        return
+    try:
+        yield os.fstat(fd).st_mtime < limit  # else a run used it since the prune looked
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -207,22 +221,18 @@ class _InUse(Exception):
 
 def _remove_unused(root: Path, namespace: str, limit: float) -> int:
     """Remove the project's parts, holding its lock; their bytes."""
-    _never_used_lock(root, namespace)  # so that taking it says nothing of a use
-    fd = _lock(_lock_path(root, namespace), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    if fd is None:  # a run uses it right now
-        raise _InUse
-    size = 0
-    try:
-        if os.fstat(fd).st_mtime >= limit:  # a run used it since this prune looked
+    lock = _lock_path(root, namespace)
+    _dated_lock(lock, 0.0)  # so that taking it says nothing of a use (_last_used decided)
+    with _held_if_unused(lock, limit) as unused:
+        if not unused:
             raise _InUse
+        size = 0
         for part in PARTS:
             folder = root / part / namespace
             if folder.is_dir() and not folder.is_symlink():
                 size += folder_size(folder)
                 shutil.rmtree(folder)
-        _lock_path(root, namespace).unlink()
-    finally:
-        os.close(fd)
+        lock.unlink()
     return size
 
 
@@ -256,35 +266,24 @@ def prune_prepared(
     removed = []
     for image in list_prepared(engine, cache_id):
         if image.ref == image.image_id:  # untagged: no run can use it any more
-            engine.remove_image(image.image_id, force=False)
-            if engine.image_id(image.image_id) is None:
+            if _removed(engine, image.image_id):
                 removed.append(image.image_id)
             continue
         key = image.tag.rpartition(":")[2]
-        if image.tag.startswith(PREPARED_REPO + ":") and _KEY.fullmatch(key):
-            path = _prepared_lock_path(root, key)
-            if not path.exists():  # its clock starts now
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.touch()
-                os.utime(path, (now, now))
-            elif _remove_prepared(engine, path, image.tag, limit):
+        if not (image.tag.startswith(PREPARED_REPO + ":") and _KEY.fullmatch(key)):
+            continue
+        lock = _prepared_lock_path(root, key)
+        if not lock.exists():
+            _dated_lock(lock, now)  # its clock starts now
+            continue
+        with _held_if_unused(lock, limit) as unused:
+            if unused and _removed(engine, image.tag):
+                lock.unlink()
                 removed.append(image.tag)
     return removed
 
 
-def _remove_prepared(engine: ContainerEngine, path: Path, tag: str, limit: float) -> bool:
-    """Remove the prepared image ``tag`` unless a run holds its lock file (``path``) or used
-    it since ``limit``, or a container uses it; whether it went."""
-    fd = _lock(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    if fd is None:  # a run uses it right now
-        return False
-    try:
-        if os.fstat(fd).st_mtime >= limit:
-            return False
-        engine.remove_image(tag, force=False)
-        if engine.image_id(tag) is not None:  # a container uses it
-            return False
-        path.unlink()
-        return True
-    finally:
-        os.close(fd)
+def _removed(engine: ContainerEngine, ref: str) -> bool:
+    """Remove the image ``ref`` without force; whether it went (a container uses it: not)."""
+    engine.remove_image(ref, force=False)
+    return engine.image_id(ref) is None
