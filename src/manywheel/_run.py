@@ -884,8 +884,7 @@ def _prepare(run: _Run, engine: ContainerEngine | None, env: _Environment, index
     """Make the image the environment's targets build in with ``engine`` (a prepared image
     exists only where it was committed): the prepared one, if it needs one."""
     if env.preparation is None or engine is None:
-        return
-    run.cache.hold_prepared(env.preparation.key)
+        return  # (the run holds the preparation since _tidy_up)
     suffix = "" if index == 0 else f"-{index}"
     env.build_image = prepare_environment(
         engine,
