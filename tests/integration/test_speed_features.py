@@ -117,7 +117,7 @@ def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> 
 def test_prepared_images_long_unused_go_but_none_in_use(
     engine: str, example: Example, tmp_path: Path
 ) -> None:
-    """The daily prune removes this cache's prepared images unused for cache-keep-days and
+    """A build's prune removes this cache's prepared images unused for cache-keep-days and
     those that lost their tag, without force: one a container uses stays, as do the run's
     own (however long unused) and one never seen before (its clock starts)."""
     project, cache = example("scripted"), tmp_path / "cache"

@@ -242,7 +242,7 @@ def test_extras_and_dependency_groups(tmp_path: Path) -> None:
 
 def fake_uv(folder: Path) -> Path:
     """A ``uv`` that records its arguments and the venv it installs into, and installs
-    nothing (the pure wheel is then found through PYTHONPATH, as if it had)."""
+    nothing (the test command, ``true``, imports nothing)."""
     bin_dir = folder / "fake-uv-bin"
     bin_dir.mkdir()
     uv = bin_dir / "uv"
@@ -257,8 +257,9 @@ def fake_uv(folder: Path) -> Path:
 def test_the_wheel_and_test_requires_go_in_with_uv_where_the_image_has_it(
     tmp_path: Path, pip_variable: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """As the build: uv when the image has it and pip is not configured (a PIP_* variable of
-    test-environment configures it: then pip)."""
+    """As the build: uv when the image has it and pip is not configured; a PIP_* variable of
+    test-environment, or a pip.conf that before-test writes in the test venv, configures it:
+    then pip."""
     # No pip configuration here, as in a plain image (this machine's pip.conf is not one).
     venv_only = ("${VIRTUAL_ENV:-/nonexistent}/pip.conf",)
     monkeypatch.setattr(wheel_tests, "TEST_PIP_CONFIG_FILES", venv_only)
