@@ -1,4 +1,5 @@
-"""pip or uv: which one installs into the build venv and build's isolated environment.
+"""pip or uv: which one installs into the build venv and build's isolated environment (and,
+chosen again in the test container, the wheel and test-requires into the test venv).
 
 The choice is made in the container, by the build script, because only there is it known
 whether the image has ``uv`` on PATH and whether pip is configured (an ``ENV PIP_INDEX_URL``
