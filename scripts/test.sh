@@ -13,16 +13,28 @@ export MANYWHEEL_TEST_ENGINES=${MANYWHEEL_TEST_ENGINES:-docker,podman}
 # coverage printed here is from tests/unit alone, and below 85 % fails the suite.
 .venv/bin/python -m pytest -p no:cacheprovider -q tests/unit \
   --cov=manywheel --cov-report=term --cov-fail-under=85
-set +e
-# Then the integration tests (the unit tests just ran); arguments go to this run, e.g. -k NAME.
-if [ "$#" -eq 0 ]; then
-  set -- tests/integration
+# Then the integration tests (the unit tests just ran). With no arguments: two at a time
+# (pytest-xdist; a test spends a third of its time waiting on its engine, the network or a
+# sleep), those that share one fixture (the second engines, one project built on both
+# engines) on one worker, then the exclusive ones (they stop the docker daemon or remove
+# every prepared image) alone. Arguments run just those, one at a time, e.g. -k NAME.
+workers=${MANYWHEEL_TEST_WORKERS:-2}
+phase() {
+  set +e
+  .venv/bin/python -m pytest -p no:cacheprovider --durations=30 "$@"
+  local rc=$?
+  set -e
+  if [ "$rc" -eq 5 ]; then
+    echo "test.sh: pytest collected no tests; that is a failure" >&2
+    return 1
+  fi
+  return "$rc"
+}
+if [ "$#" -gt 0 ]; then
+  phase "$@"
+  exit $?
 fi
-.venv/bin/python -m pytest -p no:cacheprovider --durations=40 "$@"
-rc=$?
-set -e
-if [ "$rc" -eq 5 ]; then
-  echo "test.sh: pytest collected no tests; that is a failure" >&2
-  exit 1
-fi
+rc=0
+phase -n "$workers" --dist loadgroup -m "not exclusive" tests/integration || rc=$?
+phase -m exclusive tests/integration || rc=$((rc ? rc : $?))
 exit "$rc"

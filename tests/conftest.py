@@ -70,16 +70,14 @@ def _cache_folder_of_the_session() -> Iterator[None]:
     """Every build of the session caches in a folder of its own (``XDG_CACHE_HOME``), never in
     the user's ``~/.cache/manywheel``: each test's project is a new one, with venvs and
     downloads of its own, and a suite run left gigabytes there. Removed at the end, with the
-    prepared images and volumes the session's builds made on this machine's engines (the
-    tests with cache folders of their own label theirs otherwise: every prepared image made
-    meanwhile goes, a cache miss for a build of yours that ran at the same time)."""
+    prepared images and volumes of that cache folder on this machine's engines (each pytest-xdist
+    worker has a session, and a cache folder, of its own). The prepared images of the tests
+    with cache folders of their own go at the end of the whole run (``pytest_sessionfinish``)."""
     folder = Path(tempfile.mkdtemp(prefix="manywheel-tests-cache-"))
     before = {
         name: os.environ.pop(name, None) for name in ("XDG_CACHE_HOME", "MANYWHEEL_CACHE_DIR")
     }
     os.environ["XDG_CACHE_HOME"] = str(folder)
-    engines = [name for name in ("docker", "podman") if shutil.which(name)]
-    prepared = {name: _labelled(name, PREPARED_LABEL, "images") for name in engines}
     try:
         yield
     finally:
@@ -92,13 +90,33 @@ def _cache_folder_of_the_session() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        for name in engines:
-            now, then = _labelled(name, PREPARED_LABEL, "images"), prepared[name]
-            if now is not None and then is not None:  # else nothing is known to be new
-                _remove(name, ["rmi", "-f"], now - then)
-            volumes = _labelled(name, f"{CACHE_LABEL}={with_id}", "volumes") if with_id else None
-            _remove(name, ["volume", "rm", "-f"], volumes or set())
+        for name in _ENGINES if with_id else ():
+            label = f"{CACHE_LABEL}={with_id}"
+            _remove(name, ["rmi", "-f"], _labelled(name, label, "images") or set())
+            _remove(name, ["volume", "rm", "-f"], _labelled(name, label, "volumes") or set())
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_ENGINES = [name for name in ("docker", "podman") if shutil.which(name)]
+_PREPARED_BEFORE = pytest.StashKey[dict[str, "set[str] | None"]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The prepared images there are before the whole run (not in an xdist worker: the run's
+    controller, or the one process)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        before = {name: _labelled(name, PREPARED_LABEL, "images") for name in _ENGINES}
+        session.config.stash[_PREPARED_BEFORE] = before
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Every prepared image the run made goes once all its tests have ended: a cache miss for
+    a build of yours that ran at the same time."""
+    before = session.config.stash.get(_PREPARED_BEFORE, None)
+    for name, then in (before or {}).items():
+        now = _labelled(name, PREPARED_LABEL, "images")
+        if now is not None and then is not None:  # else nothing is known to be new
+            _remove(name, ["rmi", "-f"], now - then)
 
 
 @pytest.fixture(scope="module", autouse=True)

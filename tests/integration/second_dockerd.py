@@ -173,9 +173,9 @@ class SecondDockerd(Server):
             ["INPUT", "-s", DAEMON_IP, "-j", "DROP"],
             ["OUTPUT", "-d", DAEMON_IP, "-j", "DROP"],
         ]
-        undo = [["iptables", "-D", *rule] for rule in rules]
+        undo = [["iptables", "-w", "-D", *rule] for rule in rules]
         for rule, back in zip(rules, undo, strict=True):
-            self._do(["iptables", "-I", *rule], back)
+            self._do(["iptables", "-w", "-I", *rule], back)
         try:
             yield
         finally:

@@ -57,9 +57,9 @@ def veth_namespace(name: str, subnet: str, host_ip: str, inner_ip: str, do: Do) 
         ["sysctl", "-qw", f"net.ipv4.ip_forward={forwarding}"],
     )
     nat = ["POSTROUTING", "-s", subnet, "!", "-o", host_if, "-j", "MASQUERADE"]
-    do(["iptables", "-t", "nat", "-A", *nat], ["iptables", "-t", "nat", "-D", *nat])
+    do(["iptables", "-w", "-t", "nat", "-A", *nat], ["iptables", "-w", "-t", "nat", "-D", *nat])
     for rule in (["-i", host_if, "-j", "ACCEPT"], ["-o", host_if, "-j", "ACCEPT"]):
-        do(["iptables", "-I", "FORWARD", *rule], ["iptables", "-D", "FORWARD", *rule])
+        do(["iptables", "-w", "-I", "FORWARD", *rule], ["iptables", "-w", "-D", "FORWARD", *rule])
 
 
 def unmount_under(root: Path) -> None:

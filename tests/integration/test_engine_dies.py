@@ -20,7 +20,8 @@ from tests.conftest import FIXTURE_IMAGE, ROOT, engine_or_skip
 from tests.integration.helpers import leftover_containers
 from tests.integration.test_faults import start, tree_digest, wait_for_lines, with_old_output
 
-pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
+# Exclusive: every docker build of another test at the same time would see the daemon go too.
+pytestmark = [pytest.mark.engine, pytest.mark.exclusive, pytest.mark.timeout(900)]
 Example = Callable[[str], Path]
 
 

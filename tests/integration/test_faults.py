@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import platformdirs
 import pytest
 
 from manywheel._engines.container import Engine, ProcessRegistry
@@ -68,6 +69,16 @@ def sleepy_run(project: Path, engine: str) -> subprocess.Popen[str]:
     proc = start(project, engine, "-v", "--jobs", "3", env=env)
     wait_for_lines(proc, "scripted: sleeping", 3)
     return proc
+
+
+def holds_the_lock(proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Wait until ``proc`` holds its output folder's lock (its pid is in the lock file)."""
+    locks = platformdirs.user_state_path("manywheel") / "locks"
+    deadline = time.monotonic() + timeout
+    while not any(f.read_text() == f"pid {proc.pid}" for f in locks.glob("*.lock")):
+        assert proc.poll() is None, "manywheel ended early"
+        assert time.monotonic() < deadline, "the run never took its output folder's lock"
+        time.sleep(0.1)
 
 
 def with_old_output(project: Path) -> str:
@@ -135,7 +146,7 @@ def test_container_killed_from_outside(engine: str, example: Example) -> None:
 def test_two_runs_at_once_never_mix_output(engine: str, example: Example) -> None:
     project = example("scripted")
     first = start(project, engine, env={"MANYWHEEL_ENVIRONMENT": "MW_SLEEP=5"})
-    time.sleep(1.0)
+    holds_the_lock(first)
     second = start(project, engine, "--force", env={"MANYWHEEL_ENVIRONMENT": "MW_SLEEP=5"})
     out1, err1 = first.communicate(timeout=600)
     out2, err2 = second.communicate(timeout=600)

@@ -17,7 +17,8 @@ from tests.conftest import FIXTURE_IMAGE
 from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.unit.test_leftovers import dead_owner
 
-pytestmark = pytest.mark.engine
+# Exclusive: the runs of other tests at the same time would reap these leftovers first.
+pytestmark = [pytest.mark.engine, pytest.mark.exclusive]
 Example = Callable[[str], Path]
 
 

@@ -56,6 +56,7 @@ def _images(engine: str, label: str) -> list[str]:
     ).stdout.split()  # fmt: skip
 
 
+@pytest.mark.exclusive  # clean --all removes every prepared image, other tests' too
 def test_cache_list_and_clean(engine: str, example: Example, tmp_path: Path) -> None:
     project = example("c-extension")
     # The project's own cache folder, as `build` and `cache` both read it from its config.
