@@ -485,11 +485,8 @@ def _audit_lines(options: Options, layout: Layout, files: dict[str, bytes]) -> l
         f"python -m venv --without-pip {work}/audit || fail 'could not make the audit venv' {AUDIT_EXIT}",
     ]
     if requires:
-        make.append(
-            f'if [ "$mw_installer" = uv ]; then uv pip install --python {work}/audit/bin/python {requires}; '
-            f"else python -m pip --python {work}/audit/bin/python install {requires}; fi "
-            f"|| fail 'installing audit-requires failed' {AUDIT_EXIT}"
-        )
+        into = install_line(requires, python=f"{work}/audit/bin/python")
+        make.append(f"{into} || fail 'installing audit-requires failed' {AUDIT_EXIT}")
     lines = [
         "step audit",
         "mw_audit=",

@@ -88,8 +88,10 @@ def choose_lines(options: Options, config_files: tuple[str, ...] = PIP_CONFIG_FI
     return lines
 
 
-def install_line(words: str, *, uv_flags: str = "") -> str:
-    """Install ``words`` (already shell-quoted) into the active venv with the chosen installer
-    (``uv_flags``: more options when it is uv)."""
-    uv = f"uv pip install {uv_flags} " if uv_flags else "uv pip install "
-    return f'if [ "$mw_installer" = uv ]; then {uv}{words}; else python -m pip install {words}; fi'
+def install_line(words: str, *, uv_flags: str = "", python: str = "") -> str:
+    """Install ``words`` (already shell-quoted) with the chosen installer into the active venv,
+    or into the venv of ``python`` (``uv_flags``: more options when it is uv)."""
+    into = f"--python {python} " if python else ""
+    uv = f"uv pip install {into}{uv_flags} " if uv_flags else f"uv pip install {into}"
+    pip = f"python -m pip --python {python} install" if python else "python -m pip install"
+    return f'if [ "$mw_installer" = uv ]; then {uv}{words}; else {pip} {words}; fi'
