@@ -15,9 +15,10 @@ export MANYWHEEL_TEST_ENGINES=${MANYWHEEL_TEST_ENGINES:-docker,podman}
   --cov=manywheel --cov-report=term --cov-fail-under=85
 # Then the integration tests (the unit tests just ran). With no arguments: two at a time
 # (pytest-xdist; a test spends a third of its time waiting on its engine, the network or a
-# sleep), those that share one fixture (the second engines, one project built on both
-# engines) on one worker, then the exclusive ones (they stop the docker daemon or remove
-# every prepared image) alone. Arguments run just those, one at a time, e.g. -k NAME.
+# sleep), each module's on one worker (--dist loadfile: a module-scoped fixture, such as a
+# second engine with a fixed name and address, is made once), then the exclusive ones (they
+# stop the docker daemon, remove every prepared image, or reap killed runs' leftovers)
+# alone. Arguments run just those, one at a time, e.g. -k NAME.
 workers=${MANYWHEEL_TEST_WORKERS:-2}
 phase() {
   set +e
@@ -35,6 +36,6 @@ if [ "$#" -gt 0 ]; then
   exit $?
 fi
 rc=0
-phase -n "$workers" --dist loadgroup -m "not exclusive" tests/integration || rc=$?
+phase -n "$workers" --dist loadfile -m "not exclusive" tests/integration || rc=$?
 phase -m exclusive tests/integration || rc=$((rc ? rc : $?))
 exit "$rc"

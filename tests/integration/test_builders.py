@@ -41,13 +41,7 @@ from tests.integration.second_dockerd import (
 from tests.integration.ssh_server import SshServer
 from tests.integration.test_faults import start, wait_for_lines
 
-# One worker runs the second engines' tests (test_builders, test_podman_builders): their
-# services have fixed names and addresses.
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.xdist_group("second-engines"),
-    pytest.mark.timeout(900),
-]
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -164,7 +164,6 @@ def cxx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("engine", ["podman", "docker"], indirect=True)
-@pytest.mark.xdist_group("cxx-project")  # one worker: the second engine finds zig's libc++
 def test_cxx_extension_cross_compiled(arm_engine: str, cxx_project: Path) -> None:
     project = cxx_project
     shutil.rmtree(project / "dist", ignore_errors=True)  # the other engine's wheels

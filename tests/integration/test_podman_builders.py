@@ -25,13 +25,7 @@ from tests.integration.helpers import leftover_containers, manywheel, wheels
 from tests.integration.second_podman import SERVICE_IP, SecondPodman, second_podman_problem
 from tests.integration.ssh_server import SshServer
 
-# One worker runs the second engines' tests (test_builders, test_podman_builders): their
-# services have fixed names and addresses.
-pytestmark = [
-    pytest.mark.engine,
-    pytest.mark.xdist_group("second-engines"),
-    pytest.mark.timeout(900),
-]
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
