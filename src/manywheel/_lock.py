@@ -13,7 +13,14 @@ import platformdirs
 
 from ._events import Emitter
 
-__all__ = ["output_lock"]
+__all__ = ["lock_file", "output_lock"]
+
+
+def lock_file(output_dir: Path, state_dir: Path | None = None) -> Path:
+    """The lock file of ``output_dir``: it says ``pid N`` while run N holds it."""
+    root = (state_dir or platformdirs.user_state_path("manywheel")) / "locks"
+    key = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:24]
+    return root / f"{key}.lock"
 
 
 @contextlib.contextmanager
@@ -21,10 +28,8 @@ def output_lock(
     output_dir: Path, emitter: Emitter, state_dir: Path | None = None
 ) -> Iterator[None]:
     """Hold an exclusive lock for ``output_dir`` (released by the OS if the process dies)."""
-    root = (state_dir or platformdirs.user_state_path("manywheel")) / "locks"
-    root.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:24]
-    path = root / f"{key}.lock"
+    path = lock_file(output_dir, state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import platformdirs
 import pytest
 
 from manywheel._engines.container import Engine, ProcessRegistry
+from manywheel._lock import lock_file
 from tests.conftest import EXAMPLES, FIXTURE_IMAGE, OUTPUTS, ROOT, engine_or_skip
 from tests.integration.helpers import leftover_containers, manywheel, tree_digest, wheels
 
@@ -71,11 +71,11 @@ def sleepy_run(project: Path, engine: str) -> subprocess.Popen[str]:
     return proc
 
 
-def holds_the_lock(proc: subprocess.Popen[str], timeout: float = 120) -> None:
-    """Wait until ``proc`` holds its output folder's lock (its pid is in the lock file)."""
-    locks = platformdirs.user_state_path("manywheel") / "locks"
+def holds_the_lock(proc: subprocess.Popen[str], output_dir: Path, timeout: float = 120) -> None:
+    """Wait until ``proc`` holds the lock of ``output_dir`` (its pid is in the lock file)."""
+    path = lock_file(output_dir)
     deadline = time.monotonic() + timeout
-    while not any(f.read_text() == f"pid {proc.pid}" for f in locks.glob("*.lock")):
+    while not (path.is_file() and path.read_text() == f"pid {proc.pid}"):
         assert proc.poll() is None, "manywheel ended early"
         assert time.monotonic() < deadline, "the run never took its output folder's lock"
         time.sleep(0.1)
@@ -146,7 +146,7 @@ def test_container_killed_from_outside(engine: str, example: Example) -> None:
 def test_two_runs_at_once_never_mix_output(engine: str, example: Example) -> None:
     project = example("scripted")
     first = start(project, engine, env={"MANYWHEEL_ENVIRONMENT": "MW_SLEEP=5"})
-    holds_the_lock(first)
+    holds_the_lock(first, project / "dist")
     second = start(project, engine, "--force", env={"MANYWHEEL_ENVIRONMENT": "MW_SLEEP=5"})
     out1, err1 = first.communicate(timeout=600)
     out2, err2 = second.communicate(timeout=600)
