@@ -91,7 +91,7 @@ def choose_lines(options: Options, config_files: tuple[str, ...] = PIP_CONFIG_FI
 def install_line(words: str, *, uv_flags: str = "", python: str = "") -> str:
     """Install ``words`` (already shell-quoted) with the chosen installer into the active venv,
     or into the venv of ``python`` (``uv_flags``: more options when it is uv)."""
-    into = f"--python {python} " if python else ""
-    uv = f"uv pip install {into}{uv_flags} " if uv_flags else f"uv pip install {into}"
-    pip = f"python -m pip --python {python} install" if python else "python -m pip install"
-    return f'if [ "$mw_installer" = uv ]; then {uv}{words}; else {pip} {words}; fi'
+    into = f" --python {python}" if python else ""
+    more = f" {uv_flags}" if uv_flags else ""
+    uv, pip = f"uv pip install{into}{more}", f"python -m pip{into} install"
+    return f'if [ "$mw_installer" = uv ]; then {uv} {words}; else {pip} {words}; fi'
