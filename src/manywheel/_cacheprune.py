@@ -27,8 +27,9 @@ container uses: they are removed without force, which both engines refuse for an
 An image with no lock file (made before manywheel recorded its uses) counts as used when a
 prune first sees it. One lock file stands for a preparation on every engine: once one engine's
 image of it goes, the others' count from the next prune that sees them.
-Not pruned: the toolchains here (one per zig version and architecture, shared by every
-project); ``manywheel cache clean`` removes those.
+Not pruned: the toolchains here (one per zig version and architecture, and one packed Python
+per interpreter manywheel ran on, shared by every project; a running build may have one
+mounted); ``manywheel cache clean`` removes those.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ class Layout:
     project: str = "/project"  # the copy of the project
     cache: str = "/manywheel/cache"  # the shared download/ccache folder (mounted in containers)
     toolchain: str = "/manywheel/toolchain"  # zig, mounted read-only (cross-compilers)
+    native: str = "/manywheel/native"  # a native Python, mounted read-only (cross-compilers)
 
     @property
     def inbox(self) -> str:

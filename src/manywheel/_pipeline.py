@@ -67,11 +67,13 @@ class TargetJob:
     emulated: bool = False  # its containers run under QEMU (the build keeps its bytecode)
 
     def build_args(self) -> tuple[str, ...]:
-        """The build container's arguments: the toolchain's read-only mount, then the run's."""
+        """The build container's arguments: the toolchain's read-only mounts, then the run's."""
         if self.cross is None:
             return self.create_args
-        mount = f"{self.cross.mount}:{CONTAINER.toolchain}:ro"
-        return ("--volume", mount, *self.create_args)
+        mounts = ["--volume", f"{self.cross.mount}:{CONTAINER.toolchain}:ro"]
+        if self.cross.python is not None:
+            mounts += ["--volume", f"{self.cross.python}:{CONTAINER.native}:ro"]
+        return (*mounts, *self.create_args)
 
     def step(self, name: str, message: str) -> None:
         self.emitter.emit("step", message, target=self.target.identifier, data=Step(name))

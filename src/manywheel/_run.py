@@ -59,6 +59,7 @@ from ._lock import output_lock
 from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
 from ._model import BuildImage, Plan, RunResult, Target, TargetResult
+from ._nativepython import native_python
 from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
@@ -985,7 +986,8 @@ def _cross_compilers(
     """The toolchain of the targets that plan to cross-compile, made ready once per machine
     they build on: in the cache folder here, copied into a volume on another builder (see
     _builders.toolchain). None for those whose machine cannot have it (and a warning): they
-    build with the image's compilers."""
+    build with the image's compilers. Here (not on another builder), also the native Python
+    their auditwheel runs on (see _nativepython); without it (said once) it runs emulated."""
     by_place: dict[str, list[str]] = {}
     for ident in planned:
         place = where[ident] if where else None
@@ -999,6 +1001,14 @@ def _cross_compilers(
         except ToolchainError as e:
             return e
 
+    @functools.cache
+    def python() -> Path | None:
+        try:
+            return native_python(run.cache.root())
+        except ToolchainError as e:
+            run.emitter.info(f"auditwheel runs emulated on the foreign targets: {e.message}")
+            return None
+
     for name, idents in by_place.items():
         place = run.fleet.places[name] if name and run.fleet is not None else None
         try:
@@ -1006,7 +1016,7 @@ def _cross_compilers(
             if isinstance(made, ToolchainError):
                 raise made
             root, newest = made
-            volume = None
+            volume, native = None, python() if place is None else None
             if place is not None:
                 first = idents[0]
                 volume = _toolchain_volume(
@@ -1019,7 +1029,9 @@ def _cross_compilers(
                 "compilers, under emulation (cross-compilers = 'off' silences this)"
             )
             continue
-        ready |= {i: CrossCompilers(planned[i], root, newest, volume) for i in idents}
+        ready |= {
+            i: CrossCompilers(planned[i], root, newest, volume, native, envs[i].key) for i in idents
+        }
     return ready
 
 

@@ -8,6 +8,8 @@ must say zig compiled it. The C example's zig build is tested the same way by th
 (test_matrix.py, both engines). Here its cross compilers are made to fail their probe (a
 CFLAGS zig's clang does not know, which gcc takes): the target builds with the image's own,
 emulated, compilers, with a warning, into a wheel with the same results and the same policy.
+In both, the image's auditwheel runs on this machine's packed Python (_nativepython); that it
+writes the same wheel as the emulated one is tested on its own, with libraries to graft.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import pytest
 
 from manywheel._cache import default_cache_dir
 from manywheel._engines.emulation import emulation_problem
+from manywheel._nativepython import native_python
+from manywheel._scripts.cross import NATIVE_AUDITWHEEL as NATIVE_AUDITWHEEL_SCRIPT
+from manywheel._scripts.cross import NATIVE_AUDITWHEEL_CHECK
 from manywheel._venvcache import project_namespace
 from tests.conftest import (
     FIXTURE_IMAGE,
@@ -49,6 +54,10 @@ KEYS = (
     "3.13",
 )
 ZIG_LINE = "manywheel: cross compilers: zig "
+NATIVE_AUDITWHEEL = re.compile(
+    r"manywheel: auditwheel: /usr/local/bin/auditwheel \(auditwheel [0-9.]+\) runs natively: "
+    r"x86_64 Python [0-9.]+, acting for aarch64"
+)
 # A flag gcc takes and zig's clang refuses: the documented way to see the fallback.
 REFUSED_FLAG = "-fconserve-stack"
 C_POLICY = "manylinux2014_aarch64.manylinux_2_17_aarch64"  # the C example's, zig's and gcc's
@@ -104,6 +113,8 @@ def _check_both(project: Path, stdout: str, module: str) -> tuple[str, str]:
     assert "-target aarch64-linux-gnu.2." in arm
     assert "/manywheel/cross/bin/c" in arm  # the build called the wrappers
     assert ZIG_LINE not in x86  # a native target keeps the image's compilers
+    assert NATIVE_AUDITWHEEL.search(arm), arm[-3000:]  # and its auditwheel runs emulated there:
+    assert "manywheel: auditwheel:" not in x86  # the x86_64 target is not emulated at all
     assert "failed their probe" not in stdout
     result = _result(arm, "aarch64")
     assert result == _result(x86, "x86_64")
@@ -139,7 +150,8 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
     assert f'unknown clang option: "{REFUSED_FLAG}"' in log  # the probe's output, kept
     assert ZIG_LINE + "0." not in log
     assert "/manywheel/cross/bin/c" not in log.split("== build", 1)[1]  # gcc, not the wrappers
-    assert "Fixed-up wheel written to" in log  # repaired by auditwheel
+    assert "Fixed-up wheel written to" in log  # repaired by auditwheel, natively still
+    assert NATIVE_AUDITWHEEL.search(log), log[-3000:]
     assert _policy(_wheel(project, "aarch64")) == C_POLICY  # as zig's (test_matrix)
     assert leftover_containers(arm_engine, project) == []
     # The emulated build kept its bytecode in the project's cache, seeded from the image:
@@ -176,3 +188,63 @@ def test_cxx_extension_cross_compiled(arm_engine: str, cxx_project: Path) -> Non
         result
         == "median=2.5 counts=[('a', 3), ('b', 2), ('c', 1)] error='median of an empty sequence'"
     )
+
+
+# Builds a wheel of one of the image's own extension modules (the ssl module: auditwheel grafts
+# libssl and libcrypto into it), repairs it with the image's auditwheel as it is (emulated) and
+# with the one native-auditwheel.sh sets up, and compares the two wheels byte for byte.
+SAME_REPAIR = r"""
+set -eu
+export SOURCE_DATE_EPOCH=1700000000
+so=$(python3.13 -c 'import _ssl; print(_ssl.__file__)')
+mkdir -p /tmp/w/x /tmp/w/x-1.0.dist-info /tmp/emulated /tmp/native
+cp "$so" /tmp/w/x/
+printf 'Metadata-Version: 2.1\nName: x\nVersion: 1.0\n' > /tmp/w/x-1.0.dist-info/METADATA
+printf 'Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: false\nTag: cp313-cp313-linux_aarch64\n' \
+  > /tmp/w/x-1.0.dist-info/WHEEL
+python3.13 - <<'PY'
+import base64, hashlib, os, zipfile
+rows = []
+with zipfile.ZipFile("/tmp/x-1.0-cp313-cp313-linux_aarch64.whl", "w", zipfile.ZIP_DEFLATED) as z:
+    for d, _, names in sorted(os.walk("/tmp/w")):
+        for n in sorted(names):
+            path = os.path.join(d, n)
+            arc, data = os.path.relpath(path, "/tmp/w"), open(path, "rb").read()
+            z.writestr(arc, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            rows.append(f"{arc},sha256={digest.decode()},{len(data)}")
+    z.writestr("x-1.0.dist-info/RECORD", "\n".join([*rows, "x-1.0.dist-info/RECORD,,"]) + "\n")
+PY
+auditwheel repair -w /tmp/emulated /tmp/x-1.0-cp313-cp313-linux_aarch64.whl
+sh /in/native-auditwheel.sh /manywheel/native/bin/python /tmp/shim aarch64 /in/check.py
+/tmp/shim/auditwheel repair -w /tmp/native /tmp/x-1.0-cp313-cp313-linux_aarch64.whl
+ls /tmp/native
+cmp /tmp/emulated/*.whl /tmp/native/*.whl && echo MW-SAME-WHEEL
+python3.13 -c 'import glob, zipfile; print("MW-GRAFTED", sorted(n for n in zipfile.ZipFile(glob.glob("/tmp/native/*.whl")[0]).namelist() if ".libs/" in n))'
+"""
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"], indirect=True)
+def test_native_auditwheel_repairs_as_the_emulated_one(arm_engine: str, tmp_path: Path) -> None:
+    """The image's auditwheel on this machine's packed Python, acting for aarch64, writes the
+    same wheel as on the image's own Python under QEMU, with the image's libraries grafted."""
+    pack = native_python(tmp_path / "cache")
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "native-auditwheel.sh").write_text(NATIVE_AUDITWHEEL_SCRIPT)
+    (inbox / "check.py").write_text(NATIVE_AUDITWHEEL_CHECK)
+    (inbox / "same.sh").write_text(SAME_REPAIR)
+    mounts = ["-v", f"{pack}:/manywheel/native:ro", "-v", f"{inbox}:/in:ro"]
+    r = subprocess.run(
+        [arm_engine, "run", "--rm", "--platform", "linux/arm64", *mounts, FIXTURE_IMAGE_ARM64,
+         "bash", "/in/same.sh"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert NATIVE_AUDITWHEEL.search(out), out
+    assert "MW-SAME-WHEEL" in out, out
+    grafted = re.search(r"MW-GRAFTED (.*)", out)
+    assert grafted is not None, out
+    assert "libssl" in grafted[1], out
+    assert "libcrypto" in grafted[1], out

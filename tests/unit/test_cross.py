@@ -216,30 +216,37 @@ def test_the_wrapper_drops_the_linker_options_zig_refuses_and_keeps_the_rest(
 
 # -- the switch in the build script ----------------------------------------------------------
 def _run_cross_lines(
-    tmp_path: Path, *, zig_body: str, env: dict[str, str] | None = None, glibc: str = "2.43"
+    tmp_path: Path,
+    *,
+    zig_body: str,
+    env: dict[str, str] | None = None,
+    glibc: str = "2.43",
+    image_key: str = "",
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the cross lines as the build script does, with a fake zig and getconf, and print
-    CC and CXX at the end."""
+    CC and CXX at the end (again in the same folders: the same cache)."""
     layout = _layout(tmp_path)
     _fake_zig(layout, zig_body)
     inbox = Path(layout.inbox)
-    inbox.mkdir(parents=True)
+    inbox.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {}
-    lines = cross_lines(CrossCompilers(PLAN, tmp_path, (2, 44)), layout, files, "::m::",
-                        shared=True)  # fmt: skip
+    cross = CrossCompilers(PLAN, tmp_path, (2, 44), image_key=image_key)
+    lines = cross_lines(cross, layout, files, "::m::", shared=True)
     for name, data in files.items():
         (inbox / name).write_bytes(data)
     bin_ = tmp_path / "fakebin"
-    bin_.mkdir()
+    bin_.mkdir(exist_ok=True)
     getconf = bin_ / "getconf"
     getconf.write_text(f"#!/bin/sh\necho 'glibc {glibc}'\n")
     getconf.chmod(0o755)
     python = bin_ / "python"
-    python.symlink_to(sys.executable)
+    if not python.is_symlink():
+        python.symlink_to(sys.executable)
     script = "\n".join(
         ["set -eu", 'step() { echo "== $1"; }', *lines, 'echo "CC=${CC:-} CXX=${CXX:-}"']
     )
     log = tmp_path / "args"
+    log.unlink(missing_ok=True)
     environ = {
         "PATH": f"{bin_}:{os.environ['PATH']}",
         "ZIG_ARGS_LOG": str(log),
@@ -270,6 +277,45 @@ def test_a_failed_probe_warns_and_keeps_the_image_compilers(tmp_path: Path) -> N
     assert "CC= CXX=" in r.stdout
     assert "::m:: warning the cross compilers (zig" in r.stdout
     assert "probe: error: unknown clang option" in r.stdout  # the probe's output, in the log
+
+
+def test_a_probe_that_passed_in_the_image_is_not_run_again_with_the_same_flags(
+    tmp_path: Path,
+) -> None:
+    key = "sha256:prepared"
+    first, zig_args = _run_cross_lines(tmp_path, zig_body="", image_key=key)
+    assert first.returncode == 0, first.stderr
+    assert zig_args  # probed
+    (marker,) = (tmp_path / "cache" / "zig" / "manywheel-probed").iterdir()
+    again, zig_args = _run_cross_lines(tmp_path, zig_body="", image_key=key)
+    assert again.returncode == 0, again.stderr
+    assert zig_args == []
+    assert (
+        f"passed their probe in this image before, with these wrappers and flags ({marker.name})"
+        in again.stdout
+    )
+    assert f"CC={tmp_path}/work/cross/bin/cc" in again.stdout
+    # Another image, other flags, another glibc: probed again.
+    changes = [
+        {"image_key": "sha256:other"},
+        {"image_key": key, "env": {"CFLAGS": "-O3"}},
+        {"image_key": key, "glibc": "2.42"},
+    ]
+    for change in changes:
+        r, zig_args = _run_cross_lines(tmp_path, zig_body="", **change)  # type: ignore[arg-type]
+        assert r.returncode == 0, r.stderr
+        assert zig_args, change
+
+
+def test_a_failed_probe_leaves_no_marker_and_no_key_caches_nothing(tmp_path: Path) -> None:
+    refuse = 'echo "error: unknown clang option" >&2; exit 1\n'
+    r, _ = _run_cross_lines(tmp_path, zig_body=refuse, image_key="sha256:prepared")
+    assert "warning the cross compilers" in r.stdout
+    assert not (tmp_path / "cache" / "zig" / "manywheel-probed").exists()
+    for _ in range(2):
+        _, zig_args = _run_cross_lines(tmp_path, zig_body="")
+        assert zig_args  # no image key: always probed
+    assert not (tmp_path / "cache" / "zig" / "manywheel-probed").exists()
 
 
 def test_a_cc_set_by_the_build_wins(tmp_path: Path) -> None:

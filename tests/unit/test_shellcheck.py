@@ -72,7 +72,9 @@ def _build(
         cross=cross,
     )
     scripts = [(f"{name}/build.sh", "sh", text)]
-    for fixed in ("make-venv.sh", "ninja", "cross-probe.sh", "cross-cc.in", "cross-c++.in"):
+    fixed_files = ("make-venv.sh", "ninja", "cross-probe.sh", "cross-cc.in", "cross-c++.in",
+                   "native-auditwheel.sh")  # fmt: skip
+    for fixed in fixed_files:
         if fixed in files:
             scripts.append((f"{name}/{fixed}", "sh", files[fixed].decode()))
     return scripts
@@ -149,7 +151,7 @@ def generated_scripts(tmp: Path) -> list[Script]:
         ),
     )
     zig = CrossCompilers(
-        CrossPlan("aarch64", "aarch64-linux-gnu", "aarch64-linux-gnu"), tmp, (2, 44)
+        CrossPlan("aarch64", "aarch64-linux-gnu", "aarch64-linux-gnu"), tmp, (2, 44), python=tmp
     )
     scripts += _build("cross", base, "save", cross=zig, epoch=0)
     scripts += _build("cross-no-shared-cache", replace(base, shared_cache=False), cross=zig)

@@ -21,7 +21,7 @@ from .._logs import TargetLog
 from .._model import Target, TargetResult
 from .._prepare import ca_exports, pip_exports
 from .._toolchain import CrossCompilers
-from .cross import cross_lines
+from .cross import cross_lines, native_auditwheel_lines
 from .frontend import frontend_command, uses_uv
 from .installer import choose_lines, install_line, probe_line, uv_exports
 from .shell import export_literal, export_word, fill_placeholders, fixed_script, quote
@@ -453,6 +453,8 @@ def build_script(
         if options.repair_plat
         else 'export MW_PLAT="${AUDITWHEEL_PLAT:-}"',
     ]
+    if cross is not None and cross.python is not None and "auditwheel" in options.repair_command:
+        lines += native_auditwheel_lines(cross.plan, layout, files)
     if options.repair_command.strip():
         files["repair.sh"] = (_repair_line(options.repair_command, project) + "\n").encode()
         repair = f'bash -e {inbox}/repair.sh || fail "repairing $MW_WHEEL failed (exit $?)" {REPAIR_EXIT}'

@@ -15,9 +15,17 @@ from .._layout import Layout
 from .._toolchain import CrossCompilers, CrossPlan
 from .shell import fixed_script, quote
 
-__all__ = ["GLIBC_PLACEHOLDER", "LIBDIRS_PLACEHOLDER", "cross_lines", "wrapper"]
+__all__ = [
+    "GLIBC_PLACEHOLDER",
+    "LIBDIRS_PLACEHOLDER",
+    "cross_lines",
+    "native_auditwheel_lines",
+    "wrapper",
+]
 
 PROBE_SCRIPT = fixed_script("cross-probe.sh")
+NATIVE_AUDITWHEEL = fixed_script("native-auditwheel.sh")
+NATIVE_AUDITWHEEL_CHECK = fixed_script("native-auditwheel-check.py")
 GLIBC_PLACEHOLDER = "@GLIBC@"  # replaced by the image's glibc version in the container
 LIBDIRS_PLACEHOLDER = "@LIBDIRS@"  # replaced by -L for each library folder the image has
 # The image's library folders, searched for -l in this order (those it has).
@@ -141,14 +149,67 @@ def cross_lines(
         *writes,
         f"  chmod 755 {bin_}/*",
         f"  export ZIG_GLOBAL_CACHE_DIR={zig_cache} ZIG_LOCAL_CACHE_DIR={zig_cache}",
-        f"  if sh {inbox}/cross-probe.sh {bin_}/cc {bin_}/c++ {folder}/probe"
+        *_probed_lines(cross, bin_, inbox, zig_cache),
+        '  if [ -n "$mw_probed" ] && [ -f "$mw_probed" ]; then',
+        '    echo "manywheel: cross compilers: they passed their probe in this image before, with'
+        ' these wrappers and flags (${mw_probed##*/})"',
+        "    mw_pass=1",
+        f"  elif sh {inbox}/cross-probe.sh {bin_}/cc {bin_}/c++ {folder}/probe"
         f" > {folder}/probe.log 2>&1; then",
-        f'    export CC={bin_}/cc CXX={bin_}/c++ PATH={bin_}:"$PATH"',
-        f'    echo "manywheel: cross compilers: {plan.label}.$mw_glibc, run natively'
-        " (CC=$CC, CXX=$CXX; Fortran: the image's own)\"",
+        "    mw_pass=1",
+        '    if [ -n "$mw_probed" ]; then mkdir -p "${mw_probed%/*}" && : > "$mw_probed" || :; fi',
         "  else",
+        "    mw_pass=",
         f"    sed 's/^/  probe: /' {folder}/probe.log",
         f"    printf '%s warning %s\\n' {quote(marker)} {quote(warn)}",
         "  fi",
+        '  if [ -n "$mw_pass" ]; then',
+        f'    export CC={bin_}/cc CXX={bin_}/c++ PATH={bin_}:"$PATH"',
+        f'    echo "manywheel: cross compilers: {plan.label}.$mw_glibc, run natively'
+        " (CC=$CC, CXX=$CXX; Fortran: the image's own)\"",
+        "  fi",
+        "fi",
+    ]
+
+
+def _probed_lines(cross: CrossCompilers, bin_: str, inbox: str, zig_cache: str) -> list[str]:
+    """Set ``mw_probed`` to the marker file of a probe that passed in zig's cache folder, named
+    by a hash of all that decides the probe's result: the wrappers as written (zig's target and
+    glibc version, the image's library folders), the probe script, zig's version, the image
+    (``cross.image_key``, from image ids), the interpreter the probe asks for its flags, and the
+    flags it compiles with. Empty (the probe runs) without an image key or sha256sum."""
+    if not cross.image_key:
+        return ["  mw_probed="]
+    words = [
+        quote(cross.plan.label),
+        quote(cross.image_key),
+        '"$(command -v python)"',
+        *(f'"${{{v}:-}}"' for v in ("CPPFLAGS", "CFLAGS", "CXXFLAGS", "LDFLAGS")),
+        '"${_PYTHON_SYSCONFIGDATA_NAME:-}"',
+    ]
+    inputs = (
+        f"{{ cat {bin_}/cc {bin_}/c++ {inbox}/cross-probe.sh; printf '%s\\n' {' '.join(words)}; }}"
+    )
+    return [
+        "  mw_probed=",
+        "  if command -v sha256sum > /dev/null 2>&1; then",
+        f"    mw_probed=$({inputs} | sha256sum | cut -c1-32) || mw_probed=",
+        f'    if [ -n "$mw_probed" ]; then mw_probed={zig_cache}/manywheel-probed/$mw_probed; fi',
+        "  fi",
+    ]
+
+
+def native_auditwheel_lines(plan: CrossPlan, layout: Layout, files: dict[str, bytes]) -> list[str]:
+    """Shell lines, at the start of the repair step, that put first on PATH an ``auditwheel``
+    running the image's own auditwheel on the native Python mounted at ``layout.native``,
+    acting for the target's machine, where that Python can run it (native-auditwheel.sh says
+    which in the log); else the image's auditwheel runs as it is, emulated."""
+    files["native-auditwheel.sh"] = NATIVE_AUDITWHEEL.encode()
+    files["native-auditwheel-check.py"] = NATIVE_AUDITWHEEL_CHECK.encode()
+    inbox, bin_ = layout.inbox, f"{layout.work}/native-tools"
+    return [
+        f"if sh {inbox}/native-auditwheel.sh {layout.native}/bin/python {bin_} {plan.arch}"
+        f" {inbox}/native-auditwheel-check.py; then",
+        f'  export PATH={bin_}:"$PATH"',
         "fi",
     ]
