@@ -2,10 +2,10 @@
 any container of this machine's architecture (``cross-compilers = auto``).
 
 An aarch64 container on an x86_64 machine runs x86_64 programs natively (see _toolchain). The
-image's auditwheel is pure Python; under QEMU it spends seconds per wheel starting up and
-reading ELF files. Run by this machine's interpreter, with the image's own auditwheel code
-and libraries (``_scripts/native-auditwheel.sh``), the same repair takes a fraction of that
-and writes the same wheel.
+build frontend and the image's auditwheel are pure Python; under QEMU they spend seconds per
+target starting up, and auditwheel reading ELF files. Run by this machine's interpreter, with
+their own code and libraries (``_scripts/sh/native-build.py``, ``native-auditwheel.sh``), they
+take a fraction of that and write the same wheel; the build backend's hooks still run emulated.
 
 The pack is made once per interpreter in the cache folder (``toolchains/python-...``): the
 interpreter's executable, its standard library (without its tests, IDLE, tkinter, ensurepip

@@ -1006,7 +1006,9 @@ def _cross_compilers(
         try:
             return native_python(run.cache.root())
         except ToolchainError as e:
-            run.emitter.info(f"auditwheel runs emulated on the foreign targets: {e.message}")
+            run.emitter.info(
+                f"the frontend and auditwheel run emulated on the foreign targets: {e.message}"
+            )
             return None
 
     for name, idents in by_place.items():

@@ -81,7 +81,7 @@ class CrossCompilers:
     root: Path  # the host folder holding zig and its lib/ (mounted read-only here)
     glibc_max: tuple[int, int]  # the newest glibc zig has symbol lists for
     volume: str | None = None  # on another builder: its volume holding a copy of ``root``
-    # This machine's Python, packed to run auditwheel natively (_nativepython; None: emulated).
+    # This machine's Python, packed to run build and auditwheel natively (None: emulated).
     python: Path | None = None
     # What identifies the image the target builds in (its environment's key, from image ids):
     # a probe that passed there is not run again with the same wrappers and flags ("": always).

@@ -8,8 +8,9 @@ must say zig compiled it. The C example's zig build is tested the same way by th
 (test_matrix.py, both engines). Here its cross compilers are made to fail their probe (a
 CFLAGS zig's clang does not know, which gcc takes): the target builds with the image's own,
 emulated, compilers, with a warning, into a wheel with the same results and the same policy.
-In both, the image's auditwheel runs on this machine's packed Python (_nativepython); that it
-writes the same wheel as the emulated one is tested on its own, with libraries to graft.
+In both, build (the frontend, around the emulated hooks) and the image's auditwheel run on this
+machine's packed Python (_nativepython); that auditwheel writes the same wheel as the emulated
+one is tested on its own, with libraries to graft.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from manywheel._cache import default_cache_dir
 from manywheel._engines.emulation import emulation_problem
 from manywheel._nativepython import native_python
 from manywheel._scripts.cross import NATIVE_AUDITWHEEL as NATIVE_AUDITWHEEL_SCRIPT
-from manywheel._scripts.cross import NATIVE_AUDITWHEEL_CHECK
+from manywheel._scripts.cross import NATIVE_CHECK, NATIVE_PATHS
 from manywheel._venvcache import project_namespace
 from tests.conftest import (
     FIXTURE_IMAGE,
@@ -54,6 +55,7 @@ KEYS = (
     "3.13",
 )
 ZIG_LINE = "manywheel: cross compilers: zig "
+NATIVE_FRONTEND = re.compile(r"manywheel: frontend: build [0-9.]+ runs natively")
 NATIVE_AUDITWHEEL = re.compile(
     r"manywheel: auditwheel: /usr/local/bin/auditwheel \(auditwheel [0-9.]+\) runs natively: "
     r"x86_64 Python [0-9.]+, acting for aarch64"
@@ -115,6 +117,8 @@ def _check_both(project: Path, stdout: str, module: str) -> tuple[str, str]:
     assert ZIG_LINE not in x86  # a native target keeps the image's compilers
     assert NATIVE_AUDITWHEEL.search(arm), arm[-3000:]  # and its auditwheel runs emulated there:
     assert "manywheel: auditwheel:" not in x86  # the x86_64 target is not emulated at all
+    assert NATIVE_FRONTEND.search(arm), arm[-3000:]  # so does build, around the emulated hooks
+    assert "manywheel: frontend:" not in x86
     assert "failed their probe" not in stdout
     result = _result(arm, "aarch64")
     assert result == _result(x86, "x86_64")
@@ -152,6 +156,7 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
     assert "/manywheel/cross/bin/c" not in log.split("== build", 1)[1]  # gcc, not the wrappers
     assert "Fixed-up wheel written to" in log  # repaired by auditwheel, natively still
     assert NATIVE_AUDITWHEEL.search(log), log[-3000:]
+    assert NATIVE_FRONTEND.search(log), log[-3000:]
     assert _policy(_wheel(project, "aarch64")) == C_POLICY  # as zig's (test_matrix)
     assert leftover_containers(arm_engine, project) == []
     # The emulated build kept its bytecode in the project's cache, seeded from the image:
@@ -216,7 +221,7 @@ with zipfile.ZipFile("/tmp/x-1.0-cp313-cp313-linux_aarch64.whl", "w", zipfile.ZI
     z.writestr("x-1.0.dist-info/RECORD", "\n".join([*rows, "x-1.0.dist-info/RECORD,,"]) + "\n")
 PY
 auditwheel repair -w /tmp/emulated /tmp/x-1.0-cp313-cp313-linux_aarch64.whl
-sh /in/native-auditwheel.sh /manywheel/native/bin/python /tmp/shim aarch64 /in/check.py
+sh /in/native-auditwheel.sh /manywheel/native/bin/python /tmp/shim aarch64 /in
 /tmp/shim/auditwheel repair -w /tmp/native /tmp/x-1.0-cp313-cp313-linux_aarch64.whl
 ls /tmp/native
 cmp /tmp/emulated/*.whl /tmp/native/*.whl && echo MW-SAME-WHEEL
@@ -232,7 +237,8 @@ def test_native_auditwheel_repairs_as_the_emulated_one(arm_engine: str, tmp_path
     inbox = tmp_path / "in"
     inbox.mkdir()
     (inbox / "native-auditwheel.sh").write_text(NATIVE_AUDITWHEEL_SCRIPT)
-    (inbox / "check.py").write_text(NATIVE_AUDITWHEEL_CHECK)
+    (inbox / "native-paths.sh").write_text(NATIVE_PATHS)
+    (inbox / "native-check.py").write_text(NATIVE_CHECK)
     (inbox / "same.sh").write_text(SAME_REPAIR)
     mounts = ["-v", f"{pack}:/manywheel/native:ro", "-v", f"{inbox}:/in:ro"]
     r = subprocess.run(

@@ -4,6 +4,7 @@ build would pack it, and a fake auditwheel stands in for the image's."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import build as build_package
 import packaging
 import pytest
 
@@ -18,7 +20,7 @@ from manywheel import Options
 from manywheel._model import Target
 from manywheel._nativepython import native_python
 from manywheel._scripts.build import build_script
-from manywheel._scripts.cross import NATIVE_AUDITWHEEL, NATIVE_AUDITWHEEL_CHECK
+from manywheel._scripts.cross import NATIVE_AUDITWHEEL, NATIVE_BUILD, NATIVE_CHECK, NATIVE_PATHS
 from manywheel._toolchain import CrossCompilers, CrossPlan, ToolchainError
 
 ARM = Target("cp313-manylinux_aarch64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python",
@@ -126,12 +128,23 @@ def _fake_auditwheel(
     return {"PATH": f"{venv}/bin:/usr/bin:/bin"}
 
 
+def _inbox(tmp_path: Path) -> Path:
+    inbox = tmp_path / "in"
+    inbox.mkdir(exist_ok=True)
+    for name, text in (
+        ("native-auditwheel.sh", NATIVE_AUDITWHEEL),
+        ("native-paths.sh", NATIVE_PATHS),
+        ("native-check.py", NATIVE_CHECK),
+        ("native-build.py", NATIVE_BUILD),
+    ):
+        (inbox / name).write_text(text)
+    return inbox
+
+
 def _setup(pack: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    script, check = tmp_path / "native-auditwheel.sh", tmp_path / "check.py"
-    script.write_text(NATIVE_AUDITWHEEL)
-    check.write_text(NATIVE_AUDITWHEEL_CHECK)
-    argv = ["sh", str(script), str(pack / "bin" / "python"), str(tmp_path / "out"), "aarch64"]
-    return _run([*argv, str(check)], env)
+    inbox = _inbox(tmp_path)
+    argv = ["sh", str(inbox / "native-auditwheel.sh"), str(pack / "bin" / "python")]
+    return _run([*argv, str(tmp_path / "out"), "aarch64", str(inbox)], env)
 
 
 @needs_ldd
@@ -174,7 +187,10 @@ def test_what_the_native_python_cannot_run_runs_emulated(
     env = _fake_auditwheel(tmp_path / "tool", **fake)
     r = _setup(pack, tmp_path, env)
     assert r.returncode == 1
-    assert "manywheel: auditwheel: the native Python cannot run" in r.stdout
+    assert (
+        f"manywheel: auditwheel: {tmp_path}/tool/venv/bin/auditwheel: the native Python cannot run it: "
+        in r.stdout
+    )
     assert reason in r.stdout
     assert r.stdout.rstrip().endswith("it runs emulated")
     assert not (tmp_path / "out" / "auditwheel").exists()
@@ -197,13 +213,18 @@ def test_an_auditwheel_that_is_not_a_python_script_runs_as_it_is(
 
 
 # -- in the build script ---------------------------------------------------------------------
-def test_the_repair_step_sets_it_up_where_the_repair_calls_auditwheel(tmp_path: Path) -> None:
+def _scripted(tmp_path: Path) -> tuple[Options, CrossCompilers, str, dict[str, bytes]]:
+    """The default options, cross compilers with the native Python, and their build script."""
     options = Options(tmp_path)
     cross = CrossCompilers(PLAN, tmp_path, (2, 44), python=tmp_path)
-    text, files = build_script(options, ARM, "::m::", 2, cross=cross)
+    return options, cross, *build_script(options, ARM, "::m::", 2, cross=cross)
+
+
+def test_the_repair_step_sets_it_up_where_the_repair_calls_auditwheel(tmp_path: Path) -> None:
+    options, cross, text, files = _scripted(tmp_path)
     setup = "sh /manywheel/in/native-auditwheel.sh /manywheel/native/bin/python"
     assert text.index("step repair") < text.index(setup) < text.index("for MW_WHEEL in")
-    assert {"native-auditwheel.sh", "native-auditwheel-check.py"} <= set(files)
+    assert {"native-auditwheel.sh", "native-paths.sh", "native-check.py"} <= set(files)
     for other in (
         build_script(options, ARM, "::m::", 2, cross=replace(cross, python=None)),
         build_script(
@@ -213,3 +234,113 @@ def test_the_repair_step_sets_it_up_where_the_repair_calls_auditwheel(tmp_path: 
     ):
         assert setup not in other[0]
         assert "native-auditwheel.sh" not in other[1]
+
+
+def test_the_build_step_runs_build_natively_where_it_is_builds_own_command(tmp_path: Path) -> None:
+    options, cross, text, files = _scripted(tmp_path)
+    check = 'native-paths.sh "$mw_native"'
+    assert text.index("step build") < text.index(check) < text.index("native-build.py --paths")
+    assert 'if [ -n "$mw_nb_paths" ]; then' in text
+    assert "python -m build . --wheel" in text  # the emulated way, where it cannot
+    assert {"native-build.py", "native-paths.sh", "native-check.py"} <= set(files)
+    for other in (
+        replace(options, build_frontend="pip"),
+        replace(options, build_frontend_args=("--skip-dependency-check",)),
+        replace(options, build_verbosity=1),
+        replace(options, build_isolation=False),
+    ):
+        text, files = build_script(other, ARM, "::m::", 2, cross=cross)
+        assert "native-build.py" not in text
+        assert "native-build.py" not in files
+    text, _ = build_script(options, ARM, "::m::", 2, cross=replace(cross, python=None))
+    assert "native-build.py" not in text
+
+
+# -- native-build.py, build's frontend on the native Python ----------------------------------
+BACKEND = """\
+import json, os, sys
+def _say(hook, settings):
+    print("HOOK", hook, sys.prefix, json.dumps(settings, sort_keys=True, separators=(",", ":")), repr(os.environ.get("PYTHONPATH")))
+def get_requires_for_build_wheel(config_settings=None):
+    _say("get_requires", config_settings)
+    return ["extra-thing"]
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _say("build_wheel", config_settings)
+    if (config_settings or {}).get("fail"):
+        raise RuntimeError("the backend fails on purpose")
+    name = "demo-1.0-py3-none-any.whl"
+    open(os.path.join(wheel_directory, name), "wb").close()
+    return name
+"""
+
+
+@needs_ldd
+@pytest.mark.parametrize("fail", [False, True], ids=["built", "failed"])
+def test_native_build_runs_the_hooks_in_an_environment_of_the_target_interpreter(
+    pack: Path, tmp_path: Path, fail: bool
+) -> None:
+    """With a uv that makes the venv with the 'target' interpreter (this one) and records
+    the installs, and an in-tree backend that reports where its hooks run."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools-free"]\nbuild-backend = "demo_backend"\n'
+        'backend-path = ["."]\n'
+    )
+    (project / "demo_backend.py").write_text(BACKEND)
+    log = tmp_path / "uv.log"
+    uv = tmp_path / "uv"
+    uv.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {log}\n'
+        'if [ "$1" = venv ]; then\n'
+        "  for last; do :; done\n"
+        '  while [ "$1" != --python ]; do shift; done\n'
+        '  exec "$2" -m venv --without-pip "$last"\n'
+        "fi\n"
+    )
+    uv.chmod(0o755)
+    env_dir = tmp_path / "build-env"
+    argv = [
+        str(pack / "bin" / "python"), "-s", str(_inbox(tmp_path) / "native-build.py"),
+        "--paths", str(Path(build_package.__file__).parent.parent),
+        "--python", sys.executable, "--uv", str(uv), f"--outdir={tmp_path / 'dist'}",
+        "--installer=uv", f"--env-dir={env_dir}", "-Ckey=a", "-Ckey=b", "-Cone=1",
+        *(["-Cfail=yes"] if fail else []), ".",
+    ]  # fmt: skip
+    r = subprocess.run(
+        argv, cwd=project, capture_output=True, text=True, check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "/nowhere"},
+    )  # fmt: skip
+    out = r.stdout + r.stderr
+    settings = {"key": ["a", "b"], "one": "1", **({"fail": "yes"} if fail else {})}
+    hooks = [line.split(" ", 4) for line in r.stdout.splitlines() if line.startswith("HOOK ")]
+    for _, _, prefix, given, pythonpath in hooks:  # in the environment, not this Python
+        assert prefix == str(env_dir), out
+        assert json.loads(given) == settings
+        assert pythonpath == "''"  # the caller's PYTHONPATH emptied, as build does
+    assert [h[1] for h in hooks] == ["get_requires", "build_wheel"], out
+    steps = [line for line in r.stdout.splitlines() if line.startswith(("* ", "  - "))]
+    assert steps == [
+        "* Creating isolated environment: venv+uv...",
+        "* Installing packages in isolated environment:",
+        "  - setuptools-free",
+        "* Getting build dependencies for wheel...",
+        "* Installing packages in isolated environment:",
+        "  - extra-thing",
+        "* Building wheel...",
+    ], out
+    installs = log.read_text().splitlines()
+    assert installs[0].startswith("venv --quiet --no-project --no-config --python")
+    assert installs[1:] == [
+        f"pip install setuptools-free --python {env_dir}/bin/python",
+        f"pip install extra-thing --python {env_dir}/bin/python",
+    ]
+    if fail:
+        assert r.returncode == 1
+        assert "ERROR Backend subprocess exited when trying to invoke build_wheel" in out
+        assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+    else:
+        assert r.returncode == 0, out
+        assert "Successfully built demo-1.0-py3-none-any.whl" in r.stdout
+        assert (tmp_path / "dist" / "demo-1.0-py3-none-any.whl").is_file()

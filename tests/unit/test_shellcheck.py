@@ -73,7 +73,7 @@ def _build(
     )
     scripts = [(f"{name}/build.sh", "sh", text)]
     fixed_files = ("make-venv.sh", "ninja", "cross-probe.sh", "cross-cc.in", "cross-c++.in",
-                   "native-auditwheel.sh")  # fmt: skip
+                   "native-auditwheel.sh", "native-paths.sh")  # fmt: skip
     for fixed in fixed_files:
         if fixed in files:
             scripts.append((f"{name}/{fixed}", "sh", files[fixed].decode()))

@@ -569,8 +569,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "auto: a foreign-architecture target (one that runs under QEMU) compiles C and C++ with "
         "zig, a cross compiler built for this machine, run natively in its container against the image's "
         "own headers and glibc, once a probe shows it works there (else the image's emulated "
-        "compilers, with a warning), and its auditwheel runs on this machine's Python where that "
-        "can run it; off: always the image's compilers and interpreter. See the README, "
+        "compilers, with a warning), and its build frontend and auditwheel run on this machine's "
+        "Python where that can run them; off: always the image's compilers and interpreter. See the README, "
         "Cross compilers.",
         choices=("auto", "off"),
         metavar="MODE",

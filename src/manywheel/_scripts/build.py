@@ -21,8 +21,8 @@ from .._logs import TargetLog
 from .._model import Target, TargetResult
 from .._prepare import ca_exports, pip_exports
 from .._toolchain import CrossCompilers
-from .cross import cross_lines, native_auditwheel_lines
-from .frontend import frontend_command, uses_uv
+from .cross import cross_lines, native_auditwheel_lines, native_frontend_lines
+from .frontend import frontend_command, native_frontend_command, uses_uv
 from .installer import choose_lines, install_line, probe_line, uv_exports
 from .shell import export_literal, export_word, fill_placeholders, fixed_script, quote
 from .steps import AUDIT_EXIT, BUILD_EXIT, REPAIR_EXIT, REQUIREMENTS_EXIT, SOURCE_EXIT, VENV_EXIT
@@ -277,9 +277,13 @@ def _frontend_lines(
     *,
     epoch: int | None,
     emulated_image: str | None,
+    cross: CrossCompilers | None = None,
 ) -> list[str]:
     """The frontend's build, with build's isolated environment in a fixed folder for a
-    reproducible build, and the bytecode kept for an emulated one (``_bytecode_lines``)."""
+    reproducible build, and the bytecode kept for an emulated one (``_bytecode_lines``).
+    build, isolated, with uv and no arguments of the user's, on an emulated target with the
+    native Python mounted (``cross``): run by that Python where it can run the venv's build
+    (``native_frontend_lines``), the backend's hooks still emulated."""
     lines = []
     builds = options.build_frontend in ("build", "build[uv]")
     isolated = (
@@ -292,17 +296,38 @@ def _frontend_lines(
         if epoch is not None:
             lines.append(_isolated_env_line(layout))
     command = frontend_command(options, layout.built, layout.project)
+    native = (
+        cross is not None
+        and cross.python is not None
+        and isolated
+        and not options.build_frontend_args
+        and options.build_verbosity == 0
+    )
+    if native:
+        lines += native_frontend_lines(layout, files)
     # pip and uv build in a random temporary folder each time, and so does build without a
     # fixed one: bytecode kept of those would pile up in the cache.
     keep = options.shared_cache and builds and (not isolated or epoch is not None)
-    if emulated_image is None or not keep:
-        return [*lines, f'{command} || fail "the build failed (exit $?)" {BUILD_EXIT}']
-    return [
-        *lines,
-        *_bytecode_lines(target, layout, emulated_image, files, isolated=isolated),
-        f'UV_LINK_MODE="$mw_link" {command} || fail "the build failed (exit $?)" {BUILD_EXIT}',
-        'if [ -n "$mw_pyc" ]; then unset PYTHONPYCACHEPREFIX; fi',
-    ]
+    kept = emulated_image is not None and keep
+    if emulated_image is not None and keep:
+        lines += _bytecode_lines(target, layout, emulated_image, files, isolated=isolated)
+    link = 'UV_LINK_MODE="$mw_link" ' if kept else ""
+    run = f'{link}{command} || fail "the build failed (exit $?)" {BUILD_EXIT}'
+    if native:
+        script = f"{layout.inbox}/native-build.py"
+        on_native = native_frontend_command(options, layout.built, layout.project, script)
+        lines += [
+            'if [ -n "$mw_nb_paths" ]; then',
+            f'  {link}{on_native} || fail "the build failed (exit $?)" {BUILD_EXIT}',
+            "else",
+            f"  {run}",
+            "fi",
+        ]
+    else:
+        lines.append(run)
+    if kept:
+        lines.append('if [ -n "$mw_pyc" ]; then unset PYTHONPYCACHEPREFIX; fi')
+    return lines
 
 
 def _bytecode_lines(
@@ -443,7 +468,7 @@ def build_script(
         )
     else:
         lines += _frontend_lines(
-            options, target, layout, files, epoch=epoch, emulated_image=emulated_image
+            options, target, layout, files, epoch=epoch, emulated_image=emulated_image, cross=cross
         )
     lines += [
         f"ls {built}/*.whl >/dev/null 2>&1 || fail 'the build left no wheel in {built}' {BUILD_EXIT}",

@@ -20,12 +20,14 @@ __all__ = [
     "LIBDIRS_PLACEHOLDER",
     "cross_lines",
     "native_auditwheel_lines",
+    "native_frontend_lines",
     "wrapper",
 ]
 
 PROBE_SCRIPT = fixed_script("cross-probe.sh")
 NATIVE_AUDITWHEEL = fixed_script("native-auditwheel.sh")
-NATIVE_AUDITWHEEL_CHECK = fixed_script("native-auditwheel-check.py")
+NATIVE_PATHS = fixed_script("native-paths.sh")
+NATIVE_CHECK = fixed_script("native-check.py")
 GLIBC_PLACEHOLDER = "@GLIBC@"  # replaced by the image's glibc version in the container
 LIBDIRS_PLACEHOLDER = "@LIBDIRS@"  # replaced by -L for each library folder the image has
 # The image's library folders, searched for -l in this order (those it has).
@@ -199,17 +201,51 @@ def _probed_lines(cross: CrossCompilers, bin_: str, inbox: str, zig_cache: str) 
     ]
 
 
+def _native_checks(files: dict[str, bytes]) -> None:
+    files["native-paths.sh"] = NATIVE_PATHS.encode()
+    files["native-check.py"] = NATIVE_CHECK.encode()
+
+
 def native_auditwheel_lines(plan: CrossPlan, layout: Layout, files: dict[str, bytes]) -> list[str]:
     """Shell lines, at the start of the repair step, that put first on PATH an ``auditwheel``
     running the image's own auditwheel on the native Python mounted at ``layout.native``,
     acting for the target's machine, where that Python can run it (native-auditwheel.sh says
     which in the log); else the image's auditwheel runs as it is, emulated."""
     files["native-auditwheel.sh"] = NATIVE_AUDITWHEEL.encode()
-    files["native-auditwheel-check.py"] = NATIVE_AUDITWHEEL_CHECK.encode()
+    _native_checks(files)
     inbox, bin_ = layout.inbox, f"{layout.work}/native-tools"
     return [
         f"if sh {inbox}/native-auditwheel.sh {layout.native}/bin/python {bin_} {plan.arch}"
-        f" {inbox}/native-auditwheel-check.py; then",
+        f" {inbox}; then",
         f'  export PATH={bin_}:"$PATH"',
+        "fi",
+    ]
+
+
+NATIVE_BUILD = fixed_script("native-build.py")
+
+
+def native_frontend_lines(layout: Layout, files: dict[str, bytes]) -> list[str]:
+    """Shell lines, before the build, that set ``mw_nb_paths`` to the folders the build venv
+    imports build from if the native Python mounted at ``layout.native`` can run it, with uv
+    as the installer (``mw_nb_uv``: the uv build would use), and say which frontend runs."""
+    files["native-build.py"] = NATIVE_BUILD.encode()
+    _native_checks(files)
+    inbox, found = layout.inbox, f"{layout.work}/native-build.found"
+    check = (
+        f'sh {inbox}/native-paths.sh "$mw_native" {inbox}/native-check.py "$(command -v python)"'
+        f" build build build.env pyproject_hooks packaging > {found}"
+    )
+    return [
+        f"mw_native={layout.native}/bin/python mw_nb_paths='' mw_nb_version=''",
+        'mw_nb_uv=$(command -v "${UV:-uv}" 2>/dev/null) || mw_nb_uv=',
+        'if [ "$mw_installer" != uv ] || [ -z "$mw_nb_uv" ]; then',
+        "  echo 'manywheel: frontend: python -m build runs emulated: the installer is not uv'",
+        f"elif {check}; then",
+        f"  {{ read -r mw_nb_paths; read -r mw_nb_version; }} < {found}",
+        '  echo "manywheel: frontend: build $mw_nb_version runs natively'
+        " (the venv's build on the native Python; the backend's hooks run emulated)\"",
+        "else",
+        f'  echo "manywheel: frontend: $(cat {found}): python -m build runs emulated"',
         "fi",
     ]

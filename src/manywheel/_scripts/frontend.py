@@ -8,7 +8,7 @@ from __future__ import annotations
 from .._config.options import Options
 from .shell import fill_placeholders, quote
 
-__all__ = ["frontend_command", "uses_uv", "verbosity_flags"]
+__all__ = ["frontend_command", "native_frontend_command", "uses_uv", "verbosity_flags"]
 
 
 def uses_uv(options: Options) -> bool:
@@ -27,14 +27,29 @@ def verbosity_flags(level: int, frontend: str) -> list[str]:
     return []
 
 
+def _settings(options: Options, project: str) -> list[str]:
+    return [
+        "-C" + fill_placeholders(f"{k}={v}", project=project, package=project)
+        for k, v in options.config_settings
+    ]
+
+
+def native_frontend_command(options: Options, outdir: str, project: str, script: str) -> str:
+    """The same build as build's (isolated, with uv, no arguments of the user's) by
+    native-build.py (``script``) on the native Python ``$mw_native``, with build from the
+    folders ``$mw_nb_paths``. Reads ``$mw_iso`` (--installer=uv and --env-dir)."""
+    settings = " ".join(quote(w) for w in _settings(options, project))
+    return (
+        f'"$mw_native" -s {script} --paths "$mw_nb_paths" --python "$(command -v python)"'
+        f' --uv "$mw_nb_uv" --outdir={outdir} $mw_iso{" " + settings if settings else ""} .'
+    )
+
+
 def frontend_command(options: Options, outdir: str, project: str) -> str:
     """A shell line that builds the project (the working folder) into ``outdir``. For build
     it reads ``$mw_installer`` (uv or pip), chosen earlier in the script."""
     frontend = options.build_frontend
-    settings = [
-        "-C" + fill_placeholders(f"{k}={v}", project=project, package=project)
-        for k, v in options.config_settings
-    ]
+    settings = _settings(options, project)
     extra = [*settings, *options.build_frontend_args]
     extra += verbosity_flags(options.build_verbosity, frontend)
     words = " ".join(quote(w) for w in extra)

@@ -1,0 +1,115 @@
+"""``python -m build --wheel --installer=uv`` for an emulated target, run by the native Python
+(manywheel, cross-compilers = "auto"): the build venv's own ``build`` package, through its
+public API (ProjectBuilder.from_isolated_env, IsolatedEnv), with the isolated environment made
+by uv for the target's interpreter. The build backend's hooks run in that environment, under
+QEMU, each in a process of its own, exactly as ``python -m build`` runs them; only the frontend
+around them (seconds of QEMU per target) runs natively. Prints build's step lines. Exits 1 on
+a failed build, with build's message.
+
+Arguments: --paths FOLDERS (where the build venv imports build from), --python (the build
+venv's interpreter, the environment's base), --uv, --outdir, --env-dir (none: a temporary
+folder), --installer=uv, -C KEY=VALUE (config settings, as build reads them), the project
+folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+parser = argparse.ArgumentParser(prog="native-build.py")
+parser.add_argument("--paths", required=True)
+parser.add_argument("--python", required=True)
+parser.add_argument("--uv", required=True)
+parser.add_argument("--outdir", required=True)
+parser.add_argument("--env-dir")
+parser.add_argument("--installer", choices=["uv"], default="uv")  # build's word; uv only
+parser.add_argument("-C", dest="settings", action="append", default=[])
+parser.add_argument("srcdir")
+args = parser.parse_args()
+sys.path[1:1] = args.paths.split(":")
+
+import build  # noqa: E402 - from the build venv's folders
+from build.env import IsolatedEnv  # noqa: E402
+
+
+def _quiet(cmd: list[str], env: dict[str, str] | None = None) -> None:
+    """Run uv; its output is shown if it fails (as build shows its installer's)."""
+    r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    if r.returncode != 0:
+        sys.stdout.write(r.stdout.decode(errors="replace"))
+        raise subprocess.CalledProcessError(r.returncode, cmd)
+
+
+class TargetEnv(IsolatedEnv):
+    """build's isolated environment, of the target's interpreter, made and filled by uv."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @property
+    def python_executable(self) -> str:
+        return os.path.join(self.path, "bin", "python")
+
+    def make_extra_environ(self) -> dict[str, str]:
+        # As build's own: its scripts first on PATH, no PYTHONPATH of the caller's.
+        path = os.environ.get("PATH")
+        scripts = os.path.join(self.path, "bin")
+        return {"PATH": scripts + os.pathsep + path if path else scripts, "PYTHONPATH": ""}
+
+    def create(self) -> None:
+        uv = [args.uv, "venv", "--quiet", "--no-project", "--no-config", "--python", args.python]
+        _quiet([*uv, self.path])
+
+    def install(self, requirements: set[str]) -> None:
+        if not requirements:
+            return
+        print("* Installing packages in isolated environment:", flush=True)
+        for r in sorted(requirements):
+            print(f"  - {r}", flush=True)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["VIRTUAL_ENV"] = self.path
+        cmd = [args.uv, "pip", "install", *requirements, "--python", self.python_executable]
+        _quiet(cmd, env)
+
+
+settings: dict[str, str | list[str]] = {}
+for item in args.settings:  # as build's command line: a key given again makes a list
+    key, _, value = item.partition("=")
+    known = settings.get(key)
+    if known is None:
+        settings[key] = value
+    elif isinstance(known, list):
+        known.append(value)
+    else:
+        settings[key] = [known, value]
+
+temporary = args.env_dir is None
+path = tempfile.mkdtemp(prefix="build-env-") if temporary else args.env_dir
+try:
+    if os.path.isdir(path) and os.listdir(path) and not temporary:
+        sys.exit(f"ERROR Build environment location is not empty: {path}")
+    print("* Creating isolated environment: venv+uv...", flush=True)
+    env = TargetEnv(os.path.realpath(path))
+    if temporary:
+        os.rmdir(path)  # uv makes it
+    env.create()
+    builder = build.ProjectBuilder.from_isolated_env(env, args.srcdir)
+    env.install(builder.build_system_requires)
+    print("* Getting build dependencies for wheel...", flush=True)
+    env.install(builder.get_requires_for_build("wheel", settings or None))
+    print("* Building wheel...", flush=True)
+    os.makedirs(args.outdir, exist_ok=True)
+    built = builder.build("wheel", args.outdir, settings or None)
+    print(f"Successfully built {os.path.basename(built)}", flush=True)
+except build.BuildBackendException as e:
+    sys.exit(f"ERROR {e}")  # build's: "Backend subprocess exited when trying to invoke ..."
+except (build.BuildException, subprocess.CalledProcessError) as e:
+    sys.exit(f"ERROR {e}")
+finally:
+    if temporary:
+        shutil.rmtree(path, ignore_errors=True)
