@@ -987,7 +987,8 @@ def _cross_compilers(
     they build on: in the cache folder here, copied into a volume on another builder (see
     _builders.toolchain). None for those whose machine cannot have it (and a warning): they
     build with the image's compilers. Here (not on another builder), also the native Python
-    their auditwheel runs on (see _nativepython); without it (said once) it runs emulated."""
+    their frontend and auditwheel run on (see _nativepython); without it (said once) they run
+    emulated."""
     by_place: dict[str, list[str]] = {}
     for ident in planned:
         place = where[ident] if where else None

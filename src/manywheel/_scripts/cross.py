@@ -6,7 +6,12 @@
 ``sysconfig`` may record), compiles and links a C shared library and compiles a C++ file with them, and
 only then points ``CC``, ``CXX`` and ``PATH`` at them. Anything else (the build already has a
 ``CC`` or ``CXX``, the glibc version cannot be told, the probe fails) leaves the image's own
-compilers in place, said in the log, and for a failed probe in a warning.
+compilers in place, said in the log, and for a failed probe in a warning. A probe that passed
+leaves a marker, so that it is not run again with the same image, wrappers and flags.
+
+The same targets get the native Python (``_nativepython``, mounted at ``layout.native``): the
+lines here let it run build (the frontend, around the emulated hooks) and the image's
+auditwheel, where it can run their code (``native-paths.sh``); else they run emulated.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ PROBE_SCRIPT = fixed_script("cross-probe.sh")
 NATIVE_AUDITWHEEL = fixed_script("native-auditwheel.sh")
 NATIVE_PATHS = fixed_script("native-paths.sh")
 NATIVE_CHECK = fixed_script("native-check.py")
+NATIVE_BUILD = fixed_script("native-build.py")
 GLIBC_PLACEHOLDER = "@GLIBC@"  # replaced by the image's glibc version in the container
 LIBDIRS_PLACEHOLDER = "@LIBDIRS@"  # replaced by -L for each library folder the image has
 # The image's library folders, searched for -l in this order (those it has).
@@ -222,9 +228,6 @@ def native_auditwheel_lines(plan: CrossPlan, layout: Layout, files: dict[str, by
     ]
 
 
-NATIVE_BUILD = fixed_script("native-build.py")
-
-
 def native_frontend_lines(layout: Layout, files: dict[str, bytes]) -> list[str]:
     """Shell lines, before the build, that set ``mw_nb_paths`` to the folders the build venv
     imports build from if the native Python mounted at ``layout.native`` can run it, with uv
@@ -240,7 +243,8 @@ def native_frontend_lines(layout: Layout, files: dict[str, bytes]) -> list[str]:
         f"mw_native={layout.native}/bin/python mw_nb_paths='' mw_nb_version=''",
         'mw_nb_uv=$(command -v "${UV:-uv}" 2>/dev/null) || mw_nb_uv=',
         'if [ "$mw_installer" != uv ] || [ -z "$mw_nb_uv" ]; then',
-        "  echo 'manywheel: frontend: python -m build runs emulated: the installer is not uv'",
+        '  echo "manywheel: frontend: python -m build runs emulated: it installs with'
+        ' $mw_installer, not uv"',
         f"elif {check}; then",
         f"  {{ read -r mw_nb_paths; read -r mw_nb_version; }} < {found}",
         '  echo "manywheel: frontend: build $mw_nb_version runs natively'
