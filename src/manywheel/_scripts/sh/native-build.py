@@ -77,7 +77,7 @@ class TargetEnv(IsolatedEnv):
         _quiet(cmd, env)
 
 
-settings: dict[str, str | list[str]] = {}
+settings: dict[str, str | list[str]] = {}  # as build's command line: {} when none
 for item in args.settings:  # as build's command line: a key given again makes a list
     key, _, value = item.partition("=")
     known = settings.get(key)
@@ -101,10 +101,10 @@ try:
     builder = build.ProjectBuilder.from_isolated_env(env, args.srcdir)
     env.install(builder.build_system_requires)
     print("* Getting build dependencies for wheel...", flush=True)
-    env.install(builder.get_requires_for_build("wheel", settings or None))
+    env.install(builder.get_requires_for_build("wheel", settings))
     print("* Building wheel...", flush=True)
     os.makedirs(args.outdir, exist_ok=True)
-    built = builder.build("wheel", args.outdir, settings or None)
+    built = builder.build("wheel", args.outdir, settings)
     print(f"Successfully built {os.path.basename(built)}", flush=True)
 except build.BuildBackendException as e:
     sys.exit(f"ERROR {e}")  # build's: "Backend subprocess exited when trying to invoke ..."
