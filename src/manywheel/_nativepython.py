@@ -32,7 +32,7 @@ from pathlib import Path
 from ._arch import native_arch
 from ._toolchain import ToolchainError
 
-__all__ = ["ACT_FOR", "LAUNCHER", "native_python"]
+__all__ = ["native_python"]
 
 # Folders of the standard library no tool of a build needs (their size: about 180 MB of 260).
 _SKIPPED = frozenset(

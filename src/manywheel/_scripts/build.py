@@ -308,10 +308,10 @@ def _frontend_lines(
     # pip and uv build in a random temporary folder each time, and so does build without a
     # fixed one: bytecode kept of those would pile up in the cache.
     keep = options.shared_cache and builds and (not isolated or epoch is not None)
-    kept = emulated_image is not None and keep
-    if emulated_image is not None and keep:
-        lines += _bytecode_lines(target, layout, emulated_image, files, isolated=isolated)
-    link = 'UV_LINK_MODE="$mw_link" ' if kept else ""
+    kept_for = emulated_image if keep else None  # the image whose bytecode is kept, if any
+    if kept_for is not None:
+        lines += _bytecode_lines(target, layout, kept_for, files, isolated=isolated)
+    link = 'UV_LINK_MODE="$mw_link" ' if kept_for is not None else ""
     run = f'{link}{command} || fail "the build failed (exit $?)" {BUILD_EXIT}'
     if native:
         script = f"{layout.inbox}/native-build.py"
@@ -325,7 +325,7 @@ def _frontend_lines(
         ]
     else:
         lines.append(run)
-    if kept:
+    if kept_for is not None:
         lines.append('if [ -n "$mw_pyc" ]; then unset PYTHONPYCACHEPREFIX; fi')
     return lines
 
