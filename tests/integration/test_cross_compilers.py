@@ -25,9 +25,10 @@ import pytest
 
 from manywheel._cache import default_cache_dir
 from manywheel._engines.emulation import emulation_problem
+from manywheel._layout import CONTAINER
 from manywheel._nativepython import native_python
-from manywheel._scripts.cross import NATIVE_AUDITWHEEL as NATIVE_AUDITWHEEL_SCRIPT
-from manywheel._scripts.cross import NATIVE_CHECK, NATIVE_PATHS
+from manywheel._scripts.cross import native_auditwheel_lines
+from manywheel._toolchain import CrossPlan
 from manywheel._venvcache import project_namespace
 from tests.conftest import (
     FIXTURE_IMAGE,
@@ -236,10 +237,11 @@ def test_native_auditwheel_repairs_as_the_emulated_one(arm_engine: str, tmp_path
     pack = native_python(tmp_path / "cache")
     inbox = tmp_path / "in"
     inbox.mkdir()
-    (inbox / "native-auditwheel.sh").write_text(NATIVE_AUDITWHEEL_SCRIPT)
-    (inbox / "native-paths.sh").write_text(NATIVE_PATHS)
-    (inbox / "native-check.py").write_text(NATIVE_CHECK)
-    (inbox / "same.sh").write_text(SAME_REPAIR)
+    files = {"same.sh": SAME_REPAIR.encode()}  # and the scripts the repair step's lines use
+    plan = CrossPlan("aarch64", "aarch64-linux-gnu", "aarch64-linux-gnu")
+    native_auditwheel_lines(plan, CONTAINER, files)
+    for name, data in files.items():
+        (inbox / name).write_bytes(data)
     mounts = ["-v", f"{pack}:/manywheel/native:ro", "-v", f"{inbox}:/in:ro"]
     r = subprocess.run(
         [arm_engine, "run", "--rm", "--platform", "linux/arm64", *mounts, FIXTURE_IMAGE_ARM64,

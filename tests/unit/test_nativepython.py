@@ -17,10 +17,11 @@ import packaging
 import pytest
 
 from manywheel import Options
+from manywheel._layout import CONTAINER
 from manywheel._model import Target
 from manywheel._nativepython import native_python
 from manywheel._scripts.build import build_script
-from manywheel._scripts.cross import NATIVE_AUDITWHEEL, NATIVE_BUILD, NATIVE_CHECK, NATIVE_PATHS
+from manywheel._scripts.cross import native_auditwheel_lines, native_frontend_lines
 from manywheel._toolchain import CrossCompilers, CrossPlan, ToolchainError
 
 ARM = Target("cp313-manylinux_aarch64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python",
@@ -129,15 +130,14 @@ def _fake_auditwheel(
 
 
 def _inbox(tmp_path: Path) -> Path:
+    """The scripts the build script's native lines put in its inbox, in tmp_path/in."""
     inbox = tmp_path / "in"
     inbox.mkdir(exist_ok=True)
-    for name, text in (
-        ("native-auditwheel.sh", NATIVE_AUDITWHEEL),
-        ("native-paths.sh", NATIVE_PATHS),
-        ("native-check.py", NATIVE_CHECK),
-        ("native-build.py", NATIVE_BUILD),
-    ):
-        (inbox / name).write_text(text)
+    files: dict[str, bytes] = {}
+    native_auditwheel_lines(PLAN, CONTAINER, files)
+    native_frontend_lines(CONTAINER, files)
+    for name, data in files.items():
+        (inbox / name).write_bytes(data)
     return inbox
 
 
