@@ -14,6 +14,8 @@ class Layout:
     cache: str = "/manywheel/cache"  # the shared download/ccache folder (mounted in containers)
     toolchain: str = "/manywheel/toolchain"  # zig, mounted read-only (cross-compilers)
     native: str = "/manywheel/native"  # a native Python, mounted read-only (cross-compilers)
+    # A native CPython of the target's version, mounted read-only (cross-compilers): bytecode.
+    twin: str = "/manywheel/twin"
 
     @property
     def inbox(self) -> str:

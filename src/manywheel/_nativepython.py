@@ -1,19 +1,25 @@
-"""A native Python for emulated targets: the interpreter running manywheel, packed to run in
-any container of this machine's architecture (``cross-compilers = auto``).
+"""Native Pythons for emulated targets, packed to run in any container of this machine's
+architecture (``cross-compilers = auto``).
 
 An aarch64 container on an x86_64 machine runs x86_64 programs natively (see _toolchain). The
 build frontend and the image's auditwheel are pure Python; under QEMU they spend seconds per
 target starting up, and auditwheel reading ELF files. Run by this machine's interpreter, with
 their own code and libraries (``_scripts/sh/native-build.py``, ``native-auditwheel.sh``), they
 take a fraction of that and write the same wheel; the build backend's hooks still run emulated.
+Those hooks import their backend (setuptools: hundreds of modules), which the target's
+interpreter would first compile to bytecode, under QEMU: tens of seconds per target on a
+project's first build. Bytecode does not depend on the machine, only on Python's version, so
+an x86_64 CPython of the target's version, taken from an image of this machine's architecture
+(``image_python``: the x86_64 twin of the aarch64 image), compiles it natively instead.
 
-The pack is made once per interpreter in the cache folder (``toolchains/python-...``): the
-interpreter's executable, its standard library (without its tests, IDLE, tkinter, ensurepip
-and site-packages) and every shared library these load, with the dynamic loader they name, so
-that it needs nothing of the image. ``bin/python`` starts it through that loader, which
-searches only the pack's ``lib``. It is mounted read-only at ``layout.native`` and never
+A pack is made once per interpreter in the cache folder (``toolchains/python-...``) by
+``_scripts/sh/pack-python.py``, run by the interpreter it packs (here, or in a container of its
+image): the executable, its standard library (without its tests, IDLE, tkinter, ensurepip and
+site-packages) and every shared library these load, with the dynamic loader they name, so that
+it needs nothing of the image it runs in. ``bin/python`` starts it through that loader, which
+searches only the pack's ``lib``. It is mounted read-only into build containers and never
 written into an image. A glibc interpreter only: anything else (a musl or static Python, no
-``ldd``) leaves the repair emulated.
+``ldd``) leaves that work emulated.
 """
 
 from __future__ import annotations
@@ -21,59 +27,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ._arch import native_arch
+from ._engines.protocol import Backend
+from ._errors import EngineError
+from ._scripts.shell import fixed_script, quote
 from ._toolchain import ToolchainError
 
-__all__ = ["native_python"]
+__all__ = ["image_python", "native_python"]
 
-# Folders of the standard library no tool of a build needs (their size: about 180 MB of 260).
-_SKIPPED = frozenset(
-    {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages"}
-)
-_SKIPPED_MODULES = ("_tkinter", "_test", "xxlimited", "xxsubtype", "_xxtestfuzz", "_ctypes_test")
-LDD_TIMEOUT = 60.0
-
-# bin/python: the interpreter, run by the pack's loader with only the pack's libraries; with
-# --argv0 Python finds its prefix (the pack) from its own path, as it does when run directly.
-LAUNCHER = """\
-#!/bin/sh
-# manywheel: {python} of the machine manywheel runs on, with the libraries it loads;
-# started by their own dynamic loader, so it needs nothing of the image it runs in.
-here=${{0%/bin/*}}
-exec "$here/lib/{loader}" --library-path "$here/lib" --argv0 "$0" "$here/bin/{exe}" "$@"
-"""
-
-# act-for.py MACHINE SCRIPT ARGS...: runs the console script SCRIPT as its own interpreter
-# would, except that os.uname() (and so platform.machine() and sysconfig) names MACHINE, the
-# target's architecture: a tool that asks which machine it works for gets the target's answer.
-ACT_FOR = '''\
-"""manywheel: run a console script with this (native) Python, acting for another machine."""
-import os
-import runpy
-import sys
-
-_machine, _script = sys.argv[1], sys.argv[2]
-_uname = os.uname
-
-
-def _acting_uname():
-    u = _uname()
-    return os.uname_result((u.sysname, u.nodename, u.release, u.version, _machine))
-
-
-os.uname = _acting_uname
-sys.argv = sys.argv[2:]
-sys.path[0] = os.path.dirname(_script)  # as when the script runs: its folder first
-runpy.run_path(_script, run_name="__main__")
-'''
+PACK_SCRIPT = fixed_script("pack-python.py")
+PACK_AT = "/manywheel/pack"  # where the container of an image fills the pack
+PACK_TIMEOUT = 300.0  # copying a standard library: seconds; a slow disk, a minute
 
 
 def _interpreter() -> Path:
@@ -82,113 +53,65 @@ def _interpreter() -> Path:
     return Path(os.path.realpath(base))
 
 
-def _ldd(f: Path) -> tuple[list[Path], Path | None]:
-    """The shared libraries ``f`` loads (recursively, as ``ldd`` lists them) and the dynamic
-    loader it names. Raises ToolchainError if ldd fails or a library is not found."""
-    try:
-        r = subprocess.run(
-            ["ldd", str(f)], capture_output=True, text=True, timeout=LDD_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ToolchainError(f"ldd could not run: {e}") from None
-    if r.returncode != 0:
-        raise ToolchainError(f"ldd {f} failed: {(r.stderr or r.stdout).strip()[-200:]}")
-    libs, loader = [], None
-    for line in r.stdout.splitlines():
-        words = line.split()
-        if "=>" in words:
-            target = words[words.index("=>") + 1]
-            if target == "not":
-                raise ToolchainError(f"{f} needs {words[0]}, which is not found")
-            if target.startswith("/"):
-                libs.append(Path(target))
-        elif words and words[0].startswith("/") and "/ld-" in words[0]:
-            loader = Path(words[0])
-    return libs, loader
-
-
-def _libraries(exe: Path, modules: list[Path]) -> tuple[list[Path], Path]:
-    """The shared libraries the interpreter ``exe`` and its extension ``modules`` load, and
-    the dynamic loader it names. A module whose libraries cannot all be found is removed
-    (its import fails, as it would where the library is missing). Raises ToolchainError."""
-    libs, loader = _ldd(exe)
-    if loader is None or "ld-linux" not in loader.name:
-        raise ToolchainError(f"{exe} names no glibc dynamic loader (ld-linux)")
-    found = {p.name: p for p in libs}
-    for m in modules:
-        try:
-            more, _ = _ldd(m)
-        except ToolchainError:
-            m.unlink()
-            continue
-        for p in more:
-            found.setdefault(p.name, p)
-    return list(found.values()), loader
-
-
-def _copy_stdlib(stdlib: Path, dest: Path) -> None:
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        top = Path(folder) == stdlib
-        return {
-            n
-            for n in names
-            if (top and n in _SKIPPED)
-            or (top and n.startswith("config-"))
-            or n.startswith(_SKIPPED_MODULES)
-            or n.endswith((".opt-1.pyc", ".opt-2.pyc"))
-        }
-
-    shutil.copytree(stdlib, dest, symlinks=False, ignore=ignore)
-
-
-def _pack(tmp: Path, exe: Path) -> None:
-    stdlib = Path(sysconfig.get_path("stdlib"))
-    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if stdlib.name != f"python{ver}" or not (stdlib / "os.py").is_file():
-        raise ToolchainError(
-            f"the standard library of {exe} is not a python{ver} folder ({stdlib})"
-        )
-    lib = tmp / "lib"
-    lib.mkdir(parents=True)
-    _copy_stdlib(stdlib, lib / stdlib.name)
-    dynload = lib / stdlib.name / "lib-dynload"
-    modules = sorted(dynload.glob("*.so")) if dynload.is_dir() else []
-    libs, loader = _libraries(exe, modules)
-    for path in [*libs, loader]:
-        shutil.copy2(path, lib / path.name)  # follows symbolic links: the library itself
-    (tmp / "bin").mkdir()
-    name = f"python{ver}.elf"
-    shutil.copy2(exe, tmp / "bin" / name)
-    launcher = tmp / "bin" / "python"
-    launcher.write_text(
-        LAUNCHER.format(python=f"Python {sys.version.split()[0]}", loader=loader.name, exe=name)
+def _check(pack: Path, version: str) -> None:
+    """Run the pack as it will run: by its own loader, from its own folder, importing what the
+    tools need (zip and hashes for wheels, the ELF tools' structs, bytecode)."""
+    check = (
+        "import sys, zlib, hashlib, zipfile, struct, json, runpy, compileall;"
+        " print(sys.prefix); print('%d.%d.%d' % sys.version_info[:3])"
     )
-    launcher.chmod(0o755)
-    (tmp / "act-for.py").write_text(ACT_FOR)
-    # Checked as it will run: by its own loader, from its own folder, importing what the
-    # tools need (zip and hashes for wheels, the ELF tools' structs).
-    check = "import sys, zlib, hashlib, zipfile, struct, json, runpy; print(sys.prefix)"
     try:
         r = subprocess.run(
-            [str(launcher), "-s", "-c", check],
+            [str(pack / "bin" / "python"), "-s", "-c", check],
             capture_output=True,
             text=True,
-            timeout=LDD_TIMEOUT,
+            timeout=PACK_TIMEOUT,
             check=False,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ToolchainError(f"the packed Python could not run: {e}") from None
-    if r.returncode != 0 or os.path.realpath(r.stdout.strip()) != os.path.realpath(tmp):
+    lines = r.stdout.split()
+    if r.returncode != 0 or len(lines) != 2 or os.path.realpath(lines[0]) != os.path.realpath(pack):
         out = (r.stderr or r.stdout).strip()[-300:]
         raise ToolchainError(f"the packed Python does not work: {out or f'exit {r.returncode}'}")
+    if lines[1] != version:
+        raise ToolchainError(f"the packed Python is {lines[1]}, not {version}")
+
+
+def _made(folder: Path, version: str, fill: Callable[[Path], None]) -> Path:
+    """``folder``, filled by ``fill`` in a temporary folder, checked, and renamed into place, so
+    a folder that is there works (two runs at once: the first rename wins). Raises
+    ToolchainError."""
+    if (folder / "bin" / "python").is_file():
+        return folder
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".python-", suffix=".part"))
+    except OSError as e:
+        raise ToolchainError(f"could not make {folder.parent}: {e}") from None
+    try:
+        fill(tmp)
+        _check(tmp, version)
+        with contextlib.suppress(OSError):  # another run made it first: keep that one
+            os.rename(tmp, folder)
+    except OSError as e:
+        raise ToolchainError(f"could not pack a Python into {folder}: {e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _last_line(out: str, code: int) -> str:
+    """pack-python's message (its last line), or the exit code."""
+    lines = [line for line in out.strip().splitlines() if line.strip()]
+    return lines[-1].removeprefix("pack-python: ") if lines else f"exit {code}"
 
 
 def native_python(cache_root: Path, *, machine: str | None = None) -> Path:
-    """The folder of the packed interpreter (made once in ``cache_root/toolchains``, keyed by
-    its version, architecture and executable), whose ``bin/python`` runs it. Made in a
-    temporary folder, checked, and renamed into place, so a folder that is there works (two
-    runs at once: the first rename wins). Raises ToolchainError."""
+    """The folder of the packed interpreter running manywheel (made once in
+    ``cache_root/toolchains``, keyed by its version, architecture and executable), whose
+    ``bin/python`` runs it. Raises ToolchainError."""
     exe = _interpreter()
     try:
         st = exe.stat()
@@ -197,18 +120,56 @@ def native_python(cache_root: Path, *, machine: str | None = None) -> Path:
     key = hashlib.sha256(
         f"{exe}\0{st.st_size}\0{st.st_mtime_ns}\0{sys.version}".encode()
     ).hexdigest()
-    version = re.sub(r"[^0-9.]", "", sys.version.split()[0])
+    version = "{}.{}.{}".format(*sys.version_info[:3])
     folder = cache_root / "toolchains" / f"python-{version}-{native_arch(machine)}-{key[:12]}"
-    if (folder / "bin" / "python").is_file():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".python-", suffix=".part"))
-    try:
-        _pack(tmp, exe)
-        with contextlib.suppress(OSError):  # another run made it first: keep that one
-            os.rename(tmp, folder)
-    except OSError as e:
-        raise ToolchainError(f"could not pack {exe}: {e}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+    def fill(tmp: Path) -> None:
+        try:
+            r = subprocess.run(
+                [str(exe), "-I", "-c", PACK_SCRIPT, str(tmp)],
+                capture_output=True,
+                text=True,
+                timeout=PACK_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ToolchainError(f"could not pack {exe}: {e}") from None
+        if r.returncode != 0:
+            raise ToolchainError(f"could not pack {exe}: {_last_line(r.stderr, r.returncode)}")
+
+    return _made(folder, version, fill)
+
+
+def image_python(
+    cache_root: Path,
+    engine: Backend,
+    *,
+    image: str,
+    image_id: str,
+    python: str,
+    version: str,
+    name: str,
+    labels: Mapping[str, str],
+) -> Path:
+    """The folder of the interpreter ``python`` (its path; ``version``: X.Y.Z) of ``image``
+    (``image_id``), an image of this machine's architecture, packed by that interpreter in a
+    container of the image (named ``name``), made once in ``cache_root/toolchains``, keyed by
+    the image's id and the interpreter. Raises ToolchainError."""
+    key = hashlib.sha256(f"{image_id}\0{python}\0{version}".encode()).hexdigest()
+    folder = cache_root / "toolchains" / f"python-{version}-{native_arch()}-{key[:12]}"
+    script = (
+        f"exec {quote(python)} -I - {PACK_AT} <<'MW_PACK_PYTHON'\n{PACK_SCRIPT}MW_PACK_PYTHON\n"
+    )
+
+    def fill(tmp: Path) -> None:
+        mount = ("--volume", f"{tmp}:{PACK_AT}")
+        try:
+            with engine.container(image, name, labels=labels, extra_args=mount) as ctr:
+                r = engine.run_script(ctr, script, timeout=PACK_TIMEOUT)
+        except EngineError as e:
+            raise ToolchainError(f"could not pack {python} of {image}: {e.message}") from None
+        if r.returncode != 0:
+            why = _last_line(r.stderr or r.stdout, r.returncode)
+            raise ToolchainError(f"could not pack {python} of {image}: {why}")
+
+    return _made(folder, version, fill)

@@ -73,6 +73,8 @@ class TargetJob:
         mounts = ["--volume", f"{self.cross.mount}:{CONTAINER.toolchain}:ro"]
         if self.cross.python is not None:
             mounts += ["--volume", f"{self.cross.python}:{CONTAINER.native}:ro"]
+        if self.cross.bytecode is not None:
+            mounts += ["--volume", f"{self.cross.bytecode}:{CONTAINER.twin}:ro"]
         return (*mounts, *self.create_args)
 
     def step(self, name: str, message: str) -> None:

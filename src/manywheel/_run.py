@@ -77,6 +77,7 @@ from ._scripts.build import venv_recipe
 from ._scripts.wheel_tests import wants_tests
 from ._sdist import make_sdist
 from ._toolchain import CrossCompilers, CrossPlan, ToolchainError, cross_plan, zig_toolchain
+from ._twinpython import TwinPythons
 from ._venvcache import venv_key, venv_path
 
 __all__ = ["build", "plan"]
@@ -971,6 +972,7 @@ def _get_ready(
         {t.identifier: planned[t.identifier] for t in todo if t.identifier in planned},
         envs,
         where,
+        {t.identifier: t for t in todo},
     )
     used = {k: c.plan for k, c in cross.items()}
     _, venvs = _keys(run, todo, envs, options_of, sources=sources, cross=used)
@@ -982,13 +984,16 @@ def _cross_compilers(
     planned: dict[str, CrossPlan],
     envs: dict[str, _Environment],
     where: dict[str, Place] | None = None,
+    targets: dict[str, Target] | None = None,
 ) -> dict[str, CrossCompilers]:
     """The toolchain of the targets that plan to cross-compile, made ready once per machine
     they build on: in the cache folder here, copied into a volume on another builder (see
     _builders.toolchain). None for those whose machine cannot have it (and a warning): they
     build with the image's compilers. Here (not on another builder), also the native Python
-    their frontend and auditwheel run on (see _nativepython); without it (said once) they run
-    emulated."""
+    their frontend and auditwheel run on (see _nativepython), and a CPython of each target's
+    version from the twin image of this machine's architecture, which compiles its build
+    environment's bytecode (see _twinpython; ``targets``: by identifier); without them (said
+    once) that work runs emulated."""
     by_place: dict[str, list[str]] = {}
     for ident in planned:
         place = where[ident] if where else None
@@ -1012,6 +1017,26 @@ def _cross_compilers(
             )
             return None
 
+    @functools.cache  # made when a target first needs it: it opens the cache folder
+    def finder() -> TwinPythons | None:
+        if run.engine is None:
+            return None
+        name = run.name("twin")
+        return TwinPythons(run.cache.root(), run.engine, run.options, name=name, labels=run.labels)
+
+    def twins(ident: str) -> Path | None:
+        target, twins_ = (targets or {}).get(ident), finder()
+        if twins_ is None or target is None:
+            return None
+        told = target.minor in twins_.why
+        found = twins_.find(target)
+        if found is None and not told:
+            run.emitter.info(
+                f"the bytecode of the build environments of CPython {target.minor} is compiled "
+                f"emulated: {twins_.why[target.minor]}"
+            )
+        return found
+
     for name, idents in by_place.items():
         place = run.fleet.places[name] if name and run.fleet is not None else None
         try:
@@ -1032,9 +1057,11 @@ def _cross_compilers(
                 "compilers, under emulation (cross-compilers = 'off' silences this)"
             )
             continue
-        ready |= {
-            i: CrossCompilers(planned[i], root, newest, volume, native, envs[i].key) for i in idents
-        }
+        for i in idents:
+            twin = None if place is not None or native is None else twins(i)
+            ready[i] = CrossCompilers(
+                planned[i], root, newest, volume, native, envs[i].key, bytecode=twin
+            )
     return ready
 
 

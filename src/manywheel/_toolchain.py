@@ -86,6 +86,9 @@ class CrossCompilers:
     # What identifies the image the target builds in (its environment's key, from image ids):
     # a probe that passed there is not run again with the same wrappers and flags ("": always).
     image_key: str = ""
+    # A CPython of the target's version, of this machine's architecture, packed: it compiles
+    # the isolated build environment's bytecode natively (None: the target compiles it).
+    bytecode: Path | None = None
 
     @property
     def mount(self) -> str:

@@ -10,7 +10,9 @@ CFLAGS zig's clang does not know, which gcc takes): the target builds with the i
 emulated, compilers, with a warning, into a wheel with the same results and the same policy.
 In both, build (the frontend, around the emulated hooks) and the image's auditwheel run on this
 machine's packed Python (_nativepython); that auditwheel writes the same wheel as the emulated
-one is tested on its own, with libraries to graft.
+one is tested on its own, with libraries to graft. The bytecode of build's isolated environment
+is compiled by the x86_64 fixture image's CPython 3.13, packed (_twinpython); that the aarch64
+CPython 3.13 takes those .pyc files as its own is tested on its own too.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from manywheel._cache import default_cache_dir
+from manywheel._engines.container import detect_engine
 from manywheel._engines.emulation import emulation_problem
 from manywheel._layout import CONTAINER
-from manywheel._nativepython import native_python
+from manywheel._nativepython import image_python, native_python
 from manywheel._scripts.cross import native_auditwheel_lines
 from manywheel._toolchain import CrossPlan
 from manywheel._venvcache import project_namespace
@@ -57,6 +60,9 @@ KEYS = (
 )
 ZIG_LINE = "manywheel: cross compilers: zig "
 NATIVE_FRONTEND = re.compile(r"manywheel: frontend: build [0-9.]+ runs natively")
+NATIVE_BYTECODE = re.compile(
+    r"manywheel: bytecode of the isolated environment compiled natively \(x86_64 Python 3\.13\."
+)
 NATIVE_AUDITWHEEL = re.compile(
     r"manywheel: auditwheel: /usr/local/bin/auditwheel \(auditwheel [0-9.]+\) runs natively: "
     r"x86_64 Python [0-9.]+, acting for aarch64"
@@ -119,6 +125,7 @@ def _check_both(project: Path, stdout: str, module: str) -> tuple[str, str]:
     assert NATIVE_AUDITWHEEL.search(arm), arm[-3000:]  # and its auditwheel runs emulated there:
     assert "manywheel: auditwheel:" not in x86  # the x86_64 target is not emulated at all
     assert NATIVE_FRONTEND.search(arm), arm[-3000:]  # so does build, around the emulated hooks
+    assert NATIVE_BYTECODE.search(arm), arm[-3000:]  # the x86_64 image's CPython 3.13 compiles
     assert "manywheel: frontend:" not in x86
     assert "failed their probe" not in stdout
     result = _result(arm, "aarch64")
@@ -158,6 +165,7 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
     assert "Fixed-up wheel written to" in log  # repaired by auditwheel, natively still
     assert NATIVE_AUDITWHEEL.search(log), log[-3000:]
     assert NATIVE_FRONTEND.search(log), log[-3000:]
+    assert NATIVE_BYTECODE.search(log), log[-3000:]
     assert _policy(_wheel(project, "aarch64")) == C_POLICY  # as zig's (test_matrix)
     assert leftover_containers(arm_engine, project) == []
     # The emulated build kept its bytecode in the project's cache, seeded from the image:
@@ -256,3 +264,60 @@ def test_native_auditwheel_repairs_as_the_emulated_one(arm_engine: str, tmp_path
     assert grafted is not None, out
     assert "libssl" in grafted[1], out
     assert "libcrypto" in grafted[1], out
+
+
+# In the arm64 image: the aarch64 CPython 3.13 imports a module whose .pyc the x86_64 image's
+# CPython 3.13, packed, compiled into a cache prefix, in the same container; -v says whether
+# the .pyc was taken ("matches") or the source compiled again ("code object from <source>").
+TWIN_COMPILES = """\
+set -e
+mkdir -p /tmp/src && printf 'VALUE = sum(range(10))\\n' > /tmp/src/twinmod.py
+/manywheel/twin/bin/python -I -B -X pycache_prefix=/tmp/pyc -m compileall -q /tmp/src
+python3.13 -c 'import platform; print("MW-MACHINE", platform.machine())'
+PYTHONPYCACHEPREFIX=/tmp/pyc PYTHONPATH=/tmp/src python3.13 -v -c 'import twinmod; print("MW-VALUE", twinmod.VALUE)' 2>&1 | grep -e twinmod -e MW-VALUE
+"""
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"], indirect=True)
+def test_the_twin_compiles_bytecode_the_target_takes(arm_engine: str, tmp_path: Path) -> None:
+    """The x86_64 fixture image's CPython 3.13, packed in a container of that image, runs in
+    the arm64 container natively, and the .pyc it writes is the aarch64 CPython's own."""
+    engine = detect_engine(arm_engine)
+    image_id = engine.image_id(FIXTURE_IMAGE)
+    assert image_id is not None
+    labels = {"manywheel.test": "twin"}
+    twin = image_python(
+        tmp_path / "cache", engine, image=FIXTURE_IMAGE, image_id=image_id,
+        python="/usr/bin/python3.13", version=_version(arm_engine), name=f"mw-test-twin-{arm_engine}",
+        labels=labels,
+    )  # fmt: skip
+    assert (twin / "lib" / "python3.13" / "os.py").is_file()
+    assert "Python 3.13" in (twin / "bin" / "python").read_text()
+    r = subprocess.run(
+        [arm_engine, "run", "--rm", "--platform", "linux/arm64", "-v", f"{twin}:/manywheel/twin:ro",
+         FIXTURE_IMAGE_ARM64, "sh", "-c", TWIN_COMPILES],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "MW-MACHINE aarch64" in out
+    assert "MW-VALUE 45" in out
+    assert re.search(
+        r"/tmp/pyc/tmp/src/twinmod\.cpython-313\.pyc matches /tmp/src/twinmod\.py", out
+    ), out
+    assert "code object from /tmp/src/twinmod.py" not in out  # not compiled again
+    left = subprocess.run(
+        [arm_engine, "ps", "-aq", "--filter", "label=manywheel.test=twin"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert left.stdout.split() == []  # the packing container is gone
+
+
+def _version(engine: str) -> str:
+    """The version of the x86_64 fixture image's CPython 3.13 (X.Y.Z)."""
+    r = subprocess.run(
+        [engine, "run", "--rm", FIXTURE_IMAGE, "python3.13", "-c",
+         "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return r.stdout.strip()

@@ -13,6 +13,7 @@ from manywheel import Options
 from manywheel._layout import CONTAINER
 from manywheel._model import Target
 from manywheel._scripts.build import SEED_BYTECODE, _isolated_env_line, build_script
+from manywheel._toolchain import CrossCompilers, CrossPlan
 
 ARM = Target(
     "cp313-manylinux_aarch64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python",
@@ -136,6 +137,56 @@ def test_the_seed_copies_the_compiled_standard_library_once(tmp_path: Path) -> N
         [sys.executable, str(seed), str(prefix)], capture_output=True, text=True, check=True
     )
     assert again.stdout == ""
+
+
+def test_a_native_python_seeds_for_the_target_interpreter(tmp_path: Path) -> None:
+    """Run by a native Python with the target's interpreter named: that one only says its cache
+    tag and standard library; its compiled files are copied, under its marker."""
+    seed = tmp_path / "seed-bytecode.py"
+    seed.write_text(SEED_BYTECODE)
+    stdlib = tmp_path / "target" / "lib" / "python3.99"
+    (stdlib / "json" / "__pycache__").mkdir(parents=True)
+    (stdlib / "json" / "__pycache__" / "__init__.cpython-399.pyc").write_bytes(b"pyc")
+    (stdlib / "json" / "__pycache__" / "__init__.cpython-398.pyc").write_bytes(b"other")
+    target = tmp_path / "target-python"
+    target.write_text(f'#!/bin/sh\n[ "$1" = -S ] || exit 2\necho cpython-399\necho {stdlib}\n')
+    target.chmod(0o755)
+    prefix = tmp_path / "pyc"
+    r = subprocess.run(
+        [sys.executable, str(seed), str(prefix), str(target)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"seeded with 1 compiled modules of {stdlib}" in r.stdout
+    mirrored = prefix / str(stdlib).lstrip("/") / "json" / "__init__.cpython-399.pyc"
+    assert mirrored.read_bytes() == b"pyc"
+    assert (prefix / ".seeded-cpython-399").is_file()
+    silent = tmp_path / "silent-python"
+    silent.write_text("#!/bin/sh\nexit 1\n")
+    silent.chmod(0o755)
+    r = subprocess.run(
+        [sys.executable, str(seed), str(tmp_path / "other"), str(silent)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert "did not say its standard library" in r.stderr
+    assert not (tmp_path / "other").exists()
+
+
+def test_the_native_python_seeds_where_there_is_one_and_the_target_where_it_fails(
+    tmp_path: Path,
+) -> None:
+    cross = CrossCompilers(
+        CrossPlan("aarch64", "aarch64-linux-gnu", "aarch64-linux-gnu"), tmp_path, (2, 44),
+        python=tmp_path,
+    )  # fmt: skip
+    options = Options(tmp_path)
+    text, _ = build_script(options, ARM, "::m::", 2, cross=cross, epoch=1, emulated_image=IMAGE)
+    native = f'{CONTAINER.native}/bin/python -I /manywheel/in/seed-bytecode.py "$mw_pyc"'
+    emulated = 'python /manywheel/in/seed-bytecode.py "$mw_pyc" ||'
+    assert f'{native} "$(command -v python)" ||\n    {emulated}' in text
+    text, _ = build_script(options, ARM, "::m::", 2, epoch=1, emulated_image=IMAGE)
+    assert native not in text
+    assert emulated in text
 
 
 def test_a_seeded_prefix_is_not_seeded_again(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -78,11 +79,13 @@ def test_the_pack_is_made_once(pack: Path) -> None:
 def test_a_pack_that_cannot_be_made_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_ldd(f: Path) -> tuple[list[Path], Path | None]:
-        raise ToolchainError("ldd could not run: no such file")
-
-    monkeypatch.setattr("manywheel._nativepython._ldd", no_ldd)
-    with pytest.raises(ToolchainError, match="ldd could not run"):
+    # pack-python.py as it ends where ldd cannot run: some files written, then its message.
+    failing = (
+        "import os, sys; os.mkdir(os.path.join(sys.argv[1], 'lib'));"
+        " sys.exit('pack-python: ldd could not run: no such file')"
+    )
+    monkeypatch.setattr("manywheel._nativepython.PACK_SCRIPT", failing)
+    with pytest.raises(ToolchainError, match=r"could not pack .*: ldd could not run: no such file"):
         native_python(tmp_path)
     assert list((tmp_path / "toolchains").iterdir()) == []
 
@@ -256,6 +259,14 @@ def test_the_build_step_runs_build_natively_where_it_is_builds_own_command(tmp_p
     assert "native-build.py" not in text
 
 
+def test_the_twin_compiles_the_bytecode_where_the_target_has_one(tmp_path: Path) -> None:
+    options, cross, text, _ = _scripted(tmp_path)
+    assert "--compile-with" not in text
+    twin = replace(cross, bytecode=tmp_path / "twin")
+    text, _ = build_script(options, ARM, "::m::", 2, cross=twin)
+    assert f"--compile-with {CONTAINER.twin}/bin/python --outdir=" in text
+
+
 # -- native-build.py, build's frontend on the native Python ----------------------------------
 BACKEND = """\
 import json, os, sys
@@ -274,6 +285,32 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
+def _native_build_setup(
+    tmp_path: Path, requires: str, backend: str, *, on_install: str = ""
+) -> tuple[Path, Path]:
+    """A project with the in-tree ``backend`` requiring ``requires``, and a fake uv: ``venv``
+    makes a venv of the given Python; other commands are logged (and run ``on_install``)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f'[build-system]\nrequires = ["{requires}"]\nbuild-backend = "demo_backend"\n'
+        'backend-path = ["."]\n'
+    )
+    (project / "demo_backend.py").write_text(backend)
+    uv = tmp_path / "uv"
+    uv.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {tmp_path / "uv.log"}\n'
+        'if [ "$1" = venv ]; then\n'
+        "  for last; do :; done\n"
+        '  while [ "$1" != --python ]; do shift; done\n'
+        '  exec "$2" -m venv --without-pip "$last"\n'
+        "fi\n" + on_install
+    )
+    uv.chmod(0o755)
+    return project, uv
+
+
 @needs_ldd
 @pytest.mark.parametrize("fail", [False, True], ids=["built", "failed"])
 def test_native_build_runs_the_hooks_in_an_environment_of_the_target_interpreter(
@@ -281,25 +318,8 @@ def test_native_build_runs_the_hooks_in_an_environment_of_the_target_interpreter
 ) -> None:
     """With a uv that makes the venv with the 'target' interpreter (this one) and records
     the installs, and an in-tree backend that reports where its hooks run."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools-free"]\nbuild-backend = "demo_backend"\n'
-        'backend-path = ["."]\n'
-    )
-    (project / "demo_backend.py").write_text(BACKEND)
+    project, uv = _native_build_setup(tmp_path, "setuptools-free", BACKEND)
     log = tmp_path / "uv.log"
-    uv = tmp_path / "uv"
-    uv.write_text(
-        "#!/bin/sh\n"
-        f'echo "$*" >> {log}\n'
-        'if [ "$1" = venv ]; then\n'
-        "  for last; do :; done\n"
-        '  while [ "$1" != --python ]; do shift; done\n'
-        '  exec "$2" -m venv --without-pip "$last"\n'
-        "fi\n"
-    )
-    uv.chmod(0o755)
     env_dir = tmp_path / "build-env"
     argv = [
         str(pack / "bin" / "python"), "-s", str(_inbox(tmp_path) / "native-build.py"),
@@ -344,3 +364,63 @@ def test_native_build_runs_the_hooks_in_an_environment_of_the_target_interpreter
         assert r.returncode == 0, out
         assert "Successfully built demo-1.0-py3-none-any.whl" in r.stdout
         assert (tmp_path / "dist" / "demo-1.0-py3-none-any.whl").is_file()
+
+
+COMPILED_BACKEND = """\
+import importlib.util, os, sys
+def _seen():
+    site = [p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)][0]
+    pyc = importlib.util.cache_from_source(os.path.join(site, "installed_mod.py"))
+    with open(pyc, "rb") as f:
+        flags = int.from_bytes(f.read(8)[4:], "little")
+    print("COMPILED", pyc, flags)
+def get_requires_for_build_wheel(config_settings=None):
+    _seen()
+    return []
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "demo-1.0-py3-none-any.whl"
+    open(os.path.join(wheel_directory, name), "wb").close()
+    return name
+"""
+
+
+@needs_ldd
+@pytest.mark.parametrize("works", [True, False], ids=["compiled", "not-compiled"])
+def test_native_build_compiles_the_environment_before_the_hooks_run(
+    pack: Path, tmp_path: Path, works: bool
+) -> None:
+    """--compile-with (here this machine's Python stands for the twin of the target's version):
+    what an install put in the environment is compiled into PYTHONPYCACHEPREFIX, as timestamp
+    .pyc files whatever SOURCE_DATE_EPOCH says, before the first hook imports it; a Python that
+    cannot compile it leaves it to the hooks, which run as they would without it."""
+    install = 'for s in "$VIRTUAL_ENV"/lib/python*/site-packages; do echo X=1 > "$s/installed_mod.py"; done\n'
+    project, uv = _native_build_setup(
+        tmp_path, "installed-mod", COMPILED_BACKEND, on_install=install
+    )
+    prefix = tmp_path / "pyc"
+    twin = str(pack / "bin" / "python") if works else "/bin/false"
+    argv = [
+        str(pack / "bin" / "python"), "-s", str(_inbox(tmp_path) / "native-build.py"),
+        "--paths", str(Path(build_package.__file__).parent.parent),
+        "--python", sys.executable, "--uv", str(uv), "--compile-with", twin,
+        f"--outdir={tmp_path / 'dist'}", "--installer=uv", f"--env-dir={tmp_path / 'env'}", ".",
+    ]  # fmt: skip
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPYCACHEPREFIX": str(prefix), "SOURCE_DATE_EPOCH": "1"}
+    r = subprocess.run(argv, cwd=project, capture_output=True, text=True, check=False, env=env)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 if works else r.returncode == 1, out
+    lines = r.stdout.splitlines()
+    if works:
+        said = f"({platform.machine()} Python {platform.python_version()})"
+        i = lines.index(f"manywheel: bytecode of the isolated environment compiled natively {said}")
+        assert i < lines.index("* Getting build dependencies for wheel...")
+        _, pyc, flags = next(line for line in lines if line.startswith("COMPILED ")).split()
+        assert pyc.startswith(str(prefix) + "/"), out  # in the prefix, mirroring the source
+        assert flags == "0"  # checked by the source's mtime and size, as imports write them
+        assert "Successfully built demo-1.0-py3-none-any.whl" in r.stdout
+    else:  # the hook finds no .pyc (here it fails on purpose), after the fallback's line
+        assert any(
+            line.startswith("manywheel: bytecode: the native Python could not compile it")
+            for line in lines
+        ), out
+        assert "FileNotFoundError" in out

@@ -310,12 +310,16 @@ def _frontend_lines(
     keep = options.shared_cache and builds and (not isolated or epoch is not None)
     kept_for = emulated_image if keep else None  # the image whose bytecode is kept, if any
     if kept_for is not None:
-        lines += _bytecode_lines(target, layout, kept_for, files, isolated=isolated)
+        seeder = f"{layout.native}/bin/python" if cross and cross.python is not None else None
+        lines += _bytecode_lines(target, layout, kept_for, files, isolated=isolated, seeder=seeder)
     link = 'UV_LINK_MODE="$mw_link" ' if kept_for is not None else ""
     run = f'{link}{command} || fail "the build failed (exit $?)" {BUILD_EXIT}'
     if native:
         script = f"{layout.inbox}/native-build.py"
-        on_native = native_frontend_command(options, layout.built, layout.project, script)
+        twin = f"{layout.twin}/bin/python" if cross and cross.bytecode is not None else None
+        on_native = native_frontend_command(
+            options, layout.built, layout.project, script, compile_with=twin
+        )
         lines += [
             'if [ -n "$mw_nb_paths" ]; then',
             f'  {link}{on_native} || fail "the build failed (exit $?)" {BUILD_EXIT}',
@@ -331,7 +335,13 @@ def _frontend_lines(
 
 
 def _bytecode_lines(
-    target: Target, layout: Layout, image: str, files: dict[str, bytes], *, isolated: bool
+    target: Target,
+    layout: Layout,
+    image: str,
+    files: dict[str, bytes],
+    *,
+    isolated: bool,
+    seeder: str | None = None,
 ) -> list[str]:
     """Under QEMU, compiling Python to bytecode is a large part of a build: build's isolated
     environment is new each time, so setuptools (or meson-python, scikit-build-core) is compiled
@@ -342,7 +352,9 @@ def _bytecode_lines(
     must not point into the cache), so each file keeps its mtime from one build to the next and
     its bytecode stays valid; the venv is unpacked with its mtimes. Without --env-dir (build
     older than 1.6) nothing changes. Python checks each .pyc against its source's mtime and
-    size, as it always does. The repair and test steps are not changed."""
+    size, as it always does. The repair and test steps are not changed. ``seeder``: a native
+    Python that seeds it (the target's interpreter only says where its files are), else the
+    target's interpreter does."""
     files["seed-bytecode.py"] = SEED_BYTECODE.encode()
     key = hashlib.sha256(image.encode()).hexdigest()[:12]
     prefix = f"{layout.cache}/bytecode/{key}-{target.identifier}"
@@ -357,6 +369,9 @@ def _bytecode_lines(
         ]
     else:
         lines.append(f"mw_pyc={prefix}")
+    seed = f"{layout.inbox}/seed-bytecode.py"
+    failed = "echo 'manywheel: bytecode cache: seeding it failed; going on without the seed'"
+    by = [f'    {seeder} -I {seed} "$mw_pyc" "$(command -v python)" ||'] if seeder else []
     # Seeded already (the prefix is one interpreter's): no Python start, seconds under QEMU.
     return [
         *lines,
@@ -365,8 +380,8 @@ def _bytecode_lines(
         "  mw_seeded=",
         '  for mw_s in "$mw_pyc"/.seeded-*; do if [ -e "$mw_s" ]; then mw_seeded=1; fi; done',
         '  if [ -z "$mw_seeded" ]; then',
-        f'    python {layout.inbox}/seed-bytecode.py "$mw_pyc" '
-        "|| echo 'manywheel: bytecode cache: seeding it failed; going on without the seed'",
+        *by,
+        f'    python {seed} "$mw_pyc" || {failed}',
         "  fi",
         "fi",
     ]

@@ -6,15 +6,22 @@ QEMU, each in a process of its own, exactly as ``python -m build`` runs them; on
 around them (seconds of QEMU per target) runs natively. Prints build's step lines. Exits 1 on
 a failed build, with build's message.
 
+With --compile-with, a native CPython of the target's version compiles what each install put
+in the environment to bytecode (into PYTHONPYCACHEPREFIX when it is set), as the target's
+interpreter would on import: a .pyc depends on Python's version, not on the machine. The hooks
+then import the backend without compiling it under QEMU. Python checks each .pyc against its
+source's mtime and size as always; one it cannot use (another magic number) it compiles again.
+
 Arguments: --paths FOLDERS (where the build venv imports build from), --python (the build
-venv's interpreter, the environment's base), --uv, --outdir, --env-dir (none: a temporary
-folder), --installer=uv, -C KEY=VALUE (config settings, as build reads them), the project
-folder.
+venv's interpreter, the environment's base), --uv, --compile-with PYTHON, --outdir, --env-dir
+(none: a temporary folder), --installer=uv, -C KEY=VALUE (config settings, as build reads
+them), the project folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import shutil
 import subprocess
@@ -25,6 +32,7 @@ parser = argparse.ArgumentParser(prog="native-build.py")
 parser.add_argument("--paths", required=True)
 parser.add_argument("--python", required=True)
 parser.add_argument("--uv", required=True)
+parser.add_argument("--compile-with")
 parser.add_argument("--outdir", required=True)
 parser.add_argument("--env-dir")
 parser.add_argument("--installer", choices=["uv"], default="uv")  # build's word; uv only
@@ -35,6 +43,16 @@ sys.path[1:1] = args.paths.split(":")
 
 import build  # noqa: E402 - from the build venv's folders
 from build.env import IsolatedEnv  # noqa: E402
+
+# Run by the --compile-with Python: timestamp .pyc files (the import system's kind, whatever
+# SOURCE_DATE_EPOCH says), errors left to the import that meets them; prints what compiled.
+COMPILE = """\
+import compileall, platform, py_compile, sys
+mode = py_compile.PycInvalidationMode.TIMESTAMP
+for folder in sys.argv[1:]:
+    compileall.compile_dir(folder, quiet=2, invalidation_mode=mode)
+print(platform.machine(), platform.python_version())
+"""
 
 
 def _quiet(cmd: list[str], env: dict[str, str] | None = None) -> None:
@@ -75,6 +93,32 @@ class TargetEnv(IsolatedEnv):
         env["VIRTUAL_ENV"] = self.path
         cmd = [args.uv, "pip", "install", *requirements, "--python", self.python_executable]
         _quiet(cmd, env)
+        self.compile()
+
+    def compile(self) -> None:
+        """The environment's bytecode, by the --compile-with Python; if it fails, the hooks'
+        interpreter compiles what it imports, as without it."""
+        if not args.compile_with:
+            return
+        folders = sorted(glob.glob(os.path.join(self.path, "lib", "python*", "site-packages")))
+        prefix = os.environ.get("PYTHONPYCACHEPREFIX")
+        cmd = [args.compile_with, "-I", "-B"]  # -B: no bytecode of its own standard library
+        cmd += ["-X", f"pycache_prefix={prefix}"] if prefix else []
+        r = subprocess.run([*cmd, "-c", COMPILE, *folders], capture_output=True, check=False)
+        said = r.stdout.decode(errors="replace").split()
+        if r.returncode == 0 and len(said) == 2:
+            print(
+                f"manywheel: bytecode of the isolated environment compiled natively"
+                f" ({said[0]} Python {said[1]})",
+                flush=True,
+            )
+        else:
+            why = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()
+            print(
+                "manywheel: bytecode: the native Python could not compile it"
+                f" ({why[-1] if why else f'exit {r.returncode}'}); the hooks compile it",
+                flush=True,
+            )
 
 
 settings: dict[str, str | list[str]] = {}  # as build's command line: {} when none

@@ -1,5 +1,8 @@
-"""Seed a bytecode cache folder (PYTHONPYCACHEPREFIX) with the interpreter's own compiled
-standard library: run as ``python seed-bytecode.py PREFIX`` by the target's interpreter.
+"""Seed a bytecode cache folder (PYTHONPYCACHEPREFIX) with an interpreter's own compiled
+standard library: ``python seed-bytecode.py PREFIX`` run by the target's interpreter, or
+``NATIVE seed-bytecode.py PREFIX PYTHON`` run by a native Python for the target's interpreter
+PYTHON, which then only says its cache tag and standard library (one short start under QEMU,
+where the whole seed by it takes seconds).
 
 With a cache prefix, Python reads and writes every ``.pyc`` under PREFIX (mirroring the source's
 absolute path) and ignores the ``__pycache__`` folders of the image: without this seed, the first
@@ -12,14 +15,23 @@ same time reads a whole file or none. Keep to what Python 3.8 offers.
 
 import os
 import shutil
+import subprocess
 import sys
 
+ASK = "import os, sys; print(sys.implementation.cache_tag); print(os.path.dirname(os.__file__))"
+
 prefix = sys.argv[1]
-tag = sys.implementation.cache_tag
+if len(sys.argv) > 2:  # for another interpreter: its answers
+    said = subprocess.run([sys.argv[2], "-S", "-c", ASK], capture_output=True, check=False)
+    if said.returncode != 0 or len(said.stdout.splitlines()) != 2:
+        sys.exit(f"manywheel: bytecode cache: {sys.argv[2]} did not say its standard library")
+    said_tag, stdlib = said.stdout.decode().splitlines()
+    tag = None if said_tag == "None" else said_tag
+else:
+    tag, stdlib = sys.implementation.cache_tag, os.path.dirname(os.__file__)
 marker = os.path.join(prefix, ".seeded-" + str(tag))
 if tag is None or os.path.exists(marker):
     sys.exit(0)
-stdlib = os.path.dirname(os.__file__)
 suffix = "." + tag + ".pyc"
 copied = 0
 for folder, dirs, files in os.walk(stdlib):
