@@ -27,9 +27,14 @@ container uses: they are removed without force, which both engines refuse for an
 An image with no lock file (made before manywheel recorded its uses) counts as used when a
 prune first sees it. One lock file stands for a preparation on every engine: once one engine's
 image of it goes, the others' count from the next prune that sees them.
-Not pruned: the toolchains here (one per zig version and architecture, and one packed Python
-per interpreter manywheel ran on, shared by every project; a running build may have one
-mounted); ``manywheel cache clean`` removes those.
+The toolchains here (``toolchains/``: zig, one per version and architecture; the packed
+Pythons, one per interpreter manywheel ran on and per twin image's interpreter; zig's seeds, one
+per image and target) are shared by every project, and a running build has some mounted. A run
+holds each one it uses (a shared lock on ``locks/toolchains/<name>.lock``, touched), and the
+daily prune removes those no run used for ``cache-keep-days`` days, holding each one's lock
+exclusively as for a project; a folder with no lock file counts as used when it was made. A new
+image (the twin's, the target's) makes new ones, so the old ones go this way. The temporary
+folders of a run killed while it made one go once they are a day old.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ __all__ = [
 
 LOCKS = "locks"
 PREPARED = "prepared"  # locks/prepared/<key>.lock: a prepared image's uses
+TOOLCHAINS = "toolchains"  # toolchains/<name>, locks/toolchains/<name>.lock: its uses
 PARTS = ("downloads", "venvs")  # a project's parts of the cache folder
 STAMP = ".manywheel-pruned"  # its modification time: when a build last pruned
 PRUNE_EVERY = 24 * 3600.0
@@ -118,6 +124,12 @@ def prepared_in_use(root: Path, key: str) -> contextlib.AbstractContextManager[N
     """Hold the prepared image of the preparation ``key`` for a run: no prune removes it
     meanwhile, and it counts as used now."""
     return _in_use(_prepared_lock_path(root, key))
+
+
+def toolchain_in_use(root: Path, name: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the toolchain folder ``toolchains/<name>`` for a run: no prune removes it
+    meanwhile, and it counts as used now."""
+    return _in_use(root / LOCKS / TOOLCHAINS / f"{name}.lock")
 
 
 def _last_used(root: Path, namespace: str) -> float:
@@ -180,6 +192,7 @@ class Pruned:
     namespaces: tuple[str, ...]
     size: int
     failed: tuple[str, ...] = ()
+    toolchains: tuple[str, ...] = ()  # the toolchain folders removed (their bytes in ``size``)
 
 
 def prune_unused(
@@ -213,7 +226,39 @@ def prune_unused(
             continue
         except OSError as e:  # say so, and go on with the others
             failed.append(f"{root / '*' / namespace}: {e.strerror or e}")
-    return Pruned(tuple(removed), size, tuple(failed))
+    tools, tools_size = _prune_toolchains(root, limit, now, failed)
+    return Pruned(tuple(removed), size + tools_size, tuple(failed), tools)
+
+
+def _prune_toolchains(
+    root: Path, limit: float, now: float, failed: list[str]
+) -> tuple[tuple[str, ...], int]:
+    """Remove the toolchain folders no run used since ``limit`` (each held exclusively, as a
+    project's caches are), and the temporary folders of a day ago; their names and bytes."""
+    folder = root / TOOLCHAINS
+    if not folder.is_dir():
+        return (), 0
+    removed, size = [], 0
+    for path in sorted(folder.iterdir()):
+        try:
+            if path.name.startswith("."):  # a run's temporary folder (.python-*.part, ...)
+                if path.is_dir() and path.stat().st_mtime < now - DAY:
+                    shutil.rmtree(path)
+                continue
+            if not path.is_dir() or path.is_symlink():
+                continue
+            lock = root / LOCKS / TOOLCHAINS / f"{path.name}.lock"
+            _dated_lock(lock, path.stat().st_mtime)
+            with _held_if_unused(lock, limit) as unused:
+                if not unused:
+                    continue
+                size += folder_size(path)
+                shutil.rmtree(path)
+                lock.unlink()
+                removed.append(path.name)
+        except OSError as e:  # say so, and go on with the others
+            failed.append(f"{path}: {e.strerror or e}")
+    return tuple(removed), size
 
 
 class _InUse(Exception):

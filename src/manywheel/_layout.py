@@ -16,6 +16,7 @@ class Layout:
     native: str = "/manywheel/native"  # a native Python, mounted read-only (cross-compilers)
     # A native CPython of the target's version, mounted read-only (cross-compilers): bytecode.
     twin: str = "/manywheel/twin"
+    zig_seed: str = "/manywheel/zig-seed"  # zig's cache as a seed, read-only (cross-compilers)
 
     @property
     def inbox(self) -> str:

@@ -24,13 +24,10 @@ written into an image. A glibc interpreter only: anything else (a musl or static
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -38,7 +35,7 @@ from ._arch import native_arch
 from ._engines.protocol import Backend
 from ._errors import EngineError
 from ._scripts.shell import fixed_script, quote
-from ._toolchain import ToolchainError
+from ._toolchain import ToolchainError, made_once
 
 __all__ = ["image_python", "native_python"]
 
@@ -80,26 +77,17 @@ def _check(pack: Path, version: str) -> None:
 
 
 def _made(folder: Path, version: str, fill: Callable[[Path], None]) -> Path:
-    """``folder``, filled by ``fill`` in a temporary folder, checked, and renamed into place, so
-    a folder that is there works (two runs at once: the first rename wins). Raises
-    ToolchainError."""
+    """``folder``, filled by ``fill`` and checked before it is renamed into place (see
+    ``made_once``): a pack that is there works. Raises ToolchainError."""
     if (folder / "bin" / "python").is_file():
         return folder
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".python-", suffix=".part"))
-    except OSError as e:
-        raise ToolchainError(f"could not make {folder.parent}: {e}") from None
-    try:
+
+    def checked(tmp: Path) -> Path:
         fill(tmp)
         _check(tmp, version)
-        with contextlib.suppress(OSError):  # another run made it first: keep that one
-            os.rename(tmp, folder)
-    except OSError as e:
-        raise ToolchainError(f"could not pack a Python into {folder}: {e}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+        return tmp
+
+    return made_once(folder, checked, "a packed Python")
 
 
 def _last_line(out: str, code: int) -> str:

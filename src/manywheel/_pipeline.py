@@ -75,6 +75,8 @@ class TargetJob:
             mounts += ["--volume", f"{self.cross.python}:{CONTAINER.native}:ro"]
         if self.cross.bytecode is not None:
             mounts += ["--volume", f"{self.cross.bytecode}:{CONTAINER.twin}:ro"]
+        if self.cross.zig_seed is not None:
+            mounts += ["--volume", f"{self.cross.zig_seed}:{CONTAINER.zig_seed}:ro"]
         return (*mounts, *self.create_args)
 
     def step(self, name: str, message: str) -> None:

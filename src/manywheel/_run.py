@@ -79,6 +79,7 @@ from ._sdist import make_sdist
 from ._toolchain import CrossCompilers, CrossPlan, ToolchainError, cross_plan, zig_toolchain
 from ._twinpython import TwinPythons
 from ._venvcache import venv_key, venv_path
+from ._zigseed import zig_seed
 
 __all__ = ["build", "plan"]
 
@@ -979,6 +980,80 @@ def _get_ready(
     return cross, venvs
 
 
+class _NativeHelpers:
+    """What the emulated targets that build on this machine's engine get beside zig, each made
+    once and held by the run (see _cacheprune): the native Python their frontend and auditwheel
+    run on (_nativepython), a CPython of each one's version from the twin image, which compiles
+    its build environment's bytecode (_twinpython), and zig's seed for its image (_zigseed).
+    Without one (said once) that work runs as before. ``targets``, ``envs``: by identifier."""
+
+    def __init__(
+        self, run: _Run, targets: dict[str, Target], envs: dict[str, _Environment]
+    ) -> None:
+        self.run, self.targets, self.envs = run, targets, envs
+        self._python: list[Path | None] = []
+        self._twins: TwinPythons | None = None
+        self._seeds: dict[tuple[str, str], Path | None] = {}
+
+    def python(self) -> Path | None:
+        if not self._python:
+            try:
+                self._python.append(native_python(self.run.cache.root()))
+            except ToolchainError as e:
+                self._python.append(None)
+                self.run.emitter.info(
+                    f"the frontend and auditwheel run emulated on the foreign targets: {e.message}"
+                )
+        return self._python[0]
+
+    def ready(self, cross: CrossCompilers, ident: str) -> CrossCompilers:
+        """``cross`` (with the native Python) with the twin and zig's seed of target ``ident``."""
+        if cross.python is not None:
+            cross = replace(cross, bytecode=self._twin(ident))
+        cross = replace(cross, zig_seed=self._seed(cross, ident))
+        for used in (cross.root, cross.python, cross.bytecode, cross.zig_seed):
+            if used is not None:
+                self.run.cache.hold_toolchain(used)
+        return cross
+
+    def _twin(self, ident: str) -> Path | None:
+        run, target = self.run, self.targets.get(ident)
+        if run.engine is None or target is None:
+            return None
+        if self._twins is None:  # made when a target first needs it: it opens the cache folder
+            name = run.name("twin")
+            self._twins = TwinPythons(
+                run.cache.root(), run.engine, run.options, name=name, labels=run.labels
+            )
+        told = target.minor in self._twins.why
+        found = self._twins.find(target)
+        if found is None and not told:
+            run.emitter.info(
+                f"the bytecode of the build environments of CPython {target.minor} is compiled "
+                f"emulated: {self._twins.why[target.minor]}"
+            )
+        return found
+
+    def _seed(self, cross: CrossCompilers, ident: str) -> Path | None:
+        run, env, target = self.run, self.envs[ident], self.targets.get(ident)
+        if run.engine is None or target is None or not cross.image_key:
+            return None
+        key = (cross.image_key, cross.plan.label)
+        if key not in self._seeds:  # the first target of an image makes it: its probe runs
+            self._seeds[key] = None
+            try:
+                self._seeds[key] = zig_seed(
+                    run.cache.root(), run.engine, cross, image=env.build_image,
+                    arch=cross.plan.arch, python=target.python, name=run.name("zig-seed"),
+                    labels=run.labels,
+                )  # fmt: skip
+            except ToolchainError as e:
+                run.emitter.info(
+                    f"zig builds the glibc stubs and compiler-rt in each project: {e.message}"
+                )
+        return self._seeds[key]
+
+
 def _cross_compilers(
     run: _Run,
     planned: dict[str, CrossPlan],
@@ -989,16 +1064,14 @@ def _cross_compilers(
     """The toolchain of the targets that plan to cross-compile, made ready once per machine
     they build on: in the cache folder here, copied into a volume on another builder (see
     _builders.toolchain). None for those whose machine cannot have it (and a warning): they
-    build with the image's compilers. Here (not on another builder), also the native Python
-    their frontend and auditwheel run on (see _nativepython), and a CPython of each target's
-    version from the twin image of this machine's architecture, which compiles its build
-    environment's bytecode (see _twinpython; ``targets``: by identifier); without them (said
-    once) that work runs emulated."""
+    build with the image's compilers. Here (not on another builder), also what
+    ``_NativeHelpers`` adds (``targets``: by identifier)."""
     by_place: dict[str, list[str]] = {}
     for ident in planned:
         place = where[ident] if where else None
         by_place.setdefault("" if place is None or place.local else place.name, []).append(ident)
     ready: dict[str, CrossCompilers] = {}
+    helpers = _NativeHelpers(run, targets or {}, envs)
 
     @functools.cache  # once per architecture, its error too
     def toolchain(machine: str | None) -> tuple[Path, tuple[int, int]] | ToolchainError:
@@ -1007,36 +1080,6 @@ def _cross_compilers(
         except ToolchainError as e:
             return e
 
-    @functools.cache
-    def python() -> Path | None:
-        try:
-            return native_python(run.cache.root())
-        except ToolchainError as e:
-            run.emitter.info(
-                f"the frontend and auditwheel run emulated on the foreign targets: {e.message}"
-            )
-            return None
-
-    @functools.cache  # made when a target first needs it: it opens the cache folder
-    def finder() -> TwinPythons | None:
-        if run.engine is None:
-            return None
-        name = run.name("twin")
-        return TwinPythons(run.cache.root(), run.engine, run.options, name=name, labels=run.labels)
-
-    def twins(ident: str) -> Path | None:
-        target, twins_ = (targets or {}).get(ident), finder()
-        if twins_ is None or target is None:
-            return None
-        told = target.minor in twins_.why
-        found = twins_.find(target)
-        if found is None and not told:
-            run.emitter.info(
-                f"the bytecode of the build environments of CPython {target.minor} is compiled "
-                f"emulated: {twins_.why[target.minor]}"
-            )
-        return found
-
     for name, idents in by_place.items():
         place = run.fleet.places[name] if name and run.fleet is not None else None
         try:
@@ -1044,7 +1087,7 @@ def _cross_compilers(
             if isinstance(made, ToolchainError):
                 raise made
             root, newest = made
-            volume, native = None, python() if place is None else None
+            volume, native = None, helpers.python() if place is None else None
             if place is not None:
                 first = idents[0]
                 volume = _toolchain_volume(
@@ -1058,10 +1101,8 @@ def _cross_compilers(
             )
             continue
         for i in idents:
-            twin = None if place is not None or native is None else twins(i)
-            ready[i] = CrossCompilers(
-                planned[i], root, newest, volume, native, envs[i].key, bytecode=twin
-            )
+            cross = CrossCompilers(planned[i], root, newest, volume, native, envs[i].key)
+            ready[i] = cross if place is not None else helpers.ready(cross, i)
     return ready
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ._builders.fleet import Place
@@ -18,6 +19,7 @@ from ._cacheprune import (
     prepared_in_use,
     prune_prepared,
     prune_unused,
+    toolchain_in_use,
     unused_namespaces,
 )
 from ._config.options import Options
@@ -43,6 +45,7 @@ class RunCache:
         self._lock = threading.Lock()
         self._held = contextlib.ExitStack()
         self._prepared_held: set[str] = set()  # the preparations' keys this run holds
+        self._toolchains_held: set[str] = set()  # the toolchain folders' names it holds
         self._volumes: dict[str, str] = {}  # builder -> its cache volume, once made
         self._volume_lock = threading.Lock()
 
@@ -93,16 +96,33 @@ class RunCache:
     def hold_prepared(self, key: str) -> None:
         """Hold the prepared image of the preparation ``key`` until ``close``: no prune
         removes it meanwhile (see _cacheprune)."""
-        with self._lock:
-            if key in self._prepared_held:
-                return
-            self._prepared_held.add(key)
+        self._hold(self._prepared_held, key, prepared_in_use, f"the prepared environment {key}")
+
+    def hold_toolchain(self, path: Path) -> None:
+        """Hold the toolchain folder that ``path`` is (or is in) until ``close``: no prune
+        removes it meanwhile (see _cacheprune)."""
         try:
-            self._held.enter_context(prepared_in_use(self.root(), key))
+            name = path.relative_to(self.root() / "toolchains").parts[0]
+        except (ValueError, IndexError):  # not in this cache's toolchains
+            return
+        self._hold(self._toolchains_held, name, toolchain_in_use, f"the toolchain {name}")
+
+    def _hold(
+        self,
+        held: set[str],
+        key: str,
+        in_use: Callable[[Path, str], contextlib.AbstractContextManager[None]],
+        what: str,
+    ) -> None:
+        with self._lock:
+            if key in held:
+                return
+            held.add(key)
+        try:
+            self._held.enter_context(in_use(self.root(), key))
         except OSError as e:  # a read-only cache folder: used as it is
             self.emitter.warning(
-                f"cannot mark the prepared environment {key} as in use ({e}); "
-                "another project's run may prune it meanwhile"
+                f"cannot mark {what} as in use ({e}); another project's run may prune it meanwhile"
             )
 
     def prune(self, engine: ContainerEngine | None) -> None:
@@ -127,10 +147,11 @@ class RunCache:
         except OSError as e:  # the build needs no prune
             self.emitter.warning(f"could not prune the cache folder {root}: {e}")
             return
-        if pruned is not None and pruned.namespaces:
+        if pruned is not None and (pruned.namespaces or pruned.toolchains):
+            what = [f"the cached venvs and downloads of {len(pruned.namespaces)} project(s)"]
+            what += [f"{len(pruned.toolchains)} toolchain(s)"] if pruned.toolchains else []
             self.emitter.info(
-                f"removed from {root} the cached venvs and downloads of "
-                f"{len(pruned.namespaces)} project(s) no build used for "
+                f"removed from {root} {' and '.join(what)} no build used for "
                 f"{opts.cache_keep_days} days ({pruned.size / 1e6:.0f} MB)"
             )
         for problem in pruned.failed if pruned is not None else ():

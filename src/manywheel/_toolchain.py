@@ -89,6 +89,9 @@ class CrossCompilers:
     # A CPython of the target's version, of this machine's architecture, packed: it compiles
     # the isolated build environment's bytecode natively (None: the target compiles it).
     bytecode: Path | None = None
+    # zig's cache after the probe ran in the image, made once: a build's zig cache starts as a
+    # copy of it, with the glibc stubs and compiler-rt built (None: zig builds them).
+    zig_seed: Path | None = None
 
     @property
     def mount(self) -> str:
@@ -175,6 +178,29 @@ def _unpack(wheel: Path, dest: Path) -> None:
                 path.chmod(0o755)
 
 
+def made_once(folder: Path, fill: Callable[[Path], Path], what: str) -> Path:
+    """``folder`` of the cache's toolchains, made by ``fill`` in a temporary folder beside it
+    (whose name starts with a dot: a prune removes one a killed run left) and renamed into
+    place, so a folder that is there is whole; two runs at once: the first rename wins.
+    ``fill`` returns what becomes ``folder`` (the temporary folder or a folder in it). Raises
+    ToolchainError, for ``what``."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-", suffix=".part"))
+    except OSError as e:
+        raise ToolchainError(f"could not make {folder.parent}: {e}") from None
+    try:
+        made = fill(tmp)
+        made.chmod(0o755)  # mounted read-only into containers, whoever runs them
+        with contextlib.suppress(OSError):  # another run made it first: keep that one
+            os.rename(made, folder)
+    except OSError as e:
+        raise ToolchainError(f"could not make {what} in {folder}: {e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
 def zig_toolchain(
     cache_root: Path,
     options: Options,
@@ -189,23 +215,22 @@ def zig_toolchain(
     arch = native_arch(machine)
     folder = cache_root / "toolchains" / f"zig-{version}-{arch}"
     root = folder / "ziglang"
-    if not (root / "zig").is_file():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".zig-", suffix=".part"))
+
+    def fill(tmp: Path) -> Path:
+        (download or pip_download)(_download_args(options, version, arch), tmp / "wheel")
+        wheels = sorted((tmp / "wheel").glob("ziglang-*.whl"))
+        if not wheels:
+            raise ToolchainError(f"pip download left no ziglang {version} wheel for {arch}")
         try:
-            (download or pip_download)(_download_args(options, version, arch), tmp / "wheel")
-            wheels = sorted((tmp / "wheel").glob("ziglang-*.whl"))
-            if not wheels:
-                raise ToolchainError(f"pip download left no ziglang {version} wheel for {arch}")
             _unpack(wheels[0], tmp / "tree")
-            if not (tmp / "tree" / "ziglang" / "zig").is_file():
-                raise ToolchainError(f"{wheels[0].name} holds no ziglang/zig")
-            with contextlib.suppress(OSError):  # another run made it first: keep that one
-                os.rename(tmp / "tree", folder)
-        except (OSError, zipfile.BadZipFile) as e:
+        except zipfile.BadZipFile as e:
             raise ToolchainError(f"could not unpack zig {version}: {e}") from None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not (tmp / "tree" / "ziglang" / "zig").is_file():
+            raise ToolchainError(f"{wheels[0].name} holds no ziglang/zig")
+        return tmp / "tree"
+
+    if not (root / "zig").is_file():
+        made_once(folder, fill, f"zig {version}")
     try:
         return root, glibc_max(root / "lib")
     except (OSError, ValueError, IndexError) as e:

@@ -12,7 +12,8 @@ In both, build (the frontend, around the emulated hooks) and the image's auditwh
 machine's packed Python (_nativepython); that auditwheel writes the same wheel as the emulated
 one is tested on its own, with libraries to graft. The bytecode of build's isolated environment
 is compiled by the x86_64 fixture image's CPython 3.13, packed (_twinpython); that the aarch64
-CPython 3.13 takes those .pyc files as its own is tested on its own too.
+CPython 3.13 takes those .pyc files as its own is tested on its own too. A project's zig cache
+starts as a copy of the seed made once for the image (_zigseed): a fresh project's log says so.
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
     assert "failed their probe" in said
     log = _log(project, "cp313-manylinux_aarch64")
     assert "manywheel: warning: the cross compilers" in log
+    assert "manywheel: cross compilers: zig's cache starts from the libc stubs" in log
     assert f'unknown clang option: "{REFUSED_FLAG}"' in log  # the probe's output, kept
     assert ZIG_LINE + "0." not in log
     assert "/manywheel/cross/bin/c" not in log.split("== build", 1)[1]  # gcc, not the wrappers

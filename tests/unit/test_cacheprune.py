@@ -22,6 +22,7 @@ from manywheel._cacheprune import (
     prepared_in_use,
     prune_prepared,
     prune_unused,
+    toolchain_in_use,
 )
 from manywheel._prepare import PREPARED_REPO
 from manywheel._venvcache import keep_newest, mark_used
@@ -64,6 +65,42 @@ def test_the_projects_unused_for_the_days_go_and_the_others_stay(tmp_path: Path)
     assert pruned.size == 2000
     assert present(tmp_path) == {NEW, MINE, "not-a-project"}
     assert not (tmp_path / "locks" / f"{OLD}.lock").exists()
+
+
+def _toolchain(root: Path, name: str, *, used: float | None, made: float = NOW) -> Path:
+    """A toolchain folder made at ``made``, last used at ``used`` (None: never held)."""
+    folder = root / "toolchains" / name
+    folder.mkdir(parents=True)
+    (folder / "file").write_bytes(b"x" * 500)
+    os.utime(folder, (made, made))
+    if used is not None:
+        lock = root / "locks" / "toolchains" / f"{name}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.touch()
+        os.utime(lock, (used, used))
+    return folder
+
+
+def test_toolchains_no_run_used_for_the_days_go_and_the_held_stay(tmp_path: Path) -> None:
+    """The packs of an old twin image, its zig seed, zig itself: shared by every project."""
+    _toolchain(tmp_path, "python-3.13.1-x86_64-aaaa", used=NOW - 31 * DAY)
+    _toolchain(tmp_path, "zig-seed-aarch64-bbbb", used=None, made=NOW - 40 * DAY)
+    _toolchain(tmp_path, "zig-0.17.1-x86_64", used=NOW - 2 * DAY)
+    held = _toolchain(tmp_path, "python-3.14.2-x86_64-cccc", used=None, made=NOW - 40 * DAY)
+    fresh = _toolchain(tmp_path, "zig-seed-aarch64-dddd", used=None, made=NOW - 1 * DAY)
+    old_part = _toolchain(tmp_path, ".python-x.part", used=None, made=NOW - 2 * DAY)
+    new_part = _toolchain(tmp_path, ".zig-seed-y.part", used=None, made=NOW - 3600)
+    with toolchain_in_use(tmp_path, held.name):
+        os.utime(tmp_path / "locks" / "toolchains" / f"{held.name}.lock", (0, 0))
+        pruned = prune_unused(tmp_path, 30, current=MINE, now=NOW)
+    assert pruned is not None
+    assert pruned.toolchains == ("python-3.13.1-x86_64-aaaa", "zig-seed-aarch64-bbbb")
+    assert pruned.size == 1000
+    left = sorted(p.name for p in (tmp_path / "toolchains").iterdir())
+    assert left == sorted([new_part.name, held.name, fresh.name, "zig-0.17.1-x86_64"])
+    assert not old_part.exists()
+    locks = {p.stem for p in (tmp_path / "locks" / "toolchains").iterdir()}
+    assert "python-3.13.1-x86_64-aaaa" not in locks
 
 
 def test_a_project_a_run_holds_stays_however_old(tmp_path: Path) -> None:

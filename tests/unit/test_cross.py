@@ -4,6 +4,7 @@ wrappers and the probe's switch in the build script (run here with a fake zig), 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -26,8 +27,10 @@ from manywheel._scripts.build import build_script, stream_steps
 from manywheel._scripts.cross import (
     GLIBC_PLACEHOLDER,
     LIBDIRS_PLACEHOLDER,
+    _seed_lines,
     cross_lines,
     wrapper,
+    zig_seed_script,
 )
 from manywheel._toolchain import (
     ZIG_VERSION,
@@ -168,6 +171,7 @@ def _layout(tmp_path: Path) -> Layout:
         project=str(tmp_path / "project"),
         cache=str(tmp_path / "cache"),
         toolchain=str(tmp_path / "toolchain"),
+        zig_seed=str(tmp_path / "seed"),
     )
 
 
@@ -222,6 +226,7 @@ def _run_cross_lines(
     env: dict[str, str] | None = None,
     glibc: str = "2.43",
     image_key: str = "",
+    seeded: bool = False,
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the cross lines as the build script does, with a fake zig and getconf, and print
     CC and CXX at the end (again in the same folders: the same cache)."""
@@ -230,7 +235,8 @@ def _run_cross_lines(
     inbox = Path(layout.inbox)
     inbox.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {}
-    cross = CrossCompilers(PLAN, tmp_path, (2, 44), image_key=image_key)
+    seed = Path(layout.zig_seed) if seeded else None
+    cross = CrossCompilers(PLAN, tmp_path, (2, 44), image_key=image_key, zig_seed=seed)
     lines = cross_lines(cross, layout, files, "::m::", shared=True)
     for name, data in files.items():
         (inbox / name).write_bytes(data)
@@ -251,6 +257,7 @@ def _run_cross_lines(
         "PATH": f"{bin_}:{os.environ['PATH']}",
         "ZIG_ARGS_LOG": str(log),
         "HOME": str(tmp_path),
+        "MANYWHEEL_IDENTIFIER": "cp313-manylinux_aarch64",
         **(env or {}),
     }
     r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=environ,
@@ -305,6 +312,71 @@ def test_a_probe_that_passed_in_the_image_is_not_run_again_with_the_same_flags(
         r, zig_args = _run_cross_lines(tmp_path, zig_body="", **change)  # type: ignore[arg-type]
         assert r.returncode == 0, r.stderr
         assert zig_args, change
+
+
+SEEDED = "manywheel: cross compilers: zig's cache starts from the libc stubs and compiler-rt"
+
+
+def test_a_new_zig_cache_starts_from_the_seed_with_its_probe_marker(tmp_path: Path) -> None:
+    """The seed as _zigseed makes it: zig's cache after the probe passed in the image."""
+    key = "sha256:prepared"
+    r, _ = _run_cross_lines(tmp_path, zig_body="", image_key=key)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "cache" / "zig").rename(tmp_path / "seed")
+    (tmp_path / "seed" / "o").mkdir()
+    (tmp_path / "seed" / "o" / "compiler_rt.a").write_text("built once")
+    r, zig_args = _run_cross_lines(tmp_path, zig_body="", image_key=key, seeded=True)
+    assert r.returncode == 0, r.stderr
+    assert SEEDED in r.stdout
+    assert "passed their probe in this image before" in r.stdout
+    assert zig_args == []  # not probed: the seed's marker says it passed
+    zig = tmp_path / "cache" / "zig"
+    assert (zig / "o" / "compiler_rt.a").read_text() == "built once"
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["zig"]  # no copy left beside
+    # A zig cache that is there (the project's next build) is not seeded again.
+    (tmp_path / "seed" / "o" / "compiler_rt.a").write_text("changed")
+    r, _ = _run_cross_lines(tmp_path, zig_body="", image_key=key, seeded=True)
+    assert SEEDED not in r.stdout
+    assert (zig / "o" / "compiler_rt.a").read_text() == "built once"
+    # A target that finds it made by another target while it copied: its copy is removed.
+    shutil.rmtree(zig)
+    script = "\n".join(_seed_lines(_layout(tmp_path), str(zig)))
+    racing = f"mkdir -p {zig} && echo theirs > {zig}/mine\n" + script.replace(
+        "if cp -R", "if mkdir -p " + str(zig) + " && cp -R", 1
+    )
+    r = subprocess.run(["sh", "-c", racing], capture_output=True, text=True, check=False,
+                       env={**os.environ, "MANYWHEEL_IDENTIFIER": "x"})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in zig.iterdir()) == ["mine"]
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["zig"]
+
+
+@pytest.mark.parametrize("passes", [True, False], ids=["passed", "failed"])
+def test_the_seed_script_runs_the_probe_into_the_cache_folder(tmp_path: Path, passes: bool) -> None:
+    layout = _layout(tmp_path)
+    _fake_zig(layout, "" if passes else "exit 1\n")
+    cross = CrossCompilers(PLAN, tmp_path, (2, 44), image_key="sha256:image")
+    script, files = zig_seed_script(cross, str(tmp_path / "fakebin" / "python"), layout)
+    inbox = Path(layout.inbox)
+    inbox.mkdir(parents=True)
+    for name, data in files.items():
+        (inbox / name).write_bytes(data)
+    bin_ = tmp_path / "fakebin"
+    bin_.mkdir()
+    (bin_ / "getconf").write_text("#!/bin/sh\necho 'glibc 2.43'\n")
+    (bin_ / "getconf").chmod(0o755)
+    (bin_ / "python").symlink_to(sys.executable)
+    env = {
+        "PATH": os.environ["PATH"],
+        "ZIG_ARGS_LOG": str(tmp_path / "args"),
+        "HOME": str(tmp_path),
+    }
+    r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert (r.returncode == 0) == passes, r.stdout + r.stderr
+    probes = (tmp_path / "args").read_text().count("aarch64-linux-gnu.2.43")
+    assert probes >= (3 if passes else 1)  # C compile and link, C++ compile (it stops at one)
+    probed = tmp_path / "cache" / "zig" / "manywheel-probed"
+    assert probed.is_dir() == passes
 
 
 def test_a_failed_probe_leaves_no_marker_and_no_key_caches_nothing(tmp_path: Path) -> None:

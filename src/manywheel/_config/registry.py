@@ -542,10 +542,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "cache-keep-days",
         "int",
         30,
-        "Remove a project's cached venvs and downloads from cache-dir, and the prepared "
-        "images this cache made, once no build has used them for this many days (a build "
-        "checks the folders at most once a day, the images each time; 0: keep them until "
-        "`cache clean`). Set by the user only, as it concerns every project's caches.",
+        "Remove from cache-dir a project's cached venvs and downloads and the toolchains "
+        "(zig, packed Pythons), and the prepared images this cache made, once no build has "
+        "used them for this many days "
+        "(a build checks the folders at most once a day, the images each time; 0: keep them "
+        "until `cache clean`). Set by the user only, as it concerns every project's caches.",
         metavar="DAYS",
         user_only="it decides when every project's caches on this machine go",
     ),

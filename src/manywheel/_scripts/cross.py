@@ -9,12 +9,19 @@ only then points ``CC``, ``CXX`` and ``PATH`` at them. Anything else (the build 
 compilers in place, said in the log, and for a failed probe in a warning. A probe that passed
 leaves a marker, so that it is not run again with the same image, wrappers and flags.
 
+zig builds the glibc stubs and compiler-rt of a target at its first link, about fifteen seconds
+(natively). ``zig_seed_script`` runs these lines once per image and toolchain in a container of
+the image, without a project, into a seed folder (``_zigseed``); a build whose zig cache does not
+exist yet starts it as a copy of that seed (``layout.zig_seed``, mounted read-only).
+
 The same targets get the native Python (``_nativepython``, mounted at ``layout.native``): the
 lines here let it run build (the frontend, around the emulated hooks) and the image's
 auditwheel, where it can run their code (``native-paths.sh``); else they run emulated.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from .._layout import Layout
 from .._toolchain import CrossCompilers, CrossPlan
@@ -27,6 +34,7 @@ __all__ = [
     "native_auditwheel_lines",
     "native_frontend_lines",
     "wrapper",
+    "zig_seed_script",
 ]
 
 PROBE_SCRIPT = fixed_script("cross-probe.sh")
@@ -153,6 +161,7 @@ def cross_lines(
         f"  for mw_d in {' '.join(d.format(m=plan.multiarch) for d in LIBDIRS)}; do",
         '    if [ -d "$mw_d" ]; then mw_libdirs="${mw_libdirs:+$mw_libdirs }-L$mw_d"; fi',
         "  done",
+        *(_seed_lines(layout, zig_cache) if cross.zig_seed is not None else []),
         f"  mkdir -p {bin_} {zig_cache}",
         *writes,
         f"  chmod 755 {bin_}/*",
@@ -178,6 +187,42 @@ def cross_lines(
         "  fi",
         "fi",
     ]
+
+
+def _seed_lines(layout: Layout, zig_cache: str) -> list[str]:
+    """A zig cache that does not exist yet starts as a copy of the seed: copied next to it and
+    renamed, so a zig of another target never reads a half-copied file (if another target's
+    copy is renamed first, this one lands inside it and is removed)."""
+    seed = layout.zig_seed
+    return [
+        f"  if [ ! -d {zig_cache} ] && [ -d {seed} ]; then",
+        f'    mw_zs="{zig_cache}.seed-$MANYWHEEL_IDENTIFIER-$$"',
+        f'    if cp -R {seed} "$mw_zs" && mv "$mw_zs" {zig_cache} 2>/dev/null; then',
+        "      echo \"manywheel: cross compilers: zig's cache starts from the libc stubs and"
+        ' compiler-rt made for this image before"',
+        "    fi",
+        f'    rm -rf "$mw_zs" "{zig_cache}/${{mw_zs##*/}}"',
+        "  fi",
+    ]
+
+
+def zig_seed_script(
+    cross: CrossCompilers, python: str, layout: Layout
+) -> tuple[str, dict[str, bytes]]:
+    """A script that runs the build's cross-compiler lines (the wrappers, their probe) with the
+    interpreter ``python`` first on PATH and zig's cache at ``layout.cache``/zig, and the files
+    it needs in ``layout.inbox``: what it leaves in that cache seeds the builds' (the probe's
+    first link builds the glibc stubs and compiler-rt). Exits 1 unless the probe passed."""
+    files: dict[str, bytes] = {}
+    lines = [
+        "set -eu",
+        "step() { :; }",
+        f'export MANYWHEEL_IDENTIFIER=seed PATH={quote(python.rsplit("/", 1)[0])}:"$PATH"',
+        "cd /",
+        *cross_lines(replace(cross, zig_seed=None), layout, files, "::mw-seed::", shared=True),
+        '[ -n "${mw_pass:-}" ]',
+    ]
+    return "\n".join(lines) + "\n", files
 
 
 def _probed_lines(cross: CrossCompilers, bin_: str, inbox: str, zig_cache: str) -> list[str]:
