@@ -98,7 +98,8 @@ def _last_line(out: str, code: int) -> str:
 
 def native_python(cache_root: Path, *, machine: str | None = None) -> Path:
     """The folder of the packed interpreter running manywheel (made once in
-    ``cache_root/toolchains``, keyed by its version, architecture and executable), whose
+    ``cache_root/toolchains``, keyed by its version, architecture, executable and the packing
+    script), whose
     ``bin/python`` runs it. Raises ToolchainError."""
     exe = _interpreter()
     try:
@@ -106,7 +107,7 @@ def native_python(cache_root: Path, *, machine: str | None = None) -> Path:
     except OSError as e:
         raise ToolchainError(f"the interpreter {exe} cannot be read: {e}") from None
     key = hashlib.sha256(
-        f"{exe}\0{st.st_size}\0{st.st_mtime_ns}\0{sys.version}".encode()
+        f"{exe}\0{st.st_size}\0{st.st_mtime_ns}\0{sys.version}\0{PACK_SCRIPT}".encode()
     ).hexdigest()
     version = "{}.{}.{}".format(*sys.version_info[:3])
     folder = cache_root / "toolchains" / f"python-{version}-{native_arch(machine)}-{key[:12]}"
@@ -142,8 +143,8 @@ def image_python(
     """The folder of the interpreter ``python`` (its path; ``version``: X.Y.Z) of ``image``
     (``image_id``), an image of this machine's architecture, packed by that interpreter in a
     container of the image (named ``name``), made once in ``cache_root/toolchains``, keyed by
-    the image's id and the interpreter. Raises ToolchainError."""
-    key = hashlib.sha256(f"{image_id}\0{python}\0{version}".encode()).hexdigest()
+    the image's id and the interpreter (and the packing script). Raises ToolchainError."""
+    key = hashlib.sha256(f"{image_id}\0{python}\0{version}\0{PACK_SCRIPT}".encode()).hexdigest()
     folder = cache_root / "toolchains" / f"python-{version}-{native_arch()}-{key[:12]}"
     script = (
         f"exec {quote(python)} -I - {PACK_AT} <<'MW_PACK_PYTHON'\n{PACK_SCRIPT}MW_PACK_PYTHON\n"

@@ -1018,7 +1018,7 @@ class _NativeHelpers:
 
     def _twin(self, ident: str) -> Path | None:
         run, target = self.run, self.targets.get(ident)
-        if run.engine is None or target is None:
+        if run.engine is None or target is None or target.implementation != "cpython":
             return None
         if self._twins is None:  # made when a target first needs it: it opens the cache folder
             name = run.name("twin")
@@ -1045,7 +1045,10 @@ class _NativeHelpers:
                 self._seeds[key] = zig_seed(
                     run.cache.root(), run.engine, cross, image=env.build_image,
                     arch=cross.plan.arch, python=target.python, name=run.name("zig-seed"),
-                    labels=run.labels,
+                    labels=run.labels, announce=lambda: run.emitter.info(
+                        f"zig's seed for {env.build_image}: building the glibc stubs and"
+                        f" compiler-rt of {cross.plan.label} once, for every project"
+                    ),
                 )  # fmt: skip
             except ToolchainError as e:
                 run.emitter.info(

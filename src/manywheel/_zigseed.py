@@ -18,6 +18,7 @@ interpreter, wrappers and flags does not run the probe again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from ._engines.protocol import Backend
@@ -42,17 +43,21 @@ def zig_seed(
     python: str,
     name: str,
     labels: dict[str, str],
+    announce: Callable[[], None] | None = None,
 ) -> Path:
     """The seed folder for ``cross`` in ``image`` (run as ``arch``, with the interpreter
     ``python`` for the probe), made once, keyed by zig's folder, the target's label and the
     image (``cross.image_key``): made in a temporary folder and renamed into place, so a folder
-    that is there is whole. Raises ToolchainError."""
+    that is there is whole; ``announce`` is called first when it is to be made. Raises
+    ToolchainError."""
     key = hashlib.sha256(
         f"{SEED_FORMAT}\0{cross.root}\0{cross.plan.label}\0{cross.image_key}".encode()
     ).hexdigest()
     folder = cache_root / "toolchains" / f"zig-seed-{cross.plan.arch}-{key[:12]}"
     if folder.is_dir():
         return folder
+    if announce is not None:
+        announce()
 
     def fill(tmp: Path) -> Path:
         inbox, seed = tmp / "in", tmp / "zig"
