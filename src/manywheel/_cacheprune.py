@@ -248,13 +248,9 @@ def _prune_toolchains(
             if not path.is_dir() or path.is_symlink():
                 continue
             lock = root / LOCKS / TOOLCHAINS / f"{path.name}.lock"
-            _dated_lock(lock, path.stat().st_mtime)
-            with _held_if_unused(lock, limit) as unused:
-                if not unused:
-                    continue
-                size += folder_size(path)
-                shutil.rmtree(path)
-                lock.unlink()
+            gone = _remove_if_unused(lock, path.stat().st_mtime, limit, [path])
+            if gone is not None:
+                size += gone
                 removed.append(path.name)
         except OSError as e:  # say so, and go on with the others
             failed.append(f"{path}: {e.strerror or e}")
@@ -267,14 +263,24 @@ class _InUse(Exception):
 
 def _remove_unused(root: Path, namespace: str, limit: float) -> int:
     """Remove the project's parts, holding its lock; their bytes."""
-    lock = _lock_path(root, namespace)
-    _dated_lock(lock, 0.0)  # so that taking it says nothing of a use (_last_used decided)
+    # Dated 0 if it is not there: taking it says nothing of a use (_last_used decided).
+    folders = [root / part / namespace for part in PARTS]
+    size = _remove_if_unused(_lock_path(root, namespace), 0.0, limit, folders)
+    if size is None:
+        raise _InUse
+    return size
+
+
+def _remove_if_unused(lock: Path, made: float, limit: float, folders: list[Path]) -> int | None:
+    """Remove ``folders`` (those that are folders, not symlinks) and then the lock file
+    ``lock``, holding it exclusively, unless a run holds it or used it since ``limit``; a lock
+    file that is not there is made dated ``made`` first. Their bytes, or None (in use)."""
+    _dated_lock(lock, made)
     with _held_if_unused(lock, limit) as unused:
         if not unused:
-            raise _InUse
+            return None
         size = 0
-        for part in PARTS:
-            folder = root / part / namespace
+        for folder in folders:
             if folder.is_dir() and not folder.is_symlink():
                 size += folder_size(folder)
                 shutil.rmtree(folder)

@@ -35,7 +35,7 @@ from ._arch import native_arch
 from ._engines.protocol import Backend
 from ._errors import EngineError
 from ._scripts.shell import fixed_script, quote
-from ._toolchain import ToolchainError, made_once
+from ._toolchain import ToolchainError, last_line, made_once
 
 __all__ = ["image_python", "native_python"]
 
@@ -90,10 +90,9 @@ def _made(folder: Path, version: str, fill: Callable[[Path], None]) -> Path:
     return made_once(folder, checked, "a packed Python")
 
 
-def _last_line(out: str, code: int) -> str:
+def _said(out: str, code: int) -> str:
     """pack-python's message (its last line), or the exit code."""
-    lines = [line for line in out.strip().splitlines() if line.strip()]
-    return lines[-1].removeprefix("pack-python: ") if lines else f"exit {code}"
+    return last_line(out, code).removeprefix("pack-python: ")
 
 
 def native_python(cache_root: Path, *, machine: str | None = None) -> Path:
@@ -124,7 +123,7 @@ def native_python(cache_root: Path, *, machine: str | None = None) -> Path:
         except (OSError, subprocess.TimeoutExpired) as e:
             raise ToolchainError(f"could not pack {exe}: {e}") from None
         if r.returncode != 0:
-            raise ToolchainError(f"could not pack {exe}: {_last_line(r.stderr, r.returncode)}")
+            raise ToolchainError(f"could not pack {exe}: {_said(r.stderr, r.returncode)}")
 
     return _made(folder, version, fill)
 
@@ -158,7 +157,7 @@ def image_python(
         except EngineError as e:
             raise ToolchainError(f"could not pack {python} of {image}: {e.message}") from None
         if r.returncode != 0:
-            why = _last_line(r.stderr or r.stdout, r.returncode)
+            why = _said(r.stderr or r.stdout, r.returncode)
             raise ToolchainError(f"could not pack {python} of {image}: {why}")
 
     return _made(folder, version, fill)

@@ -137,6 +137,12 @@ def glibc_max(lib_dir: Path) -> tuple[int, int]:
 Downloader = Callable[[Sequence[str], Path], None]
 
 
+def last_line(output: str, code: int) -> str:
+    """What a failed tool said last (its last non-blank line), or its exit code."""
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit {code}"
+
+
 def pip_download(args: Sequence[str], dest: Path) -> None:
     """Download with this interpreter's pip (its configuration and PIP_* variables apply)."""
     argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-d"]
@@ -151,8 +157,8 @@ def pip_download(args: Sequence[str], dest: Path) -> None:
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ToolchainError(f"pip download could not run: {e}") from None
     if r.returncode != 0:
-        err = r.stderr.decode(errors="replace").strip().splitlines()
-        raise ToolchainError("pip download failed: " + (err[-1] if err else f"exit {r.returncode}"))
+        err = last_line(r.stderr.decode(errors="replace"), r.returncode)
+        raise ToolchainError(f"pip download failed: {err}")
 
 
 def _download_args(options: Options, version: str, arch: str) -> list[str]:

@@ -25,7 +25,7 @@ from ._engines.protocol import Backend
 from ._errors import ManywheelError
 from ._layout import CONTAINER
 from ._scripts.cross import zig_seed_script
-from ._toolchain import CrossCompilers, ToolchainError, made_once
+from ._toolchain import CrossCompilers, ToolchainError, last_line, made_once
 
 __all__ = ["zig_seed"]
 
@@ -79,8 +79,7 @@ def zig_seed(
                 f"zig's cache could not be seeded in {image}: {e.message}"
             ) from None
         if r.returncode != 0:
-            said = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
-            why = said[-1] if said else f"exit {r.returncode}"
+            why = last_line(r.stdout + r.stderr, r.returncode)
             raise ToolchainError(f"zig's cache could not be seeded in {image}: {why}")
         return seed
 
