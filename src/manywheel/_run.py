@@ -991,20 +991,19 @@ class _NativeHelpers:
         self, run: _Run, targets: dict[str, Target], envs: dict[str, _Environment]
     ) -> None:
         self.run, self.targets, self.envs = run, targets, envs
-        self._python: list[Path | None] = []
         self._twins: TwinPythons | None = None
         self._seeds: dict[tuple[str, str], Path | None] = {}
 
+    @functools.cached_property
     def python(self) -> Path | None:
-        if not self._python:
-            try:
-                self._python.append(native_python(self.run.cache.root()))
-            except ToolchainError as e:
-                self._python.append(None)
-                self.run.emitter.info(
-                    f"the frontend and auditwheel run emulated on the foreign targets: {e.message}"
-                )
-        return self._python[0]
+        """The packed Python manywheel runs on (made, or said why not, once)."""
+        try:
+            return native_python(self.run.cache.root())
+        except ToolchainError as e:
+            self.run.emitter.info(
+                f"the frontend and auditwheel run emulated on the foreign targets: {e.message}"
+            )
+            return None
 
     def ready(self, cross: CrossCompilers, ident: str) -> CrossCompilers:
         """``cross`` (with the native Python) with the twin and zig's seed of target ``ident``."""
@@ -1018,7 +1017,7 @@ class _NativeHelpers:
 
     def _twin(self, ident: str) -> Path | None:
         run, target = self.run, self.targets.get(ident)
-        if run.engine is None or target is None or target.implementation != "cpython":
+        if run.engine is None or target is None:
             return None
         if self._twins is None:  # made when a target first needs it: it opens the cache folder
             name = run.name("twin")
@@ -1027,7 +1026,7 @@ class _NativeHelpers:
             )
         told = target.minor in self._twins.why
         found = self._twins.find(target)
-        if found is None and not told:
+        if found is None and not told and target.minor in self._twins.why:
             run.emitter.info(
                 f"the bytecode of the build environments of CPython {target.minor} is compiled "
                 f"emulated: {self._twins.why[target.minor]}"
@@ -1090,7 +1089,7 @@ def _cross_compilers(
             if isinstance(made, ToolchainError):
                 raise made
             root, newest = made
-            volume, native = None, helpers.python() if place is None else None
+            volume, native = None, helpers.python if place is None else None
             if place is not None:
                 first = idents[0]
                 volume = _toolchain_volume(

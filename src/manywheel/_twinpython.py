@@ -52,16 +52,16 @@ class TwinPythons:
 
     def find(self, target: Target) -> Path | None:
         """The packed twin of ``target``'s interpreter: a CPython of the same version (3.13,
-        3.13t) of a twin image here (the first that has one), or None (see ``why``)."""
+        3.13t) of a twin image here (the first that has one), or None (see ``why``; none for a
+        target that is not CPython: its bytecode is not CPython's)."""
+        if target.implementation != "cpython":
+            return None
         minor = target.minor
         if minor not in self._found:
             self._found[minor] = self._find(target)
         return self._found[minor]
 
     def _find(self, target: Target) -> Path | None:
-        if target.implementation != "cpython":
-            self.why[target.minor] = f"{target.implementation} is not CPython"
-            return None
         engine = self._engine.container_engine()
         if engine is None:
             self.why[target.minor] = "no container engine"

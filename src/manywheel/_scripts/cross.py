@@ -217,7 +217,7 @@ def zig_seed_script(
     lines = [
         "set -eu",
         "step() { :; }",
-        f'export MANYWHEEL_IDENTIFIER=seed PATH={quote(python.rsplit("/", 1)[0])}:"$PATH"',
+        f'export PATH={quote(python.rsplit("/", 1)[0])}:"$PATH"',
         "cd /",
         *cross_lines(replace(cross, zig_seed=None), layout, files, "::mw-seed::", shared=True),
         '[ -n "${mw_pass:-}" ]',
