@@ -64,6 +64,10 @@ NATIVE_FRONTEND = re.compile(r"manywheel: frontend: build [0-9.]+ runs natively"
 NATIVE_BYTECODE = re.compile(
     r"manywheel: bytecode of the isolated environment compiled natively \(x86_64 Python 3\.13\."
 )
+FORKED_HOOKS = (
+    "manywheel: backend hooks: each in a process forked from one that imported"
+    " setuptools.build_meta once"
+)
 NATIVE_AUDITWHEEL = re.compile(
     r"manywheel: auditwheel: /usr/local/bin/auditwheel \(auditwheel [0-9.]+\) runs natively: "
     r"x86_64 Python [0-9.]+, acting for aarch64"
@@ -127,7 +131,9 @@ def _check_both(project: Path, stdout: str, module: str) -> tuple[str, str]:
     assert "manywheel: auditwheel:" not in x86  # the x86_64 target is not emulated at all
     assert NATIVE_FRONTEND.search(arm), arm[-3000:]  # so does build, around the emulated hooks
     assert NATIVE_BYTECODE.search(arm), arm[-3000:]  # the x86_64 image's CPython 3.13 compiles
+    assert FORKED_HOOKS in arm, arm[-3000:]  # setuptools imported once for both hooks
     assert "manywheel: frontend:" not in x86
+    assert "manywheel: backend hooks:" not in x86
     assert "failed their probe" not in stdout
     result = _result(arm, "aarch64")
     assert result == _result(x86, "x86_64")
@@ -168,6 +174,7 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
     assert NATIVE_AUDITWHEEL.search(log), log[-3000:]
     assert NATIVE_FRONTEND.search(log), log[-3000:]
     assert NATIVE_BYTECODE.search(log), log[-3000:]
+    assert FORKED_HOOKS in log
     assert _policy(_wheel(project, "aarch64")) == C_POLICY  # as zig's (test_matrix)
     assert leftover_containers(arm_engine, project) == []
     # The emulated build kept its bytecode in the project's cache, seeded from the image:

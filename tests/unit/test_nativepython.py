@@ -424,3 +424,131 @@ def test_native_build_compiles_the_environment_before_the_hooks_run(
             for line in lines
         ), out
         assert "FileNotFoundError" in out
+
+
+# A stand-in for setuptools (a backend in FORKED_BACKENDS), put in the environment by the fake
+# uv: it says in which process it was imported and what earlier hooks left behind.
+FORKED_BACKEND = """\
+import os, sys
+IMPORTED_IN = os.getpid()
+CALLS = []
+def _say(hook):
+    CALLS.append(hook)
+    print("HOOK", hook, os.getpid(), IMPORTED_IN, len(CALLS), os.environ.get("MW_LEFT", "-"),
+          os.path.basename(sys.modules["__main__"].__file__), os.getcwd(), flush=True)
+    os.environ["MW_LEFT"] = hook
+def get_requires_for_build_wheel(config_settings=None):
+    _say("get_requires")
+    return (config_settings or {}).get("requires", "").split()
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _say("build_wheel")
+    if (config_settings or {}).get("fail"):
+        raise RuntimeError("the backend fails on purpose")
+    name = "demo-1.0-py3-none-any.whl"
+    open(os.path.join(wheel_directory, name), "wb").close()
+    return name
+"""
+
+
+def _forked_build(
+    pack: Path, tmp_path: Path, backend: str, *settings: str
+) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    """native-build.py with --hook-server on a project whose backend is the stand-in
+    setuptools.build_meta (``backend``), installed by the fake uv; the hooks' lines."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    (tmp_path / "build_meta.py").write_text(backend)
+    install = (
+        'for s in "$VIRTUAL_ENV"/lib/python*/site-packages; do mkdir -p "$s/setuptools";'
+        f' : > "$s/setuptools/__init__.py"; cp {tmp_path / "build_meta.py"} "$s/setuptools/"; done\n'
+    )
+    _, uv = _native_build_setup(tmp_path / "uv-home", "unused", BACKEND, on_install=install)
+    inbox = _inbox(tmp_path)
+    argv = [
+        str(pack / "bin" / "python"), "-s", str(inbox / "native-build.py"),
+        "--paths", str(Path(build_package.__file__).parent.parent),
+        "--python", sys.executable, "--uv", str(uv), "--hook-server", str(inbox / "hook-server.py"),
+        f"--outdir={tmp_path / 'dist'}", "--installer=uv", f"--env-dir={tmp_path / 'env'}",
+        *settings, ".",
+    ]  # fmt: skip
+    r = subprocess.run(
+        argv, cwd=project, capture_output=True, text=True, check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    hooks = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("HOOK ")]
+    return r, hooks
+
+
+SERVED = "manywheel: backend hooks: each in a process forked from one that imported setuptools.build_meta once"
+
+
+@needs_ldd
+def test_hooks_of_a_known_backend_are_forked_from_one_process_that_imported_it(
+    pack: Path, tmp_path: Path
+) -> None:
+    """Each hook in a process of its own (what the first changed is not seen by the second),
+    with _in_process.py as __main__ in the project folder, both from one import."""
+    (tmp_path / "uv-home").mkdir()
+    r, hooks = _forked_build(pack, tmp_path, FORKED_BACKEND)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert r.stdout.count(SERVED) == 1, out
+    (h1, pid1, imp1, n1, left1, main1, cwd1), (h2, pid2, imp2, n2, left2, main2, cwd2) = hooks
+    assert (h1, h2) == ("get_requires", "build_wheel")
+    assert imp1 == imp2  # imported once, by the server
+    assert len({pid1, pid2, imp1}) == 3  # each hook in its own process, neither the server
+    assert (n1, n2) == ("1", "1")  # hook 2 does not see hook 1's module state
+    assert (left1, left2) == ("-", "-")  # nor its environment
+    assert main1 == main2 == "_in_process.py"
+    assert cwd1 == cwd2 == str(tmp_path / "project")
+    assert (tmp_path / "dist" / "demo-1.0-py3-none-any.whl").is_file()
+
+
+@needs_ldd
+def test_an_install_between_the_hooks_starts_another_server(pack: Path, tmp_path: Path) -> None:
+    (tmp_path / "uv-home").mkdir()
+    r, hooks = _forked_build(pack, tmp_path, FORKED_BACKEND, "-Crequires=extra")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert r.stdout.count(SERVED) == 2, out
+    assert hooks[0][2] != hooks[1][2]  # the second hook's backend imported after the install
+    assert "  - extra" in r.stdout
+
+
+@needs_ldd
+def test_a_failing_forked_hook_fails_the_build_as_its_own_process_would(
+    pack: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "uv-home").mkdir()
+    r, _ = _forked_build(pack, tmp_path, FORKED_BACKEND, "-Cfail=yes")
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "RuntimeError: the backend fails on purpose" in out
+    assert "ERROR Backend subprocess exited when trying to invoke build_wheel" in out
+    assert not list((tmp_path / "dist").glob("*.whl"))
+
+
+@needs_ldd
+@pytest.mark.parametrize(
+    "trouble",
+    ["raise ImportError('broken on purpose')", "import warnings; warnings.warn('said at import')"],
+    ids=["error", "warning"],
+)
+def test_a_backend_the_server_cannot_import_quietly_runs_as_build_runs_it(
+    pack: Path, tmp_path: Path, trouble: str
+) -> None:
+    """An import that fails or warns: no server, each hook its own process, which reports it."""
+    (tmp_path / "uv-home").mkdir()
+    r, hooks = _forked_build(pack, tmp_path, trouble + "\n" + FORKED_BACKEND)
+    out = r.stdout + r.stderr
+    assert SERVED not in out
+    if trouble.startswith("raise"):
+        assert r.returncode == 1, out
+        assert "Backend 'setuptools.build_meta' is not available" in out
+    else:
+        assert r.returncode == 0, out
+        assert hooks[0][2] != hooks[1][2]  # each hook imported it itself
+        assert "said at import" in out

@@ -318,7 +318,12 @@ def _frontend_lines(
         script = f"{layout.inbox}/native-build.py"
         twin = f"{layout.twin}/bin/python" if cross and cross.bytecode is not None else None
         on_native = native_frontend_command(
-            options, layout.built, layout.project, script, compile_with=twin
+            options,
+            layout.built,
+            layout.project,
+            script,
+            hook_server=f"{layout.inbox}/hook-server.py",
+            compile_with=twin,
         )
         lines += [
             'if [ -n "$mw_nb_paths" ]; then',

@@ -42,6 +42,7 @@ NATIVE_AUDITWHEEL = fixed_script("native-auditwheel.sh")
 NATIVE_PATHS = fixed_script("native-paths.sh")
 NATIVE_CHECK = fixed_script("native-check.py")
 NATIVE_BUILD = fixed_script("native-build.py")
+HOOK_SERVER = fixed_script("hook-server.py")
 GLIBC_PLACEHOLDER = "@GLIBC@"  # replaced by the image's glibc version in the container
 LIBDIRS_PLACEHOLDER = "@LIBDIRS@"  # replaced by -L for each library folder the image has
 # The image's library folders, searched for -l in this order (those it has).
@@ -278,6 +279,7 @@ def native_frontend_lines(layout: Layout, files: dict[str, bytes]) -> list[str]:
     imports build from if the native Python mounted at ``layout.native`` can run it, with uv
     as the installer (``mw_nb_uv``: the uv build would use), and say which frontend runs."""
     files["native-build.py"] = NATIVE_BUILD.encode()
+    files["hook-server.py"] = HOOK_SERVER.encode()
     _native_checks(files)
     inbox, found = layout.inbox, f"{layout.work}/native-build.found"
     check = (

@@ -35,18 +35,26 @@ def _settings(options: Options, project: str) -> list[str]:
 
 
 def native_frontend_command(
-    options: Options, outdir: str, project: str, script: str, *, compile_with: str | None = None
+    options: Options,
+    outdir: str,
+    project: str,
+    script: str,
+    *,
+    hook_server: str,
+    compile_with: str | None = None,
 ) -> str:
     """The same build as build's (isolated, with uv, no arguments of the user's) by
     native-build.py (``script``) on the native Python ``$mw_native``, with build from the
     folders ``$mw_nb_paths``. Reads ``$mw_iso`` (--installer=uv and --env-dir).
-    ``compile_with``: a native Python of the target's version, which compiles the isolated
-    environment's bytecode."""
+    ``hook_server``: hook-server.py, which forks the hooks of a known backend from one process
+    that imported it. ``compile_with``: a native Python of the target's version, which compiles
+    the isolated environment's bytecode."""
     settings = " ".join(quote(w) for w in _settings(options, project))
     twin = f" --compile-with {quote(compile_with)}" if compile_with else ""
     return (
         f'"$mw_native" -s {script} --paths "$mw_nb_paths" --python "$(command -v python)"'
-        f' --uv "$mw_nb_uv"{twin} --outdir={outdir} $mw_iso{" " + settings if settings else ""} .'
+        f' --uv "$mw_nb_uv" --hook-server {quote(hook_server)}{twin} --outdir={outdir}'
+        f" $mw_iso{' ' + settings if settings else ''} ."
     )
 
 
