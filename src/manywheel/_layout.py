@@ -17,6 +17,7 @@ class Layout:
     # A native CPython of the target's version, mounted read-only (cross-compilers): bytecode.
     twin: str = "/manywheel/twin"
     zig_seed: str = "/manywheel/zig-seed"  # zig's cache as a seed, read-only (cross-compilers)
+    native_uv: str = "/manywheel/uv"  # the image's uv release, native, read-only (cross-compilers)
 
     @property
     def inbox(self) -> str:

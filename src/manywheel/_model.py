@@ -60,6 +60,7 @@ class ImageFacts:
     package_manager: str | None
     shell: str
     interpreters: tuple[Target, ...]
+    uv: str = ""  # the release of the uv on its PATH ("": none)
 
 
 @dataclass(frozen=True)

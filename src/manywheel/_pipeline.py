@@ -77,6 +77,8 @@ class TargetJob:
             mounts += ["--volume", f"{self.cross.bytecode}:{CONTAINER.twin}:ro"]
         if self.cross.zig_seed is not None:
             mounts += ["--volume", f"{self.cross.zig_seed}:{CONTAINER.zig_seed}:ro"]
+        if self.cross.uv is not None:
+            mounts += ["--volume", f"{self.cross.uv}:{CONTAINER.native_uv}:ro"]
         return (*mounts, *self.create_args)
 
     def step(self, name: str, message: str) -> None:

@@ -46,7 +46,7 @@ DISCOVER_SCRIPT = (
     f"mw_discover_py={quote(fixed_script('discover.py'))}\n{fixed_script('discover.sh')}"
 )
 
-FACTS_FORMAT = 3  # 3: implementation, release level; cached per image id and architecture
+FACTS_FORMAT = 4  # 3: implementation, release level; 4: uv. Cached per image id and architecture
 # The interpreter folders of a manylinux image: /opt/python/cp313-cp313(t), pp311-pypy311_pp73,
 # graalpy313-graalpy253_313_native.
 _INTERPRETER_DIR = {
@@ -57,7 +57,7 @@ _INTERPRETER_DIR = {
 
 
 def parse_facts(output: str) -> ImageFacts:
-    platform, plat, pkgmgr, shell = "manylinux_x86_64", "", None, "sh"
+    platform, plat, pkgmgr, shell, uv = "manylinux_x86_64", "", None, "sh", ""
     found: list[Target] = []
     for line in output.splitlines():
         word, _, rest = line.strip().partition(" ")
@@ -70,6 +70,8 @@ def parse_facts(output: str) -> ImageFacts:
             pkgmgr = rest or None
         elif word == "shell":
             shell = rest
+        elif word == "uv":
+            uv = rest
         elif word in ("python", "interpreter"):
             target = _interpreter(word, rest.split(), platform)
             if target is not None:
@@ -84,7 +86,7 @@ def parse_facts(output: str) -> ImageFacts:
             t.free_threaded,
         ),
     )
-    return ImageFacts(platform, plat, pkgmgr, shell, tuple(ordered))
+    return ImageFacts(platform, plat, pkgmgr, shell, tuple(ordered), uv)
 
 
 def _interpreter(kind: str, parts: list[str], platform: str) -> Target | None:

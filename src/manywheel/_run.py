@@ -60,6 +60,7 @@ from ._logs import Masker, default_log_root, latest_link
 from ._manifest import Manifest, fingerprint, source_digest
 from ._model import BuildImage, Plan, RunResult, Target, TargetResult
 from ._nativepython import native_python
+from ._nativeuv import native_uv
 from ._output import check_writable, publish, staging_dir
 from ._pipeline import TargetJob, run_target, test_covered
 from ._plan import check_platform, discover, platform_wanted, select_targets
@@ -984,7 +985,8 @@ class _NativeHelpers:
     """What the emulated targets that build on this machine's engine get beside zig, each made
     once and held by the run (see _cacheprune): the native Python their frontend and auditwheel
     run on (_nativepython), a CPython of each one's version from the twin image, which compiles
-    its build environment's bytecode (_twinpython), and zig's seed for its image (_zigseed).
+    its build environment's bytecode (_twinpython), zig's seed for its image (_zigseed), and
+    its image's release of uv built for this machine (_nativeuv).
     Without one (said once) that work runs as before. ``targets``, ``envs``: by identifier."""
 
     def __init__(
@@ -993,6 +995,7 @@ class _NativeHelpers:
         self.run, self.targets, self.envs = run, targets, envs
         self._twins: TwinPythons | None = None
         self._seeds: dict[tuple[str, str], Path | None] = {}
+        self._uvs: dict[str, Path | None] = {}
 
     @functools.cached_property
     def python(self) -> Path | None:
@@ -1010,10 +1013,25 @@ class _NativeHelpers:
         if cross.python is not None:
             cross = replace(cross, bytecode=self._twin(ident))
         cross = replace(cross, zig_seed=self._seed(cross, ident))
-        for used in (cross.root, cross.python, cross.bytecode, cross.zig_seed):
+        version = self.envs[ident].image.facts.uv
+        if version:
+            cross = replace(cross, uv=self._uv(version), uv_version=version)
+        for used in (cross.root, cross.python, cross.bytecode, cross.zig_seed, cross.uv):
             if used is not None:
                 self.run.cache.hold_toolchain(used)
         return cross
+
+    def _uv(self, version: str) -> Path | None:
+        """The image's release of uv for this machine (made, or said why not, once each)."""
+        if version not in self._uvs:
+            self._uvs[version] = None
+            try:
+                self._uvs[version] = native_uv(self.run.cache.root(), self.run.options, version)
+            except ToolchainError as e:
+                self.run.emitter.info(
+                    f"uv {version} runs emulated on the foreign targets: {e.message}"
+                )
+        return self._uvs[version]
 
     def _twin(self, ident: str) -> Path | None:
         run, target = self.run, self.targets.get(ident)

@@ -92,6 +92,10 @@ class CrossCompilers:
     # zig's cache after the probe ran in the image, made once: a build's zig cache starts as a
     # copy of it, with the glibc stubs and compiler-rt built (None: zig builds them).
     zig_seed: Path | None = None
+    # The image's release of uv (uv_version), built for this machine (_nativeuv): the folder
+    # holding it (None: the image's uv runs emulated).
+    uv: Path | None = None
+    uv_version: str = ""
 
     @property
     def mount(self) -> str:
@@ -166,13 +170,19 @@ def _download_args(options: Options, version: str, arch: str) -> list[str]:
     # The ziglang wheels' tags: manylinux_2_12 (x86_64) or _2_17, and musllinux_1_1.
     for tag in ("manylinux_2_17", "manylinux_2_12", "musllinux_1_1"):
         args += ["--platform", f"{tag}_{arch}"]
+    return [*args, *index_args(options), f"ziglang=={version}"]
+
+
+def index_args(options: Options) -> list[str]:
+    """pip download's arguments for the index and certificates the configuration names."""
+    args: list[str] = []
     if options.pip_index_url:
         args += ["--index-url", options.pip_index_url]
     for url in options.pip_extra_index_url:
         args += ["--extra-index-url", url]
     if options.ca_bundle is not None:
         args += ["--cert", str(options.ca_bundle)]
-    return [*args, f"ziglang=={version}"]
+    return args
 
 
 def _unpack(wheel: Path, dest: Path) -> None:

@@ -68,6 +68,9 @@ FORKED_HOOKS = (
     "manywheel: backend hooks: each in a process forked from one that imported"
     " setuptools.build_meta once"
 )
+NATIVE_UV = re.compile(
+    r"manywheel: uv [0-9.]+ runs natively \(x86_64\) for the image's /usr/local/bin/uv"
+)
 NATIVE_AUDITWHEEL = re.compile(
     r"manywheel: auditwheel: /usr/local/bin/auditwheel \(auditwheel [0-9.]+\) runs natively: "
     r"x86_64 Python [0-9.]+, acting for aarch64"
@@ -132,6 +135,8 @@ def _check_both(project: Path, stdout: str, module: str) -> tuple[str, str]:
     assert NATIVE_FRONTEND.search(arm), arm[-3000:]  # so does build, around the emulated hooks
     assert NATIVE_BYTECODE.search(arm), arm[-3000:]  # the x86_64 image's CPython 3.13 compiles
     assert FORKED_HOOKS in arm, arm[-3000:]  # setuptools imported once for both hooks
+    assert NATIVE_UV.search(arm), arm[-3000:]  # the image's uv release, built for x86_64
+    assert "manywheel: uv " not in x86
     assert "manywheel: frontend:" not in x86
     assert "manywheel: backend hooks:" not in x86
     assert "failed their probe" not in stdout
@@ -152,13 +157,18 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
 ) -> None:
     """The C example for aarch64 with a CFLAGS zig refuses: the probe fails, the target builds
     with the image's gcc under QEMU, with a warning, into a wheel with the auditwheel policy of
-    the zig-built one (test_matrix builds and tests that one on both engines). Not tested in a
+    the zig-built one; its build requirements come from the native uv, for aarch64 (test_matrix builds and tests that one on both engines). Not tested in a
     container here: this wheel is what every emulated build makes (CI time)."""
     project = example("c-extension")
     flags = f"CFLAGS={REFUSED_FLAG}"
+    # A build requirement with compiled code, installed by the native uv: the aarch64 wheel
+    # for the target's interpreter, which imports it under QEMU.
+    (project / "build-requirements.txt").write_text("markupsafe\n")
+    check = "python -c 'import platform, markupsafe._speedups as s; print(\"MW-SPEEDUPS\", platform.machine(), s.__file__)'"
     r = manywheel(
-        project, arm_engine, *KEYS, "--archs", "aarch64", "--environment", flags, image=None
-    )
+        project, arm_engine, *KEYS, "--archs", "aarch64", "--environment", flags,
+        "--build-requirements", "build-requirements.txt", "--before-build", check, image=None,
+    )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     said = r.stdout + r.stderr
     assert re.search(r"^cp313-manylinux_aarch64 +built ", r.stdout, re.M), said
@@ -175,6 +185,8 @@ def test_a_failed_probe_falls_back_to_the_image_compilers(
     assert NATIVE_FRONTEND.search(log), log[-3000:]
     assert NATIVE_BYTECODE.search(log), log[-3000:]
     assert FORKED_HOOKS in log
+    assert NATIVE_UV.search(log), log[-3000:]
+    assert re.search(r"MW-SPEEDUPS aarch64 \S+_speedups\.cpython-313-aarch64-linux-gnu\.so", log)
     assert _policy(_wheel(project, "aarch64")) == C_POLICY  # as zig's (test_matrix)
     assert leftover_containers(arm_engine, project) == []
     # The emulated build kept its bytecode in the project's cache, seeded from the image:

@@ -40,7 +40,7 @@ def test_default_build_installs_build_and_repairs(tmp_path: Path) -> None:
     assert "export CIBUILDWHEEL=1" in text
     assert text.index("cd /project") < text.index("step venv")  # every step in the project
     assert "else python -m pip install build; fi ||" in text
-    assert "then uv pip install build;" in text
+    assert 'then "${mw_uvn:-uv}" pip install build;' in text
     assert files["make-venv.sh"].startswith(b"set -eu")
     assert (
         files["repair.sh"]

@@ -21,7 +21,7 @@ from .._logs import TargetLog
 from .._model import Target, TargetResult
 from .._prepare import ca_exports, pip_exports
 from .._toolchain import CrossCompilers
-from .cross import cross_lines, native_auditwheel_lines, native_frontend_lines
+from .cross import cross_lines, native_auditwheel_lines, native_frontend_lines, native_uv_lines
 from .frontend import frontend_command, native_frontend_command, uses_uv
 from .installer import choose_lines, install_line, probe_line, uv_exports
 from .shell import export_literal, export_word, fill_placeholders, fixed_script, quote
@@ -468,6 +468,8 @@ def build_script(
     if epoch is not None:
         lines += _prefix_map_lines(layout)
     lines += choose_lines(options)
+    if cross is not None and cross.uv is not None:
+        lines += native_uv_lines(cross, layout)
     lines += _venv_lines(options, target, layout, files, venv_cache, marker=marker)
     files["ninja"] = NINJA_WRAPPER.encode()
     lines += [

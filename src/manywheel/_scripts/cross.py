@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .._arch import native_arch
 from .._layout import Layout
 from .._toolchain import CrossCompilers, CrossPlan
 from .shell import fixed_script, quote
@@ -33,6 +34,7 @@ __all__ = [
     "cross_lines",
     "native_auditwheel_lines",
     "native_frontend_lines",
+    "native_uv_lines",
     "wrapper",
     "zig_seed_script",
 ]
@@ -274,6 +276,26 @@ def native_auditwheel_lines(plan: CrossPlan, layout: Layout, files: dict[str, by
     ]
 
 
+def native_uv_lines(cross: CrossCompilers, layout: Layout) -> list[str]:
+    """Shell lines, after the installer is chosen, that set ``mw_uvn`` to the native uv mounted
+    at ``layout.native_uv`` when the installer is uv and the image's (``$mw_uv``) says the same
+    release: manywheel's own uv commands (the requirements, build's isolated environment) run
+    it; the user's run the image's uv. Else ``mw_uvn`` is empty."""
+    version = cross.uv_version
+    said = f"manywheel: uv {version} runs natively ({native_arch()}) for the image's $mw_uv"
+    return [
+        "mw_uvn=",
+        'if [ "$mw_installer" = uv ]; then',
+        '  mw_v=$("$mw_uv" --version 2>/dev/null) || mw_v=',
+        "  mw_v=${mw_v#uv }",
+        f'  if [ "${{mw_v%% *}}" = {quote(version)} ]; then',
+        f"    mw_uvn={layout.native_uv}/uv",
+        f'    echo "{said}"',
+        "  fi",
+        "fi",
+    ]
+
+
 def native_frontend_lines(layout: Layout, files: dict[str, bytes]) -> list[str]:
     """Shell lines, before the build, that set ``mw_nb_paths`` to the folders the build venv
     imports build from if the native Python mounted at ``layout.native`` can run it, with uv
@@ -289,6 +311,8 @@ def native_frontend_lines(layout: Layout, files: dict[str, bytes]) -> list[str]:
     return [
         f"mw_native={layout.native}/bin/python mw_nb_paths='' mw_nb_version=''",
         'mw_nb_uv=$(command -v "${UV:-uv}" 2>/dev/null) || mw_nb_uv=',
+        # The uv build would run: the native one where it is the image's (native_uv_lines).
+        'if [ -n "${mw_uvn:-}" ] && [ "$mw_nb_uv" = "${mw_uv:-}" ]; then mw_nb_uv=$mw_uvn; fi',
         'if [ "$mw_installer" != uv ] || [ -z "$mw_nb_uv" ]; then',
         '  echo "manywheel: frontend: python -m build runs emulated: it installs with'
         ' $mw_installer, not uv"',

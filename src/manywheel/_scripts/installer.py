@@ -93,5 +93,6 @@ def install_line(words: str, *, uv_flags: str = "", python: str = "") -> str:
     or into the venv of ``python`` (``uv_flags``: more options when it is uv)."""
     into = f" --python {python}" if python else ""
     more = f" {uv_flags}" if uv_flags else ""
-    uv, pip = f"uv pip install{into}{more}", f"python -m pip{into} install"
+    # ``mw_uvn``: the native uv, in a build container where it is the image's (cross.py).
+    uv, pip = f'"${{mw_uvn:-uv}}" pip install{into}{more}', f"python -m pip{into} install"
     return f'if [ "$mw_installer" = uv ]; then {uv} {words}; else {pip} {words}; fi'

@@ -10,6 +10,10 @@ for m in dnf yum apt-get apk; do
   if command -v "$m" >/dev/null 2>&1; then echo "pkgmgr $m"; break; fi
 done
 if command -v bash >/dev/null 2>&1; then echo "shell bash"; else echo "shell sh"; fi
+if uv=$(uv --version 2>/dev/null); then
+  uv=${uv#uv }
+  echo "uv ${uv%% *}"
+fi
 found=0
 for d in /opt/python/*; do
   [ -x "$d/bin/python" ] || continue
