@@ -451,19 +451,22 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 
 
 def _forked_build(
-    pack: Path, tmp_path: Path, backend: str, *settings: str
+    pack: Path, tmp_path: Path, backend: str, *settings: str, sitecustomize: str = ""
 ) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     """native-build.py with --hook-server on a project whose backend is the stand-in
-    setuptools.build_meta (``backend``), installed by the fake uv; the hooks' lines."""
+    setuptools.build_meta (``backend``), installed by the fake uv (with ``sitecustomize``, if
+    given, which the environment's interpreter runs at its start); the hooks' lines."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
     )
     (tmp_path / "build_meta.py").write_text(backend)
+    (tmp_path / "sitecustomize.py").write_text(sitecustomize)
     install = (
         'for s in "$VIRTUAL_ENV"/lib/python*/site-packages; do mkdir -p "$s/setuptools";'
-        f' : > "$s/setuptools/__init__.py"; cp {tmp_path / "build_meta.py"} "$s/setuptools/"; done\n'
+        f' : > "$s/setuptools/__init__.py"; cp {tmp_path / "build_meta.py"} "$s/setuptools/";'
+        f' cp {tmp_path / "sitecustomize.py"} "$s/"; done\n'
     )
     _, uv = _native_build_setup(tmp_path / "uv-home", "unused", BACKEND, on_install=install)
     inbox = _inbox(tmp_path)
@@ -552,3 +555,17 @@ def test_a_backend_the_server_cannot_import_quietly_runs_as_build_runs_it(
         assert r.returncode == 0, out
         assert hooks[0][2] != hooks[1][2]  # each hook imported it itself
         assert "said at import" in out
+
+
+@needs_ldd
+def test_an_interpreter_that_cannot_fork_runs_each_hook_itself(pack: Path, tmp_path: Path) -> None:
+    """The server imported the backend but cannot fork (as an interpreter without os.fork):
+    each hook runs as its own process, and the build goes on."""
+    (tmp_path / "uv-home").mkdir()
+    no_fork = "import os\ndef _fork():\n    raise OSError('no fork here')\nos.fork = _fork\n"
+    r, hooks = _forked_build(pack, tmp_path, FORKED_BACKEND, sitecustomize=no_fork)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert [h[0] for h in hooks] == ["get_requires", "build_wheel"], out
+    assert hooks[0][2] != hooks[1][2]  # each imported it itself
+    assert (tmp_path / "dist" / "demo-1.0-py3-none-any.whl").is_file()

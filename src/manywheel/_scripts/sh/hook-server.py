@@ -16,7 +16,8 @@ server after an install, so a hook never sees modules imported before the enviro
 Protocol, on the pipes REQUESTS (read) and REPLIES (written): first a line ``ready`` (the
 backend imported) or ``no`` (it could not be: the frontend runs each hook as a fresh process,
 which reports why); then, for each request line ``HOOK CONTROL_FOLDER``, the child's exit
-status, a line with the number Python's subprocess would give (negative: the signal). Stops at
+status, a line with the number Python's subprocess would give (negative: the signal), or
+``unserved`` if it cannot fork (then it stops, and the frontend runs the hook itself). Stops at
 the end of REQUESTS. Runs on whatever Python 3 the image has: keep to what Python 3.6 offers.
 """
 
@@ -71,7 +72,12 @@ while ready:
     hook, _, control = line.rstrip("\n").partition(" ")
     sys.stdout.flush()
     sys.stderr.flush()
-    child = os.fork()
+    try:
+        child = os.fork()
+    except (AttributeError, OSError):  # an interpreter that cannot fork here
+        writer.write("unserved\n")
+        writer.flush()
+        break
     if child == 0:
         break
     status = os.waitpid(child, 0)[1]

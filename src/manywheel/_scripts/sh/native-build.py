@@ -121,6 +121,10 @@ class HookRunner:
         reply = self.replies.readline()
         if reply.strip().lstrip("-").isdigit():
             return int(reply)
+        if reply == "unserved\n":  # it cannot fork: this hook and the next run as build runs them
+            self.stop()
+            self.server = None
+            return None
         code = self.stop()  # the server died with the hook: the hook failed
         return code or 1
 
