@@ -434,8 +434,9 @@ IMPORTED_IN = os.getpid()
 CALLS = []
 def _say(hook):
     CALLS.append(hook)
+    server_dir = any(os.path.isfile(os.path.join(p or ".", "hook-server.py")) for p in sys.path)
     print("HOOK", hook, os.getpid(), IMPORTED_IN, len(CALLS), os.environ.get("MW_LEFT", "-"),
-          os.path.basename(sys.modules["__main__"].__file__), os.getcwd(), flush=True)
+          os.path.basename(sys.modules["__main__"].__file__), os.getcwd(), server_dir, flush=True)
     os.environ["MW_LEFT"] = hook
 def get_requires_for_build_wheel(config_settings=None):
     _say("get_requires")
@@ -499,7 +500,9 @@ def test_hooks_of_a_known_backend_are_forked_from_one_process_that_imported_it(
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert r.stdout.count(SERVED) == 1, out
-    (h1, pid1, imp1, n1, left1, main1, cwd1), (h2, pid2, imp2, n2, left2, main2, cwd2) = hooks
+    (h1, pid1, imp1, n1, left1, main1, cwd1, on1), (h2, pid2, imp2, n2, left2, main2, cwd2, on2) = (
+        hooks
+    )
     assert (h1, h2) == ("get_requires", "build_wheel")
     assert imp1 == imp2  # imported once, by the server
     assert len({pid1, pid2, imp1}) == 3  # each hook in its own process, neither the server
@@ -507,6 +510,7 @@ def test_hooks_of_a_known_backend_are_forked_from_one_process_that_imported_it(
     assert (left1, left2) == ("-", "-")  # nor its environment
     assert main1 == main2 == "_in_process.py"
     assert cwd1 == cwd2 == str(tmp_path / "project")
+    assert on1 == on2 == "False"  # the server's folder is not on the hooks' import path
     assert (tmp_path / "dist" / "demo-1.0-py3-none-any.whl").is_file()
 
 

@@ -27,7 +27,9 @@ import sys
 import warnings
 from importlib import import_module
 
-del sys.path[0]  # this script's folder: a hook's own process has none to import from
+# This script's folder (none with PYTHONSAFEPATH): a hook's own process has none to import from.
+if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
+    del sys.path[0]
 script, requests, replies = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 reader = os.fdopen(requests, "r")
 writer = os.fdopen(replies, "w")

@@ -104,6 +104,7 @@ class HookRunner:
         if (
             self.server is None
             or len(cmd) != 4  # [python, _in_process.py, hook, control folder]
+            or "\n" in cmd[3]  # a request is a line
             or backend not in FORKED_BACKENDS
             or "_PYPROJECT_HOOKS_BACKEND_PATH_JSON" in env
         ):
