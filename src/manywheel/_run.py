@@ -1014,7 +1014,7 @@ class _NativeHelpers:
             cross = replace(cross, bytecode=self._twin(ident))
         cross = replace(cross, zig_seed=self._seed(cross, ident))
         version = self.envs[ident].image.facts.uv
-        if version:
+        if version and self.run.options.installer != "pip":  # pip: never used
             cross = replace(cross, uv=self._uv(version), uv_version=version)
         for used in (cross.root, cross.python, cross.bytecode, cross.zig_seed, cross.uv):
             if used is not None:

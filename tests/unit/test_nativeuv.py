@@ -86,31 +86,45 @@ def test_the_images_uv_release_is_discovered() -> None:
     assert parse_facts("platform manylinux_aarch64\n").uv == ""
 
 
-def _run_lines(lines: list[str], tmp_path: Path, installer: str, says: str) -> str:
+def _run_lines(lines: list[str], tmp_path: Path, installer: str, says: str, *, elf: bool) -> str:
+    """``lines`` with an image uv saying ``says``: a program (``elf``: a ``head`` first on PATH
+    shows the lines an ELF header where the file is a script) or a wrapper script."""
     image_uv = tmp_path / "image-uv"
     image_uv.write_text(f"#!/bin/sh\necho '{says}'\n")
     image_uv.chmod(0o755)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    if elf:
+        (fake / "head").write_text("#!/bin/sh\nprintf '\\177ELF'\n")
+        (fake / "head").chmod(0o755)
     script = "\n".join(
-        ["set -eu", f"mw_installer={installer} mw_uv={image_uv}", *lines, 'echo "RESULT=$mw_uvn"']
+        [
+            "set -eu",
+            f'PATH={fake}:"$PATH" mw_installer={installer} mw_uv={image_uv}',
+            *lines,
+            'echo "RESULT=$mw_uvn"',
+        ]
     )
     r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
     return r.stdout
 
 
 @pytest.mark.parametrize(
-    ("installer", "says", "native"),
+    ("installer", "says", "elf", "native"),
     [
-        ("uv", "uv 0.13.9 (aarch64-unknown-linux-gnu)", True),
-        ("uv", "uv 0.13.10 (aarch64-unknown-linux-gnu)", False),  # a setup script put another
-        ("uv", "", False),  # it does not run
-        ("pip", "uv 0.13.9 (aarch64-unknown-linux-gnu)", False),  # uv does not install
+        ("uv", "uv 0.13.9 (aarch64-unknown-linux-gnu)", True, True),
+        ("uv", "uv 0.13.10 (aarch64-unknown-linux-gnu)", True, False),  # a setup script's
+        ("uv", "", True, False),  # it does not run
+        ("uv", "uv 0.13.9 (aarch64-unknown-linux-gnu)", False, False),  # a wrapper, maybe an index
+        ("pip", "uv 0.13.9 (aarch64-unknown-linux-gnu)", True, False),  # uv does not install
     ],
+    ids=["same", "another-release", "broken", "wrapper-script", "pip"],
 )
 def test_the_native_uv_is_used_only_where_it_is_the_images_release(
-    tmp_path: Path, installer: str, says: str, native: bool
+    tmp_path: Path, installer: str, says: str, elf: bool, native: bool
 ) -> None:
     cross = CrossCompilers(PLAN, tmp_path, (2, 44), uv=tmp_path, uv_version="0.13.9")
-    out = _run_lines(native_uv_lines(cross, CONTAINER), tmp_path, installer, says)
+    out = _run_lines(native_uv_lines(cross, CONTAINER), tmp_path, installer, says, elf=elf)
     if native:
         assert f"RESULT={CONTAINER.native_uv}/uv" in out
         assert f"manywheel: uv 0.13.9 runs natively ({platform.machine()}) for the image's" in out

@@ -278,14 +278,15 @@ def native_auditwheel_lines(plan: CrossPlan, layout: Layout, files: dict[str, by
 
 def native_uv_lines(cross: CrossCompilers, layout: Layout) -> list[str]:
     """Shell lines, after the installer is chosen, that set ``mw_uvn`` to the native uv mounted
-    at ``layout.native_uv`` when the installer is uv and the image's (``$mw_uv``) says the same
+    at ``layout.native_uv`` when the installer is uv and the image's (``$mw_uv``) is uv itself
+    (a program, not a script that may set an index or a configuration first) of the same
     release: manywheel's own uv commands (the requirements, build's isolated environment) run
     it; the user's run the image's uv. Else ``mw_uvn`` is empty."""
     version = cross.uv_version
     said = f"manywheel: uv {version} runs natively ({native_arch()}) for the image's $mw_uv"
     return [
         "mw_uvn=",
-        'if [ "$mw_installer" = uv ]; then',
+        'if [ "$mw_installer" = uv ] && [ "$(head -c 4 "$mw_uv" 2>/dev/null | tail -c 3)" = ELF ]; then',
         '  mw_v=$("$mw_uv" --version 2>/dev/null) || mw_v=',
         "  mw_v=${mw_v#uv }",
         f'  if [ "${{mw_v%% *}}" = {quote(version)} ]; then',

@@ -31,8 +31,9 @@ from importlib import import_module
 if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
     del sys.path[0]
 script, requests, replies = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-reader = os.fdopen(requests, "r")
-writer = os.fdopen(replies, "w")
+# Lines of UTF-8 ending in "\n" whatever the locale (the frontend writes them so).
+reader = os.fdopen(requests, "r", encoding="utf-8", errors="surrogateescape", newline="\n")
+writer = os.fdopen(replies, "w", encoding="utf-8", newline="\n")
 
 
 def _import_backend():

@@ -105,6 +105,7 @@ class HookRunner:
             self.server is None
             or len(cmd) != 4  # [python, _in_process.py, hook, control folder]
             or "\n" in cmd[3]  # a request is a line
+            or "\r" in cmd[3]
             or backend not in FORKED_BACKENDS
             or "_PYPROJECT_HOOKS_BACKEND_PATH_JSON" in env
         ):
@@ -117,8 +118,12 @@ class HookRunner:
         self.key = key
         assert self.requests is not None
         assert self.replies is not None
-        self.requests.write(f"{cmd[2]} {cmd[3]}\n")
-        self.requests.flush()
+        try:
+            self.requests.write(f"{cmd[2]} {cmd[3]}\n")
+            self.requests.flush()
+        except OSError:  # the server ended before this hook: it runs as its own process
+            self.stop()
+            return None
         reply = self.replies.readline()
         if reply.strip().lstrip("-").isdigit():
             return int(reply)
@@ -140,8 +145,13 @@ class HookRunner:
             self.proc = None
         os.close(requests_r)
         os.close(replies_w)
-        self.requests = os.fdopen(requests_w, "w")
-        self.replies = os.fdopen(replies_r, "r")
+        # Lines of UTF-8 ending in "\n" whatever the locale, as the server reads and writes them.
+        self.requests = os.fdopen(
+            requests_w, "w", encoding="utf-8", errors="surrogateescape", newline="\n"
+        )
+        self.replies = os.fdopen(
+            replies_r, "r", encoding="utf-8", errors="surrogateescape", newline="\n"
+        )
         if self.proc is not None and self.replies.readline() == "ready\n":
             print(
                 f"manywheel: backend hooks: each in a process forked from one that imported"
@@ -157,7 +167,7 @@ class HookRunner:
         """Ends the server (at the end of its requests); its exit status."""
         for pipe in (self.requests, self.replies):
             if pipe is not None:
-                with contextlib.suppress(BrokenPipeError):
+                with contextlib.suppress(OSError):
                     pipe.close()
         self.requests = self.replies = None
         self.key = None
