@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -35,7 +34,7 @@ from ._arch import native_arch
 from ._engines.protocol import Backend
 from ._errors import EngineError
 from ._scripts.shell import fixed_script, quote
-from ._toolchain import ToolchainError, last_line, made_once
+from ._toolchain import ToolchainError, last_line, made_once, run_tool
 
 __all__ = ["image_python", "native_python"]
 
@@ -57,17 +56,12 @@ def _check(pack: Path, version: str) -> None:
         "import sys, zlib, hashlib, zipfile, struct, json, runpy, compileall;"
         " print(sys.prefix); print('%d.%d.%d' % sys.version_info[:3])"
     )
-    try:
-        r = subprocess.run(
-            [str(pack / "bin" / "python"), "-s", "-c", check],
-            capture_output=True,
-            text=True,
-            timeout=PACK_TIMEOUT,
-            check=False,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ToolchainError(f"the packed Python could not run: {e}") from None
+    r = run_tool(
+        [str(pack / "bin" / "python"), "-s", "-c", check],
+        "the packed Python could not run",
+        timeout=PACK_TIMEOUT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )
     lines = r.stdout.split()
     if r.returncode != 0 or len(lines) != 2 or os.path.realpath(lines[0]) != os.path.realpath(pack):
         out = (r.stderr or r.stdout).strip()[-300:]
@@ -112,16 +106,8 @@ def native_python(cache_root: Path, *, machine: str | None = None) -> Path:
     folder = cache_root / "toolchains" / f"python-{version}-{native_arch(machine)}-{key[:12]}"
 
     def fill(tmp: Path) -> None:
-        try:
-            r = subprocess.run(
-                [str(exe), "-I", "-c", PACK_SCRIPT, str(tmp)],
-                capture_output=True,
-                text=True,
-                timeout=PACK_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise ToolchainError(f"could not pack {exe}: {e}") from None
+        argv = [str(exe), "-I", "-c", PACK_SCRIPT, str(tmp)]
+        r = run_tool(argv, f"could not pack {exe}", timeout=PACK_TIMEOUT)
         if r.returncode != 0:
             raise ToolchainError(f"could not pack {exe}: {_said(r.stderr, r.returncode)}")
 

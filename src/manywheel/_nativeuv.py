@@ -18,13 +18,20 @@ there); every command of the user's runs the image's uv (``_scripts/cross.native
 from __future__ import annotations
 
 import re
-import subprocess
 import zipfile
 from pathlib import Path
 
 from ._arch import native_arch
 from ._config.options import Options
-from ._toolchain import Downloader, ToolchainError, index_args, made_once, pip_download
+from ._toolchain import (
+    Downloader,
+    ToolchainError,
+    index_args,
+    made_once,
+    pip_download,
+    run_tool,
+    unpack_wheel,
+)
 
 __all__ = ["native_uv"]
 
@@ -55,19 +62,16 @@ def native_uv(
         wheels = sorted((tmp / "wheel").glob("uv-*.whl"))
         if not wheels:
             raise ToolchainError(f"pip download left no uv {version} wheel for {arch}")
-        binary = tmp / "tree" / "uv"
-        binary.parent.mkdir()
         try:
-            with zipfile.ZipFile(wheels[0]) as zf:
-                names = [n for n in zf.namelist() if re.fullmatch(r"uv-[^/]+\.data/scripts/uv", n)]
-                if not names:
-                    raise ToolchainError(f"{wheels[0].name} holds no uv")
-                binary.write_bytes(zf.read(names[0]))
+            unpack_wheel(wheels[0], tmp / "tree")
         except zipfile.BadZipFile as e:
             raise ToolchainError(f"could not unpack uv {version}: {e}") from None
-        binary.chmod(0o755)
-        _check(binary, version)
-        return binary.parent
+        found = sorted((tmp / "tree").glob("uv-*.data/scripts/uv"))  # uv and uvx: the folder
+        if not found or not found[0].is_file():
+            raise ToolchainError(f"{wheels[0].name} holds no uv")
+        found[0].chmod(0o755)
+        _check(found[0], version)
+        return found[0].parent
 
     if not (folder / "uv").is_file():
         made_once(folder, fill, f"uv {version}")
@@ -76,13 +80,9 @@ def native_uv(
 
 def _check(binary: Path, version: str) -> None:
     """It runs here and says the release asked for."""
-    try:
-        r = subprocess.run(
-            [str(binary), "--version"], capture_output=True, timeout=CHECK_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ToolchainError(f"uv {version} does not run on this machine: {e}") from None
-    said = r.stdout.decode(errors="replace").split()
+    cannot = f"uv {version} does not run on this machine"
+    r = run_tool([str(binary), "--version"], cannot, timeout=CHECK_TIMEOUT)
+    said = r.stdout.split()
     if r.returncode != 0 or said[:2] != ["uv", version]:
         got = " ".join(said[:2]) or f"exit {r.returncode}"
         raise ToolchainError(f"the downloaded uv {version} says {got!r}")

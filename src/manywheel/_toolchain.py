@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,22 +147,43 @@ def last_line(output: str, code: int) -> str:
     return lines[-1] if lines else f"exit {code}"
 
 
+def run_tool(
+    argv: Sequence[str],
+    cannot: str,
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    new_session: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run a tool that makes or checks a toolchain, its output captured as text (bytes that
+    are not UTF-8 replaced); ToolchainError ``cannot: why`` if it cannot run or runs longer
+    than ``timeout``. Its exit status is the caller's to judge."""
+    try:
+        return subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+            env=env,
+            start_new_session=new_session,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ToolchainError(f"{cannot}: {e}") from None
+
+
 def pip_download(args: Sequence[str], dest: Path) -> None:
     """Download with this interpreter's pip (its configuration and PIP_* variables apply)."""
     argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-d"]
-    try:
-        r = subprocess.run(
-            [*argv, str(dest), *args],
-            capture_output=True,
-            timeout=DOWNLOAD_TIMEOUT,
-            check=False,
-            start_new_session=True,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ToolchainError(f"pip download could not run: {e}") from None
+    r = run_tool(
+        [*argv, str(dest), *args],
+        "pip download could not run",
+        timeout=DOWNLOAD_TIMEOUT,
+        new_session=True,
+    )
     if r.returncode != 0:
-        err = last_line(r.stderr.decode(errors="replace"), r.returncode)
-        raise ToolchainError(f"pip download failed: {err}")
+        raise ToolchainError(f"pip download failed: {last_line(r.stderr, r.returncode)}")
 
 
 def _download_args(options: Options, version: str, arch: str) -> list[str]:
@@ -185,7 +206,7 @@ def index_args(options: Options) -> list[str]:
     return args
 
 
-def _unpack(wheel: Path, dest: Path) -> None:
+def unpack_wheel(wheel: Path, dest: Path) -> None:
     """Extract the wheel, keeping the executable bits it records (zipfile drops them)."""
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
@@ -238,7 +259,7 @@ def zig_toolchain(
         if not wheels:
             raise ToolchainError(f"pip download left no ziglang {version} wheel for {arch}")
         try:
-            _unpack(wheels[0], tmp / "tree")
+            unpack_wheel(wheels[0], tmp / "tree")
         except zipfile.BadZipFile as e:
             raise ToolchainError(f"could not unpack zig {version}: {e}") from None
         if not (tmp / "tree" / "ziglang" / "zig").is_file():
