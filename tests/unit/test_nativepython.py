@@ -311,6 +311,26 @@ def _native_build_setup(
     return project, uv
 
 
+def _native_build(
+    pack: Path,
+    tmp_path: Path,
+    project: Path,
+    uv: Path,
+    *args: str,
+    env_dir: Path,
+    env: dict[str, str],
+) -> subprocess.CompletedProcess[str]:
+    """native-build.py on the packed Python, with build from this environment, the 'target'
+    interpreter this one, the fake ``uv``, wheels into tmp_path/dist, and ``args``."""
+    argv = [
+        str(pack / "bin" / "python"), "-s", str(_inbox(tmp_path) / "native-build.py"),
+        "--paths", str(Path(build_package.__file__).parent.parent),
+        "--python", sys.executable, "--uv", str(uv), f"--outdir={tmp_path / 'dist'}",
+        "--installer=uv", f"--env-dir={env_dir}", *args, ".",
+    ]  # fmt: skip
+    return subprocess.run(argv, cwd=project, capture_output=True, text=True, check=False, env=env)
+
+
 @needs_ldd
 @pytest.mark.parametrize("fail", [False, True], ids=["built", "failed"])
 def test_native_build_runs_the_hooks_in_an_environment_of_the_target_interpreter(
@@ -321,16 +341,10 @@ def test_native_build_runs_the_hooks_in_an_environment_of_the_target_interpreter
     project, uv = _native_build_setup(tmp_path, "setuptools-free", BACKEND)
     log = tmp_path / "uv.log"
     env_dir = tmp_path / "build-env"
-    argv = [
-        str(pack / "bin" / "python"), "-s", str(_inbox(tmp_path) / "native-build.py"),
-        "--paths", str(Path(build_package.__file__).parent.parent),
-        "--python", sys.executable, "--uv", str(uv), f"--outdir={tmp_path / 'dist'}",
-        "--installer=uv", f"--env-dir={env_dir}", "-Ckey=a", "-Ckey=b", "-Cone=1",
-        *(["-Cfail=yes"] if fail else []), ".",
-    ]  # fmt: skip
-    r = subprocess.run(
-        argv, cwd=project, capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "/nowhere"},
+    r = _native_build(
+        pack, tmp_path, project, uv, "-Ckey=a", "-Ckey=b", "-Cone=1",
+        *(["-Cfail=yes"] if fail else []),
+        env_dir=env_dir, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "/nowhere"},
     )  # fmt: skip
     out = r.stdout + r.stderr
     settings = {"key": ["a", "b"], "one": "1", **({"fail": "yes"} if fail else {})}
@@ -399,14 +413,10 @@ def test_native_build_compiles_the_environment_before_the_hooks_run(
     )
     prefix = tmp_path / "pyc"
     twin = str(pack / "bin" / "python") if works else "/bin/false"
-    argv = [
-        str(pack / "bin" / "python"), "-s", str(_inbox(tmp_path) / "native-build.py"),
-        "--paths", str(Path(build_package.__file__).parent.parent),
-        "--python", sys.executable, "--uv", str(uv), "--compile-with", twin,
-        f"--outdir={tmp_path / 'dist'}", "--installer=uv", f"--env-dir={tmp_path / 'env'}", ".",
-    ]  # fmt: skip
     env = {"PATH": "/usr/bin:/bin", "PYTHONPYCACHEPREFIX": str(prefix), "SOURCE_DATE_EPOCH": "1"}
-    r = subprocess.run(argv, cwd=project, capture_output=True, text=True, check=False, env=env)
+    r = _native_build(
+        pack, tmp_path, project, uv, "--compile-with", twin, env_dir=tmp_path / "env", env=env
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 0 if works else r.returncode == 1, out
     lines = r.stdout.splitlines()
@@ -470,17 +480,10 @@ def _forked_build(
         f' cp {tmp_path / "sitecustomize.py"} "$s/"; done\n'
     )
     _, uv = _native_build_setup(tmp_path / "uv-home", "unused", BACKEND, on_install=install)
-    inbox = _inbox(tmp_path)
-    argv = [
-        str(pack / "bin" / "python"), "-s", str(inbox / "native-build.py"),
-        "--paths", str(Path(build_package.__file__).parent.parent),
-        "--python", sys.executable, "--uv", str(uv), "--hook-server", str(inbox / "hook-server.py"),
-        f"--outdir={tmp_path / 'dist'}", "--installer=uv", f"--env-dir={tmp_path / 'env'}",
-        *settings, ".",
-    ]  # fmt: skip
-    r = subprocess.run(
-        argv, cwd=project, capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/bin:/bin"},
+    server = str(_inbox(tmp_path) / "hook-server.py")
+    r = _native_build(
+        pack, tmp_path, project, uv, "--hook-server", server, *settings,
+        env_dir=tmp_path / "env", env={"PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     hooks = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("HOOK ")]
     return r, hooks
