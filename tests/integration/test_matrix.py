@@ -10,11 +10,16 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from manywheel import _arch
+from manywheel._arch import arch_info
+from manywheel._engines.container import Engine
 from manywheel._engines.emulation import emulation_problem
+from manywheel._engines.process import ProcessRegistry
 from tests.conftest import FIXTURE_IMAGE, FIXTURE_IMAGE_ARM64, FIXTURE_IMAGE_I386, required_engines
 from tests.integration.helpers import (
     auditwheel_consistent,
@@ -79,6 +84,9 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
                 assert zf.testzip() is None
             log = (logs / f"{ident}.log").read_text()
             assert f"MW-UNAME={arch}" in log  # uname -m in the build says the target's arch
+            # QEMU emulates aarch64 with its cheaper pointer authentication; natively, nothing
+            qemu = "manywheel: QEMU emulates QEMU_CPU=max,pauth-impdef=on" in log
+            assert qemu == (arch == "aarch64"), log[:3000]
             # aarch64 compiles with zig run natively in its container (cross-compilers = auto)
             zig = "manywheel: cross compilers: zig 0." in log
             assert zig == (arch == "aarch64"), log[-3000:]
@@ -117,6 +125,36 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
     again = manywheel(project, engine, *args, image=None, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("up-to-date") >= 7
+
+
+def test_qemu_runs_aarch64_containers_with_the_cheaper_cpu_or_without_if_refused(
+    matrix_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real QEMU: an aarch64 container gets QEMU_CPU, its programs run under it; a
+    QEMU_CPU this QEMU refuses (a property it does not know, as QEMU before pauth-impdef)
+    starts the container again without it, and the engine's later ones too."""
+    engine = Engine(matrix_engine, matrix_engine, ProcessRegistry())
+    script = 'echo "cpu=${QEMU_CPU:-none} $(uname -m)"; python3.13 -c "print(2 + 3)"'
+
+    def run(name: str) -> str:
+        with engine.container(FIXTURE_IMAGE_ARM64, name, labels={}, arch="aarch64") as ctr:
+            r = engine.run_script(ctr, script, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout.strip()
+
+    assert run("mw-test-qemu-cpu") == "cpu=max,pauth-impdef=on aarch64\n5"
+    refused = replace(arch_info("aarch64"), qemu_cpu="max,pauth-mw-unknown=on")
+    monkeypatch.setitem(_arch._BY_NAME, "aarch64", refused)
+    refusing = Engine(matrix_engine, matrix_engine, ProcessRegistry())
+    engine = refusing
+    assert run("mw-test-qemu-cpu-refused") == "cpu=none aarch64\n5"
+    assert refusing._qemu_cpu_refused == {"aarch64"}
+    assert run("mw-test-qemu-cpu-later") == "cpu=none aarch64\n5"
+    r = subprocess.run(
+        [matrix_engine, "ps", "-a", "--filter", "name=mw-test-qemu-cpu", "-q"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert r.stdout.strip() == ""
 
 
 def test_a_wrong_image_for_a_platform_is_refused_before_building(

@@ -39,6 +39,7 @@ class Recorder:
 
     answers: dict[str, str] = field(default_factory=dict)  # subcommand -> its stdout
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)  # -> exit code, stderr
+    run_fails_with: str = ""  # a `run` with an argument containing this fails (failures["run"])
     calls: list[Spawned] = field(default_factory=list)
 
     def spawn(
@@ -54,11 +55,14 @@ class Recorder:
     ) -> subprocess.Popen[bytes]:
         self.calls.append(Spawned(list(argv), dict(env) if env is not None else None, stdin))
         command = argv[1 + len(engine.client_args) :]  # after a builder's --context NAME
-        if command[0] == "run":  # the lifeline: says it runs, ends when its stdin closes
+        run_fails = any(self.run_fails_with in a for a in argv) if self.run_fails_with else False
+        if command[0] == "run" and not run_fails:  # the lifeline: says it runs, ends with stdin
             stand_in = ["/bin/sh", "-c", "echo manywheel-ready; cat >/dev/null"]
         else:
             code, err = self.failures.get(command[0], (0, ""))
             script = 'printf %s "$1"; printf %s "$2" >&2; cat >/dev/null; exit "$3"'
+            if command[0] == "run":  # a container that did not start reads nothing
+                script = script.replace(" cat >/dev/null;", "")
             stand_in = ["/bin/sh", "-c", script, "sh", self.answers.get(command[0], ""), err]
             stand_in.append(str(code))
         proc = subprocess.Popen(stand_in, stdin=stdin, stdout=stdout, stderr=stderr)
@@ -235,11 +239,55 @@ def test_a_foreign_container_runs_with_its_platform(recorder: Recorder) -> None:
         engine.exec_("c", ["ls"]).communicate()
     assert recorder.argv()[:3] == [
         ["/usr/bin/docker", "run", "-i", "--rm", "--name", "c",
-         "--platform", "linux/arm64", "--network", "none", "--label", "l=v",
-         "--entrypoint", "/bin/sh", "img:1", "-c", LIFELINE],
+         "--platform", "linux/arm64", "--network", "none",
+         "--env", "QEMU_CPU=max,pauth-impdef=on",  # QEMU's cheaper pointer authentication
+         "--label", "l=v", "--entrypoint", "/bin/sh", "img:1", "-c", LIFELINE],
         ["/usr/bin/docker", "exec", "-i", "c", "/bin/sh", "-s"],  # a 64-bit one: no prefix
         ["/usr/bin/docker", "exec", "c", "ls"],
     ]  # fmt: skip
+
+
+REFUSED = (
+    "aarch64-binfmt-P: can't apply global max-arm-cpu.pauth-impdef=on: Property "
+    "'max-arm-cpu.pauth-impdef' not found"
+)
+
+
+def test_a_qemu_that_refuses_the_cpu_gets_the_container_again_without_it(
+    recorder: Recorder,
+) -> None:
+    recorder.failures["run"] = (1, REFUSED)
+    recorder.run_fails_with = "QEMU_CPU="
+    engine = Engine("podman", "podman")
+    engine.create("img:1", "c", labels={}, arch="aarch64")
+    engine.create("img:1", "d", labels={}, arch="aarch64")  # not tried again in this run
+    engine.create("img:1", "e", labels={}, arch="x86_64")  # no QEMU_CPU: nothing to refuse
+    runs = [a for a in recorder.argv() if a[1] == "run"]
+    assert [r[5] for r in runs] == ["c", "c", "d", "e"]
+    assert runs[0][8:10] == ["--env", "QEMU_CPU=max,pauth-impdef=on"]
+    assert not any("QEMU_CPU" in a for r in runs[1:] for a in r)
+    assert recorder.argv()[1][:2] == ["podman", "rm"]  # the refused one, removed first
+    engine.remove(["c", "d", "e"])
+
+
+def test_another_failure_to_start_is_not_taken_for_a_refusal(recorder: Recorder) -> None:
+    recorder.failures["run"] = (125, "Error: image not known")
+    recorder.run_fails_with = "run"
+    engine = Engine("docker", "docker")
+    with pytest.raises(EngineError, match="image not known"):
+        engine.create("img:1", "c", labels={}, arch="aarch64")
+    assert len(recorder.calls) == 1
+    assert engine._qemu_cpu_refused == set()
+
+
+def test_a_qemu_cpu_of_the_users_wins(recorder: Recorder) -> None:
+    engine = Engine("docker", "docker")
+    engine.create("img:1", "c", labels={}, env={"QEMU_CPU": "cortex-a72"}, arch="aarch64")
+    engine.create("img:1", "d", labels={}, extra_args=("-e", "QEMU_CPU=max"), arch="aarch64")
+    first, second = recorder.argv()
+    assert [a for a in first if "QEMU_CPU" in a] == ["QEMU_CPU=cortex-a72"]
+    assert [a for a in second if "QEMU_CPU" in a] == ["QEMU_CPU=max"]
+    engine.remove(["c", "d"])
 
 
 @pytest.mark.parametrize(("arch", "oci"), [("i686", "linux/386"), ("armv7l", "linux/arm/v7")])

@@ -1,13 +1,17 @@
 """Whether a foreign architecture can run here (``_engines/emulation``), on a fake
-binfmt_misc folder."""
+binfmt_misc folder; what an emulated build's log says of QEMU's CPU."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from manywheel import Options
 from manywheel._engines.emulation import EMULATION_TIP, emulation_problem
+from manywheel._model import Target
+from manywheel._scripts.build import build_script
 
 ENTRY = """\
 {state}
@@ -117,3 +121,24 @@ def test_the_tip_says_how_to_register_qemu_with_the_f_flag() -> None:
     assert "qemu-user-static" in EMULATION_TIP
     assert "mount -t binfmt_misc" in EMULATION_TIP
     assert "tonistiigi/binfmt --install all" in EMULATION_TIP
+
+
+def test_an_emulated_build_says_which_cpu_qemu_emulates(tmp_path: Path) -> None:
+    arm = Target(
+        "cp313-manylinux_aarch64", "3.13.1", False, "/opt/python/cp313-cp313/bin/python",
+        platform="manylinux_aarch64",
+    )  # fmt: skip
+    emulated, _ = build_script(Options(tmp_path), arm, "::m::", 2, emulated_image="img")
+    native, _ = build_script(Options(tmp_path), arm, "::m::", 2)
+    (line,) = [x for x in emulated.splitlines() if "QEMU_CPU" in x]
+    assert "QEMU_CPU" not in native
+    for value, said in (("max,pauth-impdef=on", "QEMU_CPU=max,pauth-impdef=on"), ("", "")):
+        r = subprocess.run(
+            ["sh", "-euc", line],
+            env={"QEMU_CPU": value},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert r.returncode == 0
+        assert r.stdout == (f"manywheel: QEMU emulates {said}\n" if said else "")

@@ -125,8 +125,9 @@ class FakeRun:
         self.returncode: int | None = None if ready else 125
 
     def wait(self, timeout: float | None = None) -> int:
-        self.returncode = 0
-        return 0
+        if self.returncode is None:
+            self.returncode = 0
+        return self.returncode
 
     def poll(self) -> int | None:
         return self.returncode
@@ -162,6 +163,26 @@ def test_failed_start_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(eng, "_wait_ready", lambda proc, timeout: False)
     with pytest.raises(eng.EngineError, match="name already in use"):
         engine.create("img", "manywheel-y", labels={})
+
+
+def test_a_container_that_ended_is_reported_with_the_reason_its_client_gives_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # podman's client closes the container's output, cleans up, then says why and exits.
+    engine = eng.Engine("podman", "/usr/bin/podman")
+    script = 'exec 1>&-; sleep 1; echo "Error: qemu: cannot apply global" >&2; exit 3'
+
+    def popen(args: list[str], **kw: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            ["sh", "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    monkeypatch.setattr(engine, "popen", popen)
+    with pytest.raises(eng.EngineError, match=r"run failed \(exit 3\): Error: qemu: cannot"):
+        engine.create("img", "manywheel-e", labels={})
 
 
 def test_a_start_that_never_comes_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:

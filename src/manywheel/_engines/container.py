@@ -25,13 +25,16 @@ PULL_TIMEOUT = 1800.0
 # A container of an image that is there starts in seconds, under QEMU too; one that has not
 # said it runs after this is the engine's fault (a wedged engine would hold the run forever).
 START_TIMEOUT = 600.0
+# A container that ended before it ran: the time its client has to exit and say why.
+ENDED_TIMEOUT = 30.0
 
 # A container's main process: says it runs, then lives until its standard input closes.
 LIFELINE = "echo manywheel-ready; while read -r _; do :; done"
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait until the container's main process says it runs (False: it ended first)."""
+def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> bool | None:
+    """Wait until the container's main process says it runs (False: it ended first, None:
+    it said nothing within ``timeout``)."""
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     deadline = time.monotonic() + timeout
@@ -39,7 +42,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> bool:
     while b"manywheel-ready" not in seen:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return False
+            return None
         chunk = os.read(fd, 4096)
         if not chunk:
             return False
@@ -75,6 +78,7 @@ class Engine:
         self._lock = threading.Lock()
         self._lifelines: dict[str, subprocess.Popen[bytes]] = {}
         self._personality: dict[str, tuple[str, ...]] = {}  # container -> command prefix
+        self._qemu_cpu_refused: set[str] = set()  # architectures whose QEMU_CPU QEMU refused
         self._given_up: str | None = None  # why this engine is no longer used (a lost builder)
 
     def __repr__(self) -> str:
@@ -261,8 +265,54 @@ class Engine:
         ``arch``: run the image as that architecture (``--platform``; a foreign one runs under
         the kernel's QEMU). A 32-bit one runs every process under ``linux32``, so that
         ``uname -m`` says i686 (not the 64-bit kernel's x86_64) and builds tag their wheels
-        for it.
+        for it. One whose architecture has a ``qemu_cpu`` (aarch64) gets it as ``QEMU_CPU``
+        unless ``env`` or ``extra_args`` (the user's) set one: the CPU QEMU emulates for its
+        programs (natively nothing reads it). A QEMU that does not know it fails every program, so the container is
+        started again without it, as this engine's later ones of that architecture are.
         """
+        qemu_cpu = self._qemu_cpu(arch, env, extra_args)
+        if qemu_cpu is None:
+            return self._create(
+                image, name, labels=labels, extra_args=extra_args, env=env, arch=arch
+            )
+        try:
+            env_cpu = {"QEMU_CPU": qemu_cpu, **(env or {})}
+            return self._create(
+                image, name, labels=labels, extra_args=extra_args, env=env_cpu, arch=arch
+            )
+        except EngineError as e:
+            # QEMU names the property it could not apply ("can't apply global
+            # max-arm-cpu.pauth-impdef=on: Property ... not found").
+            properties = [part.partition("=")[0] for part in qemu_cpu.split(",")[1:]]
+            if not any(p and p in str(e) for p in properties):
+                raise
+        with contextlib.suppress(EngineError):
+            self.remove([name])
+        assert arch is not None
+        with self._lock:
+            self._qemu_cpu_refused.add(arch)
+        return self._create(image, name, labels=labels, extra_args=extra_args, env=env, arch=arch)
+
+    def _qemu_cpu(
+        self, arch: str | None, env: Mapping[str, str] | None, extra_args: Sequence[str]
+    ) -> str | None:
+        if arch is None or "QEMU_CPU" in (env or {}) or any("QEMU_CPU" in a for a in extra_args):
+            return None
+        with self._lock:
+            if arch in self._qemu_cpu_refused:
+                return None
+        return arch_info(arch).qemu_cpu
+
+    def _create(
+        self,
+        image: str,
+        name: str,
+        *,
+        labels: Mapping[str, str],
+        extra_args: Sequence[str],
+        env: Mapping[str, str] | None,
+        arch: str | None,
+    ) -> str:
         platform, prefix = _platform(arch)
         args = ["run", "-i", "--rm", "--name", name, *platform, *extra_args]
         for k, v in (env or {}).items():
@@ -275,7 +325,11 @@ class Engine:
         with self._lock:
             self._lifelines[name] = proc
             self._personality[name] = prefix
-        if not _wait_ready(proc, START_TIMEOUT):
+        ready = _wait_ready(proc, START_TIMEOUT)
+        if not ready:
+            if ready is False:  # its output ended: the client exits, with the reason (podman
+                with contextlib.suppress(subprocess.TimeoutExpired):  # after its clean-up)
+                    proc.wait(timeout=ENDED_TIMEOUT)
             late = proc.poll() is None
             self._end_lifeline(name, wait=1.0)
             if late:

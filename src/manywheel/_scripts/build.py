@@ -463,6 +463,8 @@ def build_script(
     lines.append(f'export PATH={quote(str(PurePosixPath(target.python).parent))}:"$PATH"')
     lines += environment_lines(options, marker)
     lines.append(export_literal("CIBUILDWHEEL_BUILD_IDENTIFIER", target.identifier))
+    if emulated_image is not None:  # the CPU QEMU emulates (the engine's, or the user's)
+        lines.append('[ -z "${QEMU_CPU:-}" ] || echo "manywheel: QEMU emulates QEMU_CPU=$QEMU_CPU"')
     if cross is not None:  # after the environment (a CC of the user's wins), before the maps
         lines += cross_lines(cross, layout, files, marker, shared=options.shared_cache)
     if epoch is not None:
