@@ -65,6 +65,9 @@ GOAL_SETUP_SECONDS = 1.0
 GOAL_CROSS_VS_CIBW = 5.0  # cibuildwheel (QEMU) / manywheel (cross compilers), aarch64 heavy
 GOAL_CROSS_VS_NATIVE = 1.5  # manywheel aarch64 (cross compilers) / manywheel x86_64, heavy
 GOAL_RSS_MB = 150.0
+# The CPU manywheel's aarch64 containers ask QEMU for (src/manywheel/_arch.py), QEMU 10's
+# default: given to cibuildwheel too, for an informational row (--cross-cibw-qemu-cpu).
+QEMU_CPU = "max,pauth-impdef=on"
 
 UP_TO_DATE_LINE = re.compile(r"prepared environment\b.*\bup to date", re.IGNORECASE)
 DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s)\b")
@@ -419,6 +422,7 @@ class Bench:
     also_jobs: int | None = None
     cross_cibw_functions: int = CROSS_CIBW_FUNCTIONS
     cross_gcc: bool = False
+    cross_cibw_qemu_cpu: bool = False
     _counter: int = 0
     _cibw_engine: str | None = None
     _start_seconds: float | None = None
@@ -571,8 +575,11 @@ class Bench:
         output: Path,
         frontend: str = "build",
         images: dict[str, str] | None = None,
+        *,
+        environment: str = "",
     ) -> Run | None:
-        """cibuildwheel on the three targets; ``images``: by architecture, for the matrix."""
+        """cibuildwheel on the three targets; ``images``: by architecture, for the matrix;
+        ``environment``: its CIBW_ENVIRONMENT."""
         if self.cibuildwheel is None:
             return None
         archs = images or {"x86_64": self.image}
@@ -582,7 +589,9 @@ class Bench:
         if "uv" in frontend:
             # uv trusts its own CA roots unless told to use the system's, which is what the
             # fixture image has (and what pip, through truststore, uses); manywheel sets this.
-            extra["CIBW_ENVIRONMENT"] = "UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1"
+            environment = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 {environment}"
+        if environment.strip():
+            extra["CIBW_ENVIRONMENT"] = environment.strip()
         env = child_env(
             {
                 **extra,
@@ -780,7 +789,8 @@ class Bench:
         natively in the arm64 container), side by side with manywheel's own x86_64 build of it
         and, on a cut-down copy (CROSS_CIBW_FUNCTIONS kernels: the full one takes cibuildwheel
         about 85 minutes), with cibuildwheel (QEMU). ``--cross-gcc`` adds manywheel with the
-        image's emulated gcc on the cut-down copy."""
+        image's emulated gcc on the cut-down copy; ``--cross-cibw-qemu-cpu`` adds cibuildwheel
+        with the QEMU_CPU manywheel sets (the default of QEMU 10 on)."""
         arm = self.image + MATRIX_ARCHS["aarch64"]
         self.say(
             f"\n[cross] generated C extension, 3 Pythons, aarch64 in {arm} under QEMU:"
@@ -795,7 +805,7 @@ class Bench:
             self.fresh("cross-source-small") / "project", self.cross_cibw_functions
         )
         keys = ("--manylinux-aarch64-image", arm, "--archs", "aarch64")
-        names = ("zig", "zig-warm", "x86", "x86-warm", "small-zig", "small-gcc", "cibw")
+        names = ("zig", "zig-warm", "x86", "x86-warm", "small-zig", "small-gcc", "cibw", "cibw-cpu")
         runs: dict[str, list[Run]] = {k: [] for k in names}
 
         def build(key: str, source: Path, *args: str) -> Path:
@@ -824,6 +834,14 @@ class Bench:
                 )
                 if other is not None:
                     runs["cibw"].append(other)
+            if self.cibuildwheel is not None and self.cross_cibw_qemu_cpu:
+                project = self.copy_project(small, "cross-cibw-cpu")
+                other = self.cibuildwheel_build(
+                    f"cross-cibw-cpu-{i + 1}", project, project.parent / "out",
+                    images={"aarch64": arm}, environment=f"QEMU_CPU={QEMU_CPU}",
+                )  # fmt: skip
+                if other is not None:
+                    runs["cibw-cpu"].append(other)
         self.cross_rows(runs)
 
     def cross_rows(self, runs: dict[str, list[Run]]) -> None:
@@ -860,6 +878,14 @@ class Bench:
                 ),
             ),
         ]  # fmt: skip
+        if runs["cibw-cpu"]:
+            cpu_text, cpu = self.cibw_cell(runs["cibw-cpu"])
+            self.rows.append(
+                Row(
+                    f"cross: aarch64, {n} kernels, zig (cold) vs cibuildwheel, QEMU_CPU={QEMU_CPU}",
+                    fmt_or_failed(small), cpu_text, ratio(cpu, small), info,
+                )
+            )  # fmt: skip
         if runs["small-gcc"]:
             self.rows.append(
                 Row(
@@ -1225,6 +1251,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"cross case: kernels of the project cibuildwheel builds (default {CROSS_CIBW_FUNCTIONS})",
     )
     parser.add_argument(
+        "--cross-cibw-qemu-cpu",
+        action="store_true",
+        help=f"cross case: also time cibuildwheel with QEMU_CPU={QEMU_CPU} (informational)",
+    )
+    parser.add_argument(
         "--cross-gcc",
         action="store_true",
         help="cross case: also time manywheel with the image's emulated gcc (informational)",
@@ -1283,6 +1314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.also_jobs = args.also_jobs
     bench.cross_cibw_functions = args.cross_functions
     bench.cross_gcc = args.cross_gcc
+    bench.cross_cibw_qemu_cpu = args.cross_cibw_qemu_cpu
     bench.describe()
     cases: dict[str, Callable[[], None]] = {
         "c-example": bench.case_c_example,
