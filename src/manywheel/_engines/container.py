@@ -267,8 +267,9 @@ class Engine:
         ``uname -m`` says i686 (not the 64-bit kernel's x86_64) and builds tag their wheels
         for it. One whose architecture has a ``qemu_cpu`` (aarch64) gets it as ``QEMU_CPU``
         unless ``env`` or ``extra_args`` (the user's) set one: the CPU QEMU emulates for its
-        programs (natively nothing reads it). A QEMU that does not know it fails every program, so the container is
-        started again without it, as this engine's later ones of that architecture are.
+        programs (natively nothing reads it). A QEMU that does not know it fails every
+        program, so the container is started again without it, as this engine's later ones
+        of that architecture are.
         """
         qemu_cpu = self._qemu_cpu(arch, env, extra_args)
         if qemu_cpu is None:
