@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from manywheel import _arch
-from manywheel._arch import arch_info
+from manywheel._arch import arch_info, runs_natively
 from manywheel._engines.container import Engine
 from manywheel._engines.emulation import emulation_problem
 from manywheel._engines.process import ProcessRegistry
@@ -127,28 +127,39 @@ def test_one_run_builds_the_whole_matrix(matrix_engine: str, example: Example) -
     assert again.stdout.count("up-to-date") >= 7
 
 
-def test_qemu_runs_aarch64_containers_with_the_cheaper_cpu_or_without_if_refused(
+def test_qemu_runs_aarch64_commands_with_the_cheaper_cpu_or_without_if_refused(
     matrix_engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A real QEMU: an aarch64 container gets QEMU_CPU, its programs run under it; a
-    QEMU_CPU this QEMU refuses (a property it does not know, as QEMU before pauth-impdef)
-    starts the container again without it, and the engine's later ones too."""
+    """A real QEMU: the commands in an aarch64 container get QEMU_CPU and run under it, and
+    a container committed into an image leaves nothing of it there; a QEMU_CPU this QEMU
+    refuses (a property it does not know, as QEMU before pauth-impdef) is found by the
+    check and not used, by that container or the engine's later ones."""
+    if runs_natively("aarch64"):
+        pytest.skip("aarch64 runs natively on this machine: no QEMU to give a CPU")
     engine = Engine(matrix_engine, matrix_engine, ProcessRegistry())
     script = 'echo "cpu=${QEMU_CPU:-none} $(uname -m)"; python3.13 -c "print(2 + 3)"'
 
-    def run(name: str) -> str:
+    def run(name: str, commit: str | None = None) -> str:
         with engine.container(FIXTURE_IMAGE_ARM64, name, labels={}, arch="aarch64") as ctr:
             r = engine.run_script(ctr, script, timeout=300)
+            if commit is not None:
+                engine.commit(ctr, commit, {"manywheel.test": "qemu-cpu"})
         assert r.returncode == 0, r.stdout + r.stderr
         return r.stdout.strip()
 
-    assert run("mw-test-qemu-cpu") == "cpu=max,pauth-impdef=on aarch64\n5"
+    tag = "localhost/manywheel-test-qemu-cpu:committed"
+    try:
+        said = run("mw-test-qemu-cpu", commit=tag)
+        taken = "aarch64" not in engine._qemu_cpu_refused  # an older QEMU: refused, and said so
+        assert said == ("cpu=max,pauth-impdef=on" if taken else "cpu=none") + " aarch64\n5"
+        assert "QEMU_CPU" not in engine.image_env(tag)  # nothing of it in a committed image
+    finally:
+        subprocess.run([matrix_engine, "rmi", "-f", tag], capture_output=True, check=False)
     refused = replace(arch_info("aarch64"), qemu_cpu="max,pauth-mw-unknown=on")
     monkeypatch.setitem(_arch._BY_NAME, "aarch64", refused)
-    refusing = Engine(matrix_engine, matrix_engine, ProcessRegistry())
-    engine = refusing
+    engine = Engine(matrix_engine, matrix_engine, ProcessRegistry())
     assert run("mw-test-qemu-cpu-refused") == "cpu=none aarch64\n5"
-    assert refusing._qemu_cpu_refused == {"aarch64"}
+    assert engine._qemu_cpu_refused == {"aarch64"}
     assert run("mw-test-qemu-cpu-later") == "cpu=none aarch64\n5"
     r = subprocess.run(
         [matrix_engine, "ps", "-a", "--filter", "name=mw-test-qemu-cpu", "-q"],

@@ -14,7 +14,7 @@ from typing import IO, Any
 import pytest
 
 from manywheel._builders import builder_engine, parse_builders
-from manywheel._engines import choice
+from manywheel._engines import choice, container
 from manywheel._engines.container import LIFELINE, Engine
 from manywheel._engines.host import HostBackend, discover_host
 from manywheel._engines.process import ProcessRegistry
@@ -39,7 +39,7 @@ class Recorder:
 
     answers: dict[str, str] = field(default_factory=dict)  # subcommand -> its stdout
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)  # -> exit code, stderr
-    run_fails_with: str = ""  # a `run` with an argument containing this fails (failures["run"])
+    fails_with: str = ""  # if set, only a command with an argument containing it fails
     calls: list[Spawned] = field(default_factory=list)
 
     def spawn(
@@ -55,11 +55,13 @@ class Recorder:
     ) -> subprocess.Popen[bytes]:
         self.calls.append(Spawned(list(argv), dict(env) if env is not None else None, stdin))
         command = argv[1 + len(engine.client_args) :]  # after a builder's --context NAME
-        run_fails = any(self.run_fails_with in a for a in argv) if self.run_fails_with else False
-        if command[0] == "run" and not run_fails:  # the lifeline: says it runs, ends with stdin
+        fails = any(self.fails_with in a for a in argv) if self.fails_with else False
+        if command[0] == "run" and not fails:  # the lifeline: says it runs, ends with stdin
             stand_in = ["/bin/sh", "-c", "echo manywheel-ready; cat >/dev/null"]
         else:
-            code, err = self.failures.get(command[0], (0, ""))
+            code, err = (
+                self.failures.get(command[0], (0, "")) if fails or not self.fails_with else (0, "")
+            )
             script = 'printf %s "$1"; printf %s "$2" >&2; cat >/dev/null; exit "$3"'
             if command[0] == "run":  # a container that did not start reads nothing
                 script = script.replace(" cat >/dev/null;", "")
@@ -231,19 +233,31 @@ def test_a_host_without_cpython_says_what_to_install() -> None:
     assert caught.value.tip == "install python3-venv (Debian/Ubuntu) or use a container engine"
 
 
+@pytest.fixture
+def x86_64_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine is an x86_64 one (it runs aarch64 under QEMU), wherever the tests run."""
+    monkeypatch.setattr(container, "runs_natively", lambda arch: arch in ("x86_64", "i686"))
+
+
+@pytest.mark.usefixtures("x86_64_machine")
 def test_a_foreign_container_runs_with_its_platform(recorder: Recorder) -> None:
     engine = Engine("docker", "/usr/bin/docker")
     extra = ("--network", "none")
     with engine.container("img:1", "c", labels={"l": "v"}, extra_args=extra, arch="aarch64"):
         engine.run_script("c", "echo hi")
         engine.exec_("c", ["ls"]).communicate()
-    assert recorder.argv()[:3] == [
+    assert recorder.argv()[:5] == [
         ["/usr/bin/docker", "run", "-i", "--rm", "--name", "c",
-         "--platform", "linux/arm64", "--network", "none",
-         "--env", "QEMU_CPU=max,pauth-impdef=on",  # QEMU's cheaper pointer authentication
-         "--label", "l=v", "--entrypoint", "/bin/sh", "img:1", "-c", LIFELINE],
-        ["/usr/bin/docker", "exec", "-i", "c", "/bin/sh", "-s"],  # a 64-bit one: no prefix
-        ["/usr/bin/docker", "exec", "c", "ls"],
+         "--platform", "linux/arm64", "--network", "none", "--label", "l=v",
+         "--entrypoint", "/bin/sh", "img:1", "-c", LIFELINE],
+        # QEMU's cheaper pointer authentication: does the image set a CPU, does QEMU take it
+        ["/usr/bin/docker", "image", "inspect", "--format", "{{json .Config.Env}}", "img:1"],
+        ["/usr/bin/docker", "exec", "--env", "QEMU_CPU=max,pauth-impdef=on", "c",
+         "/bin/sh", "-c", ":"],
+        # then every command gets it (a 64-bit one: no prefix)
+        ["/usr/bin/docker", "exec", "-i", "--env", "QEMU_CPU=max,pauth-impdef=on", "c",
+         "/bin/sh", "-s"],
+        ["/usr/bin/docker", "exec", "--env", "QEMU_CPU=max,pauth-impdef=on", "c", "ls"],
     ]  # fmt: skip
 
 
@@ -253,41 +267,54 @@ REFUSED = (
 )
 
 
-def test_a_qemu_that_refuses_the_cpu_gets_the_container_again_without_it(
-    recorder: Recorder,
-) -> None:
-    recorder.failures["run"] = (1, REFUSED)
-    recorder.run_fails_with = "QEMU_CPU="
+@pytest.mark.usefixtures("x86_64_machine")
+def test_a_qemu_that_refuses_the_cpu_runs_the_commands_without_it(recorder: Recorder) -> None:
+    recorder.failures["exec"] = (1, REFUSED)
+    recorder.fails_with = "QEMU_CPU="
     engine = Engine("podman", "podman")
     engine.create("img:1", "c", labels={}, arch="aarch64")
-    engine.create("img:1", "d", labels={}, arch="aarch64")  # not tried again in this run
-    engine.create("img:1", "e", labels={}, arch="x86_64")  # no QEMU_CPU: nothing to refuse
-    runs = [a for a in recorder.argv() if a[1] == "run"]
-    assert [r[5] for r in runs] == ["c", "c", "d", "e"]
-    assert runs[0][8:10] == ["--env", "QEMU_CPU=max,pauth-impdef=on"]
-    assert not any("QEMU_CPU" in a for r in runs[1:] for a in r)
-    assert recorder.argv()[1][:2] == ["podman", "rm"]  # the refused one, removed first
-    engine.remove(["c", "d", "e"])
+    engine.create("img:1", "d", labels={}, arch="aarch64")  # not checked again
+    engine.run_script("c", "echo hi")
+    engine.run_script("d", "echo hi")
+    calls = recorder.argv()
+    assert [a[1] for a in calls] == ["run", "image", "exec", "run", "exec", "exec"]
+    assert calls[2][2:4] == ["--env", "QEMU_CPU=max,pauth-impdef=on"]  # the check
+    assert not any("QEMU_CPU" in a for c in calls[3:] for a in c)
+    assert engine._qemu_cpu_refused == {"aarch64"}
+    engine.remove(["c", "d"])
 
 
-def test_another_failure_to_start_is_not_taken_for_a_refusal(recorder: Recorder) -> None:
-    recorder.failures["run"] = (125, "Error: image not known")
-    recorder.run_fails_with = "run"
+@pytest.mark.usefixtures("x86_64_machine")
+def test_qemu_cpu_only_where_qemu_runs_the_container(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = Engine("docker", "docker")
-    with pytest.raises(EngineError, match="image not known"):
-        engine.create("img:1", "c", labels={}, arch="aarch64")
-    assert len(recorder.calls) == 1
-    assert engine._qemu_cpu_refused == set()
+    engine.create("img:1", "x", labels={}, arch="x86_64")  # native here: nothing to set
+    engine.create("img:1", "i", labels={}, arch="i686")
+    builder = Engine("docker", "docker", client_args=("--context", "b"), where="b")
+    builder.create("img:1", "b", labels={}, arch="aarch64")  # its kernel: not known here
+    monkeypatch.setattr(container, "runs_natively", lambda arch: True)  # an arm64 machine
+    engine.create("img:1", "a", labels={}, arch="aarch64")
+    assert [a[1 + (a[1] == "--context") * 2] for a in recorder.argv()] == ["run"] * 4
+    for name in ("x", "i", "a"):
+        engine.exec_(name, ["ls"]).communicate()
+    assert not any("QEMU_CPU" in a for c in recorder.argv() for a in c)
+    engine.remove(["x", "i", "a"])
+    builder.remove(["b"])
 
 
-def test_a_qemu_cpu_of_the_users_wins(recorder: Recorder) -> None:
+@pytest.mark.usefixtures("x86_64_machine")
+def test_a_qemu_cpu_of_the_users_or_the_images_wins(recorder: Recorder) -> None:
     engine = Engine("docker", "docker")
     engine.create("img:1", "c", labels={}, env={"QEMU_CPU": "cortex-a72"}, arch="aarch64")
     engine.create("img:1", "d", labels={}, extra_args=("-e", "QEMU_CPU=max"), arch="aarch64")
-    first, second = recorder.argv()
-    assert [a for a in first if "QEMU_CPU" in a] == ["QEMU_CPU=cortex-a72"]
-    assert [a for a in second if "QEMU_CPU" in a] == ["QEMU_CPU=max"]
-    engine.remove(["c", "d"])
+    engine.exec_("c", ["ls"], env={"A": "1"}).communicate()
+    recorder.answers["image"] = '["PATH=/usr/bin", "QEMU_CPU=cortex-a53"]'
+    engine.create("img:2", "e", labels={}, arch="aarch64")
+    engine.exec_("e", ["ls"]).communicate()
+    said = [a for c in recorder.argv() for a in c if "QEMU_CPU" in a]
+    assert said == ["QEMU_CPU=cortex-a72", "QEMU_CPU=max"]  # as given, nothing of ours
+    engine.remove(["c", "d", "e"])
 
 
 @pytest.mark.parametrize(("arch", "oci"), [("i686", "linux/386"), ("armv7l", "linux/arm/v7")])

@@ -132,6 +132,10 @@ class FakeRun:
     def poll(self) -> int | None:
         return self.returncode
 
+    def communicate(self, timeout: float | None = None) -> tuple[bytes, bytes]:
+        self.wait()
+        return self.stdout.read(), self.stderr.read()
+
     def kill(self) -> None:
         pass
 

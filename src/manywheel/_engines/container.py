@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from .._arch import arch_info
+from .._arch import arch_info, runs_natively
 from .._errors import EngineError
 from .._layout import CONTAINER, Layout
 from .process import QUICK_TIMEOUT, ExecResult, ProcessRegistry, spawn
@@ -79,6 +79,10 @@ class Engine:
         self._lifelines: dict[str, subprocess.Popen[bytes]] = {}
         self._personality: dict[str, tuple[str, ...]] = {}  # container -> command prefix
         self._qemu_cpu_refused: set[str] = set()  # architectures whose QEMU_CPU QEMU refused
+        self._qemu_cpu_taken: set[str] = set()  # and those whose QEMU_CPU it took
+        self._qemu_check = threading.Lock()  # one check at a time
+        self._image_qemu_cpu: dict[str, bool] = {}  # image -> whether it sets QEMU_CPU
+        self._exec_env: dict[str, dict[str, str]] = {}  # container -> its commands' QEMU_CPU
         self._given_up: str | None = None  # why this engine is no longer used (a lost builder)
 
     def __repr__(self) -> str:
@@ -265,44 +269,66 @@ class Engine:
         ``arch``: run the image as that architecture (``--platform``; a foreign one runs under
         the kernel's QEMU). A 32-bit one runs every process under ``linux32``, so that
         ``uname -m`` says i686 (not the 64-bit kernel's x86_64) and builds tag their wheels
-        for it. One whose architecture has a ``qemu_cpu`` (aarch64) gets it as ``QEMU_CPU``
-        unless ``env`` or ``extra_args`` (the user's) set one: the CPU QEMU emulates for its
-        programs (natively nothing reads it). A QEMU that does not know it fails every
-        program, so the container is started again without it, as this engine's later ones
-        of that architecture are.
+        for it.
+
+        One of an architecture this machine's kernel runs under QEMU, and that has a
+        ``qemu_cpu`` (aarch64), runs each exec'd command with it as ``QEMU_CPU`` (the CPU QEMU
+        emulates), unless ``env``, ``extra_args`` (the user's) or the image set one. It is
+        given per command, not to the container, so a container committed into an image
+        leaves nothing of it there. The first such container checks that QEMU takes it (one
+        ``sh -c :``): a QEMU that does not know it would fail every program, so then it is not
+        used, by this container or this engine's later ones of that architecture.
         """
-        qemu_cpu = self._qemu_cpu(arch, env, extra_args)
-        if qemu_cpu is None:
-            return self._create(
-                image, name, labels=labels, extra_args=extra_args, env=env, arch=arch
-            )
-        try:
-            env_cpu = {"QEMU_CPU": qemu_cpu, **(env or {})}
-            return self._create(
-                image, name, labels=labels, extra_args=extra_args, env=env_cpu, arch=arch
-            )
-        except EngineError as e:
-            # QEMU names the property it could not apply ("can't apply global
-            # max-arm-cpu.pauth-impdef=on: Property ... not found").
-            properties = [part.partition("=")[0] for part in qemu_cpu.split(",")[1:]]
-            if not any(p and p in str(e) for p in properties):
-                raise
-        with contextlib.suppress(EngineError):
-            self.remove([name])
-        assert arch is not None
-        with self._lock:
-            self._qemu_cpu_refused.add(arch)
-        return self._create(image, name, labels=labels, extra_args=extra_args, env=env, arch=arch)
+        self._create(image, name, labels=labels, extra_args=extra_args, env=env, arch=arch)
+        qemu_cpu = self._qemu_cpu(image, arch, env, extra_args)
+        if qemu_cpu is not None and arch is not None and self._qemu_takes(name, arch, qemu_cpu):
+            with self._lock:
+                self._exec_env[name] = {"QEMU_CPU": qemu_cpu}
+        return name
 
     def _qemu_cpu(
-        self, arch: str | None, env: Mapping[str, str] | None, extra_args: Sequence[str]
+        self,
+        image: str,
+        arch: str | None,
+        env: Mapping[str, str] | None,
+        extra_args: Sequence[str],
     ) -> str | None:
-        if arch is None or "QEMU_CPU" in (env or {}) or any("QEMU_CPU" in a for a in extra_args):
+        """The QEMU_CPU for a container of ``arch``, or None."""
+        if arch is None or arch_info(arch).qemu_cpu is None:
+            return None
+        if self.where is not None or runs_natively(arch):
+            return None  # another builder's kernel: whether it emulates is not known here
+        if "QEMU_CPU" in (env or {}) or any("QEMU_CPU" in a for a in extra_args):
             return None
         with self._lock:
             if arch in self._qemu_cpu_refused:
                 return None
-        return arch_info(arch).qemu_cpu
+            known = self._image_qemu_cpu.get(image)
+        if known is None:
+            try:
+                known = "QEMU_CPU" in self.image_env(image)
+            except EngineError:
+                known = False
+            with self._lock:
+                self._image_qemu_cpu[image] = known
+        return None if known else arch_info(arch).qemu_cpu
+
+    def _qemu_takes(self, name: str, arch: str, qemu_cpu: str) -> bool:
+        """Whether QEMU runs ``arch``'s programs with ``qemu_cpu`` (checked once)."""
+        with self._qemu_check:
+            with self._lock:
+                if arch in self._qemu_cpu_refused:
+                    return False
+                if arch in self._qemu_cpu_taken:
+                    return True
+            check = ["exec", "--env", f"QEMU_CPU={qemu_cpu}", name, *self._prefix(name)]
+            try:
+                taken = self.call([*check, "/bin/sh", "-c", ":"], check=False).returncode == 0
+            except EngineError:  # no answer: the build finds out what is wrong
+                taken = False
+            with self._lock:
+                (self._qemu_cpu_taken if taken else self._qemu_cpu_refused).add(arch)
+            return taken
 
     def _create(
         self,
@@ -327,29 +353,38 @@ class Engine:
             self._lifelines[name] = proc
             self._personality[name] = prefix
         ready = _wait_ready(proc, START_TIMEOUT)
-        if not ready:
-            if ready is False:  # its output ended: the client exits, with the reason (podman
-                with contextlib.suppress(subprocess.TimeoutExpired):  # after its clean-up)
-                    proc.wait(timeout=ENDED_TIMEOUT)
-            late = proc.poll() is None
-            self._end_lifeline(name, wait=1.0)
-            if late:
-                with contextlib.suppress(EngineError):  # (in case it started after all)
-                    self.remove([name])
-                raise EngineError(
-                    f"{self.title} run did not start the container within {START_TIMEOUT:.0f} s",
-                    tip=f"check that the {self.name} service is healthy (`manywheel doctor`)",
-                )
-            err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
-            raise EngineError(
-                f"{self.title} run failed (exit {proc.returncode}): {err or 'no message'}"
+        if ready:
+            return name
+        err: bytes | None = None
+        if ready is False:  # its output ended: the client exits and says why (podman after
+            with contextlib.suppress(subprocess.TimeoutExpired):  # its clean-up)
+                err = proc.communicate(timeout=ENDED_TIMEOUT)[1] or b""
+        late = proc.poll() is None
+        self._end_lifeline(name, wait=1.0)
+        if late:
+            with contextlib.suppress(EngineError):  # (in case it started after all)
+                self.remove([name])
+            what = (
+                f"ended the container before it ran, and did not exit within {ENDED_TIMEOUT:.0f} s"
+                if ready is False
+                else f"did not start the container within {START_TIMEOUT:.0f} s"
             )
-        return name
+            raise EngineError(
+                f"{self.title} run {what}",
+                tip=f"check that the {self.name} service is healthy (`manywheel doctor`)",
+            )
+        if err is None:
+            err = proc.stderr.read() if proc.stderr else b""
+        said = err.decode(errors="replace").strip()
+        raise EngineError(
+            f"{self.title} run failed (exit {proc.returncode}): {said or 'no message'}"
+        )
 
     def _end_lifeline(self, name: str, wait: float) -> None:
         with self._lock:
             proc = self._lifelines.pop(name, None)
             self._personality.pop(name, None)
+            self._exec_env.pop(name, None)
         if proc is None:
             return
         with contextlib.suppress(OSError):
@@ -374,6 +409,7 @@ class Engine:
         env: Mapping[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         args = ["exec", "-i"] if stdin not in (None, subprocess.DEVNULL) else ["exec"]
+        args += self._qemu_args(name, env)
         for k in env or {}:
             args += ["--env", k]  # value taken from our environment: never on a command line
         return self._spawn(
@@ -386,7 +422,7 @@ class Engine:
 
     def run_script(self, name: str, script: str, *, timeout: float = QUICK_TIMEOUT) -> ExecResult:
         return self.call(
-            ["exec", "-i", name, *self._prefix(name), "/bin/sh", "-s"],
+            ["exec", "-i", *self._qemu_args(name), name, *self._prefix(name), "/bin/sh", "-s"],
             timeout=timeout,
             input_bytes=script.encode(),
             check=False,
@@ -395,6 +431,12 @@ class Engine:
     def _prefix(self, name: str) -> tuple[str, ...]:
         with self._lock:
             return self._personality.get(name, ())
+
+    def _qemu_args(self, name: str, env: Mapping[str, str] | None = None) -> list[str]:
+        """``--env QEMU_CPU=...`` for a command in ``name`` (none: a QEMU_CPU in ``env``)."""
+        with self._lock:
+            given = self._exec_env.get(name, {})
+        return [a for k, v in given.items() if k not in (env or {}) for a in ("--env", f"{k}={v}")]
 
     def remove(self, names: Sequence[str]) -> None:
         """Remove containers now, with the anonymous volumes an image's VOLUME lines give them:

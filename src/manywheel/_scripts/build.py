@@ -464,7 +464,10 @@ def build_script(
     lines += environment_lines(options, marker)
     lines.append(export_literal("CIBUILDWHEEL_BUILD_IDENTIFIER", target.identifier))
     if emulated_image is not None:  # the CPU QEMU emulates (the engine's, or the user's)
-        lines.append('[ -z "${QEMU_CPU:-}" ] || echo "manywheel: QEMU emulates QEMU_CPU=$QEMU_CPU"')
+        lines += [
+            'if [ -n "${QEMU_CPU:-}" ]; then echo "manywheel: QEMU emulates QEMU_CPU=$QEMU_CPU"',
+            "else echo 'manywheel: QEMU emulates its default CPU (no QEMU_CPU)'; fi",
+        ]
     if cross is not None:  # after the environment (a CC of the user's wins), before the maps
         lines += cross_lines(cross, layout, files, marker, shared=options.shared_cache)
     if epoch is not None:
