@@ -297,7 +297,7 @@ class Engine:
         if arch is None or arch_info(arch).qemu_cpu is None:
             return None
         if self.where is not None or runs_natively(arch):
-            return None  # another builder's kernel: whether it emulates is not known here
+            return None  # natively: nothing reads it; another builder's kernel: not known here
         if "QEMU_CPU" in (env or {}) or any("QEMU_CPU" in a for a in extra_args):
             return None
         with self._lock:
