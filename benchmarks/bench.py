@@ -787,10 +787,11 @@ class Bench:
     def case_cross(self) -> None:
         """The heavy project for aarch64 (QEMU) with manywheel's cross compilers (zig run
         natively in the arm64 container), cold (the project's first build) and warm, side by
-        side with manywheel's own x86_64 build of it and, on a cut-down copy (CROSS_CIBW_FUNCTIONS kernels: the full one takes cibuildwheel
-        about 85 minutes), with cibuildwheel (QEMU). ``--cross-gcc`` adds manywheel with the
-        image's emulated gcc on the cut-down copy; ``--cross-cibw-qemu-cpu`` adds cibuildwheel
-        with the QEMU_CPU manywheel sets (the default of QEMU 10 on)."""
+        side with manywheel's own x86_64 build of it and, on a cut-down copy
+        (CROSS_CIBW_FUNCTIONS kernels: the full one takes cibuildwheel about 85 minutes), with
+        cibuildwheel (QEMU). ``--cross-gcc`` adds manywheel with the image's emulated gcc on
+        the cut-down copy; ``--cross-cibw-qemu-cpu`` adds cibuildwheel with the QEMU_CPU
+        manywheel sets (the default of QEMU 10 on)."""
         arm = self.image + MATRIX_ARCHS["aarch64"]
         self.say(
             f"\n[cross] generated C extension, 3 Pythons, aarch64 in {arm} under QEMU:"
