@@ -150,7 +150,7 @@ def test_qemu_runs_aarch64_commands_with_the_cheaper_cpu_or_without_if_refused(
     tag = "localhost/manywheel-test-qemu-cpu:committed"
     try:
         said = run("mw-test-qemu-cpu", commit=tag)
-        taken = "aarch64" not in engine._qemu_cpu_refused  # an older QEMU: refused, and said so
+        taken = engine._qemu_cpu_taken["aarch64"]  # an older QEMU: refused, and said so
         assert said == ("cpu=max,pauth-impdef=on" if taken else "cpu=none") + " aarch64\n5"
         assert "QEMU_CPU" not in engine.image_env(tag)  # nothing of it in a committed image
     finally:
@@ -159,7 +159,7 @@ def test_qemu_runs_aarch64_commands_with_the_cheaper_cpu_or_without_if_refused(
     monkeypatch.setitem(_arch._BY_NAME, "aarch64", refused)
     engine = Engine(matrix_engine, matrix_engine, ProcessRegistry())
     assert run("mw-test-qemu-cpu-refused") == "cpu=none aarch64\n5"
-    assert engine._qemu_cpu_refused == {"aarch64"}
+    assert engine._qemu_cpu_taken == {"aarch64": False}
     assert run("mw-test-qemu-cpu-later") == "cpu=none aarch64\n5"
     r = subprocess.run(
         [matrix_engine, "ps", "-a", "--filter", "name=mw-test-qemu-cpu", "-q"],

@@ -280,7 +280,7 @@ def test_a_qemu_that_refuses_the_cpu_runs_the_commands_without_it(recorder: Reco
     assert [a[1] for a in calls] == ["run", "image", "exec", "run", "exec", "exec"]
     assert calls[2][2:4] == ["--env", "QEMU_CPU=max,pauth-impdef=on"]  # the check
     assert not any("QEMU_CPU" in a for c in calls[3:] for a in c)
-    assert engine._qemu_cpu_refused == {"aarch64"}
+    assert engine._qemu_cpu_taken == {"aarch64": False}
     engine.remove(["c", "d"])
 
 

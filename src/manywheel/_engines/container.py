@@ -78,11 +78,10 @@ class Engine:
         self._lock = threading.Lock()
         self._lifelines: dict[str, subprocess.Popen[bytes]] = {}
         self._personality: dict[str, tuple[str, ...]] = {}  # container -> command prefix
-        self._qemu_cpu_refused: set[str] = set()  # architectures whose QEMU_CPU QEMU refused
-        self._qemu_cpu_taken: set[str] = set()  # and those whose QEMU_CPU it took
+        self._qemu_cpu_taken: dict[str, bool] = {}  # arch -> whether QEMU took its QEMU_CPU
         self._qemu_check = threading.Lock()  # one check at a time
         self._image_qemu_cpu: dict[str, bool] = {}  # image -> whether it sets QEMU_CPU
-        self._exec_env: dict[str, dict[str, str]] = {}  # container -> its commands' QEMU_CPU
+        self._exec_qemu_cpu: dict[str, str] = {}  # container -> its commands' QEMU_CPU
         self._given_up: str | None = None  # why this engine is no longer used (a lost builder)
 
     def __repr__(self) -> str:
@@ -283,7 +282,7 @@ class Engine:
         qemu_cpu = self._qemu_cpu(image, arch, env, extra_args)
         if qemu_cpu is not None and arch is not None and self._qemu_takes(name, arch, qemu_cpu):
             with self._lock:
-                self._exec_env[name] = {"QEMU_CPU": qemu_cpu}
+                self._exec_qemu_cpu[name] = qemu_cpu
         return name
 
     def _qemu_cpu(
@@ -301,7 +300,7 @@ class Engine:
         if "QEMU_CPU" in (env or {}) or any("QEMU_CPU" in a for a in extra_args):
             return None
         with self._lock:
-            if arch in self._qemu_cpu_refused:
+            if self._qemu_cpu_taken.get(arch) is False:
                 return None
             known = self._image_qemu_cpu.get(image)
         if known is None:
@@ -317,17 +316,16 @@ class Engine:
         """Whether QEMU runs ``arch``'s programs with ``qemu_cpu`` (checked once)."""
         with self._qemu_check:
             with self._lock:
-                if arch in self._qemu_cpu_refused:
-                    return False
-                if arch in self._qemu_cpu_taken:
-                    return True
+                known = self._qemu_cpu_taken.get(arch)
+            if known is not None:
+                return known
             check = ["exec", "--env", f"QEMU_CPU={qemu_cpu}", name, *self._prefix(name)]
             try:
                 taken = self.call([*check, "/bin/sh", "-c", ":"], check=False).returncode == 0
             except EngineError:  # no answer: the build finds out what is wrong
                 taken = False
             with self._lock:
-                (self._qemu_cpu_taken if taken else self._qemu_cpu_refused).add(arch)
+                self._qemu_cpu_taken[arch] = taken
             return taken
 
     def _create(
@@ -339,7 +337,7 @@ class Engine:
         extra_args: Sequence[str],
         env: Mapping[str, str] | None,
         arch: str | None,
-    ) -> str:
+    ) -> None:
         platform, prefix = _platform(arch)
         args = ["run", "-i", "--rm", "--name", name, *platform, *extra_args]
         for k, v in (env or {}).items():
@@ -354,7 +352,7 @@ class Engine:
             self._personality[name] = prefix
         ready = _wait_ready(proc, START_TIMEOUT)
         if ready:
-            return name
+            return
         err: bytes | None = None
         if ready is False:  # its output ended: the client exits and says why (podman after
             with contextlib.suppress(subprocess.TimeoutExpired):  # its clean-up)
@@ -384,7 +382,7 @@ class Engine:
         with self._lock:
             proc = self._lifelines.pop(name, None)
             self._personality.pop(name, None)
-            self._exec_env.pop(name, None)
+            self._exec_qemu_cpu.pop(name, None)
         if proc is None:
             return
         with contextlib.suppress(OSError):
@@ -435,8 +433,10 @@ class Engine:
     def _qemu_args(self, name: str, env: Mapping[str, str] | None = None) -> list[str]:
         """``--env QEMU_CPU=...`` for a command in ``name`` (none: a QEMU_CPU in ``env``)."""
         with self._lock:
-            given = self._exec_env.get(name, {})
-        return [a for k, v in given.items() if k not in (env or {}) for a in ("--env", f"{k}={v}")]
+            qemu_cpu = self._exec_qemu_cpu.get(name)
+        if qemu_cpu is None or "QEMU_CPU" in (env or {}):
+            return []
+        return ["--env", f"QEMU_CPU={qemu_cpu}"]
 
     def remove(self, names: Sequence[str]) -> None:
         """Remove containers now, with the anonymous volumes an image's VOLUME lines give them:
